@@ -1,0 +1,1 @@
+export type { AttentionOptions, AttentionProblem, AttentionVariant, Tensor } from './types.js';

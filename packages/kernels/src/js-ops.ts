@@ -1,0 +1,269 @@
+/**
+ * Plain-TS twins of every primitive in KernelOps: the readable specification and the fallback
+ * backend. Straight loops, float32 storage, float64 accumulation in registers where it costs
+ * nothing (JS numbers are doubles), Math.exp for exponentials.
+ * Complexity is the obvious one per primitive (GEMMs O(m·n·k), row ops O(rows·cols)); memory O(1).
+ */
+import type { Arena } from './arena.js';
+import type { KernelOps } from './kernel-ops.js';
+
+export class JsKernelOps implements KernelOps {
+  constructor(private readonly arena: Arena) {}
+
+  gemmNT(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void {
+    const h = this.arena.heap;
+    for (let i = 0; i < m; i++) {
+      const ai = a + i * lda;
+      const ci = c + i * ldc;
+      for (let j = 0; j < n; j++) {
+        const bj = b + j * ldb;
+        let dot = 0;
+        for (let p = 0; p < k; p++) dot += h[ai + p]! * h[bj + p]!;
+        h[ci + j] = beta === 0 ? alpha * dot : alpha * dot + beta * h[ci + j]!;
+      }
+    }
+  }
+
+  gemmNN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void {
+    const h = this.arena.heap;
+    for (let i = 0; i < m; i++) {
+      const ai = a + i * lda;
+      const ci = c + i * ldc;
+      for (let j = 0; j < n; j++) {
+        let dot = 0;
+        for (let p = 0; p < k; p++) dot += h[ai + p]! * h[b + p * ldb + j]!;
+        h[ci + j] = beta === 0 ? alpha * dot : alpha * dot + beta * h[ci + j]!;
+      }
+    }
+  }
+
+  gemmTN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void {
+    const h = this.arena.heap;
+    for (let i = 0; i < m; i++) {
+      const ci = c + i * ldc;
+      for (let j = 0; j < n; j++) {
+        let dot = 0;
+        for (let p = 0; p < k; p++) dot += h[a + p * lda + i]! * h[b + p * ldb + j]!;
+        h[ci + j] = beta === 0 ? alpha * dot : alpha * dot + beta * h[ci + j]!;
+      }
+    }
+  }
+
+  maskBand(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    firstQueryPos: number,
+    firstKey: number,
+    left: number,
+    right: number,
+    validKeys: number,
+  ): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const pos = firstQueryPos + r;
+      const row = s + r * lds;
+      for (let c = 0; c < cols; c++) {
+        const key = firstKey + c;
+        if (key >= validKeys || key < pos - left || key > pos + right) h[row + c] = Number.NEGATIVE_INFINITY;
+      }
+    }
+  }
+
+  softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const row = s + r * lds;
+      // 1. row max
+      let max = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < cols; c++) if (h[row + c]! > max) max = h[row + c]!;
+      if (max === Number.NEGATIVE_INFINITY) {
+        // a row that sees no key: zeros, lse -inf (never NaN)
+        for (let c = 0; c < cols; c++) h[row + c] = 0;
+        if (lse >= 0) h[lse + r] = Number.NEGATIVE_INFINITY;
+        continue;
+      }
+      // 2. exponentials and their sum
+      let sum = 0;
+      for (let c = 0; c < cols; c++) {
+        const e = Math.exp(h[row + c]! - max);
+        h[row + c] = e;
+        sum += e;
+      }
+      // 3. normalise
+      const inv = 1 / sum;
+      for (let c = 0; c < cols; c++) h[row + c] = h[row + c]! * inv;
+      if (lse >= 0) h[lse + r] = max + Math.log(sum);
+    }
+  }
+
+  onlineSoftmaxStep(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    rowMax: number,
+    rowSum: number,
+    acc: number,
+    ldacc: number,
+    dv: number,
+  ): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const row = s + r * lds;
+      const oldMax = h[rowMax + r]!;
+      let newMax = oldMax;
+      for (let c = 0; c < cols; c++) if (h[row + c]! > newMax) newMax = h[row + c]!;
+      if (newMax === Number.NEGATIVE_INFINITY) {
+        for (let c = 0; c < cols; c++) h[row + c] = 0;
+        continue;
+      }
+      let sum = 0;
+      for (let c = 0; c < cols; c++) {
+        const e = Math.exp(h[row + c]! - newMax);
+        h[row + c] = e;
+        sum += e;
+      }
+      // oldMax == -inf means nothing accumulated yet: corr = 0 (exp(-inf) = 0), acc is zero anyway.
+      const corr = Math.exp(oldMax - newMax);
+      h[rowSum + r] = h[rowSum + r]! * corr + sum;
+      if (corr !== 1) {
+        const ar = acc + r * ldacc;
+        for (let c = 0; c < dv; c++) h[ar + c] = h[ar + c]! * corr;
+      }
+      h[rowMax + r] = newMax;
+    }
+  }
+
+  finishRows(
+    acc: number,
+    ldacc: number,
+    rows: number,
+    dv: number,
+    rowMax: number,
+    rowSum: number,
+    out: number,
+    ldout: number,
+    lse: number,
+  ): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const sum = h[rowSum + r]!;
+      const ar = acc + r * ldacc;
+      const or = out + r * ldout;
+      if (sum === 0) {
+        for (let c = 0; c < dv; c++) h[or + c] = 0;
+        if (lse >= 0) h[lse + r] = Number.NEGATIVE_INFINITY;
+        continue;
+      }
+      const inv = 1 / sum;
+      for (let c = 0; c < dv; c++) h[or + c] = h[ar + c]! * inv;
+      if (lse >= 0) h[lse + r] = h[rowMax + r]! + Math.log(sum);
+    }
+  }
+
+  eluPlusOne(x: number, n: number): void {
+    const h = this.arena.heap;
+    for (let i = x; i < x + n; i++) {
+      const v = h[i]!;
+      h[i] = v > 0 ? v + 1 : Math.exp(v);
+    }
+  }
+
+  relu(x: number, n: number): void {
+    const h = this.arena.heap;
+    for (let i = x; i < x + n; i++) if (!(h[i]! > 0)) h[i] = 0;
+  }
+
+  rowSquaredNorms(x: number, ldx: number, rows: number, cols: number, out: number, scale: number): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const row = x + r * ldx;
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += h[row + c]! * h[row + c]!;
+      h[out + r] = scale * sum;
+    }
+  }
+
+  rowMax(x: number, ldx: number, rows: number, cols: number, out: number): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const row = x + r * ldx;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < cols; c++) if (h[row + c]! > max) max = h[row + c]!;
+      h[out + r] = max;
+    }
+  }
+
+  expShiftRows(
+    x: number,
+    ldx: number,
+    rows: number,
+    cols: number,
+    rowShift: number,
+    shift: number,
+    factor: number,
+  ): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const row = x + r * ldx;
+      const total = shift + (rowShift >= 0 ? h[rowShift + r]! : 0);
+      for (let c = 0; c < cols; c++) h[row + c] = factor * Math.exp(h[row + c]! - total);
+    }
+  }
+
+  columnSums(x: number, ldx: number, rows: number, cols: number, out: number, beta: number): void {
+    const h = this.arena.heap;
+    for (let c = 0; c < cols; c++) {
+      let sum = 0;
+      for (let r = 0; r < rows; r++) sum += h[x + r * ldx + c]!;
+      h[out + c] = beta === 0 ? sum : beta * h[out + c]! + sum;
+    }
+  }
+
+  divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const inv = 1 / (h[den + r]! + eps);
+      const row = x + r * ldx;
+      for (let c = 0; c < cols; c++) h[row + c] = h[row + c]! * inv;
+    }
+  }
+}

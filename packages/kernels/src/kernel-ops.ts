@@ -1,0 +1,141 @@
+/**
+ * The primitive set every variant computes with (DESIGN §4).
+ *
+ * Every argument named `a`, `b`, `c`, `s`, `x`, `acc`, `out`, `rowMax`, ... is an OFFSET in float32
+ * elements into the engine's memory (`engine.heap`), and every `ld*` is a row stride in elements.
+ * Matrices are row-major. Offsets of -1 mean "not given" where the doc says so.
+ * Primitives never allocate and never validate: callers (variants) own bounds, which the
+ * arena checks once when they place their buffers.
+ *
+ * `beta == 0` means "overwrite C": the previous contents of C are never read (so garbage or NaN
+ * in a fresh buffer cannot leak).
+ */
+export interface KernelOps {
+  /** C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C   (scores = scale · Q·Kᵀ). */
+  gemmNT(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void;
+  /** C[m×n] = alpha · A[m×k] · B[k×n] + beta · C   (acc += P·V). */
+  gemmNN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void;
+  /** C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C   (state += φ(K)ᵀ·V). */
+  gemmTN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void;
+
+  /**
+   * Sets s[r][c] = -Infinity where key `firstKey + c` is hidden from the query whose key position
+   * is `firstQueryPos + r` (DESIGN §3: visible iff key < validKeys and pos - left <= key <= pos + right).
+   * left/right may be Infinity.
+   */
+  maskBand(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    firstQueryPos: number,
+    firstKey: number,
+    left: number,
+    right: number,
+    validKeys: number,
+  ): void;
+
+  /**
+   * Row softmax in place, max-subtracted. A row whose entries are all -Infinity becomes zeros.
+   * If lse >= 0, lse[r] = max + log(sum) (-Infinity for an empty row).
+   */
+  softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void;
+
+  /**
+   * The flash inner step, per row r (s holds scaled, masked scores; -Infinity = hidden):
+   *   mNew = max(rowMax[r], max_c s[r][c]);  if mNew == -Infinity the row is untouched (s set to 0);
+   *   s[r][c] = exp(s[r][c] - mNew);  corr = exp(rowMax[r] - mNew);
+   *   rowSum[r] = rowSum[r]·corr + Σ_c s[r][c];  acc[r][0..dv) *= corr;  rowMax[r] = mNew.
+   * The caller then does acc += s·V with gemmNN(beta = 1).
+   */
+  onlineSoftmaxStep(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    rowMax: number,
+    rowSum: number,
+    acc: number,
+    ldacc: number,
+    dv: number,
+  ): void;
+
+  /**
+   * out[r][c] = acc[r][c] / rowSum[r]   (0 when rowSum[r] == 0: a row that saw no key);
+   * if lse >= 0: lse[r] = rowMax[r] + log(rowSum[r])  (-Infinity when rowSum[r] == 0).
+   * out may equal acc.
+   */
+  finishRows(
+    acc: number,
+    ldacc: number,
+    rows: number,
+    dv: number,
+    rowMax: number,
+    rowSum: number,
+    out: number,
+    ldout: number,
+    lse: number,
+  ): void;
+
+  /** x[i] = elu(x[i]) + 1 = (x > 0 ? x + 1 : exp(x)) over a contiguous run of n. */
+  eluPlusOne(x: number, n: number): void;
+  /** x[i] = max(x[i], 0) over a contiguous run of n. */
+  relu(x: number, n: number): void;
+  /** out[r] = scale · Σ_c x[r][c]²  (FAVOR+'s |x'|²/2 with scale = 1/(2√d)). */
+  rowSquaredNorms(x: number, ldx: number, rows: number, cols: number, out: number, scale: number): void;
+  /** out[r] = max_c x[r][c]  (-Infinity for cols == 0). */
+  rowMax(x: number, ldx: number, rows: number, cols: number, out: number): void;
+  /**
+   * x[r][c] = factor · exp(x[r][c] - rowShift[r] - shift); rowShift = -1 means no per-row shift.
+   * (FAVOR+ features: exp(w·x' - |x'|²/2 - stabiliser) / √m.)
+   */
+  expShiftRows(
+    x: number,
+    ldx: number,
+    rows: number,
+    cols: number,
+    rowShift: number,
+    shift: number,
+    factor: number,
+  ): void;
+  /** out[c] = beta · out[c] + Σ_r x[r][c]   (running Σ φ(k) for linear attention's normaliser). */
+  columnSums(x: number, ldx: number, rows: number, cols: number, out: number, beta: number): void;
+  /** x[r][c] = x[r][c] / (den[r] + eps)   (linear attention's normaliser; eps guards a zero den). */
+  divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void;
+}
