@@ -65,3 +65,79 @@ export function finishAttention(engine: Engine, problem: AttentionProblem, place
   if (problem.lse) arena.read(placed.lse, rows, problem.lse);
   return out;
 }
+
+export type HeadOffsets = ReturnType<typeof headOffsets>;
+
+/**
+ * Exact softmax attention of query rows [rowStart, rowEnd) of one head against the contiguous key
+ * range [keyStart, keyEnd), materialising their scores in `scores` (an arena offset with room for
+ * (rowEnd - rowStart) · (keyEnd - keyStart) floats). Keys inside the range that a row may not see
+ * (DESIGN §3 band and kvLengths) are masked; keys outside the range are taken as hidden, so callers
+ * pass the union of the rows' visible ranges. Writes the rows' output and lse.
+ *
+ * The shared step of every materialising variant: dense (all rows, all keys), causal (row blocks
+ * against their visible prefix), sliding-window (row blocks against their band).
+ * Time O(rows · cols · (Dk + Dv)); memory: the caller's `scores` buffer.
+ */
+export function attendRows(
+  engine: Engine,
+  problem: AttentionProblem,
+  head: HeadOffsets,
+  b: number,
+  rowStart: number,
+  rowEnd: number,
+  keyStart: number,
+  keyEnd: number,
+  scores: number,
+): void {
+  const { ops } = engine;
+  const { headDim, valueDim } = problem;
+  const rows = rowEnd - rowStart;
+  const cols = Math.max(0, keyEnd - keyStart);
+  if (rows <= 0) return;
+  // 1. scores = scale · Q_rows · K_rangeᵀ
+  ops.gemmNT(
+    rows,
+    cols,
+    headDim,
+    head.q + rowStart * headDim,
+    headDim,
+    head.k + keyStart * headDim,
+    headDim,
+    scores,
+    cols,
+    problem.scale,
+    0,
+  );
+  // 2. hide what the band or kvLengths hide inside the range
+  if (problem.masked && cols > 0) {
+    const firstQueryPos = rowStart + problem.kvLength - problem.qLength;
+    ops.maskBand(
+      scores,
+      cols,
+      rows,
+      cols,
+      firstQueryPos,
+      keyStart,
+      problem.windowLeft,
+      problem.windowRight,
+      problem.validKeys[b]!,
+    );
+  }
+  // 3. probabilities (empty rows → zeros, lse −∞)
+  ops.softmaxRows(scores, cols, rows, cols, head.lse + rowStart);
+  // 4. out_rows = P · V_range (cols == 0 writes zeros)
+  ops.gemmNN(
+    rows,
+    valueDim,
+    cols,
+    scores,
+    cols,
+    head.v + keyStart * valueDim,
+    valueDim,
+    head.out + rowStart * valueDim,
+    valueDim,
+    1,
+    0,
+  );
+}
