@@ -1,0 +1,11 @@
+/** Options every variant accepts on top of AttentionOptions: which engine runs it, on how many threads. */
+import { z } from 'zod';
+
+export const engineOptionsSchema = z.object({
+  /** 'wasm' (SIMD) or 'js' (the plain-TS twins). Default: wasm where SIMD validates. */
+  backend: z.enum(['wasm', 'js']).optional(),
+  /** Worker threads to split independent (batch, head, query-block) items over. Default 1. */
+  threads: z.number().int().min(1).max(64).optional(),
+});
+
+export type EngineOptions = z.infer<typeof engineOptionsSchema>;
