@@ -1,0 +1,71 @@
+/**
+ * The plain float32 dense path: triple loops with Math.fround after every operation, so each
+ * step rounds to float32 exactly as a naive float32 implementation would (sequential dot
+ * products, sequential sums, no tiling). Two uses: the accuracy yardstick of DESIGN §5 (an exact
+ * variant's error must stay within 2× of this one's) and the naive speed baseline of benchmarks.
+ * Time O(B·Hq·Lq·Lk·(Dk + Dv)); extra memory O(Lk) for one row of scores.
+ */
+import { isVisible } from './masks.js';
+import type { AttentionOptions, Tensor } from './types.js';
+import { validateAttentionInputs } from './validate.js';
+
+const f = Math.fround;
+
+/** Softmax attention in float32 arithmetic; returns out [B, Hq, Lq, Dv] (the out/lse options are not written). */
+export function naiveFloat32Attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions = {},
+): Float32Array {
+  const p = validateAttentionInputs(q, k, v, options);
+  const { batch, qHeads, kvHeads, groupSize, qLength, kvLength, headDim, valueDim } = p;
+  const scale = f(p.scale);
+  const out = new Float32Array(batch * qHeads * qLength * valueDim);
+  const scores = new Float32Array(kvLength);
+  const visible = new Uint8Array(kvLength);
+  const qd = q.data;
+  const kd = k.data;
+  const vd = v.data;
+
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < qHeads; h++) {
+      const kvHead = Math.floor(h / groupSize);
+      const kBase = (b * kvHeads + kvHead) * kvLength * headDim;
+      const vBase = (b * kvHeads + kvHead) * kvLength * valueDim;
+      for (let i = 0; i < qLength; i++) {
+        const row = (b * qHeads + h) * qLength + i;
+        const qBase = row * headDim;
+        let max = Number.NEGATIVE_INFINITY;
+        for (let j = 0; j < kvLength; j++) {
+          visible[j] = isVisible(i, j, qLength, kvLength, p.windowLeft, p.windowRight, p.validKeys[b]!)
+            ? 1
+            : 0;
+          if (!visible[j]) continue;
+          let dot = 0;
+          for (let d = 0; d < headDim; d++) dot = f(dot + f(qd[qBase + d]! * kd[kBase + j * headDim + d]!));
+          const s = f(dot * scale);
+          scores[j] = s;
+          if (s > max) max = s;
+        }
+        if (max === Number.NEGATIVE_INFINITY) continue; // sees no key: zeros
+        let sum = 0;
+        for (let j = 0; j < kvLength; j++) {
+          if (!visible[j]) continue;
+          const e = f(Math.exp(f(scores[j]! - max)));
+          scores[j] = e;
+          sum = f(sum + e);
+        }
+        const outBase = row * valueDim;
+        for (let j = 0; j < kvLength; j++) {
+          if (!visible[j]) continue;
+          const weight = f(scores[j]! / sum);
+          for (let d = 0; d < valueDim; d++) {
+            out[outBase + d] = f(out[outBase + d]! + f(weight * vd[vBase + j * valueDim + d]!));
+          }
+        }
+      }
+    }
+  }
+  return out;
+}

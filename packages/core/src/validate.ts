@@ -1,0 +1,379 @@
+/**
+ * Boundary validation shared by every variant (DESIGN §3, §7): zod schemas (built once, here at
+ * module scope) for the structure, then the cross-argument rules a schema cannot see (B, D, Lk and
+ * head counts agreeing, kvLengths range, out/lse sizes, aliasing). Every failure is an
+ * AttentionInputError naming the argument, the expected and the received value, and the fix.
+ * Time O(B) plus O(1) per argument: data contents are never scanned.
+ */
+import { type ZodType, z } from 'zod';
+import { AttentionInputError, describeValue } from './errors.js';
+import { numel } from './tensor.js';
+import type { AttentionOptions, AttentionProblem, Tensor } from './types.js';
+
+/** 1 / sqrt(headDim): the softmax temperature of "Attention Is All You Need". */
+export function defaultScale(headDim: number): number {
+  return 1 / Math.sqrt(headDim);
+}
+
+function isWindowBound(x: unknown): boolean {
+  return x === Number.POSITIVE_INFINITY || (Number.isInteger(x) && (x as number) >= 0);
+}
+
+function isWindow(x: unknown): boolean {
+  return Array.isArray(x) && x.length === 2 && isWindowBound(x[0]) && isWindowBound(x[1]);
+}
+
+function isArrayLikeOfNumbers(x: unknown): boolean {
+  if (x instanceof Float32Array || x instanceof Float64Array) return true;
+  if (ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array)) {
+    return !(x instanceof BigUint64Array);
+  }
+  return Array.isArray(x) && x.every((item) => typeof item === 'number');
+}
+
+function isTensorLike(x: unknown): boolean {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    (x as Tensor).data instanceof Float32Array &&
+    Array.isArray((x as Tensor).shape)
+  );
+}
+
+/**
+ * The options every variant accepts (DESIGN §3). Loose: unknown keys pass, so a variant
+ * `.extend({...})`s it with its own options (and may `.strict()` the result).
+ */
+export const attentionOptionsSchema = z.looseObject({
+  scale: z
+    .number({ error: 'a finite, non-zero number' })
+    .refine((x) => x !== 0, { error: 'a finite, non-zero number' })
+    .optional(),
+  causal: z.boolean({ error: 'true or false' }).optional(),
+  window: z
+    .custom<readonly [number, number]>(isWindow, {
+      error: 'a [left, right] pair of non-negative integers or Infinity',
+    })
+    .optional(),
+  kvLengths: z
+    .custom<ArrayLike<number>>(isArrayLikeOfNumbers, {
+      error: 'an array or typed array of integers (one per batch entry)',
+    })
+    .optional(),
+  out: z.custom<Tensor>(isTensorLike, { error: 'a tensor { data: Float32Array, shape }' }).optional(),
+  lse: z.instanceof(Float32Array, { error: 'a Float32Array of length B·Hq·Lq' }).optional(),
+});
+
+const tensorSchema = z.object(
+  {
+    data: z.instanceof(Float32Array, { error: 'a Float32Array (convert with Float32Array.from)' }),
+    shape: z.array(z.number().int().positive(), {
+      error: 'an array of positive integer dimensions',
+    }),
+  },
+  { error: 'a tensor { data: Float32Array, shape: number[] }' },
+);
+
+/** Turns a zod issue's path into the argument name: 'options' + ['window', 0] → 'options.window'. */
+function argumentOf(base: string, path: readonly PropertyKey[]): string {
+  let name = base;
+  for (const key of path) {
+    if (typeof key !== 'string') break; // an index names an element: the argument is its container
+    name = name ? `${name}.${key}` : key;
+  }
+  return name;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || value === undefined) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+const ARTICLE: Record<string, string> = { int: 'an integer', object: 'an object', array: 'an array' };
+
+/** Phrases a zod issue as the `expected` part of an AttentionInputError. */
+function expectedOf(issue: z.core.$ZodIssue): string {
+  const defaultMessage = /^(Invalid|Too small|Too big|Unrecognized)/.test(issue.message);
+  if (!defaultMessage) return issue.message; // a schema's own wording ("a finite, non-zero number")
+  switch (issue.code) {
+    case 'invalid_type':
+      return ARTICLE[issue.expected] ?? `a ${issue.expected}`;
+    case 'too_small':
+      return `${issue.origin === 'number' ? 'a number' : `a ${issue.origin}`} ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${issue.origin === 'number' ? '' : ' long'}`;
+    case 'too_big':
+      return `${issue.origin === 'number' ? 'a number' : `a ${issue.origin}`} ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${issue.origin === 'number' ? '' : ' long'}`;
+    case 'invalid_value':
+      return `one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}`;
+    case 'not_multiple_of':
+      return `a multiple of ${String(issue.divisor)}`;
+    case 'unrecognized_keys':
+      return 'only options this function knows';
+    default:
+      return issue.message;
+  }
+}
+
+function throwFirstIssue(error: z.ZodError, input: unknown, base: string): never {
+  const issue = error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    throw new AttentionInputError(
+      argumentOf(base, [...issue.path, key]),
+      'only options this function knows',
+      `unknown option '${key}'`,
+      'Remove it: an option that cannot be honoured is refused rather than ignored.',
+    );
+  }
+  throw new AttentionInputError(
+    argumentOf(base, issue.path),
+    expectedOf(issue),
+    describeValue(valueAt(input, issue.path)),
+  );
+}
+
+function checkOptionsObject(options: unknown, argument: string): object {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new AttentionInputError(argument, 'an options object or undefined', describeValue(options));
+  }
+  return options;
+}
+
+/** Parses variant-specific options with a variant's own schema; zod issues → AttentionInputError naming `options.<path>`. */
+export function parseOptions<T>(schema: ZodType<T>, options: unknown, argument = 'options'): T {
+  const input = checkOptionsObject(options, argument);
+  const result = schema.safeParse(input);
+  if (!result.success) throwFirstIssue(result.error, input, argument);
+  return result.data;
+}
+
+/** Throws AttentionInputError('options', …) listing the reasons when there are any. */
+export function assertSupported(variantName: string, reasons: readonly string[]): void {
+  if (reasons.length === 0) return;
+  throw new AttentionInputError(
+    'options',
+    `a call the ${variantName} variant supports`,
+    `one it does not: ${reasons.join('; ')}`,
+    'Change the options, or use a variant that supports them (dense supports every option).',
+  );
+}
+
+const DIM_NAMES = { q: 'B, Hq, Lq, Dk', k: 'B, Hkv, Lk, Dk', v: 'B, Hkv, Lk, Dv' } as const;
+
+function checkTensor(name: 'q' | 'k' | 'v', value: unknown): Tensor {
+  const parsed = tensorSchema.safeParse(value);
+  if (!parsed.success) throwFirstIssue(parsed.error, value, name);
+  const t = value as Tensor;
+  if (t.shape.length !== 4) {
+    throw new AttentionInputError(
+      name,
+      `a rank-4 tensor [${DIM_NAMES[name]}]`,
+      `rank ${t.shape.length} (shape [${t.shape.join(', ')}])`,
+      'Reshape to BHSD; a single head or batch entry still needs its axis of size 1.',
+    );
+  }
+  const expected = numel(t.shape);
+  if (t.data.length !== expected) {
+    throw new AttentionInputError(
+      `${name}.data`,
+      `${expected} values for shape [${t.shape.join(', ')}]`,
+      `${t.data.length} values`,
+      'The data length must equal the product of the shape (row-major, contiguous).',
+    );
+  }
+  return t;
+}
+
+function overlaps(a: Float32Array, b: Float32Array): boolean {
+  if (a.buffer !== b.buffer) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+function mismatch(argument: string, expected: string, received: string, fix: string): never {
+  throw new AttentionInputError(argument, expected, received, fix);
+}
+
+/**
+ * Validates q, k, v and the common options and returns the normalised problem (causal folded into
+ * the window: windowRight = min(right, 0)). Throws AttentionInputError naming the argument.
+ * Decisions (README): every dimension >= 1; scale any finite non-zero number (negative is valid
+ * maths, 0 is almost always a bug); out and lse must not share memory with q, k, v or each other.
+ */
+export function validateAttentionInputs(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options?: AttentionOptions,
+): AttentionProblem {
+  const rawOptions = checkOptionsObject(options, 'options');
+  const parsed = attentionOptionsSchema.safeParse(rawOptions);
+  if (!parsed.success) throwFirstIssue(parsed.error, rawOptions, 'options');
+  const opts = parsed.data;
+
+  checkTensor('q', q);
+  checkTensor('k', k);
+  checkTensor('v', v);
+  const [batch, qHeads, qLength, headDim] = q.shape as [number, number, number, number];
+  const [kBatch, kvHeads, kvLength, kHeadDim] = k.shape as [number, number, number, number];
+  const [vBatch, vHeads, vLength, valueDim] = v.shape as [number, number, number, number];
+
+  if (kBatch !== batch) {
+    mismatch('k', `batch ${batch} (as q)`, `batch ${kBatch}`, `k has batch ${kBatch} but q has ${batch}.`);
+  }
+  if (vBatch !== batch) {
+    mismatch('v', `batch ${batch} (as q)`, `batch ${vBatch}`, `v has batch ${vBatch} but q has ${batch}.`);
+  }
+  if (kHeadDim !== headDim) {
+    mismatch(
+      'k',
+      `head dim ${headDim} (as q)`,
+      `head dim ${kHeadDim}`,
+      `k has head dim ${kHeadDim} but q has ${headDim}: scores are q·k, so Dk must agree.`,
+    );
+  }
+  if (vHeads !== kvHeads) {
+    mismatch(
+      'v',
+      `${kvHeads} heads (as k)`,
+      `${vHeads} heads`,
+      `v has ${vHeads} heads but k has ${kvHeads}.`,
+    );
+  }
+  if (vLength !== kvLength) {
+    mismatch(
+      'v',
+      `${kvLength} keys (as k)`,
+      `${vLength}`,
+      `v has length ${vLength} but k has ${kvLength}: one value row per key.`,
+    );
+  }
+  if (qHeads % kvHeads !== 0) {
+    mismatch(
+      'k',
+      `a head count that divides ${qHeads} (q's heads)`,
+      `${kvHeads} heads`,
+      `k has ${kvHeads} heads but q has ${qHeads}: Hq must be a multiple of Hkv.`,
+    );
+  }
+
+  const scale = opts.scale ?? defaultScale(headDim);
+  const causal = opts.causal ?? false;
+  const windowLeft = opts.window ? opts.window[0] : Number.POSITIVE_INFINITY;
+  const requestedRight = opts.window ? opts.window[1] : Number.POSITIVE_INFINITY;
+  const windowRight = causal ? Math.min(requestedRight, 0) : requestedRight;
+
+  const validKeys = new Int32Array(batch).fill(kvLength);
+  const hasKvLengths = opts.kvLengths !== undefined;
+  let padded = false;
+  if (opts.kvLengths !== undefined) {
+    const lengths = opts.kvLengths;
+    if (lengths.length !== batch) {
+      mismatch(
+        'options.kvLengths',
+        `${batch} entries (one per batch entry)`,
+        `${lengths.length} entries`,
+        'Give one valid-key count per batch entry.',
+      );
+    }
+    for (let b = 0; b < batch; b++) {
+      const n = lengths[b]!;
+      if (!Number.isInteger(n) || n < 0 || n > kvLength) {
+        mismatch(
+          'options.kvLengths',
+          `integers in [0, ${kvLength}] (Lk)`,
+          `${describeValue(n)} at index ${b}`,
+          'kvLengths[b] counts the valid (non-padding) keys of batch entry b.',
+        );
+      }
+      validKeys[b] = n;
+      if (n < kvLength) padded = true;
+    }
+  }
+
+  const out = opts.out ?? null;
+  if (out) {
+    const shape = [batch, qHeads, qLength, valueDim];
+    const same = out.shape.length === 4 && out.shape.every((dim, i) => dim === shape[i]);
+    if (!same) {
+      mismatch(
+        'options.out',
+        `a tensor of shape [${shape.join(', ')}] ([B, Hq, Lq, Dv])`,
+        `shape [${out.shape.join(', ')}]`,
+        'Allocate it with zeros([B, Hq, Lq, Dv]) or leave it out.',
+      );
+    }
+    if (out.data.length !== numel(shape)) {
+      mismatch(
+        'options.out',
+        `${numel(shape)} values`,
+        `${out.data.length} values`,
+        'The data length must equal the product of the shape.',
+      );
+    }
+    for (const [name, t] of [
+      ['q', q],
+      ['k', k],
+      ['v', v],
+    ] as const) {
+      if (overlaps(out.data, t.data)) {
+        mismatch(
+          'options.out',
+          `memory separate from ${name}`,
+          `a tensor sharing ${name}'s memory`,
+          'Attention reads its inputs while writing out: pass a separate buffer.',
+        );
+      }
+    }
+  }
+  const lse = opts.lse ?? null;
+  if (lse) {
+    const rows = batch * qHeads * qLength;
+    if (lse.length !== rows) {
+      mismatch(
+        'options.lse',
+        `a Float32Array of length ${rows} (B·Hq·Lq)`,
+        `length ${lse.length}`,
+        'Allocate it with new Float32Array(B * Hq * Lq).',
+      );
+    }
+    for (const [name, data] of [
+      ['q', q.data],
+      ['k', k.data],
+      ['v', v.data],
+      ['options.out', out?.data],
+    ] as const) {
+      if (data && overlaps(lse, data)) {
+        mismatch(
+          'options.lse',
+          `memory separate from ${name}`,
+          `an array sharing ${name}'s memory`,
+          'Pass a separate Float32Array.',
+        );
+      }
+    }
+  }
+
+  return {
+    batch,
+    qHeads,
+    kvHeads,
+    groupSize: qHeads / kvHeads,
+    qLength,
+    kvLength,
+    headDim,
+    valueDim,
+    scale,
+    causal,
+    windowLeft,
+    windowRight,
+    validKeys,
+    hasKvLengths,
+    masked: windowLeft !== Number.POSITIVE_INFINITY || windowRight !== Number.POSITIVE_INFINITY || padded,
+    out,
+    lse,
+  };
+}
