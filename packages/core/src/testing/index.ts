@@ -1,1 +1,3 @@
-export {};
+export { type ConformanceCase, conformanceCases, makeCaseInputs } from './cases.js';
+export { type ConformanceConfig, describeVariant } from './describe-variant.js';
+export { type MalformedInput, malformedInputs } from './malformed.js';
