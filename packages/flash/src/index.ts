@@ -1,1 +1,12 @@
-export {};
+export { effectiveBlocks, flash, flashAttention } from './flash.js';
+export { DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, type FlashOptions, flashOptionsSchema } from './options.js';
+export {
+  countKeyBlocks,
+  emptyKeyBlockPlan,
+  type KeyBlockCounts,
+  type KeyBlockPlan,
+  type MaskGeometry,
+  planKeyBlocks,
+  tileNeedsMask,
+  visitedTiles,
+} from './plan.js';

@@ -1,0 +1,158 @@
+/**
+ * The per-item loop of flash attention (FlashAttention-2 order), shared by the one-thread path and
+ * the worker pool: one item = one (batch, query head, query block).
+ *
+ * Algorithm, for the block's rows (≤ blockQ of them), with rowMax = −∞, rowSum = 0 and the
+ * accumulator = 0:
+ *   for each key tile of ≤ blockK keys inside the rows' visible union (plan.ts):
+ *     S = scale · Q_rows · K_tileᵀ                       (gemmNT into a blockQ × blockK scratch tile)
+ *     hide the keys some row may not see, only if the tile is not fully visible (maskBand)
+ *     P = exp(S − m_new), rescale acc and rowSum by exp(m_old − m_new)   (onlineSoftmaxStep)
+ *     acc += P · V_tile                                   (gemmNN, beta = 1)
+ *   out_rows = acc / rowSum, lse = rowMax + log(rowSum)   (finishRows: one division at the end;
+ *                                                           rows that saw nothing → zeros, −∞)
+ * The accumulator IS the block's rows of the arena output: they belong to this item alone, and
+ * finishRows may divide in place, so no accumulator tile is needed.
+ * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per thread: one blockQ × blockK
+ * score tile + 2 · blockQ running statistics (scratchFloats), independent of the sequence length.
+ */
+import type { Engine } from '@attnkit/kernels';
+import { emptyKeyBlockPlan, type MaskGeometry, planKeyBlocks, tileNeedsMask } from './plan.js';
+
+/** Everything an item needs, as plain numbers (structured-cloneable for workers). Offsets are arena floats. */
+export interface FlashPayload {
+  readonly batch: number;
+  readonly qHeads: number;
+  readonly kvHeads: number;
+  /** Hq / Hkv: query head h reads kv head floor(h / groupSize). */
+  readonly groupSize: number;
+  readonly qLength: number;
+  readonly kvLength: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  readonly scale: number;
+  readonly windowLeft: number;
+  readonly windowRight: number;
+  /** Per batch entry: keys at or beyond are padding. */
+  readonly validKeys: readonly number[];
+  readonly blockQ: number;
+  readonly blockK: number;
+  /** ceil(qLength / blockQ): items are numbered (b · Hq + h) · queryBlocks + block. */
+  readonly queryBlocks: number;
+  readonly q: number;
+  readonly k: number;
+  readonly v: number;
+  readonly out: number;
+  readonly lse: number;
+  /** Offset of this thread's scratch (scratchFloats(blockQ, blockK) floats). */
+  readonly scratch: number;
+}
+
+/** Floats of per-thread scratch: the score tile, then rowMax and rowSum (each start 64-byte aligned). */
+export function scratchFloats(blockQ: number, blockK: number): number {
+  return alignFloats(blockQ * blockK) + 2 * alignFloats(blockQ);
+}
+
+/** The arena rounds every allocation up to 16 floats (64 bytes); keep sub-buffers on the same grid. */
+export function alignFloats(floats: number): number {
+  return Math.ceil(floats / 16) * 16;
+}
+
+// One plan and one geometry per module instance (per thread), reused across items: nothing is
+// allocated per item or per tile.
+const plan = emptyKeyBlockPlan();
+const geometry: { -readonly [K in keyof MaskGeometry]: MaskGeometry[K] } = {
+  qLength: 0,
+  kvLength: 0,
+  windowLeft: 0,
+  windowRight: 0,
+  validKeys: 0,
+};
+
+/** Runs item `item` (one query block of one head) to completion, writing its out and lse rows. */
+export function runItem(engine: Engine, payload: FlashPayload, item: number): void {
+  const { ops } = engine;
+  const { qLength, kvLength, headDim, valueDim, blockQ, blockK, queryBlocks, scratch } = payload;
+  const headIndex = Math.floor(item / queryBlocks); // b · Hq + h
+  const block = item - headIndex * queryBlocks;
+  const b = Math.floor(headIndex / payload.qHeads);
+  const h = headIndex - b * payload.qHeads;
+  const kvHeadIndex = b * payload.kvHeads + Math.floor(h / payload.groupSize);
+
+  const rowStart = block * blockQ;
+  const rows = Math.min(blockQ, qLength - rowStart);
+  const qRows = payload.q + (headIndex * qLength + rowStart) * headDim;
+  const acc = payload.out + (headIndex * qLength + rowStart) * valueDim;
+  const lse = payload.lse + headIndex * qLength + rowStart;
+  const keys = payload.k + kvHeadIndex * kvLength * headDim;
+  const values = payload.v + kvHeadIndex * kvLength * valueDim;
+
+  const scores = scratch;
+  const rowMax = scratch + alignFloats(blockQ * blockK);
+  const rowSum = rowMax + alignFloats(blockQ);
+
+  // 1. fresh running statistics and accumulator for this block (no allocation happens below, so the
+  //    heap view read here stays valid for the whole item)
+  const heap = engine.arena.heap;
+  heap.fill(Number.NEGATIVE_INFINITY, rowMax, rowMax + rows);
+  heap.fill(0, rowSum, rowSum + rows);
+  heap.fill(0, acc, acc + rows * valueDim);
+
+  // 2. which keys this block visits, and where the mask can be skipped
+  geometry.qLength = qLength;
+  geometry.kvLength = kvLength;
+  geometry.windowLeft = payload.windowLeft;
+  geometry.windowRight = payload.windowRight;
+  geometry.validKeys = payload.validKeys[b]!;
+  planKeyBlocks(geometry, rowStart, rowStart + rows, plan);
+  const firstQueryPos = rowStart + kvLength - qLength;
+
+  // 3. key tiles, FlashAttention-2 inner loop
+  for (let tileStart = plan.keyStart; tileStart < plan.keyEnd; tileStart += blockK) {
+    const tileEnd = Math.min(tileStart + blockK, plan.keyEnd);
+    const cols = tileEnd - tileStart;
+    ops.gemmNT(
+      rows,
+      cols,
+      headDim,
+      qRows,
+      headDim,
+      keys + tileStart * headDim,
+      headDim,
+      scores,
+      blockK,
+      payload.scale,
+      0,
+    );
+    if (tileNeedsMask(plan, tileStart, tileEnd)) {
+      ops.maskBand(
+        scores,
+        blockK,
+        rows,
+        cols,
+        firstQueryPos,
+        tileStart,
+        payload.windowLeft,
+        payload.windowRight,
+        geometry.validKeys,
+      );
+    }
+    ops.onlineSoftmaxStep(scores, blockK, rows, cols, rowMax, rowSum, acc, valueDim, valueDim);
+    ops.gemmNN(
+      rows,
+      valueDim,
+      cols,
+      scores,
+      blockK,
+      values + tileStart * valueDim,
+      valueDim,
+      acc,
+      valueDim,
+      1,
+      1,
+    );
+  }
+
+  // 4. one division per row at the end; lse straight into the arena's lse rows
+  ops.finishRows(acc, valueDim, rows, valueDim, rowMax, rowSum, acc, valueDim, lse);
+}
