@@ -1,1 +1,3 @@
-export {};
+export { dense, denseAttention, denseWorkspaceBytes } from './dense.js';
+export { DEFAULT_MAX_SCORES_BYTES, type DenseOptions, denseOptionsSchema } from './options.js';
+export { type AttentionWeightsOptions, attentionWeights } from './weights.js';

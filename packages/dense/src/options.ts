@@ -1,0 +1,23 @@
+/** Dense's options: the common AttentionOptions, the engine's (backend, threads), and the score budget. */
+import { type AttentionOptions, attentionOptionsSchema, z } from '@attnkit/core';
+import { type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
+
+/**
+ * Default budget: 1 GiB of float32 scores materialised at once (one (b, h) for denseAttention), i.e.
+ * Lq·Lk <= 2^28, a 16384 × 16384 score matrix. Beyond that the quadratic memory is the problem and
+ * flash (O(N) memory) or sliding-window (O(N·w)) is the answer.
+ */
+export const DEFAULT_MAX_SCORES_BYTES = 2 ** 30;
+
+export interface DenseOptions extends AttentionOptions, EngineOptions {
+  /** Largest score matrix (bytes of float32) dense may materialise at once. Default 1 GiB. */
+  maxScoresBytes?: number;
+}
+
+/** Strict: an option dense does not know is refused (named in the error), never silently ignored. */
+export const denseOptionsSchema = attentionOptionsSchema
+  .extend({
+    ...engineOptionsSchema.shape,
+    maxScoresBytes: z.number().int().positive().optional(),
+  })
+  .strict();
