@@ -1,0 +1,172 @@
+import { AttentionInputError, errorStats, formatErrorStats, randn, type Tensor } from '@attnkit/core';
+import { describe, expect, it } from 'vitest';
+import { createRollingKVCache, slidingWindowAttention } from '../index.js';
+
+// The ring computes the same float32 dot products, maxima and sums as the full pass over the same
+// keys; only the order of summed terms differs (ring order vs position order, masked exactly-zero
+// columns, SIMD lanes), over ≤ window + step ≈ 16 terms: ≲ 16 · 2^-24 ≈ 1e-6 relative. 1e-5
+// absolute and relative is tight yet safe.
+const DECODE_TOLERANCE = { atol: 1e-5, rtol: 1e-5 };
+
+function sliceSequence(t: Tensor, start: number, end: number): Tensor {
+  const [b, h, length, d] = t.shape as [number, number, number, number];
+  const rows = end - start;
+  const data = new Float32Array(b * h * rows * d);
+  for (let head = 0; head < b * h; head++) {
+    data.set(t.data.subarray((head * length + start) * d, (head * length + end) * d), head * rows * d);
+  }
+  return { data, shape: [b, h, rows, d] };
+}
+
+function placeSequence(whole: Float32Array, shape: readonly number[], part: Tensor, start: number): void {
+  const [b, h, length, d] = shape as [number, number, number, number];
+  const rows = part.shape[2]!;
+  for (let head = 0; head < b * h; head++) {
+    whole.set(part.data.subarray(head * rows * d, (head + 1) * rows * d), (head * length + start) * d);
+  }
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>) {
+  const stats = errorStats(actual, expected, DECODE_TOLERANCE);
+  expect(stats.failing, formatErrorStats(stats)).toBe(0);
+}
+
+const B = 2;
+const HQ = 4;
+const HKV = 2;
+const L = 150; // much longer than the window: the ring wraps ~20 times
+const WINDOW = 6;
+const DK = 8;
+const DV = 5;
+const q = randn([B, HQ, L, DK], 51);
+const k = randn([B, HKV, L, DK], 52);
+const v = randn([B, HKV, L, DV], 53);
+const full = slidingWindowAttention(q, k, v, { window: [WINDOW, 0], causal: true });
+
+describe('rolling KV cache decoding equals the full sliding-window pass', () => {
+  for (const backend of ['js', undefined] as const) {
+    it(`token by token with a ring of window + 1 entries (backend ${backend ?? 'default'})`, () => {
+      const cache = createRollingKVCache({
+        batch: B,
+        kvHeads: HKV,
+        headDim: DK,
+        valueDim: DV,
+        window: WINDOW,
+        backend,
+      });
+      expect(cache.capacity).toBe(WINDOW + 1);
+      const out = new Float32Array(full.data.length);
+      const lse = new Float32Array(B * HQ * L);
+      const fullLse = new Float32Array(B * HQ * L);
+      slidingWindowAttention(q, k, v, { window: [WINDOW, 0], causal: true, lse: fullLse });
+      const stepLse = new Float32Array(B * HQ);
+      for (let t = 0; t < L; t++) {
+        cache.append(sliceSequence(k, t, t + 1), sliceSequence(v, t, t + 1));
+        placeSequence(out, full.shape, cache.attend(sliceSequence(q, t, t + 1), { lse: stepLse }), t);
+        for (let row = 0; row < B * HQ; row++) lse[row * L + t] = stepLse[row]!;
+      }
+      expect(cache.length).toBe(L);
+      expectClose(out, full.data);
+      expectClose(lse, fullLse);
+    });
+  }
+
+  it('in steps of 3 queries (maxStepTokens: 3), including a short last step', () => {
+    const cache = createRollingKVCache({
+      batch: B,
+      kvHeads: HKV,
+      headDim: DK,
+      valueDim: DV,
+      window: WINDOW,
+      maxStepTokens: 3,
+    });
+    const out = new Float32Array(full.data.length);
+    for (let start = 0; start < L; start += 3) {
+      const end = Math.min(L, start + 3);
+      cache.append(sliceSequence(k, start, end), sliceSequence(v, start, end));
+      placeSequence(out, full.shape, cache.attend(sliceSequence(q, start, end)), start);
+    }
+    expectClose(out, full.data);
+  });
+
+  it('after a long prefill appended at once (only the last window + 1 positions are kept)', () => {
+    const prefill = 100;
+    const cache = createRollingKVCache({ batch: B, kvHeads: HKV, headDim: DK, valueDim: DV, window: WINDOW });
+    cache.append(sliceSequence(k, 0, prefill), sliceSequence(v, 0, prefill));
+    const out = new Float32Array(full.data.length);
+    placeSequence(out, full.shape, cache.attend(sliceSequence(q, prefill - 1, prefill)), prefill - 1);
+    for (let t = prefill; t < L; t++) {
+      cache.append(sliceSequence(k, t, t + 1), sliceSequence(v, t, t + 1));
+      placeSequence(out, full.shape, cache.attend(sliceSequence(q, t, t + 1)), t);
+    }
+    const tail = (data: Float32Array) => {
+      const rows: number[] = [];
+      for (let head = 0; head < B * HQ; head++) {
+        rows.push(...data.subarray((head * L + prefill - 1) * DV, (head + 1) * L * DV));
+      }
+      return rows;
+    };
+    expectClose(tail(out), tail(full.data));
+  });
+
+  it('window 0 attends only the current token', () => {
+    const cache = createRollingKVCache({ batch: B, kvHeads: HKV, headDim: DK, valueDim: DV, window: 0 });
+    const expected = slidingWindowAttention(q, k, v, { window: [0, 0], scale: 0.5 });
+    const out = new Float32Array(expected.data.length);
+    for (let t = 0; t < 20; t++) {
+      cache.append(sliceSequence(k, t, t + 1), sliceSequence(v, t, t + 1));
+      placeSequence(out, expected.shape, cache.attend(sliceSequence(q, t, t + 1), { scale: 0.5 }), t);
+    }
+    const firstRows = (data: Float32Array) => {
+      const rows: number[] = [];
+      for (let head = 0; head < B * HQ; head++)
+        rows.push(...data.subarray(head * L * DV, (head * L + 20) * DV));
+      return rows;
+    };
+    expectClose(firstRows(out), firstRows(expected.data));
+  });
+});
+
+describe('rolling KV cache errors', () => {
+  const make = () =>
+    createRollingKVCache({ batch: B, kvHeads: HKV, headDim: DK, valueDim: DV, window: WINDOW });
+
+  it('refuses more queries than maxStepTokens (their keys are already overwritten)', () => {
+    const cache = make();
+    cache.append(sliceSequence(k, 0, 10), sliceSequence(v, 0, 10));
+    expect(() => cache.attend(sliceSequence(q, 8, 10))).toThrow(/maxStepTokens/);
+  });
+
+  it('refuses attend on an empty cache, causal: false and options it cannot honour', () => {
+    const cache = make();
+    expect(() => cache.attend(sliceSequence(q, 0, 1))).toThrow(/empty rolling KV cache/);
+    cache.append(sliceSequence(k, 0, 1), sliceSequence(v, 0, 1));
+    expect(() => cache.attend(sliceSequence(q, 0, 1), { causal: false })).toThrow(/options\.causal/);
+    expect(() => cache.attend(sliceSequence(q, 0, 1), { window: [3, 0] } as never)).toThrow(
+      /options\.window/,
+    );
+  });
+
+  it('refuses appends of the wrong shape and bad creation options', () => {
+    const cache = make();
+    expect(() => cache.append(randn([B, HKV, 1, DK + 1], 1), sliceSequence(v, 0, 1))).toThrow(
+      AttentionInputError,
+    );
+    expect(() => cache.append(sliceSequence(k, 0, 2), sliceSequence(v, 0, 1))).toThrow(/^v: /);
+    expect(() => createRollingKVCache({ batch: 1, kvHeads: 1, headDim: 4, valueDim: 4, window: -1 })).toThrow(
+      /options\.window/,
+    );
+    expect(() =>
+      createRollingKVCache({ batch: 1, kvHeads: 1, headDim: 4, valueDim: 4, window: 2, maxStepTokens: 0 }),
+    ).toThrow(/options\.maxStepTokens/);
+  });
+
+  it('reset() starts a new sequence', () => {
+    const cache = make();
+    cache.append(sliceSequence(k, 0, 30), sliceSequence(v, 0, 30));
+    cache.reset();
+    expect(cache.length).toBe(0);
+    cache.append(sliceSequence(k, 0, 1), sliceSequence(v, 0, 1));
+    expectClose(cache.attend(sliceSequence(q, 0, 1)).data, sliceSequence(full, 0, 1).data);
+  });
+});
