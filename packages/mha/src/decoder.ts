@@ -1,0 +1,163 @@
+/**
+ * Incremental (KV-cache) decoding of the layer, the way GPT-style models generate: each step
+ * projects only the new positions, appends their keys and values to a cache, attends the new
+ * queries against everything cached (bottom-right aligned causal mask, so a multi-token prefill
+ * is causal among itself too) and projects the result. Equal to the full causal pass token by token.
+ *
+ * The cache is injected (any object with append/attend, e.g. createKVCache from @attnkit/causal),
+ * so this package does not depend on one cache implementation and a rolling or ragged cache can
+ * take its place.
+ * Time per step of T new positions: O(B·T·dModel·(Hq·dk + Hkv·(dk + dv) + Hq·dv)) for the
+ * projections plus the cache's attend, O(B·Hq·T·(n + T)·(dk + dv)) after n cached positions;
+ * extra memory: the cache (B·Hkv·capacity·(dk + dv) floats) and the step's projections.
+ */
+import { AttentionInputError, parseOptions, type Tensor, z } from '@attnkit/core';
+import { type Backend, getEngine } from '@attnkit/kernels';
+import { projectHeads, projectOutput } from './multi-head-attention.js';
+import {
+  checkTensorArgument,
+  type LayerShape,
+  type MultiHeadWeights,
+  parseHeads,
+  validateWeights,
+} from './validate.js';
+
+/** What the decoder asks of a cache factory (createKVCache from @attnkit/causal takes exactly these). */
+export interface DecoderCacheSpec {
+  batch: number;
+  kvHeads: number;
+  headDim: number;
+  valueDim: number;
+  capacity: number;
+  backend?: Backend;
+}
+
+/** The part of a KV cache the decoder uses (@attnkit/causal's KVCache has it). */
+export interface DecoderKVCache {
+  /** Positions cached so far. */
+  readonly length: number;
+  /** Appends k [B, Hkv, T, dk] and v [B, Hkv, T, dv]. */
+  append(k: Tensor, v: Tensor): void;
+  /** Attends q [B, Hq, T, dk] against every cached position (causal, bottom-right aligned) → [B, Hq, T, dv]. */
+  attend(q: Tensor, options?: Record<string, unknown>): Tensor;
+  /** Forgets every position. */
+  reset(): void;
+}
+
+export interface MultiHeadDecoderOptions {
+  heads: number;
+  kvHeads?: number;
+  /** Sequences decoded side by side (default 1). */
+  batch?: number;
+  /** Positions the cache preallocates (default 256; createKVCache grows it by doubling). */
+  capacity?: number;
+  /** Makes the cache, e.g. `createKVCache` from @attnkit/causal. */
+  createKVCache: (spec: DecoderCacheSpec) => DecoderKVCache;
+  /** Options for every cache.attend (e.g. scale, window for a local causal window, blockQ). */
+  attendOptions?: Record<string, unknown>;
+  /** Engine for the projections (and passed to the cache): 'wasm' or 'js'. Default as getEngine(). */
+  backend?: Backend;
+}
+
+export interface MultiHeadDecoder {
+  /** Positions decoded so far. */
+  readonly length: number;
+  /** The layer's output for the new positions xNew [B, T, dModel] → [B, T, dModel], causal over all so far. */
+  step(xNew: Tensor): Tensor;
+  /** Starts a new sequence (the cache forgets every position). */
+  reset(): void;
+}
+
+const decoderOptionsSchema = z.strictObject({
+  heads: z.number().int().positive(),
+  kvHeads: z.number().int().positive().optional(),
+  batch: z.number().int().positive().optional(),
+  capacity: z.number().int().positive().optional(),
+  createKVCache: z.custom<(spec: DecoderCacheSpec) => DecoderKVCache>((f) => typeof f === 'function', {
+    error: "a cache factory such as createKVCache from '@attnkit/causal'",
+  }),
+  attendOptions: z.record(z.string(), z.unknown()).optional(),
+  backend: z.enum(['wasm', 'js']).optional(),
+});
+
+class CachedMultiHeadDecoder implements MultiHeadDecoder {
+  private readonly cache: DecoderKVCache;
+
+  constructor(
+    private readonly weights: MultiHeadWeights,
+    private readonly shape: LayerShape,
+    private readonly batch: number,
+    createCache: (spec: DecoderCacheSpec) => DecoderKVCache,
+    capacity: number,
+    private readonly attendOptions: Record<string, unknown>,
+    private readonly backend: Backend | undefined,
+  ) {
+    const spec: DecoderCacheSpec = {
+      batch,
+      kvHeads: shape.kvHeads,
+      headDim: shape.headDim,
+      valueDim: shape.valueDim,
+      capacity,
+    };
+    if (backend !== undefined) spec.backend = backend;
+    this.cache = createCache(spec);
+  }
+
+  get length(): number {
+    return this.cache.length;
+  }
+
+  step(xNew: Tensor): Tensor {
+    const x = checkTensorArgument(xNew, 'xNew', 3, '[B, T, dModel]');
+    const [batch, steps, width] = x.shape as [number, number, number];
+    if (batch !== this.batch || width !== this.shape.dModel) {
+      throw new AttentionInputError(
+        'xNew',
+        `shape [B, T, dModel] = [${this.batch}, T, ${this.shape.dModel}] (the decoder's batch and the weights' dModel)`,
+        `shape [${x.shape.join(', ')}]`,
+        'Pass the new positions of every sequence at once.',
+      );
+    }
+    const engine = getEngine(this.backend);
+    const { weights, shape } = this;
+    const { dModel, heads, kvHeads, headDim, valueDim } = shape;
+    const q = projectHeads(engine, x.data, batch, steps, dModel, weights.wq, weights.bq, heads, headDim);
+    const k = projectHeads(engine, x.data, batch, steps, dModel, weights.wk, weights.bk, kvHeads, headDim);
+    const v = projectHeads(engine, x.data, batch, steps, dModel, weights.wv, weights.bv, kvHeads, valueDim);
+    this.cache.append(k, v);
+    const attended = this.cache.attend(q, this.attendOptions);
+    return projectOutput(engine, shape, attended, weights, batch, steps);
+  }
+
+  reset(): void {
+    this.cache.reset();
+  }
+}
+
+/**
+ * A decoder for one layer: `step(xNew)` returns the layer's causal output for the new positions,
+ * reusing the keys and values of every earlier position from the cache.
+ *
+ * ```ts
+ * import { createKVCache } from '@attnkit/causal';
+ * const decoder = createMultiHeadDecoder(weights, { heads: 8, kvHeads: 2, createKVCache });
+ * for (const token of tokens) y = decoder.step(embed(token)); // [1, 1, dModel] each
+ * ```
+ */
+export function createMultiHeadDecoder(
+  weights: MultiHeadWeights,
+  options: MultiHeadDecoderOptions,
+): MultiHeadDecoder {
+  const own = parseOptions(decoderOptionsSchema, options, 'options');
+  const kvHeads = parseHeads(own.heads, own.kvHeads);
+  const shape = validateWeights(weights, own.heads, kvHeads);
+  return new CachedMultiHeadDecoder(
+    weights,
+    shape,
+    own.batch ?? 1,
+    own.createKVCache,
+    own.capacity ?? 256,
+    own.attendOptions ?? {},
+    own.backend,
+  );
+}
