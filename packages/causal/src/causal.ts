@@ -111,8 +111,7 @@ export const causal: AttentionVariant<CausalOptions> = {
     return variantReasons(q, k, v, options);
   },
   forward(q, k, v, options) {
-    assertSupported('causal', variantReasons(q, k, v, options));
-    return causalAttention(q, k, v, options);
+    return runCausal(q, k, v, options, true);
   },
   workspaceBytes(q, k, v, options) {
     const dims = summariseShapes(q, k, v);
@@ -147,10 +146,28 @@ export function withCausal<T extends CausalOptions>(options: T | undefined, argu
  * only the visible lower triangle.
  */
 export function causalAttention(q: Tensor, k: Tensor, v: Tensor, options?: CausalOptions): Tensor {
-  const causalOptions = withCausal(options);
+  return runCausal(q, k, v, options, false);
+}
+
+/**
+ * The one forward path. As a variant (`asVariant`), options keep the shared meaning — causal must be
+ * given — and malformed arguments are named before "not supported" is considered; as
+ * causalAttention, causal is implied and only causal: false is refused.
+ */
+function runCausal(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: CausalOptions | undefined,
+  asVariant: boolean,
+): Tensor {
+  const causalOptions = asVariant ? options : withCausal(options);
   const problem = validateAttentionInputs(q, k, v, causalOptions);
   const own = parseOptions(causalOptionsSchema, causalOptions);
-  assertSupported('causal', engineReasons(q, k, v, causalOptions));
+  assertSupported(
+    'causal',
+    asVariant ? variantReasons(q, k, v, options) : engineReasons(q, k, v, causalOptions),
+  );
   const engine = getEngine(own.backend);
   const blockQ = effectiveBlockQ(problem.qLength, own.blockQ ?? DEFAULT_BLOCK_Q);
   const placed = placeAttention(engine, problem, q, k, v);

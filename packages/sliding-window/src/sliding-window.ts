@@ -169,7 +169,10 @@ export function slidingWindowAttention(
   v: Tensor,
   options: SlidingWindowOptions = {},
 ): Tensor {
-  if (options !== null && typeof options === 'object' && options.window === undefined) {
+  const problem = validateAttentionInputs(q, k, v, options);
+  const own = parseOptions(slidingWindowOptionsSchema, options);
+  // After the shared validation, so a malformed argument is named before the missing window.
+  if (own.window === undefined) {
     throw new AttentionInputError(
       'options.window',
       'a [left, right] window (sliding-window attention is banded by definition)',
@@ -177,8 +180,6 @@ export function slidingWindowAttention(
       'Pass e.g. window: [512, 0] for Mistral-style causal local attention or [256, 256] for Longformer-style; use dense, causal or flash for unbounded attention.',
     );
   }
-  const problem = validateAttentionInputs(q, k, v, options);
-  const own = parseOptions(slidingWindowOptionsSchema, options);
   const globals = globalPositions(own.globalTokens, problem.kvLength);
   assertSupported('sliding-window', notSupported(q, k, v, options));
   const engine = getEngine(own.backend);

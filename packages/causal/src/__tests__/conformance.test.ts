@@ -1,0 +1,19 @@
+/**
+ * Core's conformance kit (DESIGN §5) on the causal variant: it runs every causal case of the table
+ * (non-causal ones must be refused: the variant keeps the shared meaning of options.causal).
+ * Tolerances vs the float64 oracle (inputs N(0, 1), so |out| <= max|v| ≈ 5):
+ * - backend 'js': the plain-TS kernels accumulate dot products, sums and P·V in float64 and round to
+ *   float32 only when storing scores, weights and outputs: a few roundings of values up to ~5,
+ *   2^-24 · 5 ≈ 3e-7 each; atol 2e-6 allows ~6 of them.
+ * - default backend (wasm where SIMD validates): f32x4 accumulation over up to Dk = 128 and
+ *   Lk = 1025 terms adds about sqrt(n) · 2^-24 · |term sum| ≈ 32 · 6e-8 · 5 ≈ 1e-5, so 2e-5.
+ * Odd block sizes (7, and 1) put tile edges everywhere. The kit also applies the 2×-float32-dense
+ * rule, determinism, out/lse handling and every malformed-input class.
+ */
+import { describeVariant } from '@attnkit/core/testing';
+import { causal } from '../index.js';
+
+describeVariant(causal, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' } });
+describeVariant(causal, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js', blockQ: 7 } });
+describeVariant(causal, { tolerance: { atol: 2e-5, rtol: 0 } });
+describeVariant(causal, { tolerance: { atol: 2e-5, rtol: 0 }, options: { blockQ: 1 } });
