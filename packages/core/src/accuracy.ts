@@ -57,7 +57,7 @@ export function errorStats(
     }
     if (rel > maxRel) maxRel = rel;
     sumSquares += abs * abs;
-    if (!(abs <= tolerance.atol + tolerance.rtol * Math.abs(e))) failing++;
+    if (abs !== 0 && !(abs <= tolerance.atol + tolerance.rtol * Math.abs(e))) failing++;
   }
   const safeWorst = Math.max(worstIndex, 0);
   return {

@@ -1,0 +1,187 @@
+/** validateAttentionInputs and friends: every malformed class names its argument; valid calls normalise. */
+import {
+  AttentionInputError,
+  assertSupported,
+  attentionOptionsSchema,
+  defaultScale,
+  parseOptions,
+  randn,
+  tensor,
+  validateAttentionInputs,
+  z,
+  zeros,
+} from '@attnkit/core';
+import { malformedInputs } from '@attnkit/core/testing';
+import { describe, expect, it } from 'vitest';
+
+function thrown(call: () => unknown): AttentionInputError {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AttentionInputError);
+    return error as AttentionInputError;
+  }
+  throw new Error('expected an AttentionInputError, nothing was thrown');
+}
+
+describe('every malformed-input class', () => {
+  for (const m of malformedInputs()) {
+    it(`${m.name} → ${m.argument}`, () => {
+      const { q, k, v, options } = m.build();
+      const error = thrown(() => validateAttentionInputs(q, k, v, options));
+      expect(error.argument, error.message).toBe(m.argument);
+      expect(error.message.startsWith(`${m.argument}: expected `)).toBe(true);
+      expect(error.expected.length).toBeGreaterThan(0);
+      expect(error.received.length).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('messages say what is wrong and how to fix it', () => {
+  it('GQA head mismatch', () => {
+    const error = thrown(() =>
+      validateAttentionInputs(randn([1, 6, 2, 4], 1), randn([1, 4, 2, 4], 2), randn([1, 4, 2, 4], 3)),
+    );
+    expect(error.message).toContain('k has 4 heads but q has 6: Hq must be a multiple of Hkv');
+  });
+
+  it('rank', () => {
+    const error = thrown(() =>
+      validateAttentionInputs(randn([2, 4, 8], 1), randn([1, 1, 2, 8], 2), randn([1, 1, 2, 8], 3)),
+    );
+    expect(error.message).toContain('rank-4 tensor [B, Hq, Lq, Dk]');
+    expect(error.received).toContain('rank 3');
+  });
+
+  it('window', () => {
+    const q = randn([1, 1, 2, 2], 1);
+    const error = thrown(() => validateAttentionInputs(q, q, q, { window: [1, -2] }));
+    expect(error.message).toBe(
+      'options.window: expected a [left, right] pair of non-negative integers or Infinity, received [1, -2].',
+    );
+  });
+
+  it('kvLengths out of range names the index', () => {
+    const q = randn([2, 1, 2, 2], 1);
+    const error = thrown(() => validateAttentionInputs(q, q, q, { kvLengths: [2, 3] }));
+    expect(error.expected).toBe('integers in [0, 2] (Lk)');
+    expect(error.received).toBe('3 at index 1');
+  });
+});
+
+describe('normalised problem', () => {
+  const q = randn([2, 6, 3, 8], 1);
+  const k = randn([2, 2, 5, 8], 2);
+  const v = randn([2, 2, 5, 7], 3);
+
+  it('reads the dimensions and defaults', () => {
+    const p = validateAttentionInputs(q, k, v);
+    expect(p).toMatchObject({
+      batch: 2,
+      qHeads: 6,
+      kvHeads: 2,
+      groupSize: 3,
+      qLength: 3,
+      kvLength: 5,
+      headDim: 8,
+      valueDim: 7,
+      scale: defaultScale(8),
+      causal: false,
+      windowLeft: Number.POSITIVE_INFINITY,
+      windowRight: Number.POSITIVE_INFINITY,
+      hasKvLengths: false,
+      masked: false,
+      out: null,
+      lse: null,
+    });
+    expect(Array.from(p.validKeys)).toEqual([5, 5]);
+    expect(defaultScale(8)).toBe(1 / Math.sqrt(8));
+  });
+
+  it('folds causal into the window and flags masks', () => {
+    expect(validateAttentionInputs(q, k, v, { causal: true })).toMatchObject({
+      windowRight: 0,
+      masked: true,
+    });
+    expect(validateAttentionInputs(q, k, v, { causal: true, window: [3, 0] })).toMatchObject({
+      windowLeft: 3,
+      windowRight: 0,
+    });
+    const padded = validateAttentionInputs(q, k, v, { kvLengths: new Uint8Array([5, 0]) });
+    expect(padded.masked).toBe(true);
+    expect(Array.from(padded.validKeys)).toEqual([5, 0]);
+    // kvLengths that pad nothing are no mask.
+    expect(validateAttentionInputs(q, k, v, { kvLengths: [5, 5] })).toMatchObject({
+      hasKvLengths: true,
+      masked: false,
+    });
+  });
+
+  it('accepts negative scales (valid maths), out and lse of the right size', () => {
+    const out = zeros([2, 6, 3, 7]);
+    const lse = new Float32Array(2 * 6 * 3);
+    const p = validateAttentionInputs(q, k, v, {
+      scale: -0.5,
+      out,
+      lse,
+      window: [Number.POSITIVE_INFINITY, 2],
+    });
+    expect(p.scale).toBe(-0.5);
+    expect(p.out).toBe(out);
+    expect(p.lse).toBe(lse);
+    expect(p.windowRight).toBe(2);
+  });
+});
+
+describe('parseOptions and assertSupported', () => {
+  const schema = attentionOptionsSchema
+    .extend({ blockQ: z.number().int().positive().optional(), mode: z.enum(['a', 'b']).optional() })
+    .strict();
+
+  it('names the option and phrases zod issues as expectations', () => {
+    expect(thrown(() => parseOptions(schema, { blockQ: 0 })).message).toBe(
+      'options.blockQ: expected a number > 0, received 0.',
+    );
+    expect(thrown(() => parseOptions(schema, { blockQ: 2.5 })).expected).toBe('an integer');
+    expect(thrown(() => parseOptions(schema, { mode: 'c' })).expected).toBe('one of "a", "b"');
+    expect(thrown(() => parseOptions(schema, { typo: 1 })).argument).toBe('options.typo');
+    expect(thrown(() => parseOptions(schema, 'x')).argument).toBe('options');
+    expect(thrown(() => parseOptions(schema, { blockQ: -1 }, 'layerOptions')).argument).toBe(
+      'layerOptions.blockQ',
+    );
+  });
+
+  it('returns the parsed options, keeping typed arrays and tensors by reference', () => {
+    const lse = new Float32Array(3);
+    const parsed = parseOptions(schema, { blockQ: 16, lse });
+    expect(parsed.blockQ).toBe(16);
+    expect(parsed.lse).toBe(lse);
+    expect(parseOptions(schema, undefined)).toEqual({});
+  });
+
+  it('assertSupported lists the reasons under options', () => {
+    expect(() => assertSupported('flash', [])).not.toThrow();
+    const error = thrown(() =>
+      assertSupported('linear', ['lse is not defined for linear attention', 'causal']),
+    );
+    expect(error.argument).toBe('options');
+    expect(error.message).toContain('lse is not defined for linear attention; causal');
+  });
+});
+
+describe('tensor constructors', () => {
+  it('tensor wraps a Float32Array, copies a number array, and checks the length', () => {
+    const data = new Float32Array(6);
+    expect(tensor(data, [2, 3]).data).toBe(data);
+    expect(Array.from(tensor([1, 2, 3, 4], [2, 2]).data)).toEqual([1, 2, 3, 4]);
+    expect(thrown(() => tensor(data, [4, 2])).argument).toBe('data');
+    expect(thrown(() => tensor(data, [6, 0])).argument).toBe('shape');
+    expect(thrown(() => tensor(new Float64Array(6) as never, [6])).argument).toBe('data');
+  });
+
+  it('zeros and randn check shapes too', () => {
+    expect(zeros([2, 2]).data).toEqual(new Float32Array(4));
+    expect(thrown(() => zeros([2, -1])).argument).toBe('shape');
+    expect(thrown(() => randn([1.5], 1)).argument).toBe('shape');
+  });
+});
