@@ -1,0 +1,140 @@
+/**
+ * Feature maps φ on rows that sit in the engine's arena (row stride headDim in, `features` out).
+ *
+ * - 'elu':   φ(x) = elu(x) + 1, elementwise on x as given (Katharopoulos et al. 2020). m = d.
+ * - 'relu':  φ(x) = max(x, 0), elementwise on x as given. m = d.
+ * - 'favor': φ(x)_l = exp(w_l·x' − |x'|²/2 − stabiliser) / √m with x' = x·√scale (x / d^¼ for the
+ *   default scale), W the projection of favor-projection.ts, so that E[φ(q)·φ(k)] = exp(scale·q·k)
+ *   up to the stabilisers, which are constants that cancel between numerator and denominator:
+ *   - queries: per row, the max over l of the whole exponent w_l·x' − |x'|²/2, so the row's largest
+ *     feature is exactly 1/√m and |x'|²/2 drops out (it is part of the per-row constant);
+ *   - keys: one value per head, the max over the keys seen so far and all l of w_l·x' − |x'|²/2,
+ *     kept as a running max (head-group.ts), so no key is measured against a later one.
+ *   The Performer code subtracts max(w·x') only and keeps −|x'|²/2, which can push every feature of
+ *   a long key below float32's range; subtracting the max of the whole exponent bounds the exponents
+ *   by 0 and makes the largest key feature exactly 1/√m, so a head can never underflow to all zeros.
+ *   A negative scale is honoured with x'_q = q·√|s| and x'_k = −k·√|s| (then x'_q·x'_k = s·q·k).
+ * Time: elu/relu O(rows·d); FAVOR+ O(rows·m·d) (one gemmNT). Extra memory: none (callers' scratch).
+ */
+import type { Engine } from '@attnkit/kernels';
+import type { FeatureMap } from './options.js';
+
+/** Where a call's feature map reads its constants (numbers and arena offsets only). */
+export interface FeatureMapPlan {
+  readonly featureMap: FeatureMap;
+  readonly headDim: number;
+  /** m: features per row (= headDim for elu / relu). */
+  readonly features: number;
+  /** Arena offset of W [m × d] (FAVOR+), −1 otherwise. */
+  readonly projection: number;
+  /** x'_q = q · querySqrtScale. */
+  readonly querySqrtScale: number;
+  /** x'_k = k · keySqrtScale (negative when scale is). */
+  readonly keySqrtScale: number;
+  /** |x'|²/2 = halfScale · |x|². */
+  readonly halfScale: number;
+  /** 1/√m. */
+  readonly featureFactor: number;
+}
+
+/**
+ * Builds the plan and, for FAVOR+, places W in the arena (inside the caller's mark).
+ * `scale` is the softmax scale FAVOR+ estimates; elu / relu ignore it (they refuse a user scale).
+ */
+export function placeFeatureMap(
+  engine: Engine,
+  featureMap: FeatureMap,
+  headDim: number,
+  features: number,
+  scale: number,
+  projection: Float32Array | null,
+): FeatureMapPlan {
+  const root = Math.sqrt(Math.abs(scale));
+  return {
+    featureMap,
+    headDim,
+    features,
+    projection: featureMap === 'favor' && projection ? engine.arena.put(projection) : -1,
+    querySqrtScale: root,
+    keySqrtScale: scale < 0 ? -root : root,
+    halfScale: Math.abs(scale) / 2,
+    featureFactor: 1 / Math.sqrt(features),
+  };
+}
+
+/** φ of `rows` query rows at `x` into `phi` [rows × m]; `rowStat` is scratch for `rows` floats. */
+export function queryFeatures(
+  engine: Engine,
+  plan: FeatureMapPlan,
+  x: number,
+  rows: number,
+  phi: number,
+  rowStat: number,
+): void {
+  const { ops } = engine;
+  const d = plan.headDim;
+  const m = plan.features;
+  if (plan.featureMap === 'favor') {
+    ops.gemmNT(rows, m, d, x, d, plan.projection, d, phi, m, plan.querySqrtScale, 0);
+    // the per-row max of w·x' is the per-row max of the whole exponent minus |x'|²/2
+    ops.rowMax(phi, m, rows, m, rowStat);
+    ops.expShiftRows(phi, m, rows, m, rowStat, 0, plan.featureFactor);
+    return;
+  }
+  elementwiseFeatures(engine, plan.featureMap, x, rows * d, phi);
+}
+
+/** φ of n contiguous values at x into phi (elu / relu: elementwise, so rows need no stride). */
+export function elementwiseFeatures(
+  engine: Engine,
+  featureMap: FeatureMap,
+  x: number,
+  n: number,
+  phi: number,
+): void {
+  engine.arena.heap.copyWithin(phi, x, x + n);
+  if (featureMap === 'elu') engine.ops.eluPlusOne(phi, n);
+  else engine.ops.relu(phi, n);
+}
+
+/**
+ * FAVOR+ key exponents before the shift: phi[j][l] = w_l·x'_j, diag[j] = |x'_j|²/2 for `rows` rows.
+ * Returns the head's stabiliser candidate max_j (max_l phi[j][l] − diag[j]) (−Infinity for 0 rows).
+ */
+export function favorKeyLogits(
+  engine: Engine,
+  plan: FeatureMapPlan,
+  x: number,
+  rows: number,
+  phi: number,
+  rowStat: number,
+  diag: number,
+): number {
+  const { ops } = engine;
+  const d = plan.headDim;
+  const m = plan.features;
+  if (rows === 0) return Number.NEGATIVE_INFINITY;
+  ops.gemmNT(rows, m, d, x, d, plan.projection, d, phi, m, plan.keySqrtScale, 0);
+  ops.rowMax(phi, m, rows, m, rowStat);
+  ops.rowSquaredNorms(x, d, rows, d, diag, plan.halfScale);
+  const heap = engine.arena.heap;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let j = 0; j < rows; j++) {
+    const exponent = heap[rowStat + j]! - heap[diag + j]!;
+    if (exponent > max) max = exponent;
+  }
+  return max;
+}
+
+/** FAVOR+ keys, second half: phi[j][l] = exp(phi[j][l] − diag[j] − stabiliser) / √m. */
+export function favorKeyExp(
+  engine: Engine,
+  plan: FeatureMapPlan,
+  phi: number,
+  rows: number,
+  diag: number,
+  stabiliser: number,
+): void {
+  if (rows === 0) return;
+  engine.ops.expShiftRows(phi, plan.features, rows, plan.features, diag, stabiliser, plan.featureFactor);
+}
