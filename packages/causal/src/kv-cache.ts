@@ -39,7 +39,7 @@ export interface KVCacheOptions {
   capacity: number;
   /** 'double' (default): grow to twice the capacity when full; 'none': a full cache refuses appends. */
   growth?: 'double' | 'none';
-  /** Engine that stores and attends ('wasm' or 'js'); default as getEngine(). */
+  /** Engine the cache stores and attends in: 'js' (the default, and the only one today: README "KV cache engine"). */
   backend?: Backend;
 }
 

@@ -38,7 +38,7 @@ export interface RollingKVCacheOptions {
   window: number;
   /** Most queries one attend may carry (default 1). The ring keeps window + maxStepTokens positions. */
   maxStepTokens?: number;
-  /** Engine that stores and attends ('wasm' or 'js'); default as getEngine(). */
+  /** Engine the cache stores and attends in: 'js' (the default, and the only one today: README "KV cache engine"). */
   backend?: Backend;
 }
 

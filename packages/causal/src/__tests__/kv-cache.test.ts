@@ -181,6 +181,10 @@ describe('KV cache errors', () => {
         growth: 'triple' as never,
       }),
     ).toThrow(/options\.growth/);
+    // the cache's private engine runs the js kernels only (README "KV cache engine"): refused, not ignored
+    expect(() =>
+      createKVCache({ batch: 1, kvHeads: 1, headDim: 4, valueDim: 4, capacity: 2, backend: 'wasm' }),
+    ).toThrow(/options\.backend/);
   });
 
   it('refuses queries whose heads do not group over the cached kv heads', () => {

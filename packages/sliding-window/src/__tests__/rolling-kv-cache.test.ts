@@ -159,6 +159,10 @@ describe('rolling KV cache errors', () => {
     expect(() =>
       createRollingKVCache({ batch: 1, kvHeads: 1, headDim: 4, valueDim: 4, window: 2, maxStepTokens: 0 }),
     ).toThrow(/options\.maxStepTokens/);
+    // the ring's private engine runs the js kernels only (README "KV cache engine"): refused, not ignored
+    expect(() =>
+      createRollingKVCache({ batch: 1, kvHeads: 1, headDim: 4, valueDim: 4, window: 2, backend: 'wasm' }),
+    ).toThrow(/options\.backend/);
   });
 
   it('reset() starts a new sequence', () => {

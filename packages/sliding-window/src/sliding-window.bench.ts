@@ -1,0 +1,143 @@
+/**
+ * Sliding-window benchmarks (issue 4), B = 1, H = 8, d = 64, float32 (tinybench, warm-up on):
+ *   scaling — window [512, 0] (causal, Mistral-style) at N = 8192 and 16384: linear scaling means
+ *             time(16384) / time(8192) ≈ 2 (target <= 2.2)
+ *   blocks  — blockQ sweep at N = 4096, window [512, 0] (how the default was chosen)
+ *   globals — symmetric window [256, 256] at N = 4096 with 0 and 8 global tokens
+ *   decode  — rolling-cache step (window 512) after 256, 4096 and 16384 positions: constant time
+ * FLOPs = 2 · visible pairs · (Dk + Dv) (core's visiblePairs).
+ * Usage: node dist/bench/sliding-window.bench.js [scaling|blocks|globals|decode ...] [--backend=js|wasm]
+ * Timings on a shared machine are noisy: read them as ratios within one run.
+ */
+import { randn, type Tensor, validateAttentionInputs, visiblePairs } from '@attnkit/core';
+import { type Backend, getEngine } from '@attnkit/kernels';
+import {
+  createRollingKVCache,
+  type SlidingWindowOptions,
+  slidingWindowAttention,
+} from '@attnkit/sliding-window';
+import { Bench } from 'tinybench';
+
+const HEADS = 8;
+const HEAD_DIM = 64;
+
+const args = process.argv.slice(2);
+const backendArg = args.find((a) => a.startsWith('--backend='))?.slice('--backend='.length) as
+  | Backend
+  | undefined;
+const sections = args.filter((a) => !a.startsWith('--'));
+const wanted = (name: string) => sections.length === 0 || sections.includes(name);
+
+function inputs(n: number): { q: Tensor; k: Tensor; v: Tensor } {
+  return {
+    q: randn([1, HEADS, n, HEAD_DIM], 1),
+    k: randn([1, HEADS, n, HEAD_DIM], 2),
+    v: randn([1, HEADS, n, HEAD_DIM], 3),
+  };
+}
+
+/** Mean milliseconds per call (tinybench, warm-up on). */
+async function meanMs(
+  name: string,
+  fn: () => void,
+  iterations: number,
+  warmupIterations = 1,
+): Promise<number> {
+  const bench = new Bench({
+    name,
+    iterations,
+    time: 0,
+    warmup: warmupIterations > 0,
+    warmupIterations,
+    warmupTime: 0,
+  });
+  bench.add(name, fn);
+  await bench.run();
+  const result = bench.tasks[0]!.result;
+  if (result.state !== 'completed') {
+    throw new Error(`${name}: ${result.state === 'errored' ? String(result.error) : result.state}`);
+  }
+  return result.latency.mean;
+}
+
+function line(label: string, value: string): void {
+  console.log(`${label.padEnd(60)} ${value}`);
+}
+
+function gflops(q: Tensor, k: Tensor, v: Tensor, options: SlidingWindowOptions, ms: number): number {
+  const pairs = visiblePairs(validateAttentionInputs(q, k, v, options));
+  return (2 * pairs * 2 * HEAD_DIM) / (ms * 1e6);
+}
+
+async function timeWindow(n: number, options: SlidingWindowOptions, iterations: number): Promise<number> {
+  const { q, k, v } = inputs(n);
+  const all = { ...options, backend: backendArg };
+  const ms = await meanMs(`N=${n}`, () => slidingWindowAttention(q, k, v, all), iterations);
+  line(
+    `N=${n} ${JSON.stringify(options)}`,
+    `${ms.toFixed(1)} ms, ${gflops(q, k, v, options, ms).toFixed(2)} GFLOP/s`,
+  );
+  return ms;
+}
+
+async function scaling(): Promise<void> {
+  const options: SlidingWindowOptions = { window: [512, 0], causal: true };
+  const small = await timeWindow(8192, options, 3);
+  const large = await timeWindow(16384, options, 3);
+  line('  time(16384) / time(8192) (target <= 2.2)', (large / small).toFixed(3));
+}
+
+async function blocks(): Promise<void> {
+  for (const blockQ of [16, 32, 64, 128, 256])
+    await timeWindow(4096, { window: [512, 0], causal: true, blockQ }, 3);
+}
+
+async function globals(): Promise<void> {
+  const plain = await timeWindow(4096, { window: [256, 256] }, 3);
+  const withGlobals = await timeWindow(
+    4096,
+    { window: [256, 256], globalTokens: [0, 1, 2, 3, 1024, 2048, 3072, 4095] },
+    3,
+  );
+  line('  8 global tokens / none', (withGlobals / plain).toFixed(3));
+}
+
+async function decode(): Promise<void> {
+  const step = inputs(1);
+  const results: number[] = [];
+  for (const length of [256, 4096, 16384]) {
+    const prefix = inputs(length);
+    const cache = createRollingKVCache({
+      batch: 1,
+      kvHeads: HEADS,
+      headDim: HEAD_DIM,
+      valueDim: HEAD_DIM,
+      window: 512,
+      backend: backendArg,
+    });
+    cache.append(prefix.k, prefix.v);
+    const ms = await meanMs(
+      `decode ${length}`,
+      () => {
+        cache.append(step.k, step.v);
+        cache.attend(step.q);
+      },
+      200,
+      20,
+    );
+    results.push(ms);
+    line(
+      `rolling decode step (append + attend), window 512, after ${length}`,
+      `${(ms * 1000).toFixed(1)} µs`,
+    );
+  }
+  line('  step ratio 16384 / 256 positions', (results[2]! / results[0]!).toFixed(2));
+}
+
+console.log(
+  `@attnkit/sliding-window bench, backend ${getEngine(backendArg).backend}, B=1 H=${HEADS} d=${HEAD_DIM}`,
+);
+if (wanted('scaling')) await scaling();
+if (wanted('blocks')) await blocks();
+if (wanted('globals')) await globals();
+if (wanted('decode')) await decode();
