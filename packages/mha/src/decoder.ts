@@ -13,7 +13,7 @@
  */
 import { AttentionInputError, parseOptions, type Tensor, z } from '@attnkit/core';
 import { type Backend, getEngine } from '@attnkit/kernels';
-import { projectHeads, projectOutput } from './multi-head-attention.js';
+import { projectInputs, projectOutput } from './multi-head-attention.js';
 import {
   checkTensorArgument,
   type LayerShape,
@@ -120,10 +120,7 @@ class CachedMultiHeadDecoder implements MultiHeadDecoder {
     }
     const engine = getEngine(this.backend);
     const { weights, shape } = this;
-    const { dModel, heads, kvHeads, headDim, valueDim } = shape;
-    const q = projectHeads(engine, x.data, batch, steps, dModel, weights.wq, weights.bq, heads, headDim);
-    const k = projectHeads(engine, x.data, batch, steps, dModel, weights.wk, weights.bk, kvHeads, headDim);
-    const v = projectHeads(engine, x.data, batch, steps, dModel, weights.wv, weights.bv, kvHeads, valueDim);
+    const { q, k, v } = projectInputs(engine, shape, weights, x, null, batch, steps, steps);
     this.cache.append(k, v);
     const attended = this.cache.attend(q, this.attendOptions);
     return projectOutput(engine, shape, attended, weights, batch, steps);

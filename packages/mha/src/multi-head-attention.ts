@@ -10,7 +10,7 @@
  * Time O(B·L·dModel·(Hq·dk + Hkv·(dk + dv)) + B·L·Hq·dv·dModel) for the projections plus the
  * variant's own (O(B·Hq·L·Lk·(dk + dv)) for exact softmax attention);
  * extra memory: the projected q, k, v and the attention output (B·(Hq·L·(dk + dv) + Hkv·Lk·(dk + dv))
- * floats) plus x, one weight and one projection in the arena at a time.
+ * floats) plus, in the arena, x (and the context) with one weight and its projection at a time.
  */
 import {
   AttentionInputError,
@@ -67,39 +67,15 @@ export function multiHeadAttention<O extends AttentionOptions = AttentionOptions
   const call = validateLayerCall(x, weights, options);
   const engine = getEngine(call.backend);
   const { shape, batch, length } = call;
-  const source = call.context ?? x;
-  const q = projectHeads(
+  const { q, k, v } = projectInputs(
     engine,
-    x.data,
+    shape,
+    weights,
+    x,
+    call.context,
     batch,
     length,
-    shape.dModel,
-    weights.wq,
-    weights.bq,
-    shape.heads,
-    shape.headDim,
-  );
-  const k = projectHeads(
-    engine,
-    source.data,
-    batch,
     call.contextLength,
-    shape.dModel,
-    weights.wk,
-    weights.bk,
-    shape.kvHeads,
-    shape.headDim,
-  );
-  const v = projectHeads(
-    engine,
-    source.data,
-    batch,
-    call.contextLength,
-    shape.dModel,
-    weights.wv,
-    weights.bv,
-    shape.kvHeads,
-    shape.valueDim,
   );
   const variant = (call.variant ?? flash) as AttentionVariant;
   const attended = runVariant(variant, q, k, v, call.variantOptions);
@@ -107,12 +83,63 @@ export function multiHeadAttention<O extends AttentionOptions = AttentionOptions
 }
 
 /**
- * rows of `input` ([B, L, dModel]) · w + bias, split into heads: returns [B, heads, L, dim].
- * x and the weight sit in the arena only for this projection.
+ * q from x, k and v from the context (or x), each split into heads: BHSD tensors for the variant.
+ * x (and the context) are placed in the arena once for the three projections; each weight and its
+ * projection only while that projection runs.
  */
-export function projectHeads(
+export function projectInputs(
   engine: Engine,
-  input: Float32Array,
+  shape: LayerShape,
+  weights: MultiHeadWeights,
+  x: Tensor,
+  context: Tensor | null,
+  batch: number,
+  length: number,
+  contextLength: number,
+): ProjectedHeads {
+  const { arena } = engine;
+  const mark = arena.mark();
+  try {
+    const xOffset = arena.put(x.data);
+    const sourceOffset = context ? arena.put(context.data) : xOffset;
+    const { dModel, heads, kvHeads, headDim, valueDim } = shape;
+    return {
+      q: projectHeads(engine, xOffset, batch, length, dModel, weights.wq, weights.bq, heads, headDim),
+      k: projectHeads(
+        engine,
+        sourceOffset,
+        batch,
+        contextLength,
+        dModel,
+        weights.wk,
+        weights.bk,
+        kvHeads,
+        headDim,
+      ),
+      v: projectHeads(
+        engine,
+        sourceOffset,
+        batch,
+        contextLength,
+        dModel,
+        weights.wv,
+        weights.bv,
+        kvHeads,
+        valueDim,
+      ),
+    };
+  } finally {
+    arena.release(mark);
+  }
+}
+
+/**
+ * Rows of the input at arena offset `input` ([B, L, dModel]) · w + bias, split into heads:
+ * returns [B, heads, L, dim]. The weight and the projection sit in the arena only for this call.
+ */
+function projectHeads(
+  engine: Engine,
+  input: number,
   batch: number,
   length: number,
   dModel: number,
@@ -126,10 +153,9 @@ export function projectHeads(
   const width = heads * dim;
   const mark = arena.mark();
   try {
-    const xOffset = arena.put(input);
     const wOffset = arena.put(w.data);
     const yOffset = arena.alloc(rows * width);
-    projectRows(engine, rows, dModel, width, xOffset, wOffset, bias ? bias.data : null, yOffset);
+    projectRows(engine, rows, dModel, width, input, wOffset, bias ? bias.data : null, yOffset);
     const data = new Float32Array(rows * width);
     splitHeads(arena.heap, yOffset, data, batch, length, heads, dim);
     return { data, shape: [batch, heads, length, dim] };
