@@ -23,12 +23,15 @@ function isWindow(x: unknown): boolean {
   return Array.isArray(x) && x.length === 2 && isWindowBound(x[0]) && isWindowBound(x[1]);
 }
 
+/** A number array or any non-bigint typed array (kvLengths may be Int32Array, Uint8Array, …). */
 function isArrayLikeOfNumbers(x: unknown): boolean {
-  if (x instanceof Float32Array || x instanceof Float64Array) return true;
-  if (ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array)) {
-    return !(x instanceof BigUint64Array);
-  }
-  return Array.isArray(x) && x.every((item) => typeof item === 'number');
+  if (Array.isArray(x)) return x.every((item) => typeof item === 'number');
+  return (
+    ArrayBuffer.isView(x) &&
+    !(x instanceof DataView) &&
+    !(x instanceof BigInt64Array) &&
+    !(x instanceof BigUint64Array)
+  );
 }
 
 function isTensorLike(x: unknown): boolean {
