@@ -16,9 +16,26 @@ import {
   type Tensor,
   validateAttentionInputs,
 } from '@attnkit/core';
-import { type Engine, finishAttention, getEngine, MAX_ARENA_BYTES, placeAttention } from '@attnkit/kernels';
+import {
+  type Engine,
+  finishAttention,
+  getEngine,
+  MAX_ARENA_BYTES,
+  placeAttention,
+  registerWorkModule,
+  runParallel,
+} from '@attnkit/kernels';
 import { DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, type FlashOptions, flashOptionsSchema } from './options.js';
 import { alignFloats, type FlashPayload, runItem, scratchFloats } from './work.js';
+
+/** The module each pool worker imports to run flash items (the built work.js next to this file). */
+export const FLASH_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
+
+/**
+ * Bytes the pool reserves per worker for that worker's own kernel scratch (packed GEMM panels), on
+ * top of the arena region we ask for (kernels' INSTANCE_SCRATCH_BYTES; see thread-pool.ts).
+ */
+const WORKER_KERNEL_SCRATCH_BYTES = 16384;
 
 /** Tile sizes actually used: the requested ones, clipped to the sequence lengths (a tile never exceeds them). */
 export function effectiveBlocks(
@@ -55,7 +72,10 @@ function summariseShapes(q: Tensor, k: Tensor, v: Tensor): ShapeSummary | null {
   };
 }
 
-/** Floats the call places in the arena: the copies of q, k, v, the out and lse rows, and each thread's scratch. */
+/**
+ * Floats the call places in the arena: the copies of q, k, v, the out and lse rows, one scratch per
+ * running item (one per thread), and, per pool worker, the kernels' own scratch the pool reserves.
+ */
 function arenaFloats(
   q: Tensor,
   k: Tensor,
@@ -66,17 +86,15 @@ function arenaFloats(
   threads: number,
 ): number {
   const rows = dims.batch * dims.qHeads * dims.qLength;
-  const scratchThreads = Math.max(
-    1,
-    Math.min(threads, itemCount(dims.batch, dims.qHeads, dims.qLength, blockQ)),
-  );
+  const running = Math.max(1, Math.min(threads, itemCount(dims.batch, dims.qHeads, dims.qLength, blockQ)));
   return (
     alignFloats(q.data.length) +
     alignFloats(k.data.length) +
     alignFloats(v.data.length) +
     alignFloats(rows * dims.valueDim) +
     alignFloats(rows) +
-    scratchThreads * scratchFloats(blockQ, blockK)
+    running * scratchFloats(blockQ, blockK) +
+    (running - 1) * (WORKER_KERNEL_SCRATCH_BYTES / 4)
   );
 }
 
@@ -88,11 +106,6 @@ function notSupported(q: Tensor, k: Tensor, v: Tensor, options: FlashOptions | u
   const reasons: string[] = [];
   const threads = parsed.data.threads ?? 1;
   const blocks = effectiveBlocks(dims.qLength, dims.kvLength, parsed.data.blockQ, parsed.data.blockK);
-  if (threads > 1) {
-    reasons.push(
-      `threads: ${threads} needs the @attnkit/kernels worker pool (runParallel), which this build does not have yet: pass threads: 1`,
-    );
-  }
   const bytes = 4 * arenaFloats(q, k, v, dims, blocks.blockQ, blocks.blockK, threads);
   if (bytes > MAX_ARENA_BYTES) {
     reasons.push(
@@ -146,7 +159,6 @@ export function flashAttention(q: Tensor, k: Tensor, v: Tensor, options: FlashOp
       v: placed.v,
       out: placed.out,
       lse: placed.lse,
-      scratch: engine.arena.alloc(scratchFloats(blockQ, blockK)),
     };
     runItems(engine, payload, items, threads);
     return finishAttention(engine, problem, placed);
@@ -172,6 +184,26 @@ function problemDimensions(problem: AttentionProblem) {
   };
 }
 
-function runItems(engine: Engine, payload: FlashPayload, items: number, _threads: number): void {
-  for (let item = 0; item < items; item++) runItem(engine, payload, item);
+let workModuleRegistered = false;
+
+/**
+ * One thread: the items in a plain loop on this engine. More: the kernels pool runs the same
+ * runItem on the caller plus threads − 1 workers over the shared memory (it falls back to the
+ * loop itself where workers or shared memory are unavailable — same result, one thread).
+ */
+function runItems(engine: Engine, payload: FlashPayload, items: number, threads: number): void {
+  if (threads <= 1 || items <= 1) {
+    for (let item = 0; item < items; item++) runItem(engine, payload, item);
+    return;
+  }
+  // The caller thread runs items too: hand it the module already loaded here, so it needs no
+  // synchronous import by URL (impossible in browsers).
+  if (!workModuleRegistered) {
+    registerWorkModule(FLASH_WORK_MODULE_URL, { runItem });
+    workModuleRegistered = true;
+  }
+  runParallel(FLASH_WORK_MODULE_URL, payload, items, threads, {
+    backend: engine.backend,
+    workerArenaBytes: 4 * scratchFloats(payload.blockQ, payload.blockK),
+  });
 }

@@ -13,8 +13,8 @@
  *                                                           rows that saw nothing → zeros, −∞)
  * The accumulator IS the block's rows of the arena output: they belong to this item alone, and
  * finishRows may divide in place, so no accumulator tile is needed.
- * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per thread: one blockQ × blockK
- * score tile + 2 · blockQ running statistics (scratchFloats), independent of the sequence length.
+ * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per running item (so per thread):
+ * one blockQ × blockK score tile + 2 · blockQ running statistics (scratchFloats), independent of N.
  */
 import type { Engine } from '@attnkit/kernels';
 import { emptyKeyBlockPlan, type MaskGeometry, planKeyBlocks, tileNeedsMask } from './plan.js';
@@ -44,11 +44,9 @@ export interface FlashPayload {
   readonly v: number;
   readonly out: number;
   readonly lse: number;
-  /** Offset of this thread's scratch (scratchFloats(blockQ, blockK) floats). */
-  readonly scratch: number;
 }
 
-/** Floats of per-thread scratch: the score tile, then rowMax and rowSum (each start 64-byte aligned). */
+/** Floats of per-item scratch: the score tile, then rowMax and rowSum (each start 64-byte aligned). */
 export function scratchFloats(blockQ: number, blockK: number): number {
   return alignFloats(blockQ * blockK) + 2 * alignFloats(blockQ);
 }
@@ -69,12 +67,31 @@ const geometry: { -readonly [K in keyof MaskGeometry]: MaskGeometry[K] } = {
   validKeys: 0,
 };
 
-/** Runs item `item` (one query block of one head) to completion, writing its out and lse rows. */
+/**
+ * Runs item `item` (one query block of one head) to completion, writing its out and lse rows.
+ * Items are numbered head by head with query blocks in DESCENDING order: the pool hands items out
+ * in order, and under a causal mask the last blocks are the longest, so the longest run first and
+ * the tail of a job is made of short items (longest-processing-time-first). Every item computes
+ * the same thing whichever thread runs it, so results do not depend on the thread count.
+ */
 export function runItem(engine: Engine, payload: FlashPayload, item: number): void {
+  // The score tile and running statistics come from the engine's arena: on the caller thread that is
+  // the call's arena (released below), in a pool worker its private region, so threads never share it.
+  const { arena } = engine;
+  const mark = arena.mark();
+  const scratch = arena.alloc(scratchFloats(payload.blockQ, payload.blockK));
+  try {
+    attendQueryBlock(engine, payload, item, scratch);
+  } finally {
+    arena.release(mark);
+  }
+}
+
+function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, scratch: number): void {
   const { ops } = engine;
-  const { qLength, kvLength, headDim, valueDim, blockQ, blockK, queryBlocks, scratch } = payload;
+  const { qLength, kvLength, headDim, valueDim, blockQ, blockK, queryBlocks } = payload;
   const headIndex = Math.floor(item / queryBlocks); // b · Hq + h
-  const block = item - headIndex * queryBlocks;
+  const block = queryBlocks - 1 - (item - headIndex * queryBlocks);
   const b = Math.floor(headIndex / payload.qHeads);
   const h = headIndex - b * payload.qHeads;
   const kvHeadIndex = b * payload.kvHeads + Math.floor(h / payload.groupSize);
@@ -91,8 +108,8 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
   const rowMax = scratch + alignFloats(blockQ * blockK);
   const rowSum = rowMax + alignFloats(blockQ);
 
-  // 1. fresh running statistics and accumulator for this block (no allocation happens below, so the
-  //    heap view read here stays valid for the whole item)
+  // 1. fresh running statistics and accumulator for this block (the scratch was allocated before and
+  //    nothing is allocated below, so this heap view stays valid for the whole item)
   const heap = engine.arena.heap;
   heap.fill(Number.NEGATIVE_INFINITY, rowMax, rowMax + rows);
   heap.fill(0, rowSum, rowSum + rows);
