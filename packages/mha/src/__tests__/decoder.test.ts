@@ -11,13 +11,15 @@ import {
 } from '../index.js';
 
 /**
- * Decoding and the full pass compute the same float32 arithmetic except for the attention's
- * summation order (the cache attends blocks of the prefix; dense one row of all keys), so they
- * agree to a few float32 ulps of the O(1) outputs; 2e-6 absolute is ~30 ulps at |y| ≈ 1 and still
- * 10⁴× below what a wrong position, mask or head mapping produces. Against the float64 layer the
- * layer tests' tolerance (atol 1e-5, rtol 1e-4, justified there) applies.
+ * Decoding and the full pass compute the same float32 sums in different orders and blockings (the
+ * cache attends blocks of the prefix, dense one row of all keys; the wasm GEMM treats a 1-row and a
+ * 21-row operand differently), so their difference obeys the same worst-case bound as the layer
+ * against float64 (~1e-5, see layer.test.ts) and in practice is far smaller: 4.8e-7 at most over 90
+ * seeded sequences on wasm, exactly 0 on js. 5e-6 is 10× what we saw and still 10⁴× below what a
+ * wrong position, mask or head mapping produces. Against the float64 layer the layer tests'
+ * tolerance (atol 1e-5, rtol 1e-4, justified there) applies.
  */
-const STEP_VS_FULL: Tolerance = { atol: 2e-6, rtol: 1e-5 };
+const STEP_VS_FULL: Tolerance = { atol: 5e-6, rtol: 5e-5 };
 const VS_FLOAT64: Tolerance = { atol: 1e-5, rtol: 1e-4 };
 
 /** Rows [from, to) of x [B, L, d] as a [B, to - from, d] tensor. */

@@ -12,6 +12,7 @@
 import { createKVCache } from '@attnkit/causal';
 import { createRng } from '@attnkit/core';
 import { dense } from '@attnkit/dense';
+import { getEngine } from '@attnkit/kernels';
 import { createMultiHeadDecoder } from '../decoder.js';
 import { multiHeadAttention } from '../multi-head-attention.js';
 import {
@@ -78,7 +79,7 @@ console.log(
 );
 console.log(
   `${tokens.length} positions decoded one at a time with the causal KV cache (cache length ${decoder.length}, ` +
-    `grown from capacity 16)`,
+    `grown from capacity 16; ${getEngine().backend} backend)`,
 );
 console.log(`max |y_step - y_full| over every position:           ${worst.toExponential(2)}`);
 console.log(`max |logits_step - logits_full| over every position: ${worstLogit.toExponential(2)}`);

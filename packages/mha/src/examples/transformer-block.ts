@@ -11,6 +11,7 @@ import { causal } from '@attnkit/causal';
 import type { AttentionOptions, AttentionVariant } from '@attnkit/core';
 import { dense } from '@attnkit/dense';
 import { flash } from '@attnkit/flash';
+import { getEngine } from '@attnkit/kernels';
 import { linear } from '@attnkit/linear';
 import { slidingWindow } from '@attnkit/sliding-window';
 import { multiHeadAttention } from '../multi-head-attention.js';
@@ -71,7 +72,7 @@ const runs: Run[] = [
 
 console.log(
   `Pre-norm transformer block: dModel ${model.dModel}, ${model.heads} query heads / ${model.kvHeads} kv heads (GQA), ` +
-    `MLP ${4 * model.dModel}, GELU; ${length} tokens of "${TOY_TEXT}"`,
+    `MLP ${4 * model.dModel}, GELU; ${length} tokens of "${TOY_TEXT}"; ${getEngine().backend} backend`,
 );
 const reference = runBlock(runs[0]!);
 const rows: string[][] = [['variant', 'max |y - y_dense|', 'note']];
