@@ -2,7 +2,10 @@
  * A bump arena over a WebAssembly.Memory: variants place their inputs and scratch tiles here once
  * per call (`mark` → `alloc`/`put` → work → `release`). Growth detaches old views, so `heap` is a
  * getter that re-creates the Float32Array view whenever the underlying buffer changed: read it
- * after every `alloc`/`put`, never cache it across one.
+ * after every `alloc`/`put`, never cache it across one. (A shared memory never detaches, but its
+ * `buffer` object is replaced by a longer one after growth: the same getter covers both.)
+ *
+ * Bump allocation: O(1) per call, no per-allocation bookkeeping; memory is reused only by `release`.
  */
 
 /** Every allocation starts on a 64-byte boundary (16 floats): whole cache lines, aligned f32x4 loads. */
@@ -17,13 +20,19 @@ export class Arena {
   readonly memory: WebAssembly.Memory;
   /** First float offset the arena may hand out (above the module's static data). */
   readonly base: number;
+  /**
+   * Lowest float offset `checkRange` accepts. Equal to `base`, except for a worker's arena: it
+   * allocates in its own region but may read and write the caller's allocations below it.
+   */
+  readonly floor: number;
   private top: number;
   private view: Float32Array;
   private readonly maxFloats: number;
 
-  constructor(memory: WebAssembly.Memory, baseBytes: number, maxBytes: number) {
+  constructor(memory: WebAssembly.Memory, baseBytes: number, maxBytes: number, floorBytes?: number) {
     this.memory = memory;
     this.base = Math.ceil(baseBytes / 4 / ALIGN_FLOATS) * ALIGN_FLOATS;
+    this.floor = floorBytes === undefined ? this.base : Math.min(this.base, Math.floor(floorBytes / 4));
     this.top = this.base;
     this.view = new Float32Array(memory.buffer);
     this.maxFloats = Math.floor(maxBytes / 4);
@@ -61,7 +70,13 @@ export class Arena {
     }
     const haveBytes = this.memory.buffer.byteLength;
     if (end * 4 > haveBytes) {
-      this.memory.grow(Math.ceil((end * 4 - haveBytes) / PAGE_BYTES));
+      try {
+        this.memory.grow(Math.ceil((end * 4 - haveBytes) / PAGE_BYTES));
+      } catch (error) {
+        throw new ArenaError(
+          `alloc(${floats}): the memory cannot grow to ${(end * 4) / 2 ** 20} MiB (${String(error)})`,
+        );
+      }
     }
     this.top = end;
     return offset;
@@ -85,12 +100,12 @@ export class Arena {
     if (
       !Number.isInteger(offset) ||
       !Number.isInteger(length) ||
-      offset < this.base ||
+      offset < this.floor ||
       length < 0 ||
       offset + length > this.top
     ) {
       throw new ArenaError(
-        `range [${offset}, ${offset + length}) is outside the arena's live allocations [${this.base}, ${this.top})`,
+        `range [${offset}, ${offset + length}) is outside the arena's live allocations [${this.floor}, ${this.top})`,
       );
     }
   }

@@ -7,7 +7,28 @@ export {
   type PlacedAttention,
   placeAttention,
 } from './attention-io.js';
-export { type Backend, type Engine, getEngine, MAX_ARENA_BYTES } from './engine.js';
+export {
+  type Backend,
+  createEngine,
+  defaultBackend,
+  type Engine,
+  getEngine,
+  MAX_ARENA_BYTES,
+  type PrivateEngineOptions,
+  wasmUnavailableReason,
+} from './engine.js';
 export { type EngineOptions, engineOptionsSchema } from './engine-options.js';
 export { JsKernelOps } from './js-ops.js';
 export type { KernelOps } from './kernel-ops.js';
+export {
+  DEFAULT_WORKER_ARENA_BYTES,
+  loadWorkModule,
+  type RunParallelOptions,
+  registerWorkModule,
+  runParallel,
+  startThreads,
+  stopThreads,
+  type WorkModule,
+} from './thread-pool.js';
+export { initKernels, type WasmFeatures, wasmFeatures } from './wasm-module.js';
+export { WasmKernelOps } from './wasm-ops.js';

@@ -1,0 +1,243 @@
+// Tile GEMMs: C[m×n] = alpha · op(A) · op(B) + beta · C for the three layouts attention needs
+// (NT: scores = Q·Kᵀ; NN: O += P·V; TN: S += φ(K)ᵀ·V).
+//
+// Algorithm: k is cut in blocks of KC; for each block and each 8-column panel of C, the matching
+// KC × 8 slice of B is packed contiguously (transposed for NT) into this instance's scratch;
+// then a 4 × 8 register-blocked micro-kernel walks down the rows: 8 f32x4 accumulators, per k step
+// one 2-vector load of the panel and four splat loads of A, 8 mul + 8 add. Row tails reuse the
+// last valid row (results discarded); column tails are zero-padded in the panel and stored lane
+// by lane. beta == 0 overwrites C without reading it (later k blocks accumulate with beta = 1).
+// Time O(m·n·k); extra memory: the instance scratch (KC·8 floats + one spill tile).
+import { KC, PANEL_BYTES, scratch } from './scratch';
+
+// @ts-ignore: decorator
+@inline
+function min(a: i32, b: i32): i32 {
+  return a < b ? a : b;
+}
+
+/** panel[p][c] = B[j0 + c][p0 + p] (B row-major [n × k], rows are the panel's columns), zero-padded to 8. */
+function packTransposed(b: usize, ldbBytes: usize, nv: i32, kc: i32): void {
+  let out = scratch;
+  if (nv == 8) {
+    let r0 = b;
+    let p = 0;
+    for (; p + 4 <= kc; p += 4) {
+      const b0 = v128.load(r0);
+      const b1 = v128.load(r0 + ldbBytes);
+      const b2 = v128.load(r0 + 2 * ldbBytes);
+      const b3 = v128.load(r0 + 3 * ldbBytes);
+      const b4 = v128.load(r0 + 4 * ldbBytes);
+      const b5 = v128.load(r0 + 5 * ldbBytes);
+      const b6 = v128.load(r0 + 6 * ldbBytes);
+      const b7 = v128.load(r0 + 7 * ldbBytes);
+      // two 4×4 transposes: rows j0..j0+3 → lanes 0..3, rows j0+4..j0+7 → lanes 4..7
+      const t0 = v128.shuffle<f32>(b0, b1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<f32>(b0, b1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<f32>(b2, b3, 0, 4, 1, 5);
+      const t3 = v128.shuffle<f32>(b2, b3, 2, 6, 3, 7);
+      const u0 = v128.shuffle<f32>(b4, b5, 0, 4, 1, 5);
+      const u1 = v128.shuffle<f32>(b4, b5, 2, 6, 3, 7);
+      const u2 = v128.shuffle<f32>(b6, b7, 0, 4, 1, 5);
+      const u3 = v128.shuffle<f32>(b6, b7, 2, 6, 3, 7);
+      v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+      v128.store(out, v128.shuffle<f32>(u0, u2, 0, 1, 4, 5), 16);
+      v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+      v128.store(out, v128.shuffle<f32>(u0, u2, 2, 3, 6, 7), 48);
+      v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+      v128.store(out, v128.shuffle<f32>(u1, u3, 0, 1, 4, 5), 80);
+      v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
+      v128.store(out, v128.shuffle<f32>(u1, u3, 2, 3, 6, 7), 112);
+      out += 128;
+      r0 += 16;
+    }
+    for (; p < kc; p++) {
+      for (let c = 0; c < 8; c++) store<f32>(out + (<usize>c << 2), load<f32>(r0 + <usize>c * ldbBytes));
+      out += 32;
+      r0 += 4;
+    }
+    return;
+  }
+  for (let p = 0; p < kc; p++) {
+    const src = b + (<usize>p << 2);
+    let c = 0;
+    for (; c < nv; c++) store<f32>(out + (<usize>c << 2), load<f32>(src + <usize>c * ldbBytes));
+    for (; c < 8; c++) store<f32>(out + (<usize>c << 2), 0);
+    out += 32;
+  }
+}
+
+/** panel[p][c] = B[p0 + p][j0 + c] (B row-major [k × n]), zero-padded to 8. */
+function packRows(b: usize, ldbBytes: usize, nv: i32, kc: i32): void {
+  let out = scratch;
+  let src = b;
+  if (nv == 8) {
+    for (let p = 0; p < kc; p++) {
+      v128.store(out, v128.load(src));
+      v128.store(out, v128.load(src, 16), 16);
+      out += 32;
+      src += ldbBytes;
+    }
+    return;
+  }
+  for (let p = 0; p < kc; p++) {
+    let c = 0;
+    for (; c < nv; c++) store<f32>(out + (<usize>c << 2), load<f32>(src + (<usize>c << 2)));
+    for (; c < 8; c++) store<f32>(out + (<usize>c << 2), 0);
+    out += 32;
+    src += ldbBytes;
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function storeRow(c: usize, v0: v128, v1: v128, nv: i32, alpha: f32, beta: f32): void {
+  const va = f32x4.splat(alpha);
+  if (nv == 8) {
+    if (beta == 0) {
+      v128.store(c, f32x4.mul(v0, va));
+      v128.store(c, f32x4.mul(v1, va), 16);
+    } else {
+      const vb = f32x4.splat(beta);
+      v128.store(c, f32x4.add(f32x4.mul(v0, va), f32x4.mul(v128.load(c), vb)));
+      v128.store(c, f32x4.add(f32x4.mul(v1, va), f32x4.mul(v128.load(c, 16), vb)), 16);
+    }
+    return;
+  }
+  const spill = scratch + PANEL_BYTES;
+  v128.store(spill, v0);
+  v128.store(spill, v1, 16);
+  for (let j = 0; j < nv; j++) {
+    const o = c + (<usize>j << 2);
+    const t = load<f32>(spill + (<usize>j << 2)) * alpha;
+    store<f32>(o, beta == 0 ? t : t + beta * load<f32>(o));
+  }
+}
+
+/**
+ * One 4×8 tile of C over kc steps. A row r's k-th element is at ar + k·aStep (aStep = 4 bytes for
+ * row-major A, lda·4 for transposed A); the panel holds 8 floats per k step.
+ */
+// @ts-ignore: decorator
+@inline
+function microKernel4x8(
+  kc: i32,
+  a0: usize,
+  a1: usize,
+  a2: usize,
+  a3: usize,
+  aStep: usize,
+  c: usize,
+  ldcBytes: usize,
+  rows: i32,
+  nv: i32,
+  alpha: f32,
+  beta: f32,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  let pb = scratch;
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let av = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0));
+    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    av = v128.load32_splat(a1);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0));
+    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    av = v128.load32_splat(a2);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0));
+    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    av = v128.load32_splat(a3);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0));
+    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    a0 += aStep;
+    a1 += aStep;
+    a2 += aStep;
+    a3 += aStep;
+    pb += 32;
+  }
+  storeRow(c, c00, c01, nv, alpha, beta);
+  if (rows > 1) storeRow(c + ldcBytes, c10, c11, nv, alpha, beta);
+  if (rows > 2) storeRow(c + 2 * ldcBytes, c20, c21, nv, alpha, beta);
+  if (rows > 3) storeRow(c + 3 * ldcBytes, c30, c31, nv, alpha, beta);
+}
+
+/** C = beta · C for k == 0 (alpha · 0 = 0), never reading C when beta == 0. */
+function scaleOnly(m: i32, n: i32, c: usize, ldcBytes: usize, beta: f32): void {
+  for (let i = 0; i < m; i++) {
+    const row = c + <usize>i * ldcBytes;
+    for (let j = 0; j < n; j++) {
+      const o = row + (<usize>j << 2);
+      store<f32>(o, beta == 0 ? 0 : beta * load<f32>(o));
+    }
+  }
+}
+
+/**
+ * The shared driver. Element (i, p) of A is at a + i·aRowStep + p·aColStep (bytes);
+ * transposedB: B is [n × k] (NT), else [k × n].
+ */
+function gemm(
+  transposedB: bool,
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  aRowStep: usize,
+  aColStep: usize,
+  b: usize,
+  ldbBytes: usize,
+  c: usize,
+  ldcBytes: usize,
+  alpha: f32,
+  beta: f32,
+): void {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    scaleOnly(m, n, c, ldcBytes, beta);
+    return;
+  }
+  const lastRow = m - 1;
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    const blockBeta: f32 = p0 == 0 ? beta : 1;
+    const aBlock = a + <usize>p0 * aColStep;
+    for (let j0 = 0; j0 < n; j0 += 8) {
+      const nv = min(8, n - j0);
+      if (transposedB) packTransposed(b + <usize>j0 * ldbBytes + (<usize>p0 << 2), ldbBytes, nv, kc);
+      else packRows(b + <usize>p0 * ldbBytes + (<usize>j0 << 2), ldbBytes, nv, kc);
+      const cPanel = c + (<usize>j0 << 2);
+      for (let i = 0; i < m; i += 4) {
+        const rows = min(4, m - i);
+        const a0 = aBlock + <usize>i * aRowStep;
+        const a1 = aBlock + <usize>min(i + 1, lastRow) * aRowStep;
+        const a2 = aBlock + <usize>min(i + 2, lastRow) * aRowStep;
+        const a3 = aBlock + <usize>min(i + 3, lastRow) * aRowStep;
+        microKernel4x8(kc, a0, a1, a2, a3, aColStep, cPanel + <usize>i * ldcBytes, ldcBytes, rows, nv, alpha, blockBeta);
+      }
+    }
+  }
+}
+
+/** C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C. Offsets and strides in floats. */
+export function gemmNT(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
+  gemm(true, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, 4, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
+}
+
+/** C[m×n] = alpha · A[m×k] · B[k×n] + beta · C. */
+export function gemmNN(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
+  gemm(false, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, 4, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
+}
+
+/** C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C. */
+export function gemmTN(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
+  gemm(false, m, n, k, (<usize>a) << 2, 4, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
+}

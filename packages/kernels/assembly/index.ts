@@ -1,0 +1,18 @@
+// Entry point of the kernels module: every export here is called by src/wasm-ops.ts.
+export { heapBase, scratchBytes, setScratch } from './scratch';
+export { gemmNN, gemmNT, gemmTN } from './gemm';
+export {
+  columnSums,
+  divideRows,
+  eluPlusOne,
+  expShiftRows,
+  finishRows,
+  maskBand,
+  onlineSoftmaxStep,
+  relu,
+  rowMax,
+  rowSquaredNorms,
+  softmaxRows,
+} from './rows';
+export { expArray, expNonPositiveArray } from './exp';
+export { simdCeiling } from './ceiling';

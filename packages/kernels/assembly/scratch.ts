@@ -1,0 +1,27 @@
+// Per-instance scratch: every wasm instance (the caller's and each worker's) shares one memory
+// but owns a private scratch area, whose address lives in this (per-instance, unshared) global.
+// Layout: [packed B panel: KC × 8 floats][one 4 × 8 spill tile for partial stores].
+
+// @ts-ignore: decorator
+@inline export const KC: i32 = 256;
+// @ts-ignore: decorator
+@inline export const PANEL_BYTES: usize = <usize>KC * 8 * 4;
+// @ts-ignore: decorator
+@inline export const SCRATCH_BYTES: usize = PANEL_BYTES + 4 * 8 * 4;
+
+export let scratch: usize = 0;
+
+/** Bytes the engine must reserve for this instance's scratch (64-byte multiple). */
+export function scratchBytes(): i32 {
+  return <i32>SCRATCH_BYTES;
+}
+
+/** Points this instance's scratch at `ptrFloats` (an offset in floats, 16-float aligned). */
+export function setScratch(ptrFloats: i32): void {
+  scratch = (<usize>ptrFloats) << 2;
+}
+
+/** First byte above the module's static data: the engine places its control block and arena above it. */
+export function heapBase(): i32 {
+  return <i32>__heap_base;
+}
