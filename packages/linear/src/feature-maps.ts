@@ -38,23 +38,22 @@ export interface FeatureMapPlan {
 }
 
 /**
- * Builds the plan and, for FAVOR+, places W in the arena (inside the caller's mark).
+ * The plan for a call: `projection` is the arena offset where the caller placed W (FAVOR+) or −1.
  * `scale` is the softmax scale FAVOR+ estimates; elu / relu ignore it (they refuse a user scale).
  */
-export function placeFeatureMap(
-  engine: Engine,
+export function featureMapPlan(
   featureMap: FeatureMap,
   headDim: number,
   features: number,
   scale: number,
-  projection: Float32Array | null,
+  projection: number,
 ): FeatureMapPlan {
   const root = Math.sqrt(Math.abs(scale));
   return {
     featureMap,
     headDim,
     features,
-    projection: featureMap === 'favor' && projection ? engine.arena.put(projection) : -1,
+    projection,
     querySqrtScale: root,
     keySqrtScale: scale < 0 ? -root : root,
     halfScale: Math.abs(scale) / 2,

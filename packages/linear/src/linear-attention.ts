@@ -3,10 +3,12 @@
  * feature-map kernel φ(q)·φ(k) and the products are reassociated,
  *   out_i = φ(q_i)ᵀ(Σ_j φ(k_j) v_jᵀ) / (φ(q_i)ᵀ Σ_j φ(k_j) + eps),
  * with the sums over the keys query i sees (all valid keys, or the causal prefix).
- * Non-causal: noncausal-form.ts; causal: chunked-form.ts. Per (batch, kv head) φ(K) and the state
- * are computed once and shared by the group's query heads (GQA / MQA).
+ * Non-causal: noncausal-form.ts; causal: chunked-form.ts; one work item per (batch, kv head), so
+ * φ(K) and the state are computed once for the group's query heads (GQA / MQA), on up to `threads`
+ * threads through the kernels' pool (work.ts).
  * Time O(B·Hkv·Lk·m·(d + dv) + B·Hq·Lq·m·(d + dv)) plus, causal, O(B·Hq·Lq·C·(m + dv)): linear in N.
- * Extra memory: the arena copies of q, k, v, out and O(R·m + m·dv + C²) scratch (R = block rows).
+ * Extra memory: the arena copies of q, k, v, out, W (FAVOR+), and O(R·m + m·dv + C²) scratch per
+ * running item (R = block rows), independent of N.
  */
 import {
   type AttentionProblem,
@@ -16,116 +18,87 @@ import {
   type Tensor,
   validateAttentionInputs,
 } from '@attnkit/core';
-import { type Engine, finishAttention, getEngine, placeAttention } from '@attnkit/kernels';
-import { causalHeadGroup } from './chunked-form.js';
+import {
+  type Engine,
+  finishAttention,
+  getEngine,
+  placeAttention,
+  registerWorkModule,
+  runParallel,
+} from '@attnkit/kernels';
 import { sharedFavorProjection } from './favor-projection.js';
-import { placeFeatureMap } from './feature-maps.js';
-import type { HeadGroup } from './head-group.js';
-import { noncausalHeadGroup } from './noncausal-form.js';
 import {
   type LinearOptions,
   type LinearSettings,
   linearOptionsSchema,
   linearUnsupportedReasons,
-  type MaskForm,
   maskForm,
   resolveSettings,
 } from './options.js';
-import { allocateBuffers, bufferSizes, QUERY_BLOCK, totalFloats } from './workspace.js';
+import { itemScratchFloats, type LinearPayload, runItem } from './work.js';
+import { QUERY_BLOCK } from './workspace.js';
 
-interface CallShape {
-  readonly form: MaskForm;
-  readonly blockRows: number;
-  readonly settings: LinearSettings;
-}
+/** The module each pool worker imports to run linear items (the built work.js next to this file). */
+export const LINEAR_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
 
-function callShape(problem: AttentionProblem, settings: LinearSettings): CallShape {
-  const form = maskForm(problem.windowLeft, problem.windowRight, problem.qLength, problem.kvLength);
+/** The pool's per-worker kernel scratch on top of the region we ask for (kernels' INSTANCE_SCRATCH_BYTES). */
+const WORKER_KERNEL_SCRATCH_BYTES = 16384;
+
+/** The payload of a call, with arena offsets still to be filled in (−1). */
+function describeCall(problem: AttentionProblem, settings: LinearSettings): LinearPayload {
+  const causal =
+    maskForm(problem.windowLeft, problem.windowRight, problem.qLength, problem.kvLength) === 'causal';
   // key blocks use the same buffers as query blocks, so the cap is the longer of the two sequences
   const blockRows = Math.min(
     Math.max(problem.qLength, problem.kvLength),
-    form === 'causal' ? settings.chunkSize : QUERY_BLOCK,
+    causal ? settings.chunkSize : QUERY_BLOCK,
   );
-  return { form, blockRows, settings };
+  return {
+    batch: problem.batch,
+    qHeads: problem.qHeads,
+    kvHeads: problem.kvHeads,
+    groupSize: problem.groupSize,
+    qLength: problem.qLength,
+    kvLength: problem.kvLength,
+    headDim: problem.headDim,
+    valueDim: problem.valueDim,
+    validKeys: Array.from(problem.validKeys),
+    featureMap: settings.featureMap,
+    features: settings.features,
+    scale: problem.scale,
+    causal,
+    blockRows,
+    eps: settings.eps,
+    q: -1,
+    k: -1,
+    v: -1,
+    out: -1,
+    projection: -1,
+  };
 }
 
-function sizesFor(problem: AttentionProblem, shape: CallShape) {
-  return bufferSizes(
-    shape.form === 'causal',
-    shape.blockRows,
-    shape.settings.features,
-    problem.valueDim,
-    shape.settings.featureMap === 'favor',
-  );
-}
+let workModuleRegistered = false;
 
-function run(
-  engine: Engine,
-  problem: AttentionProblem,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  shape: CallShape,
-): Tensor {
-  const { settings } = shape;
-  const { batch, qHeads, kvHeads, groupSize, qLength, kvLength, headDim, valueDim } = problem;
-  const projection =
-    settings.featureMap === 'favor' ? sharedFavorProjection(headDim, settings.features, settings.seed) : null;
-  const placed = placeAttention(engine, problem, q, k, v);
-  try {
-    const plan = placeFeatureMap(
-      engine,
-      settings.featureMap,
-      headDim,
-      settings.features,
-      problem.scale,
-      projection,
-    );
-    const buffers = allocateBuffers(engine.arena, sizesFor(problem, shape));
-    for (let b = 0; b < batch; b++) {
-      for (let kvHead = 0; kvHead < kvHeads; kvHead++) {
-        const kvRow = (b * kvHeads + kvHead) * kvLength;
-        const qRow = (b * qHeads + kvHead * groupSize) * qLength;
-        const group: HeadGroup = {
-          q: placed.q + qRow * headDim,
-          out: placed.out + qRow * valueDim,
-          k: placed.k + kvRow * headDim,
-          v: placed.v + kvRow * valueDim,
-          groupSize,
-          qLength,
-          kvLength,
-          validKeys: problem.validKeys[b]!,
-          headDim,
-          valueDim,
-          features: settings.features,
-        };
-        if (shape.form === 'causal') {
-          const heap = engine.arena.heap;
-          heap.fill(0, buffers.state, buffers.state + settings.features * valueDim);
-          heap.fill(0, buffers.normaliser, buffers.normaliser + settings.features);
-          causalHeadGroup(
-            engine,
-            plan,
-            buffers,
-            group,
-            settings.chunkSize,
-            settings.eps,
-            Number.NEGATIVE_INFINITY,
-          );
-        } else {
-          noncausalHeadGroup(engine, plan, buffers, group, shape.blockRows, settings.eps);
-        }
-      }
-    }
-    return finishAttention(engine, problem, placed);
-  } finally {
-    engine.arena.release(placed.mark);
+function runItems(engine: Engine, payload: LinearPayload, threads: number): void {
+  const items = payload.batch * payload.kvHeads;
+  if (threads <= 1 || items <= 1) {
+    for (let item = 0; item < items; item++) runItem(engine, payload, item);
+    return;
   }
+  // The caller runs items too: hand it the module loaded here (no synchronous import by URL).
+  if (!workModuleRegistered) {
+    registerWorkModule(LINEAR_WORK_MODULE_URL, { runItem });
+    workModuleRegistered = true;
+  }
+  runParallel(LINEAR_WORK_MODULE_URL, payload, items, threads, {
+    backend: engine.backend,
+    workerArenaBytes: 4 * itemScratchFloats(payload),
+  });
 }
 
 /**
  * Linear attention of q [B, Hq, Lq, Dk], k [B, Hkv, Lk, Dk], v [B, Hkv, Lk, Dv] → [B, Hq, Lq, Dv].
- * Supports causal (chunked), kvLengths, GQA / MQA, Lq ≠ Lk; refuses what it cannot honour
+ * Supports causal (chunked), kvLengths, GQA / MQA, Lq ≠ Lk, threads; refuses what it cannot honour
  * (see `linear.notSupportedReasons`) with an AttentionInputError naming the option.
  */
 export function linearAttention(q: Tensor, k: Tensor, v: Tensor, options: LinearOptions = {}): Tensor {
@@ -134,7 +107,25 @@ export function linearAttention(q: Tensor, k: Tensor, v: Tensor, options: Linear
   assertSupported('linear', linearUnsupportedReasons(q, k, options));
   const settings = resolveSettings(own, problem.headDim);
   const engine = getEngine(own.backend);
-  return run(engine, problem, q, k, v, callShape(problem, settings));
+  const projection =
+    settings.featureMap === 'favor'
+      ? sharedFavorProjection(problem.headDim, settings.features, settings.seed)
+      : null;
+  const placed = placeAttention(engine, problem, q, k, v);
+  try {
+    const payload: LinearPayload = {
+      ...describeCall(problem, settings),
+      q: placed.q,
+      k: placed.k,
+      v: placed.v,
+      out: placed.out,
+      projection: projection ? engine.arena.put(projection) : -1,
+    };
+    runItems(engine, payload, own.threads ?? 1);
+    return finishAttention(engine, problem, placed);
+  } finally {
+    engine.arena.release(placed.mark);
+  }
 }
 
 export const linear: AttentionVariant<LinearOptions> = {
@@ -147,17 +138,22 @@ export const linear: AttentionVariant<LinearOptions> = {
     return linearAttention(q, k, v, options);
   },
   /**
-   * Everything the call places in the arena: the copies of q, k, v and the out / lse rows
-   * (placeAttention), W for FAVOR+, and the scratch of workspace.ts (alignment padding aside).
+   * Everything the call places in the engine's arena: the copies of q, k, v and the out / lse rows
+   * (placeAttention), W for FAVOR+, one item's scratch per running thread (workspace.ts), and with
+   * threads > 1 the pool's kernel scratch per worker.
    */
   workspaceBytes(q, k, v, options = {}) {
     const problem = validateAttentionInputs(q, k, v, options);
     const own = parseOptions(linearOptionsSchema, options);
     const settings = resolveSettings(own, problem.headDim);
+    const payload = describeCall(problem, settings);
     const rows = problem.batch * problem.qHeads * problem.qLength;
     const placedFloats = q.data.length + k.data.length + v.data.length + rows * problem.valueDim + rows;
     const projectionFloats = settings.featureMap === 'favor' ? settings.features * problem.headDim : 0;
-    const scratch = totalFloats(sizesFor(problem, callShape(problem, settings)));
-    return 4 * (placedFloats + projectionFloats + scratch);
+    const running = Math.max(1, Math.min(own.threads ?? 1, problem.batch * problem.kvHeads));
+    return (
+      4 * (placedFloats + projectionFloats + running * itemScratchFloats(payload)) +
+      (running - 1) * WORKER_KERNEL_SCRATCH_BYTES
+    );
   },
 };

@@ -6,7 +6,8 @@
  *      dense and causal variants run), on the same engine; core's naiveFloat32Attention for small N;
  *   3. the recurrent decoding step (1 new token) after 256 and after 4096 tokens (flat = O(1));
  *   4. the causal chunk size C at N = 4096;
- *   5. (not a timing) each map's distance from softmax attention (RMS, max abs) at N = 256.
+ *   5. (not a timing) each map's distance from softmax attention (RMS, max abs) at N = 256;
+ *   6. threads = 1 vs 2 at N = 8192 (the pool's workers started ahead).
  * Validates every timed path against its float64 oracle first. Timings are medians (tinybench,
  * warm-up on). Flags: --backend=js|wasm, --heads=, --dim=, --max-n=, --quick.
  * Run: `pnpm --filter @attnkit/linear bench` (builds this file to build/bench first).
@@ -19,7 +20,15 @@ import {
   type Tensor,
   validateAttentionInputs,
 } from '@attnkit/core';
-import { attendRows, finishAttention, getEngine, headOffsets, placeAttention } from '@attnkit/kernels';
+import {
+  attendRows,
+  finishAttention,
+  getEngine,
+  headOffsets,
+  placeAttention,
+  startThreads,
+  stopThreads,
+} from '@attnkit/kernels';
 import {
   createLinearState,
   distanceFromSoftmax,
@@ -227,4 +236,21 @@ for (const std of [1, 0.5]) {
     cells.push(`favor m=${features} ${favor.rms.toFixed(3)} (${favor.maxAbs.toFixed(2)})`);
   }
   console.log(`q, k ~ N(0, ${std}²): ${cells.join(', ')}`);
+}
+
+// 6. Threads.
+console.log('\n## 6. threads at N = 8192 (elu, non-causal and causal; favor m = 256)');
+{
+  const workers = await startThreads(2);
+  const { q, k, v } = inputs(Math.min(8192, MAX_N), 70);
+  const cells: string[] = [];
+  for (const options of [{}, { causal: true }, { featureMap: 'favor' as const }]) {
+    const one = await medianMs(() => linearAttention(q, k, v, { ...options, backend, threads: 1 }), true);
+    const two = await medianMs(() => linearAttention(q, k, v, { ...options, backend, threads: 2 }), true);
+    cells.push(
+      `${JSON.stringify(options)} ${one.toFixed(1)} → ${two.toFixed(1)} ms (×${(one / two).toFixed(2)})`,
+    );
+  }
+  console.log(`(${workers} worker started) ${cells.join(', ')}`);
+  await stopThreads();
 }

@@ -22,7 +22,7 @@ import {
 } from '@attnkit/kernels';
 import { causalHeadGroup } from './chunked-form.js';
 import { sharedFavorProjection } from './favor-projection.js';
-import { placeFeatureMap } from './feature-maps.js';
+import { featureMapPlan } from './feature-maps.js';
 import type { HeadGroup } from './head-group.js';
 import {
   type FeatureMap,
@@ -203,7 +203,13 @@ class RecurrentLinearState implements LinearState {
     const placed = placeAttention(engine, problem, q, k, v);
     try {
       const { arena } = engine;
-      const plan = placeFeatureMap(engine, settings.featureMap, d, m, this.scale, projection);
+      const plan = featureMapPlan(
+        settings.featureMap,
+        d,
+        m,
+        this.scale,
+        projection ? arena.put(projection) : -1,
+      );
       const buffers = allocateBuffers(arena, bufferSizes(true, blockRows, m, dv, favor));
       const stateFloats = m * dv;
       for (let b = 0; b < this.batch; b++) {
@@ -234,7 +240,7 @@ class RecurrentLinearState implements LinearState {
             plan,
             buffers,
             group,
-            settings.chunkSize,
+            blockRows,
             settings.eps,
             this.stabilisers[head]!,
           );

@@ -30,7 +30,6 @@ describe('refused options', () => {
     ['scale with relu', { featureMap: 'relu', scale: 0.5 }, 'options.scale'],
     ['features with elu', { features: 16 }, 'options.features'],
     ['seed with relu', { featureMap: 'relu', seed: 3 }, 'options.seed'],
-    ['threads > 1', { threads: 2 }, 'options.threads'],
   ];
   for (const [what, options, name] of refusals) {
     it(`${what}: listed by notSupportedReasons and refused by forward`, () => {
