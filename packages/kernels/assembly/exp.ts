@@ -7,8 +7,9 @@
 //
 // Accuracy against float64 (src/__tests__/wasm-exp.test.ts asserts <= 1.5 ulp): measured max
 // 0.99 ulp, relative error 8.2e-8, over 16 M points of [-87, 88]; the same for the x <= 0 variant.
-// Edge cases: x < -87.3 (results below FLT_MIN·1.04) → exactly 0, so exp(-Infinity) = 0;
-// x > 88.7228 → +Infinity; NaN → NaN. No denormal is ever produced or consumed.
+// Edge cases: exp(-Infinity) = 0 exactly; results below FLT_MIN·1.04 (x < -87.3) are 0 (general
+// variant) or 0 / a denormal (x <= 0 variant, below -87.68 always 0); x > 88.7228 → +Infinity;
+// NaN → NaN.
 
 // @ts-ignore: decorator
 @inline const LOG2E: f32 = 1.44269504088896341;
@@ -21,6 +22,13 @@
 @inline const MAGIC: f32 = 12582912.0;
 // @ts-ignore: decorator
 @inline const MAGIC_BITS: i32 = 0x4b400000;
+// 1.5·2^23 + 127: the same rounding, leaving n + 127 (the biased exponent) in the low bits.
+// nf = x·log2e + MAGIC_BIASED, so nf - MAGIC_BIASED = round(x·log2e) still, exactly.
+// @ts-ignore: decorator
+@inline const MAGIC_BIASED: f32 = 12583039.0;
+// Lower clamp of the x <= 0 variant: n = round(-88·log2 e) = -127, the zero exponent field.
+// @ts-ignore: decorator
+@inline const NON_POSITIVE_CLAMP: f32 = -88.0;
 // e^-87.3 ≈ 1.22e-38 is still normal; below it we return 0 instead of a denormal.
 // @ts-ignore: decorator
 @inline const UNDERFLOW_X: f32 = -87.3;
@@ -55,21 +63,24 @@ function expReduced(r: v128): v128 {
 
 /**
  * exp for arguments known to be <= 0 (softmax after max subtraction, elu's negative side):
- * n lies in [-126, 0], so one exponent factor suffices.
+ * n lies in [-127, 0], so one exponent factor suffices, and the exponent bias 127 rides in the
+ * magic constant: the rounded sum's low bits are already n + 127. Clamping x at -88 makes
+ * n = -127 for everything below about -87.68, whose exponent field 0 builds the factor 0.0:
+ * exp(-Infinity) = 0 exactly without a compare and mask. Between -87.68 and -87.34 the result is
+ * a correctly scaled denormal.
  */
 // @ts-ignore: decorator
 @inline
 export function vexpNonPositive(x: v128): v128 {
-  const underflow = f32x4.lt(x, f32x4.splat(UNDERFLOW_X));
   // pmax keeps NaN (x < lo is false for NaN) and maps -Infinity to the clamp.
-  const xc = f32x4.pmax(x, f32x4.splat(UNDERFLOW_X));
-  let nf = f32x4.add(f32x4.mul(xc, f32x4.splat(LOG2E)), f32x4.splat(MAGIC));
-  const n = i32x4.sub(nf, i32x4.splat(MAGIC_BITS));
-  nf = f32x4.sub(nf, f32x4.splat(MAGIC));
+  const xc = f32x4.pmax(x, f32x4.splat(NON_POSITIVE_CLAMP));
+  let nf = f32x4.add(f32x4.mul(xc, f32x4.splat(LOG2E)), f32x4.splat(MAGIC_BIASED));
+  // subtracting the UNbiased magic's bits leaves n + 127
+  const biased = i32x4.sub(nf, i32x4.splat(MAGIC_BITS));
+  nf = f32x4.sub(nf, f32x4.splat(MAGIC_BIASED));
   let r = f32x4.sub(xc, f32x4.mul(nf, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(nf, f32x4.splat(LN2_LO)));
-  const scale = i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
-  return v128.andnot(f32x4.mul(expReduced(r), scale), underflow);
+  return f32x4.mul(expReduced(r), i32x4.shl(biased, 23));
 }
 
 /** exp for any argument: 2^n is applied as 2^(n>>1)·2^(n - n>>1) so n = 128 still overflows to +Infinity correctly. */

@@ -1,14 +1,19 @@
 // Tile GEMMs: C[m×n] = alpha · op(A) · op(B) + beta · C for the three layouts attention needs
 // (NT: scores = Q·Kᵀ; NN: O += P·V; TN: S += φ(K)ᵀ·V).
 //
-// Algorithm: k is cut in blocks of KC; for each block and each 8-column panel of C, the matching
-// KC × 8 slice of B is packed contiguously (transposed for NT) into this instance's scratch;
-// then a 4 × 8 register-blocked micro-kernel walks down the rows: 8 f32x4 accumulators, per k step
-// one 2-vector load of the panel and four splat loads of A, 8 mul + 8 add. Row tails reuse the
-// last valid row (results discarded); column tails are zero-padded in the panel and stored lane
-// by lane. beta == 0 overwrites C without reading it (later k blocks accumulate with beta = 1).
-// Time O(m·n·k); extra memory: the instance scratch (KC·8 floats + one spill tile).
-import { KC, PANEL_BYTES, scratch } from './scratch';
+// Algorithm: k is cut in blocks of KC = 256; for each block and each 8-column panel of C, the
+// matching KC × 8 slice of B is packed contiguously (transposed for NT) into this instance's
+// scratch, then a 4 × 8 register-blocked micro-kernel walks down the rows: 8 f32x4 accumulators,
+// per k step two vector loads of the panel and four splat loads of A, 8 mul + 8 add.
+// Row-major A (NT, NN) is read in place (four row streams). Transposed A (TN) is packed too, in
+// MC = 64-row blocks of 4-row strips: read in place its rows lie lda apart, which with a large
+// power-of-two lda aliases in L1 and misses the TLB (30 → 47 GFLOP/s at 1024×64×1024; packing
+// row-major A as well cost NT/NN 3–5%, so they do not).
+// Tails: short row groups repeat the last row (NT/NN) or are zero-padded (TN), column tails are
+// zero-padded in the panel; their results are discarded by the store, which then writes lane by
+// lane. beta == 0 overwrites C without reading it (later k blocks accumulate with beta = 1).
+// Time O(m·n·k); extra memory: the instance scratch (KC·8 + MC·KC floats + a 4×8 tile, 72 KiB).
+import { A_BLOCK_BYTES, KC, MC, PANEL_BYTES, scratch } from './scratch';
 
 // @ts-ignore: decorator
 @inline
@@ -89,6 +94,33 @@ function packRows(b: usize, ldbBytes: usize, nv: i32, kc: i32): void {
   }
 }
 
+/**
+ * Packs rows [0, rows) × k steps [0, kc) of a TRANSPOSED A (element (i, p) at a + i·4 + p·aColStep)
+ * into strips of 4 rows: strip s holds, for each k step, the 4 values A[4s..4s+3][p] side by side,
+ * so the micro-kernel reads one contiguous stream instead of kc rows lda apart (with a
+ * power-of-two lda those alias in L1 and miss the TLB). Rows past `rows` are zero.
+ */
+function packTransposedA(a: usize, aColStep: usize, rows: i32, kc: i32): void {
+  let out = scratch + PANEL_BYTES;
+  for (let i = 0; i < rows; i += 4) {
+    const valid = min(4, rows - i);
+    let src = a + (<usize>i << 2);
+    if (valid == 4) {
+      for (let p = 0; p < kc; p++) {
+        v128.store(out, v128.load(src));
+        src += aColStep;
+        out += 16;
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        for (let r = 0; r < 4; r++) store<f32>(out + (<usize>r << 2), r < valid ? load<f32>(src + (<usize>r << 2)) : 0);
+        src += aColStep;
+        out += 16;
+      }
+    }
+  }
+}
+
 // @ts-ignore: decorator
 @inline
 function storeRow(c: usize, v0: v128, v1: v128, nv: i32, alpha: f32, beta: f32): void {
@@ -104,7 +136,7 @@ function storeRow(c: usize, v0: v128, v1: v128, nv: i32, alpha: f32, beta: f32):
     }
     return;
   }
-  const spill = scratch + PANEL_BYTES;
+  const spill = scratch + PANEL_BYTES + A_BLOCK_BYTES;
   v128.store(spill, v0);
   v128.store(spill, v1, 16);
   for (let j = 0; j < nv; j++) {
@@ -115,18 +147,17 @@ function storeRow(c: usize, v0: v128, v1: v128, nv: i32, alpha: f32, beta: f32):
 }
 
 /**
- * One 4×8 tile of C over kc steps. A row r's k-th element is at ar + k·aStep (aStep = 4 bytes for
- * row-major A, lda·4 for transposed A); the panel holds 8 floats per k step.
+ * One 4×8 tile of C over kc steps reading A in place: row r's k-th element is at ar + k·4
+ * (row-major A; the four rows are separate streams).
  */
 // @ts-ignore: decorator
 @inline
-function microKernel4x8(
+function microKernel4x8Rows(
   kc: i32,
   a0: usize,
   a1: usize,
   a2: usize,
   a3: usize,
-  aStep: usize,
   c: usize,
   ldcBytes: usize,
   rows: i32,
@@ -143,7 +174,8 @@ function microKernel4x8(
   let c30 = f32x4.splat(0);
   let c31 = f32x4.splat(0);
   let pb = scratch;
-  for (let p = 0; p < kc; p++) {
+  const end = a0 + (<usize>kc << 2);
+  while (a0 < end) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let av = v128.load32_splat(a0);
@@ -158,10 +190,61 @@ function microKernel4x8(
     av = v128.load32_splat(a3);
     c30 = f32x4.add(c30, f32x4.mul(av, b0));
     c31 = f32x4.add(c31, f32x4.mul(av, b1));
-    a0 += aStep;
-    a1 += aStep;
-    a2 += aStep;
-    a3 += aStep;
+    a0 += 4;
+    a1 += 4;
+    a2 += 4;
+    a3 += 4;
+    pb += 32;
+  }
+  storeRow(c, c00, c01, nv, alpha, beta);
+  if (rows > 1) storeRow(c + ldcBytes, c10, c11, nv, alpha, beta);
+  if (rows > 2) storeRow(c + 2 * ldcBytes, c20, c21, nv, alpha, beta);
+  if (rows > 3) storeRow(c + 3 * ldcBytes, c30, c31, nv, alpha, beta);
+}
+
+/**
+ * One 4×8 tile of C over kc steps from a packed A strip (4 floats per k step) and the packed
+ * B panel (8 floats per k step).
+ */
+// @ts-ignore: decorator
+@inline
+function microKernel4x8Packed(
+  kc: i32,
+  strip: usize,
+  c: usize,
+  ldcBytes: usize,
+  rows: i32,
+  nv: i32,
+  alpha: f32,
+  beta: f32,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  let pb = scratch;
+  let pa = strip;
+  const end = strip + (<usize>kc << 4);
+  while (pa < end) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let av = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0));
+    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    av = v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0));
+    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    av = v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0));
+    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    av = v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0));
+    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    pa += 16;
     pb += 32;
   }
   storeRow(c, c00, c01, nv, alpha, beta);
@@ -181,18 +264,25 @@ function scaleOnly(m: i32, n: i32, c: usize, ldcBytes: usize, beta: f32): void {
   }
 }
 
+/** Packs the k block [p0, p0 + kc) of B's columns [j0, j0 + nv) into the panel. */
+// @ts-ignore: decorator
+@inline
+function packB(transposedB: bool, b: usize, ldbBytes: usize, j0: i32, nv: i32, p0: i32, kc: i32): void {
+  if (transposedB) packTransposed(b + <usize>j0 * ldbBytes + (<usize>p0 << 2), ldbBytes, nv, kc);
+  else packRows(b + <usize>p0 * ldbBytes + (<usize>j0 << 2), ldbBytes, nv, kc);
+}
+
 /**
- * The shared driver. Element (i, p) of A is at a + i·aRowStep + p·aColStep (bytes);
- * transposedB: B is [n × k] (NT), else [k × n].
+ * Row-major A (NT, NN): A is read in place, four row streams per micro-kernel; each B panel is
+ * packed once per k block and swept down all rows.
  */
-function gemm(
+function gemmRowMajorA(
   transposedB: bool,
   m: i32,
   n: i32,
   k: i32,
   a: usize,
-  aRowStep: usize,
-  aColStep: usize,
+  ldaBytes: usize,
   b: usize,
   ldbBytes: usize,
   c: usize,
@@ -200,28 +290,58 @@ function gemm(
   alpha: f32,
   beta: f32,
 ): void {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    scaleOnly(m, n, c, ldcBytes, beta);
-    return;
-  }
   const lastRow = m - 1;
   for (let p0 = 0; p0 < k; p0 += KC) {
     const kc = min(KC, k - p0);
     const blockBeta: f32 = p0 == 0 ? beta : 1;
-    const aBlock = a + <usize>p0 * aColStep;
+    const aBlock = a + (<usize>p0 << 2);
     for (let j0 = 0; j0 < n; j0 += 8) {
       const nv = min(8, n - j0);
-      if (transposedB) packTransposed(b + <usize>j0 * ldbBytes + (<usize>p0 << 2), ldbBytes, nv, kc);
-      else packRows(b + <usize>p0 * ldbBytes + (<usize>j0 << 2), ldbBytes, nv, kc);
+      packB(transposedB, b, ldbBytes, j0, nv, p0, kc);
       const cPanel = c + (<usize>j0 << 2);
       for (let i = 0; i < m; i += 4) {
-        const rows = min(4, m - i);
-        const a0 = aBlock + <usize>i * aRowStep;
-        const a1 = aBlock + <usize>min(i + 1, lastRow) * aRowStep;
-        const a2 = aBlock + <usize>min(i + 2, lastRow) * aRowStep;
-        const a3 = aBlock + <usize>min(i + 3, lastRow) * aRowStep;
-        microKernel4x8(kc, a0, a1, a2, a3, aColStep, cPanel + <usize>i * ldcBytes, ldcBytes, rows, nv, alpha, blockBeta);
+        // row tails repeat the last row; its results are not stored
+        const a0 = aBlock + <usize>i * ldaBytes;
+        const a1 = aBlock + <usize>min(i + 1, lastRow) * ldaBytes;
+        const a2 = aBlock + <usize>min(i + 2, lastRow) * ldaBytes;
+        const a3 = aBlock + <usize>min(i + 3, lastRow) * ldaBytes;
+        microKernel4x8Rows(kc, a0, a1, a2, a3, cPanel + <usize>i * ldcBytes, ldcBytes, min(4, m - i), nv, alpha, blockBeta);
+      }
+    }
+  }
+}
+
+/** Transposed A (TN): MC × KC blocks of A are packed into 4-row strips, then every B panel sweeps them. */
+function gemmTransposedA(
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  ldaBytes: usize,
+  b: usize,
+  ldbBytes: usize,
+  c: usize,
+  ldcBytes: usize,
+  alpha: f32,
+  beta: f32,
+): void {
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    const blockBeta: f32 = p0 == 0 ? beta : 1;
+    const aBlock = a + <usize>p0 * ldaBytes;
+    for (let i0 = 0; i0 < m; i0 += MC) {
+      const mc = min(MC, m - i0);
+      packTransposedA(aBlock + (<usize>i0 << 2), ldaBytes, mc, kc);
+      const cBlock = c + <usize>i0 * ldcBytes;
+      for (let j0 = 0; j0 < n; j0 += 8) {
+        const nv = min(8, n - j0);
+        packB(false, b, ldbBytes, j0, nv, p0, kc);
+        const cPanel = cBlock + (<usize>j0 << 2);
+        let strip = scratch + PANEL_BYTES;
+        for (let i = 0; i < mc; i += 4) {
+          microKernel4x8Packed(kc, strip, cPanel + <usize>i * ldcBytes, ldcBytes, min(4, mc - i), nv, alpha, blockBeta);
+          strip += <usize>kc << 4;
+        }
       }
     }
   }
@@ -229,15 +349,21 @@ function gemm(
 
 /** C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C. Offsets and strides in floats. */
 export function gemmNT(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
-  gemm(true, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, 4, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, beta);
+  gemmRowMajorA(true, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
 }
 
 /** C[m×n] = alpha · A[m×k] · B[k×n] + beta · C. */
 export function gemmNN(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
-  gemm(false, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, 4, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, beta);
+  gemmRowMajorA(false, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
 }
 
 /** C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C. */
 export function gemmTN(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
-  gemm(false, m, n, k, (<usize>a) << 2, 4, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, beta);
+  gemmTransposedA(m, n, k, (<usize>a) << 2, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
 }

@@ -41,8 +41,8 @@ export const MAX_ARENA_BYTES = 2 ** 32 - 2 ** 26;
 
 /** Bytes reserved for the worker pool's control block (see thread-pool.ts). */
 export const CONTROL_BLOCK_BYTES = 16384;
-/** Bytes reserved for one kernels instance's scratch (the module needs 8.3 KiB: a KC×8 panel + a tile). */
-export const INSTANCE_SCRATCH_BYTES = 16384;
+/** Bytes reserved for one kernels instance's scratch (the module needs 72.1 KiB: packed GEMM panels and a tile). */
+export const INSTANCE_SCRATCH_BYTES = 131072;
 /** Static area reserved when the module is not compiled yet at memory creation (checked when it is). */
 const LATE_STATIC_RESERVE_BYTES = 65536;
 const INITIAL_PAGES = 32;
