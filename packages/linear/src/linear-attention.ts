@@ -41,8 +41,11 @@ import { QUERY_BLOCK } from './workspace.js';
 /** The module each pool worker imports to run linear items (the built work.js next to this file). */
 export const LINEAR_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
 
-/** The pool's per-worker kernel scratch on top of the region we ask for (kernels' INSTANCE_SCRATCH_BYTES). */
-const WORKER_KERNEL_SCRATCH_BYTES = 16384;
+/**
+ * The pool's per-worker kernel scratch on top of the region we ask for: kernels' INSTANCE_SCRATCH_BYTES
+ * (thread-pool.ts), which kernels does not export; keep in step with it.
+ */
+const WORKER_KERNEL_SCRATCH_BYTES = 131072;
 
 /** The payload of a call, with arena offsets still to be filled in (−1). */
 function describeCall(problem: AttentionProblem, settings: LinearSettings): LinearPayload {

@@ -46,14 +46,17 @@ export interface LinearOptions extends AttentionOptions, EngineOptions {
   eps?: number;
 }
 
-export const linearOptionsSchema = attentionOptionsSchema.extend({
-  ...engineOptionsSchema.shape,
-  featureMap: z.enum(['elu', 'relu', 'favor']).optional(),
-  features: z.number().int().min(1).max(MAX_FEATURES).optional(),
-  seed: z.number().int().optional(),
-  chunkSize: z.number().int().min(1).max(MAX_CHUNK_SIZE).optional(),
-  eps: z.number().positive().optional(),
-});
+/** Strict: an option linear attention does not know (say flash's blockQ) is refused, not ignored. */
+export const linearOptionsSchema = attentionOptionsSchema
+  .extend({
+    ...engineOptionsSchema.shape,
+    featureMap: z.enum(['elu', 'relu', 'favor']).optional(),
+    features: z.number().int().min(1).max(MAX_FEATURES).optional(),
+    seed: z.number().int().optional(),
+    chunkSize: z.number().int().min(1).max(MAX_CHUNK_SIZE).optional(),
+    eps: z.number().positive().optional(),
+  })
+  .strict();
 
 /** The options with defaults filled in, as the kernels loop reads them. */
 export interface LinearSettings {

@@ -61,6 +61,7 @@ describe('malformed linear options name their path', () => {
     [{ eps: 0 }, 'options.eps'],
     [{ eps: Number.NaN }, 'options.eps'],
     [{ backend: 'gpu' }, 'options.backend'],
+    [{ blockQ: 64 }, 'options.blockQ'],
   ];
   for (const [options, name] of cases) {
     it(`${JSON.stringify(options)} → ${name}`, () => {
