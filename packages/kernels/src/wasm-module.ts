@@ -1,6 +1,7 @@
 /**
- * Loading the AssemblyScript kernels: the binaries are embedded as base64 (src/generated, written
- * by scripts/build-wasm.mjs), so they load without fetch, fs or bundler help, in Node and browsers.
+ * Loading the AssemblyScript kernels: the binaries are embedded as base64 in dist/kernels-wasm.js
+ * (written by scripts/build-wasm.mjs; the relative import resolves to it from src/ and from dist/),
+ * so they load without fetch, fs or bundler help, in Node and browsers.
  *
  * - `kernelsModule(shared)` compiles synchronously on first use (`new WebAssembly.Module`), which
  *   Node always allows; a browser main thread may refuse large synchronous compiles, so
@@ -14,7 +15,7 @@ import {
   KERNELS_SHARED_WASM,
   KERNELS_WASM,
   RELAXED_SIMD_PROBE_WASM,
-} from './generated/kernels-wasm.js';
+} from '../dist/kernels-wasm.js';
 
 /** The wasm exports (offsets and strides in float32 elements, like KernelOps). */
 export interface KernelExports {
