@@ -339,4 +339,45 @@ describe('multiHeadAttention against the float64 layer', () => {
       multiHeadAttention(x, weights, options).data,
     );
   });
+
+  it('passes threads to the variant: flash on two worker threads gives the same bits as on one', () => {
+    const c = CASES[6]!;
+    const { x, weights } = makeInputs(c, 48);
+    const options = { heads: c.heads, kvHeads: c.kvHeads, causal: true, variant: flash };
+    const one = multiHeadAttention(x, weights, options);
+    const two = multiHeadAttention(x, weights, { ...options, variantOptions: { threads: 2 } });
+    expect(two.data).toEqual(one.data);
+  });
+
+  it("hands the variant BHSD heads and exactly the caller's options (causal merged in)", () => {
+    const c = CASES[5]!; // cross, causal, GQA 4/2
+    const { x, context, weights } = makeInputs(c, 49);
+    const seen: { shapes: (readonly number[])[]; options: unknown }[] = [];
+    const recording: AttentionVariant = {
+      ...flash,
+      name: 'recording flash',
+      forward(q, k, v, options) {
+        seen.push({ shapes: [q.shape, k.shape, v.shape], options });
+        return flash.forward(q, k, v, options);
+      },
+    };
+    multiHeadAttention(x, weights, {
+      heads: c.heads,
+      kvHeads: c.kvHeads,
+      causal: true,
+      context: context!,
+      variant: recording,
+      variantOptions: { scale: 0.5, threads: 2, blockQ: 4 } as AttentionOptions,
+    });
+    expect(seen).toEqual([
+      {
+        shapes: [
+          [c.batch, c.heads, c.length, c.headDim],
+          [c.batch, c.kvHeads, c.contextLength, c.headDim],
+          [c.batch, c.kvHeads, c.contextLength, c.valueDim],
+        ],
+        options: { scale: 0.5, threads: 2, blockQ: 4, causal: true },
+      },
+    ]);
+  });
 });
