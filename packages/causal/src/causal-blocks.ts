@@ -30,9 +30,28 @@ export function blockScoreFloats(blockRows: number, kvLength: number, windowLeft
 }
 
 /**
- * Attends every query row of head `head` (batch entry b) block by block against its visible keys.
- * `problem` must be causal (windowRight = 0); `scores` holds blockScoreFloats(blockQ, ...) floats.
+ * Attends query rows [rowStart, rowEnd) of head `head` (batch entry b) against their visible keys.
+ * `problem` must be causal (windowRight = 0); `scores` holds rows · maxBlockKeys(rows, ...) floats.
  */
+export function attendCausalBlock(
+  engine: Engine,
+  problem: AttentionProblem,
+  head: HeadOffsets,
+  b: number,
+  rowStart: number,
+  rowEnd: number,
+  scores: number,
+): void {
+  const { qLength, kvLength, windowLeft } = problem;
+  // Positions grow with the row, so the first row starts the block's range and the last row ends it.
+  const keyStart = firstVisibleKey(rowStart, qLength, kvLength, windowLeft);
+  const keyEnd = visibleKeyEnd(rowEnd - 1, qLength, kvLength, 0, problem.validKeys[b]!);
+  // An empty range (rows before the first key, or past kvLengths) still runs: attendRows writes
+  // zeros and lse = −∞ for rows that see nothing.
+  attendRows(engine, problem, head, b, rowStart, rowEnd, keyStart, Math.max(keyStart, keyEnd), scores);
+}
+
+/** Attends every query row of one head, block by block (the KV cache's single-thread loop). */
 export function attendCausalHead(
   engine: Engine,
   problem: AttentionProblem,
@@ -41,15 +60,15 @@ export function attendCausalHead(
   blockQ: number,
   scores: number,
 ): void {
-  const { qLength, kvLength, windowLeft } = problem;
-  const validKeys = problem.validKeys[b]!;
-  for (let rowStart = 0; rowStart < qLength; rowStart += blockQ) {
-    const rowEnd = Math.min(qLength, rowStart + blockQ);
-    // Positions grow with the row, so the first row starts the block's range and the last row ends it.
-    const keyStart = firstVisibleKey(rowStart, qLength, kvLength, windowLeft);
-    const keyEnd = visibleKeyEnd(rowEnd - 1, qLength, kvLength, 0, validKeys);
-    // An empty range (rows before the first key, or past kvLengths) still runs: attendRows writes
-    // zeros and lse = −∞ for rows that see nothing.
-    attendRows(engine, problem, head, b, rowStart, rowEnd, keyStart, Math.max(keyStart, keyEnd), scores);
+  for (let rowStart = 0; rowStart < problem.qLength; rowStart += blockQ) {
+    attendCausalBlock(
+      engine,
+      problem,
+      head,
+      b,
+      rowStart,
+      Math.min(problem.qLength, rowStart + blockQ),
+      scores,
+    );
   }
 }

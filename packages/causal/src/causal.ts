@@ -7,8 +7,10 @@
  * same ranges.
  * Time O(B · Hq · (½ · Lq · Lk + Lq · blockQ / 2) · (Dk + Dv)) for a full causal mask — about half
  * of dense — and O(B · Hq · Lq · (left + blockQ) · D) with a window of left reach.
- * Extra memory: the arena copies of q, k, v, out and lse (O(N · D)) plus one scores buffer of
- * blockQ · min(Lk, blockQ + left) floats — O(blockQ · Lk), never O(Lq · Lk).
+ * Items — one per (batch, query head, query block), work.ts — run in a loop or on the kernels
+ * worker pool (threads > 1), with the same bits either way.
+ * Extra memory: the arena copies of q, k, v, out and lse (O(N · D)) plus, per running thread, one
+ * scores buffer of blockQ · min(Lk, blockQ + left) floats — O(blockQ · Lk), never O(Lq · Lk).
  */
 import {
   AttentionInputError,
@@ -18,9 +20,29 @@ import {
   type Tensor,
   validateAttentionInputs,
 } from '@attnkit/core';
-import { finishAttention, getEngine, headOffsets, MAX_ARENA_BYTES, placeAttention } from '@attnkit/kernels';
-import { attendCausalHead, blockScoreFloats, effectiveBlockQ } from './causal-blocks.js';
+import {
+  type Engine,
+  finishAttention,
+  getEngine,
+  MAX_ARENA_BYTES,
+  placeAttention,
+  registerWorkModule,
+  runParallel,
+  wasmUnavailableReason,
+} from '@attnkit/kernels';
+import { effectiveBlockQ } from './causal-blocks.js';
 import { alignFloats, type CausalOptions, causalOptionsSchema, DEFAULT_BLOCK_Q } from './options.js';
+import { type CausalPayload, itemScoreFloats, runItem } from './work.js';
+
+/** The module each pool worker imports to run causal items (the built work.js next to this file). */
+export const CAUSAL_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
+
+/**
+ * Bytes the pool carves per worker for that worker's own kernel scratch, on top of the region we ask
+ * for: kernels' INSTANCE_SCRATCH_BYTES, which kernels does not export (asked for; a threads test
+ * holds this copy to the measured arena use).
+ */
+const WORKER_KERNEL_SCRATCH_BYTES = 131072;
 
 interface ShapeSummary {
   batch: number;
@@ -48,7 +70,15 @@ function windowLeftOf(options: CausalOptions | undefined): number {
   return typeof left === 'number' && left >= 0 ? left : Number.POSITIVE_INFINITY;
 }
 
-/** Floats the call places in the arena: copies of q, k, v, the out and lse rows, and the scores buffer. */
+/** Work items of a call: one per (batch, query head, query block). */
+function itemCount(dims: ShapeSummary, blockQ: number): number {
+  return dims.batch * dims.qHeads * Math.ceil(dims.qLength / blockQ);
+}
+
+/**
+ * Floats the call places in the arena: copies of q, k, v, the out and lse rows, a scores buffer per
+ * running thread, and each pool worker's kernel scratch.
+ */
 function arenaFloats(
   q: Tensor,
   k: Tensor,
@@ -56,15 +86,18 @@ function arenaFloats(
   dims: ShapeSummary,
   blockQ: number,
   left: number,
+  threads: number,
 ): number {
   const rows = dims.batch * dims.qHeads * dims.qLength;
+  const running = Math.max(1, Math.min(threads, itemCount(dims, blockQ)));
   return (
     alignFloats(q.data.length) +
     alignFloats(k.data.length) +
     alignFloats(v.data.length) +
     alignFloats(rows * dims.valueDim) +
     alignFloats(rows) +
-    alignFloats(blockScoreFloats(blockQ, dims.kvLength, left))
+    running * alignFloats(itemScoreFloats({ blockQ, kvLength: dims.kvLength, windowLeft: left })) +
+    (running - 1) * (WORKER_KERNEL_SCRATCH_BYTES / 4)
   );
 }
 
@@ -76,13 +109,12 @@ function engineReasons(q: Tensor, k: Tensor, v: Tensor, options: CausalOptions |
   if (!parsed.success || !dims) return [];
   const reasons: string[] = [];
   const threads = parsed.data.threads ?? 1;
-  if (threads > 1) {
-    reasons.push(
-      `threads: ${threads} needs the @attnkit/kernels worker pool (runParallel), which causal does not use yet: pass threads: 1`,
-    );
+  if (parsed.data.backend === 'wasm') {
+    const why = wasmUnavailableReason();
+    if (why) reasons.push(`backend 'wasm' is unavailable here (${why}): pass backend 'js' or leave it unset`);
   }
   const blockQ = effectiveBlockQ(dims.qLength, parsed.data.blockQ ?? DEFAULT_BLOCK_Q);
-  const bytes = 4 * arenaFloats(q, k, v, dims, blockQ, windowLeftOf(options));
+  const bytes = 4 * arenaFloats(q, k, v, dims, blockQ, windowLeftOf(options), threads);
   if (bytes > MAX_ARENA_BYTES) {
     reasons.push(
       `the inputs, output and scores need ${(bytes / 2 ** 30).toFixed(2)} GiB of engine memory, above the ` +
@@ -117,11 +149,9 @@ export const causal: AttentionVariant<CausalOptions> = {
     const dims = summariseShapes(q, k, v);
     if (!dims) return 0;
     const parsed = causalOptionsSchema.safeParse(options ?? {});
-    const blockQ = effectiveBlockQ(
-      dims.qLength,
-      (parsed.success ? parsed.data.blockQ : undefined) ?? DEFAULT_BLOCK_Q,
-    );
-    return 4 * arenaFloats(q, k, v, dims, blockQ, windowLeftOf(options));
+    const own = parsed.success ? parsed.data : {};
+    const blockQ = effectiveBlockQ(dims.qLength, own.blockQ ?? DEFAULT_BLOCK_Q);
+    return 4 * arenaFloats(q, k, v, dims, blockQ, windowLeftOf(options), own.threads ?? 1);
   },
 };
 
@@ -172,14 +202,53 @@ function runCausal(
   const blockQ = effectiveBlockQ(problem.qLength, own.blockQ ?? DEFAULT_BLOCK_Q);
   const placed = placeAttention(engine, problem, q, k, v);
   try {
-    const scores = engine.arena.alloc(blockScoreFloats(blockQ, problem.kvLength, problem.windowLeft));
-    for (let b = 0; b < problem.batch; b++) {
-      for (let h = 0; h < problem.qHeads; h++) {
-        attendCausalHead(engine, problem, headOffsets(problem, placed, b, h), b, blockQ, scores);
-      }
-    }
+    const payload: CausalPayload = {
+      batch: problem.batch,
+      qHeads: problem.qHeads,
+      kvHeads: problem.kvHeads,
+      groupSize: problem.groupSize,
+      qLength: problem.qLength,
+      kvLength: problem.kvLength,
+      headDim: problem.headDim,
+      valueDim: problem.valueDim,
+      scale: problem.scale,
+      windowLeft: problem.windowLeft,
+      validKeys: Array.from(problem.validKeys),
+      blockQ,
+      queryBlocks: Math.ceil(problem.qLength / blockQ),
+      q: placed.q,
+      k: placed.k,
+      v: placed.v,
+      out: placed.out,
+      lse: placed.lse,
+    };
+    runItems(engine, payload, problem.batch * problem.qHeads * payload.queryBlocks, own.threads ?? 1);
     return finishAttention(engine, problem, placed);
   } finally {
     engine.arena.release(placed.mark);
   }
+}
+
+let workModuleRegistered = false;
+
+/**
+ * One thread: the items in a plain loop on this engine. More: the kernels pool runs the same
+ * runItem on the caller plus threads − 1 workers over the shared memory (it falls back to the loop
+ * itself where workers or shared memory are unavailable — same result, one thread).
+ */
+function runItems(engine: Engine, payload: CausalPayload, items: number, threads: number): void {
+  if (threads <= 1 || items <= 1) {
+    for (let item = 0; item < items; item++) runItem(engine, payload, item);
+    return;
+  }
+  // The caller thread runs items too: hand it the module already loaded here, so it needs no
+  // synchronous import by URL (impossible in browsers).
+  if (!workModuleRegistered) {
+    registerWorkModule(CAUSAL_WORK_MODULE_URL, { runItem });
+    workModuleRegistered = true;
+  }
+  runParallel(CAUSAL_WORK_MODULE_URL, payload, items, threads, {
+    backend: engine.backend,
+    workerArenaBytes: 4 * alignFloats(itemScoreFloats(payload)),
+  });
 }

@@ -3,18 +3,15 @@
  * a preallocated cache; each step appends the new positions' k, v and attends the new queries
  * against everything cached (bottom-right aligned, so new queries are causal among themselves).
  *
- * Layout: the cache lives in a private memory (cache-engines.ts) as K [B, Hkv, capacity, Dk] and
- * V [B, Hkv, capacity, Dv]; head (b, g) of the first `length` positions is one contiguous run, exactly
- * what attendRows reads. With backend 'js', attend reads it in place and copies only q in and
- * out/lse back (O(Lnew · D) per step). With 'wasm' (the default where available), attend first copies
- * the live rows into the shared wasm engine (O(length · D) per step), because kernels cannot run wasm
- * on a private memory yet; measured faster than in-place js all the same (README "KV cache engine").
+ * Layout: the cache lives in a private engine's memory (kernels' createEngine, cache-engines.ts) as
+ * K [B, Hkv, capacity, Dk] and V [B, Hkv, capacity, Dv]; head (b, g) of the first `length` positions
+ * is one contiguous run, exactly what attendRows reads, so attend copies only q in and out/lse back
+ * (O(Lnew · D) per step), never the cache.
  * Growth ('double') re-lays the cache at twice the capacity: O(length · D) once per doubling, O(1)
  * amortised per appended position.
  * Time per attend: O(B · Hq · Lnew · (length + Lnew) · (Dk + Dv)) (causal blocks, causal-blocks.ts).
  * Extra memory: the cache itself (B · Hkv · capacity · (Dk + Dv) floats), plus per attend the copies
- * of q, out, lse (and with 'wasm' of the live cache) and one scores buffer of
- * blockQ · min(length, blockQ + left) floats.
+ * of q, out, lse and one scores buffer of blockQ · min(length, blockQ + left) floats.
  */
 import {
   AttentionInputError,
@@ -25,8 +22,8 @@ import {
   validateAttentionInputs,
   z,
 } from '@attnkit/core';
-import { type Backend, type HeadOffsets, MAX_ARENA_BYTES } from '@attnkit/kernels';
-import { type CacheEngines, copyRowsToCompute, createCacheEngines } from './cache-engines.js';
+import { type Backend, type Engine, type HeadOffsets, MAX_ARENA_BYTES } from '@attnkit/kernels';
+import { createCacheEngine } from './cache-engines.js';
 import { withCausal } from './causal.js';
 import { attendCausalHead, blockScoreFloats, effectiveBlockQ } from './causal-blocks.js';
 import { alignFloats, DEFAULT_BLOCK_Q } from './options.js';
@@ -43,10 +40,7 @@ export interface KVCacheOptions {
   capacity: number;
   /** 'double' (default): grow to twice the capacity when full; 'none': a full cache refuses appends. */
   growth?: 'double' | 'none';
-  /**
-   * Engine that attends: 'js' reads the cache in place; 'wasm' (default where available) copies the live
-   * rows into the shared wasm engine per attend (README "KV cache engine").
-   */
+  /** Engine the cache stores in and attends with (a private one): 'wasm' or 'js'; default as getEngine(). */
   backend?: Backend;
 }
 
@@ -140,7 +134,7 @@ class CausalKVCache implements KVCache {
   readonly valueDim: number;
   readonly growth: 'double' | 'none';
   readonly backend: Backend;
-  private readonly engines: CacheEngines;
+  private readonly engine: Engine;
   /** Arena mark below the cache storage: releasing to it frees the storage (for re-layout). */
   private readonly storageMark: number;
   private keys = 0;
@@ -155,9 +149,9 @@ class CausalKVCache implements KVCache {
     this.valueDim = options.valueDim;
     this.growth = options.growth ?? 'double';
     this.slots = options.capacity;
-    this.engines = createCacheEngines(options.backend, 4 * this.storageFloats(options.capacity));
-    this.backend = this.engines.compute.backend;
-    this.storageMark = this.engines.storage.arena.mark();
+    this.engine = createCacheEngine(options.backend, 4 * this.storageFloats(options.capacity));
+    this.backend = this.engine.backend;
+    this.storageMark = this.engine.arena.mark();
     this.allocateStorage();
   }
 
@@ -185,8 +179,8 @@ class CausalKVCache implements KVCache {
       );
     }
     const heads = this.batch * this.kvHeads;
-    this.keys = this.engines.storage.arena.alloc(heads * this.slots * this.headDim);
-    this.values = this.engines.storage.arena.alloc(heads * this.slots * this.valueDim);
+    this.keys = this.engine.arena.alloc(heads * this.slots * this.headDim);
+    this.values = this.engine.arena.alloc(heads * this.slots * this.valueDim);
   }
 
   /** Re-lays the cached positions at a larger capacity (each head's rows move to their new stride). */
@@ -194,7 +188,7 @@ class CausalKVCache implements KVCache {
     let capacity = this.slots;
     while (capacity < needed) capacity *= 2;
     const heads = this.batch * this.kvHeads;
-    const { arena } = this.engines.storage;
+    const { arena } = this.engine;
     const oldKeys = arena.heap.slice(this.keys, this.keys + heads * this.slots * this.headDim);
     const oldValues = arena.heap.slice(this.values, this.values + heads * this.slots * this.valueDim);
     const oldCapacity = this.slots;
@@ -239,7 +233,7 @@ class CausalKVCache implements KVCache {
       }
       this.grow(needed);
     }
-    const heap = this.engines.storage.arena.heap;
+    const heap = this.engine.arena.heap;
     const { headDim, valueDim, slots, cached } = this;
     for (let head = 0; head < this.batch * this.kvHeads; head++) {
       const kFrom = head * added * headDim;
@@ -269,7 +263,7 @@ class CausalKVCache implements KVCache {
     }
     // Shape-only views of the cached keys and values for the shared validation (it checks shapes,
     // lengths and aliasing, never the contents; the rows live at the capacity stride, read below).
-    const heap = this.engines.storage.arena.heap;
+    const heap = this.engine.arena.heap;
     const heads = this.batch * this.kvHeads;
     const kView = {
       data: heap.subarray(this.keys, this.keys + heads * this.cached * this.headDim),
@@ -283,19 +277,9 @@ class CausalKVCache implements KVCache {
     const { batch, qHeads, qLength, headDim, valueDim, groupSize } = problem;
     const blockQ = effectiveBlockQ(qLength, own.blockQ ?? DEFAULT_BLOCK_Q);
     const rows = batch * qHeads * qLength;
-    const compute = this.engines.compute;
-    const { arena } = compute;
+    const { arena } = this.engine;
     const mark = arena.mark();
     try {
-      // In place on the storage engine ('js'); otherwise the live rows, packed, in the compute arena.
-      const inPlace = compute === this.engines.storage;
-      const stride = inPlace ? this.slots : this.cached;
-      const keys = inPlace
-        ? this.keys
-        : copyRowsToCompute(this.engines, this.keys, heads, this.slots, this.cached, headDim);
-      const values = inPlace
-        ? this.values
-        : copyRowsToCompute(this.engines, this.values, heads, this.slots, this.cached, valueDim);
       const queries = arena.put(q.data);
       const out = arena.alloc(rows * valueDim);
       const lse = arena.alloc(rows);
@@ -308,9 +292,9 @@ class CausalKVCache implements KVCache {
           head.q = queries + row * headDim;
           head.out = out + row * valueDim;
           head.lse = lse + row;
-          head.k = keys + kvHead * stride * headDim;
-          head.v = values + kvHead * stride * valueDim;
-          attendCausalHead(compute, problem, head, b, blockQ, scores);
+          head.k = this.keys + kvHead * this.slots * headDim;
+          head.v = this.values + kvHead * this.slots * valueDim;
+          attendCausalHead(this.engine, problem, head, b, blockQ, scores);
         }
       }
       const result = problem.out ?? {

@@ -3,14 +3,11 @@
  * position p sees keys [p − window, p], so only the last window + maxStepTokens positions are ever
  * needed — window + 1 entries when decoding one token per step. Position t lives in slot t mod capacity.
  *
- * Layout: the ring lives in a private memory (cache-engines.ts) as K [B, Hkv, capacity, Dk] and
- * V [B, Hkv, capacity, Dv]. The keys the new queries may see, [first, total), occupy at most two
+ * Layout: the ring lives in a private engine's memory (kernels' createEngine, cache-engines.ts) as
+ * K [B, Hkv, capacity, Dk] and V [B, Hkv, capacity, Dv]. The keys the new queries may see, [first, total), occupy at most two
  * contiguous runs of slots (the ring wraps once), so attend computes their scores side by side —
  * run 1 then run 2, i.e. in position order — applies the band mask once, one softmax, and P·V as two
- * gemms (the second accumulating). With backend 'js' the ring is read in place (only q in and out/lse
- * back are copied); with 'wasm' (the default where available) attend first copies the ring into the
- * shared wasm engine — O(capacity · D) per step, the same order as the attention — because kernels
- * cannot run wasm on a private memory yet (README "KV cache engine").
+ * gemms (the second accumulating). Nothing is copied but q in and out/lse back.
  * Time per attend: O(B · Hq · Lnew · (window + Lnew) · (Dk + Dv)), independent of how long the
  * sequence has grown. Append: O(B · Hkv · min(Lnew, capacity) · (Dk + Dv)).
  * Extra memory: the ring (B · Hkv · capacity · (Dk + Dv) floats) plus per attend the copies of q, out,
@@ -25,8 +22,8 @@ import {
   validateAttentionInputs,
   z,
 } from '@attnkit/core';
-import { type Backend, MAX_ARENA_BYTES } from '@attnkit/kernels';
-import { type CacheEngines, copyRowsToCompute, createCacheEngines } from './cache-engines.js';
+import { type Backend, type Engine, MAX_ARENA_BYTES } from '@attnkit/kernels';
+import { createCacheEngine } from './cache-engines.js';
 import { alignFloats } from './options.js';
 
 export interface RollingKVCacheOptions {
@@ -41,10 +38,7 @@ export interface RollingKVCacheOptions {
   window: number;
   /** Most queries one attend may carry (default 1). The ring keeps window + maxStepTokens positions. */
   maxStepTokens?: number;
-  /**
-   * Engine that attends: 'js' reads the ring in place; 'wasm' (default where available) copies the ring
-   * into the shared wasm engine per attend (README "KV cache engine").
-   */
+  /** Engine the ring is stored in and attended with (a private one): 'wasm' or 'js'; default as getEngine(). */
   backend?: Backend;
 }
 
@@ -138,7 +132,7 @@ class RingKVCache implements RollingKVCache {
   readonly maxStepTokens: number;
   readonly capacity: number;
   readonly backend: Backend;
-  private readonly engines: CacheEngines;
+  private readonly engine: Engine;
   private readonly keys: number;
   private readonly values: number;
   private total = 0;
@@ -162,10 +156,10 @@ class RingKVCache implements RollingKVCache {
         'Use a smaller window or split the batch over several caches.',
       );
     }
-    this.engines = createCacheEngines(options.backend, 4 * floats);
-    this.backend = this.engines.compute.backend;
-    this.keys = this.engines.storage.arena.alloc(heads * this.capacity * this.headDim);
-    this.values = this.engines.storage.arena.alloc(heads * this.capacity * this.valueDim);
+    this.engine = createCacheEngine(options.backend, 4 * floats);
+    this.backend = this.engine.backend;
+    this.keys = this.engine.arena.alloc(heads * this.capacity * this.headDim);
+    this.values = this.engine.arena.alloc(heads * this.capacity * this.valueDim);
   }
 
   get length(): number {
@@ -205,7 +199,7 @@ class RingKVCache implements RollingKVCache {
     position: number,
     count: number,
   ): void {
-    const heap = this.engines.storage.arena.heap;
+    const heap = this.engine.arena.heap;
     const slot = position % this.capacity;
     const firstRun = Math.min(count, this.capacity - slot); // up to the end of the ring, then wrap to slot 0
     const from = (head * sourceRows + fromRow) * depth;
@@ -249,7 +243,7 @@ class RingKVCache implements RollingKVCache {
     const heads = this.batch * this.kvHeads;
     // Shape-only views for the shared validation (it checks shapes, lengths and aliasing, never the
     // contents; the keys are read from the ring below).
-    const heap = this.engines.storage.arena.heap;
+    const heap = this.engine.arena.heap;
     const kView = {
       data: heap.subarray(this.keys, this.keys + heads * span * this.headDim),
       shape: [this.batch, this.kvHeads, span, this.headDim],
@@ -285,10 +279,8 @@ class RingKVCache implements RollingKVCache {
     out: Tensor | null,
     lse: Float32Array | null,
   ): Tensor {
-    const compute = this.engines.compute;
-    const { arena, ops } = compute;
+    const { arena, ops } = this.engine;
     const { batch, headDim, valueDim, capacity, window } = this;
-    const heads = batch * this.kvHeads;
     const qLength = q.shape[2]!;
     const rows = batch * qHeads * qLength;
     // The span's slots: run 1 from first's slot to the ring's end (or the span's end), run 2 wraps to slot 0.
@@ -298,14 +290,6 @@ class RingKVCache implements RollingKVCache {
     const firstQueryPos = span - qLength;
     const mark = arena.mark();
     try {
-      // In place on the storage engine ('js'); otherwise a copy of the ring in the compute arena.
-      const inPlace = compute === this.engines.storage;
-      const keys = inPlace
-        ? this.keys
-        : copyRowsToCompute(this.engines, this.keys, heads, capacity, capacity, headDim);
-      const values = inPlace
-        ? this.values
-        : copyRowsToCompute(this.engines, this.values, heads, capacity, capacity, valueDim);
       const queries = arena.put(q.data);
       const output = arena.alloc(rows * valueDim);
       const lseRows = arena.alloc(rows);
@@ -316,8 +300,8 @@ class RingKVCache implements RollingKVCache {
           const kvHead = b * this.kvHeads + Math.floor(h / groupSize);
           const qRows = queries + row * headDim;
           const outRows = output + row * valueDim;
-          const ringKeys = keys + kvHead * capacity * headDim;
-          const ringValues = values + kvHead * capacity * valueDim;
+          const ringKeys = this.keys + kvHead * capacity * headDim;
+          const ringValues = this.values + kvHead * capacity * valueDim;
           // 1. scores in position order: run 1 then run 2
           ops.gemmNT(
             qLength,

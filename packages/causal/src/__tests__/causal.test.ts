@@ -204,12 +204,6 @@ describe('options and the variant contract', () => {
     );
   });
 
-  it('lists threads > 1 as unsupported instead of ignoring it', () => {
-    const reasons = causal.notSupportedReasons(q, k, v, { causal: true, threads: 2 });
-    expect(reasons.join(' ')).toMatch(/threads/);
-    expect(() => causalAttention(q, k, v, { threads: 2 })).toThrow(AttentionInputError);
-  });
-
   it('rejects a bad blockQ naming options.blockQ', () => {
     for (const blockQ of [0, 2.5, -1]) {
       try {
