@@ -6,9 +6,12 @@
  * Time O(rows·in·out) in gemmNN plus O(rows·out) for the bias; extra memory: none beyond the
  * caller's arena buffers (projectRows) or x, W and y in the arena for one call (linearLayer).
  */
-import { AttentionInputError, parseOptions, type Tensor } from '@attnkit/core';
-import { type Engine, engineOptionsSchema, getEngine } from '@attnkit/kernels';
+import { AttentionInputError, parseOptions, type Tensor, z } from '@attnkit/core';
+import { type Engine, getEngine } from '@attnkit/kernels';
 import { checkTensorArgument } from './validate.js';
+
+// Strict: the GEMM runs on one thread, so a `threads` option would be ignored; refuse it instead.
+const linearLayerOptionsSchema = z.strictObject({ backend: z.enum(['wasm', 'js']).optional() });
 
 /**
  * y[rows × outDim] = x[rows × inDim] · w[inDim × outDim] (+ bias[outDim]); x, w, y are arena
@@ -63,7 +66,7 @@ export function linearLayer(
       throw new AttentionInputError('bias', `shape [${outDim}]`, `shape [${bias.shape.join(', ')}]`);
     }
   }
-  const { backend } = parseOptions(engineOptionsSchema, options ?? {}, 'options');
+  const { backend } = parseOptions(linearLayerOptionsSchema, options ?? {}, 'options');
   const engine = getEngine(backend);
   const rows = x.data.length / inDim;
   const { arena } = engine;

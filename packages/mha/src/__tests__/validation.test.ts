@@ -222,6 +222,11 @@ describe('the other entry points refuse malformed input too', () => {
     expectInputError(() => linearLayer(x, zeros([8, 4])), 'weight', '16 rows'));
   it('linearLayer: bias must have the output width', () =>
     expectInputError(() => linearLayer(x, zeros([16, 4]), zeros([5])), 'bias', '[4]'));
+  it('linearLayer: an option it cannot honour (threads) is refused', () =>
+    expectInputError(
+      () => linearLayer(x, zeros([16, 4]), undefined, { threads: 2 } as never),
+      'options.threads',
+    ));
   it('createMultiHeadDecoder: a cache factory is required', () =>
     expectInputError(
       () => createMultiHeadDecoder(weights, { heads: 4, kvHeads: 2 } as never),
