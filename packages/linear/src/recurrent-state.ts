@@ -47,7 +47,10 @@ const stateConfigSchema = z
     features: z.number().int().min(1).max(MAX_FEATURES).optional(),
     seed: z.number().int().optional(),
     /** FAVOR+ only; default 1/√headDim. */
-    scale: z.number().optional(),
+    scale: z
+      .number()
+      .refine((x) => x !== 0, { error: 'a finite, non-zero number' })
+      .optional(),
     chunkSize: z.number().int().min(1).max(MAX_CHUNK_SIZE).optional(),
     eps: z.number().positive().optional(),
     backend: engineOptionsSchema.shape.backend,

@@ -24,6 +24,7 @@ describe('createLinearState', () => {
     [{ ...base, featureMap: 'favor', features: 0 }, 'config.features'],
     [{ ...base, chunk: 4 }, 'config.chunk'],
     [{ ...base, scale: 0.5 }, 'config'],
+    [{ ...base, featureMap: 'favor', scale: 0 }, 'config.scale'],
     [{ ...base, seed: 1 }, 'config'],
   ];
   for (const [config, name] of invalid) {
