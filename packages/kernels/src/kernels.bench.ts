@@ -2,7 +2,9 @@
  * Microbenchmarks (not tests) of every wasm primitive, next to the measured 128-bit SIMD ceiling
  * and the plain-TS twin, plus the worker pool's speed-up on an 8-head attention job.
  * Throughput: GFLOP/s for GEMMs (2·m·n·k), G elements/s for row primitives; "mean" from
- * tinybench's mean latency, "best" from its minimum (less sensitive to other load).
+ * tinybench's mean latency, "best" from its minimum, "cpu" from process CPU time over a further
+ * ~300 ms loop (the last two are the least sensitive to other processes sharing the cores; cpu
+ * is not shown for the 2-thread job, whose CPU time counts both threads).
  * Run: `pnpm --filter @attnkit/kernels bench` (options: --time=ms per task, default 600).
  */
 import { getEngine, measureSimdCeiling, runParallel, startThreads } from '@attnkit/kernels';
@@ -29,12 +31,23 @@ interface Row {
   name: string;
   work: number;
   unit: 'GFLOP/s' | 'G el/s';
+  fn: () => void;
+  singleThread: boolean;
 }
 const rows: Row[] = [];
 const bench = new Bench({ time: TIME, warmup: true, warmupTime: 100 });
-function add(name: string, work: number, unit: Row['unit'], fn: () => void): void {
-  rows.push({ name, work, unit });
+function add(name: string, work: number, unit: Row['unit'], fn: () => void, singleThread = true): void {
+  rows.push({ name, work, unit, fn, singleThread });
   bench.add(name, fn);
+}
+
+/** Milliseconds of process CPU time per call, over about 300 ms of calls. */
+function cpuMillisecondsPerCall(fn: () => void, wallMs: number): number {
+  const calls = Math.max(5, Math.ceil(300 / Math.max(wallMs, 1e-3)));
+  const start = process.cpuUsage();
+  for (let i = 0; i < calls; i++) fn();
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000 / calls;
 }
 
 // 1. GEMMs, the three layouts
@@ -121,17 +134,24 @@ const workUrl = new URL('./attention-head-work.bench.js', import.meta.url).href;
 const jobFlops = HEADS * 2 * LENGTH * LENGTH * (DIM + DIM);
 await startThreads(2);
 add(`8 heads 512×512×64, 1 thread`, jobFlops, 'GFLOP/s', () => runParallel(workUrl, payload, HEADS, 1));
-add(`8 heads 512×512×64, 2 threads`, jobFlops, 'GFLOP/s', () => runParallel(workUrl, payload, HEADS, 2));
+add(
+  `8 heads 512×512×64, 2 threads`,
+  jobFlops,
+  'GFLOP/s',
+  () => runParallel(workUrl, payload, HEADS, 2),
+  false,
+);
 
 // 4. Measure and report
 const ceilingBefore = measureSimdCeiling();
 await bench.run();
 const ceiling = Math.max(ceilingBefore, measureSimdCeiling());
 
-const table = rows.map(({ name, work, unit }) => {
+const table = rows.map(({ name, work, unit, fn, singleThread }) => {
   const task = bench.getTask(name);
   const result = task?.result;
-  if (!result || !('latency' in result)) return { name, 'mean ms': NaN, mean: 'error', best: 'error' };
+  if (!result || !('latency' in result))
+    return { name, 'mean ms': Number.NaN, mean: 'error', best: 'error', cpu: '' };
   const perSecond = (ms: number) => work / (ms * 1e6);
   const format = (ms: number) =>
     unit === 'GFLOP/s'
@@ -142,6 +162,7 @@ const table = rows.map(({ name, work, unit }) => {
     'mean ms': Number(result.latency.mean.toFixed(4)),
     mean: format(result.latency.mean),
     best: format(result.latency.min),
+    cpu: singleThread ? format(cpuMillisecondsPerCall(fn, result.latency.min)) : '',
   };
 });
 console.log(`128-bit SIMD ceiling (register-only f32x4 mul+add, best of 5): ${ceiling.toFixed(1)} GFLOP/s`);

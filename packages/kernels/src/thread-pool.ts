@@ -118,7 +118,16 @@ function workModuleSync(url: string): WorkModule {
         'call `await loadWorkModule(url)` or `registerWorkModule(url, module)` first',
     );
   }
-  const module = asWorkModule(url, moduleApi.createRequire(import.meta.url)(urlApi.fileURLToPath(url)));
+  let loaded: unknown;
+  try {
+    loaded = moduleApi.createRequire(import.meta.url)(urlApi.fileURLToPath(url));
+  } catch (error) {
+    throw new Error(
+      `runParallel: cannot load work module ${url} synchronously (${String(error)}); ` +
+        'Node >= 20.19 loads ES modules with require(), or call `await loadWorkModule(url)` first',
+    );
+  }
+  const module = asWorkModule(url, loaded);
   workModules.set(url, module);
   return module;
 }
