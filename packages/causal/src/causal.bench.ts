@@ -4,16 +4,17 @@
  *             of all rows × all keys, mask applied inside — what dense does) at N = 2048 and 4096,
  *             timed in alternating rounds (median ratio) so load drift hits both alike
  *   blocks  — blockQ sweep at N = 2048 (how the default was chosen)
+ *   threads — N = 4096 on 2 threads vs 1 (alternating rounds, median ratio)
  *   decode  — KV-cache step: attend one query against 256 and 4096 cached positions, and one append
  * FLOPs = 2 · visible pairs · (Dk + Dv) (core's visiblePairs), for both paths: the full work's extra
  * (hidden) pairs are the waste being measured.
- * Usage: node dist/bench/causal.bench.js [ratio|blocks|decode ...] [--backend=js|wasm]
+ * Usage: node dist/bench/causal.bench.js [ratio|blocks|threads|decode ...] [--backend=js|wasm]
  * Timings on a shared machine are noisy: read them as ratios within one run.
  */
 
 import { type CausalOptions, causalAttention, createKVCache } from '@attnkit/causal';
 import { randn, type Tensor, validateAttentionInputs, visiblePairs } from '@attnkit/core';
-import { type Backend, getEngine } from '@attnkit/kernels';
+import { type Backend, getEngine, stopThreads } from '@attnkit/kernels';
 import { Bench } from 'tinybench';
 
 const HEADS = 8;
@@ -134,6 +135,19 @@ async function blocks(): Promise<void> {
   }
 }
 
+async function threads(): Promise<void> {
+  const n = 4096;
+  const { q, k, v } = inputs(n, n);
+  const { aMs, bMs, ratio } = await pairedTimes(
+    () => causalAttention(q, k, v, { backend: backendArg, threads: 2 }),
+    () => causalAttention(q, k, v, { backend: backendArg, threads: 1 }),
+    3,
+  );
+  line(`causal N=${n} threads=1`, `${bMs.toFixed(1)} ms, ${gflops(q, k, v, bMs).toFixed(2)} GFLOP/s`);
+  line(`causal N=${n} threads=2`, `${aMs.toFixed(1)} ms, ${gflops(q, k, v, aMs).toFixed(2)} GFLOP/s`);
+  line('  time(2 threads) / time(1 thread) (median of paired rounds)', ratio.toFixed(3));
+}
+
 async function decode(): Promise<void> {
   const step = inputs(1, 1);
   const results: number[] = [];
@@ -164,4 +178,6 @@ async function decode(): Promise<void> {
 console.log(`@attnkit/causal bench, backend ${getEngine(backendArg).backend}, B=1 H=${HEADS} d=${HEAD_DIM}`);
 if (wanted('ratio')) await ratio();
 if (wanted('blocks')) await blocks();
+if (wanted('threads')) await threads();
 if (wanted('decode')) await decode();
+await stopThreads();

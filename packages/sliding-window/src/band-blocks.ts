@@ -1,6 +1,6 @@
 /**
- * The banded block loop: for one (batch, query head), query rows in blocks of `blockQ`, each
- * attending only its band's key range [firstVisibleKey(first row), visibleKeyEnd(last row)) through
+ * The banded block step: a block of query rows of one (batch, query head) attends only its band's
+ * key range [firstVisibleKey(first row), visibleKeyEnd(last row)) through
  * kernels' attendRows (scores → band mask → softmax → P·V). Keys outside the band are never touched.
  *
  * Time O(Lq · (blockQ + left + right) · (Dk + Dv)) per head — linear in the sequence for a fixed
@@ -22,23 +22,20 @@ export function maxBandKeys(blockRows: number, kvLength: number, left: number, r
   return Math.min(kvLength, blockRows + left + right);
 }
 
-/** Attends every query row of head `head` (batch entry b) block by block against its band. */
-export function attendBandHead(
+/** Attends query rows [rowStart, rowEnd) of head `head` (batch entry b) against their band. */
+export function attendBandBlock(
   engine: Engine,
   problem: AttentionProblem,
   head: HeadOffsets,
   b: number,
-  blockQ: number,
+  rowStart: number,
+  rowEnd: number,
   scores: number,
 ): void {
   const { qLength, kvLength, windowLeft, windowRight } = problem;
-  const validKeys = problem.validKeys[b]!;
-  for (let rowStart = 0; rowStart < qLength; rowStart += blockQ) {
-    const rowEnd = Math.min(qLength, rowStart + blockQ);
-    // Positions grow with the row, so the first row starts the band's range and the last row ends it.
-    const keyStart = firstVisibleKey(rowStart, qLength, kvLength, windowLeft);
-    const keyEnd = visibleKeyEnd(rowEnd - 1, qLength, kvLength, windowRight, validKeys);
-    // An empty range still runs: attendRows writes zeros and lse = −∞ for rows that see nothing.
-    attendRows(engine, problem, head, b, rowStart, rowEnd, keyStart, Math.max(keyStart, keyEnd), scores);
-  }
+  // Positions grow with the row, so the first row starts the band's range and the last row ends it.
+  const keyStart = firstVisibleKey(rowStart, qLength, kvLength, windowLeft);
+  const keyEnd = visibleKeyEnd(rowEnd - 1, qLength, kvLength, windowRight, problem.validKeys[b]!);
+  // An empty range still runs: attendRows writes zeros and lse = −∞ for rows that see nothing.
+  attendRows(engine, problem, head, b, rowStart, rowEnd, keyStart, Math.max(keyStart, keyEnd), scores);
 }

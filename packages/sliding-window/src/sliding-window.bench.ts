@@ -4,13 +4,14 @@
  *             time(16384) / time(8192) ≈ 2 (target <= 2.2); alternating rounds, median ratio
  *   blocks  — blockQ sweep at N = 4096, window [512, 0] (how the default was chosen)
  *   globals — symmetric window [256, 256] at N = 4096 with 0 and 8 global tokens
+ *   threads — N = 16384, window [512, 0], on 2 threads vs 1 (alternating rounds, median ratio)
  *   decode  — rolling-cache step (window 512) after 256, 4096 and 16384 positions: constant time
  * FLOPs = 2 · visible pairs · (Dk + Dv) (core's visiblePairs).
- * Usage: node dist/bench/sliding-window.bench.js [scaling|blocks|globals|decode ...] [--backend=js|wasm]
+ * Usage: node dist/bench/sliding-window.bench.js [scaling|blocks|globals|threads|decode ...] [--backend=js|wasm]
  * Timings on a shared machine are noisy: read them as ratios within one run.
  */
 import { randn, type Tensor, validateAttentionInputs, visiblePairs } from '@attnkit/core';
-import { type Backend, getEngine } from '@attnkit/kernels';
+import { type Backend, getEngine, stopThreads } from '@attnkit/kernels';
 import {
   createRollingKVCache,
   type SlidingWindowOptions,
@@ -147,6 +148,25 @@ async function globals(): Promise<void> {
   line('  8 global tokens / none', (withGlobals / plain).toFixed(3));
 }
 
+async function threads(): Promise<void> {
+  const { q, k, v } = inputs(16384);
+  const options: SlidingWindowOptions = { window: [512, 0], causal: true, backend: backendArg };
+  const { aMs, bMs, ratio } = await pairedTimes(
+    () => slidingWindowAttention(q, k, v, { ...options, threads: 2 }),
+    () => slidingWindowAttention(q, k, v, { ...options, threads: 1 }),
+    3,
+  );
+  line(
+    'N=16384 window [512, 0] threads=1',
+    `${bMs.toFixed(1)} ms, ${gflops(q, k, v, options, bMs).toFixed(2)} GFLOP/s`,
+  );
+  line(
+    'N=16384 window [512, 0] threads=2',
+    `${aMs.toFixed(1)} ms, ${gflops(q, k, v, options, aMs).toFixed(2)} GFLOP/s`,
+  );
+  line('  time(2 threads) / time(1 thread) (median of paired rounds)', ratio.toFixed(3));
+}
+
 async function decode(): Promise<void> {
   const step = inputs(1);
   const results: number[] = [];
@@ -185,4 +205,6 @@ console.log(
 if (wanted('scaling')) await scaling();
 if (wanted('blocks')) await blocks();
 if (wanted('globals')) await globals();
+if (wanted('threads')) await threads();
 if (wanted('decode')) await decode();
+await stopThreads();

@@ -8,28 +8,49 @@
  * never touched.
  * Time O(B · Hq · Lq · (blockQ + left + right) · (Dk + Dv)): linear in N for a fixed window, never
  * N² (plus O(G · Lk) per head for G global tokens).
- * Extra memory: the arena copies of q, k, v, out and lse (O(N · D)) plus one scores buffer of
- * blockQ · (blockQ + left + right) floats (and, with global tokens, G · (Dk + Dv) gathered floats and
- * G more score columns per row, at least one full key row).
+ * Items — one per (batch, query head, query block), work.ts — run in a loop or on the kernels
+ * worker pool (threads > 1), with the same bits either way.
+ * Extra memory: the arena copies of q, k, v, out and lse (O(N · D)) plus, per running thread, one
+ * scores buffer of blockQ · (blockQ + left + right) floats (and, with global tokens, G · (Dk + Dv)
+ * gathered floats and G more score columns per row, at least one full key row).
  */
 import {
   AttentionInputError,
-  type AttentionProblem,
   type AttentionVariant,
   assertSupported,
   parseOptions,
   type Tensor,
   validateAttentionInputs,
 } from '@attnkit/core';
-import { finishAttention, getEngine, headOffsets, MAX_ARENA_BYTES, placeAttention } from '@attnkit/kernels';
-import { attendBandHead, effectiveBlockQ, maxBandKeys } from './band-blocks.js';
-import { attendBandWithGlobalsHead, globalPositions, globalScoreFloats } from './global-tokens.js';
+import {
+  type Engine,
+  finishAttention,
+  getEngine,
+  MAX_ARENA_BYTES,
+  placeAttention,
+  registerWorkModule,
+  runParallel,
+  wasmUnavailableReason,
+} from '@attnkit/kernels';
+import { effectiveBlockQ } from './band-blocks.js';
+import { globalPositions } from './global-tokens.js';
 import {
   alignFloats,
   DEFAULT_BLOCK_Q,
   type SlidingWindowOptions,
   slidingWindowOptionsSchema,
 } from './options.js';
+import { itemScratchFloats, runItem, type SlidingWindowPayload } from './work.js';
+
+/** The module each pool worker imports to run sliding-window items (the built work.js next to this file). */
+export const SLIDING_WINDOW_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
+
+/**
+ * Bytes the pool carves per worker for that worker's own kernel scratch, on top of the region we ask
+ * for: kernels' INSTANCE_SCRATCH_BYTES, which kernels does not export (asked for; a threads test
+ * holds this copy to the measured arena use).
+ */
+const WORKER_KERNEL_SCRATCH_BYTES = 131072;
 
 interface ShapeSummary {
   batch: number;
@@ -69,7 +90,16 @@ function bandOf(options: SlidingWindowOptions | undefined): Band | null {
   return { left, right: options?.causal === true ? 0 : right, globals };
 }
 
-/** Floats the call places in the arena: copies of q, k, v, the out and lse rows, scores and gathered globals. */
+/** Work items of a call: one per (batch, query head, query block). */
+function itemCount(dims: ShapeSummary, blockQ: number): number {
+  return dims.batch * dims.qHeads * Math.ceil(dims.qLength / blockQ);
+}
+
+/**
+ * Floats the call places in the arena: copies of q, k, v, the out and lse rows, one item scratch per
+ * running thread (scores, and with global tokens the gathered keys/values), and each pool worker's
+ * kernel scratch.
+ */
 function arenaFloats(
   q: Tensor,
   k: Tensor,
@@ -77,22 +107,27 @@ function arenaFloats(
   dims: ShapeSummary,
   blockQ: number,
   band: Band,
+  threads: number,
 ): number {
   const rows = dims.batch * dims.qHeads * dims.qLength;
-  const io =
+  const running = Math.max(1, Math.min(threads, itemCount(dims, blockQ)));
+  const scratch = itemScratchFloats({
+    blockQ,
+    kvLength: dims.kvLength,
+    windowLeft: band.left,
+    windowRight: band.right,
+    headDim: dims.headDim,
+    valueDim: dims.valueDim,
+    globalCount: band.globals,
+  });
+  return (
     alignFloats(q.data.length) +
     alignFloats(k.data.length) +
     alignFloats(v.data.length) +
     alignFloats(rows * dims.valueDim) +
-    alignFloats(rows);
-  if (band.globals === 0) {
-    return io + alignFloats(blockQ * maxBandKeys(blockQ, dims.kvLength, band.left, band.right));
-  }
-  return (
-    io +
-    alignFloats(globalScoreFloats(blockQ, dims.kvLength, band.left, band.right, band.globals)) +
-    alignFloats(band.globals * dims.headDim) +
-    alignFloats(band.globals * dims.valueDim)
+    alignFloats(rows) +
+    running * alignFloats(scratch) +
+    (running - 1) * (WORKER_KERNEL_SCRATCH_BYTES / 4)
   );
 }
 
@@ -111,13 +146,12 @@ function notSupported(q: Tensor, k: Tensor, v: Tensor, options: SlidingWindowOpt
   const reasons: string[] = missing ? [missing] : [];
   if (!parsed.success || !dims || !band) return reasons;
   const threads = parsed.data.threads ?? 1;
-  if (threads > 1) {
-    reasons.push(
-      `threads: ${threads} needs the @attnkit/kernels worker pool (runParallel), which sliding-window does not use yet: pass threads: 1`,
-    );
+  if (parsed.data.backend === 'wasm') {
+    const why = wasmUnavailableReason();
+    if (why) reasons.push(`backend 'wasm' is unavailable here (${why}): pass backend 'js' or leave it unset`);
   }
   const blockQ = effectiveBlockQ(dims.qLength, parsed.data.blockQ ?? DEFAULT_BLOCK_Q);
-  const bytes = 4 * arenaFloats(q, k, v, dims, blockQ, band);
+  const bytes = 4 * arenaFloats(q, k, v, dims, blockQ, band, threads);
   if (bytes > MAX_ARENA_BYTES) {
     reasons.push(
       `the inputs, output and scores need ${(bytes / 2 ** 30).toFixed(2)} GiB of engine memory, above the ` +
@@ -141,23 +175,11 @@ export const slidingWindow: AttentionVariant<SlidingWindowOptions> = {
     const band = bandOf(options);
     if (!dims || !band) return 0;
     const parsed = slidingWindowOptionsSchema.safeParse(options ?? {});
-    const blockQ = effectiveBlockQ(
-      dims.qLength,
-      (parsed.success ? parsed.data.blockQ : undefined) ?? DEFAULT_BLOCK_Q,
-    );
-    return 4 * arenaFloats(q, k, v, dims, blockQ, band);
+    const own = parsed.success ? parsed.data : {};
+    const blockQ = effectiveBlockQ(dims.qLength, own.blockQ ?? DEFAULT_BLOCK_Q);
+    return 4 * arenaFloats(q, k, v, dims, blockQ, band, own.threads ?? 1);
   },
 };
-
-/** The problem the global query rows are attended with: no mask (their key ranges are cut exactly). */
-function unmasked(problem: AttentionProblem): AttentionProblem {
-  return {
-    ...problem,
-    windowLeft: Number.POSITIVE_INFINITY,
-    windowRight: Number.POSITIVE_INFINITY,
-    masked: false,
-  };
-}
 
 /**
  * Exact banded softmax attention (DESIGN §3 semantics; window required; scale, causal, kvLengths,
@@ -184,34 +206,72 @@ export function slidingWindowAttention(
   assertSupported('sliding-window', notSupported(q, k, v, options));
   const engine = getEngine(own.backend);
   const blockQ = effectiveBlockQ(problem.qLength, own.blockQ ?? DEFAULT_BLOCK_Q);
-  const { kvLength, windowLeft, windowRight, headDim, valueDim } = problem;
   const placed = placeAttention(engine, problem, q, k, v);
   try {
-    if (globals.length === 0) {
-      const scores = engine.arena.alloc(blockQ * maxBandKeys(blockQ, kvLength, windowLeft, windowRight));
-      for (let b = 0; b < problem.batch; b++) {
-        for (let h = 0; h < problem.qHeads; h++) {
-          attendBandHead(engine, problem, headOffsets(problem, placed, b, h), b, blockQ, scores);
-        }
-      }
-    } else {
-      const scratch = {
-        scores: engine.arena.alloc(
-          globalScoreFloats(blockQ, kvLength, windowLeft, windowRight, globals.length),
-        ),
-        keys: engine.arena.alloc(globals.length * headDim),
-        values: engine.arena.alloc(globals.length * valueDim),
-      };
-      const globalRows = unmasked(problem);
-      for (let b = 0; b < problem.batch; b++) {
-        for (let h = 0; h < problem.qHeads; h++) {
-          const head = headOffsets(problem, placed, b, h);
-          attendBandWithGlobalsHead(engine, problem, globalRows, head, b, blockQ, globals, scratch);
-        }
-      }
-    }
+    const payload: SlidingWindowPayload = {
+      batch: problem.batch,
+      qHeads: problem.qHeads,
+      kvHeads: problem.kvHeads,
+      groupSize: problem.groupSize,
+      qLength: problem.qLength,
+      kvLength: problem.kvLength,
+      headDim: problem.headDim,
+      valueDim: problem.valueDim,
+      scale: problem.scale,
+      causal: problem.causal,
+      windowLeft: problem.windowLeft,
+      windowRight: problem.windowRight,
+      masked: problem.masked,
+      validKeys: Array.from(problem.validKeys),
+      globals: Array.from(globals),
+      blockQ,
+      queryBlocks: Math.ceil(problem.qLength / blockQ),
+      q: placed.q,
+      k: placed.k,
+      v: placed.v,
+      out: placed.out,
+      lse: placed.lse,
+    };
+    const scratchFloats = itemScratchFloats({ ...payload, globalCount: globals.length });
+    runItems(
+      engine,
+      payload,
+      problem.batch * problem.qHeads * payload.queryBlocks,
+      own.threads ?? 1,
+      scratchFloats,
+    );
     return finishAttention(engine, problem, placed);
   } finally {
     engine.arena.release(placed.mark);
   }
+}
+
+let workModuleRegistered = false;
+
+/**
+ * One thread: the items in a plain loop on this engine. More: the kernels pool runs the same
+ * runItem on the caller plus threads − 1 workers over the shared memory (it falls back to the loop
+ * itself where workers or shared memory are unavailable — same result, one thread).
+ */
+function runItems(
+  engine: Engine,
+  payload: SlidingWindowPayload,
+  items: number,
+  threads: number,
+  scratchFloats: number,
+): void {
+  if (threads <= 1 || items <= 1) {
+    for (let item = 0; item < items; item++) runItem(engine, payload, item);
+    return;
+  }
+  // The caller thread runs items too: hand it the module already loaded here, so it needs no
+  // synchronous import by URL (impossible in browsers).
+  if (!workModuleRegistered) {
+    registerWorkModule(SLIDING_WINDOW_WORK_MODULE_URL, { runItem });
+    workModuleRegistered = true;
+  }
+  runParallel(SLIDING_WINDOW_WORK_MODULE_URL, payload, items, threads, {
+    backend: engine.backend,
+    workerArenaBytes: 4 * alignFloats(scratchFloats),
+  });
 }

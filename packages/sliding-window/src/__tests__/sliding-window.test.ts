@@ -192,15 +192,6 @@ describe('options and the variant contract', () => {
     expect(slidingWindow.notSupportedReasons(q, k, v, { window: [1, 1] })).toEqual([]);
   });
 
-  it('lists threads > 1 as unsupported instead of ignoring it', () => {
-    expect(slidingWindow.notSupportedReasons(q, k, v, { window: [1, 1], threads: 2 }).join(' ')).toMatch(
-      /threads/,
-    );
-    expect(() => slidingWindowAttention(q, k, v, { window: [1, 1], threads: 2 })).toThrow(
-      AttentionInputError,
-    );
-  });
-
   it('rejects malformed windows, blockQ and global tokens, naming the option', () => {
     const bad: [Record<string, unknown>, string][] = [
       [{ window: [-1, 0] }, 'options.window'],
