@@ -9,7 +9,8 @@
  *   item is done; a failure anywhere is rethrown in the caller, and the pool stays usable.
  * - Memory: arena allocations the caller made before the call are visible to every worker. For
  *   the job, the pool carves one region per participating worker from the caller's arena
- *   (`workerArenaBytes`, default 64 MiB of address space; untouched pages cost no RAM), released
+ *   (`workerArenaBytes`, default 64 MiB of address space, 1 GiB at most over all workers;
+ *   untouched pages cost no RAM), released
  *   when the call returns. A worker's `engine.arena` allocates only inside its region (emptied
  *   before each item) and may read/write the caller's allocations; it never touches the
  *   caller's arena bookkeeping. Exceeding the region is an ArenaError naming the limit.
@@ -49,7 +50,7 @@ export const DEFAULT_WORKER_ARENA_BYTES = 64 * 2 ** 20;
 export interface RunParallelOptions {
   /** The backend the items compute with, on every thread (default: defaultBackend()). */
   backend?: Backend;
-  /** Bytes each worker's arena may allocate during the job (default 64 MiB). */
+  /** Bytes each worker's arena may allocate during the job (default 64 MiB, at most 1 GiB over all workers). */
   workerArenaBytes?: number;
 }
 
@@ -275,8 +276,10 @@ export function runParallel(
   structuredClone(payload);
   const engine = getEngine(backend);
   const { arena } = engine;
-  const regionBytes =
-    INSTANCE_SCRATCH_BYTES + Math.ceil((options.workerArenaBytes ?? DEFAULT_WORKER_ARENA_BYTES) / 64) * 64;
+  // default: 64 MiB per worker, but at most 1 GiB of address space for all of them together
+  const arenaBytes =
+    options.workerArenaBytes ?? Math.min(DEFAULT_WORKER_ARENA_BYTES, Math.floor(2 ** 30 / available.length));
+  const regionBytes = INSTANCE_SCRATCH_BYTES + Math.ceil(arenaBytes / 64) * 64;
   const mark = arena.mark();
   const jobControl = control;
   jobRunning = true;
