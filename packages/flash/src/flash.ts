@@ -24,6 +24,7 @@ import {
   placeAttention,
   registerWorkModule,
   runParallel,
+  wasmUnavailableReason,
 } from '@attnkit/kernels';
 import { DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, type FlashOptions, flashOptionsSchema } from './options.js';
 import { alignFloats, type FlashPayload, runItem, scratchFloats } from './work.js';
@@ -33,9 +34,11 @@ export const FLASH_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
 
 /**
  * Bytes the pool reserves per worker for that worker's own kernel scratch (packed GEMM panels), on
- * top of the arena region we ask for (kernels' INSTANCE_SCRATCH_BYTES; see thread-pool.ts).
+ * top of the arena region we ask for: kernels' INSTANCE_SCRATCH_BYTES (engine.ts), not exported
+ * yet, so mirrored here; the threads test compares workspaceBytes with the measured arena peak and
+ * fails if the two drift apart.
  */
-const WORKER_KERNEL_SCRATCH_BYTES = 16384;
+const WORKER_KERNEL_SCRATCH_BYTES = 131072;
 
 /** Tile sizes actually used: the requested ones, clipped to the sequence lengths (a tile never exceeds them). */
 export function effectiveBlocks(
@@ -105,6 +108,10 @@ function notSupported(q: Tensor, k: Tensor, v: Tensor, options: FlashOptions | u
   if (!parsed.success || !dims) return [];
   const reasons: string[] = [];
   const threads = parsed.data.threads ?? 1;
+  if (parsed.data.backend === 'wasm') {
+    const why = wasmUnavailableReason();
+    if (why) reasons.push(`backend 'wasm' is unavailable here (${why}): pass backend 'js' or leave it unset`);
+  }
   const blocks = effectiveBlocks(dims.qLength, dims.kvLength, parsed.data.blockQ, parsed.data.blockK);
   const bytes = 4 * arenaFloats(q, k, v, dims, blocks.blockQ, blocks.blockK, threads);
   if (bytes > MAX_ARENA_BYTES) {

@@ -3,12 +3,15 @@ import { type AttentionOptions, attentionOptionsSchema, z } from '@attnkit/core'
 import { type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
 
 /**
- * Default tile sizes, measured (README "Block sizes"): 64 query rows × 64 keys keeps a score tile at
- * 16 KiB, the rows of Q and the tile of K/V for d = 64 at 16 KiB each, all inside L1/L2, while each
- * gemm call is long enough to hide the per-call overhead.
+ * Default tile sizes, measured (README "Block sizes"; `node dist/bench/flash.bench.js blocks`): at
+ * N = 2048, d = 64 the speed plateaus once blockK >= 256 and blockQ >= 64 (+9% over 64 × 64: fewer
+ * rescales of the accumulator and fewer, longer GEMM calls; 256 keys is also the kernels' KC, so
+ * P·V stays one k-block). Of the plateau, blockQ 64 is the smallest query block: it keeps causal
+ * skipping fine (the wasted half of the diagonal tiles grows with blockQ, not blockK, since tiles
+ * are clipped to the visible keys) and gives the most parallel items. Scratch: 66 KiB per thread.
  */
 export const DEFAULT_BLOCK_Q = 64;
-export const DEFAULT_BLOCK_K = 64;
+export const DEFAULT_BLOCK_K = 256;
 
 export interface FlashOptions extends AttentionOptions, EngineOptions {
   /** Query rows per tile (and per parallel work item). Default DEFAULT_BLOCK_Q. */
