@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { type DocsContext, parseMarkerArgs, rewriteMarkdown, scalingExponent } from '../docs.js';
+import { makeResults, makeRow, timedRow } from './fixtures.js';
+
+const results = makeResults([
+  timedRow('dense', 64, 1, 1),
+  timedRow('dense', 128, 1, 4),
+  timedRow('dense', 256, 1, 16),
+  timedRow('flash', 64, 1, 0.5),
+  makeRow({ label: 'flash', n: 64, threads: 2, status: 'skipped', reason: 'no worker pool' }),
+]);
+const context: DocsContext = {
+  results,
+  resultsLabel: 'benchmarks/results/tiny.json',
+  charts: ['charts/toy-time.svg', 'charts/toy-time.png'],
+};
+
+describe('docs sections', () => {
+  it('rewrites only between markers, and rewriting twice changes nothing', () => {
+    const text = [
+      '# Dense',
+      'Hand-written prose stays.',
+      '<!-- results:variant variant=dense -->',
+      'stale table',
+      '<!-- /results -->',
+      'More prose.',
+      '<!-- results:charts group=toy kinds=time -->',
+      '<!-- /results -->',
+    ].join('\n');
+    const once = rewriteMarkdown(text, context);
+    expect(once).toContain('Hand-written prose stays.');
+    expect(once).toContain('More prose.');
+    expect(once).not.toContain('stale table');
+    expect(once).toContain('| toy/N=256 |');
+    expect(once).toContain('time ∝ N^2.00');
+    expect(once).toContain('![toy-time](charts/toy-time.svg)');
+    expect(rewriteMarkdown(once, context)).toBe(once);
+  });
+
+  it('lists skip reasons and the source of the figures', () => {
+    const text =
+      '<!-- results:skipped variant=flash -->\n<!-- /results -->\n<!-- results:source -->\n<!-- /results -->';
+    const out = rewriteMarkdown(text, context);
+    expect(out).toContain('- flash: no worker pool (1 row)');
+    expect(out).toContain('`benchmarks/results/tiny.json`');
+    expect(out).toContain('test cpu');
+  });
+
+  it('fills the ring-attention section from the oracle', () => {
+    const out = rewriteMarkdown('<!-- results:lse-merge -->\n<!-- /results -->', context);
+    expect(out).toMatch(/\| 2 \| \d\.\de-1\d \|/);
+  });
+
+  it('parses marker arguments', () => {
+    expect(parseMarkerArgs(' variant=linear:favor group=gpt2-small')).toEqual({
+      variant: 'linear:favor',
+      group: 'gpt2-small',
+    });
+  });
+});
+
+describe('scaling exponent', () => {
+  it('recovers the power of a power law', () => {
+    const points = [256, 512, 1024, 2048].map((n) => ({ n, ms: 3e-6 * n ** 1.5 }));
+    expect(scalingExponent(points)).toBeCloseTo(1.5, 10);
+  });
+
+  it('needs three distinct N', () => {
+    expect(
+      scalingExponent([
+        { n: 1, ms: 1 },
+        { n: 2, ms: 4 },
+      ]),
+    ).toBeNull();
+  });
+});

@@ -1,0 +1,174 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runChild } from '../child.js';
+import { peerPrecheck } from '../peers/peers.js';
+import { Progress } from '../progress.js';
+import { parseResults } from '../results.js';
+import { runBenchmarks, selectVariants } from '../runner.js';
+import { parseSuite } from '../suite.js';
+import { findVariantExport, importOptional, naiveVariant } from '../variants.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'attnkit-skipped-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+const quiet = () => new Progress(0, { write: () => true }, false);
+
+describe('variants that are missing or not implemented become reasons', () => {
+  it('a stub package (export {}) says it has no exports yet', () => {
+    const found = findVariantExport({}, 'flash', '@attnkit/flash', ['flash']);
+    expect(found).toEqual({ ok: false, reason: '@attnkit/flash has no exports yet (not implemented)' });
+  });
+
+  it('an export that is not an AttentionVariant is named', () => {
+    const found = findVariantExport({ flash: { name: 'flash' } }, 'flash', '@attnkit/flash', ['flash']);
+    expect(found.ok).toBe(false);
+    expect(!found.ok && found.reason).toMatch(
+      /exports 'flash' but it is not an AttentionVariant \(check: .*exact/,
+    );
+  });
+
+  it('a variant under another export name is still found by its name', () => {
+    const found = findVariantExport({ somethingElse: naiveVariant }, 'naive', 'pkg', ['naive']);
+    expect(found.ok && found.source).toBe('pkg#somethingElse');
+  });
+
+  it('a package that is not installed says so', async () => {
+    const imported = await importOptional('@attnkit/no-such-variant');
+    expect('reason' in imported && imported.reason).toMatch(
+      /^@attnkit\/no-such-variant is not installed or not built/,
+    );
+  });
+
+  it('dense is always kept as the baseline', () => {
+    const suite = parseSuite({
+      name: 's',
+      description: 'd',
+      variants: ['flash', 'linear'],
+      groups: [{ id: 'g', title: 'G', source: 's', heads: 1, headDim: 4, lengths: [8] }],
+    });
+    const { specs, notes } = selectVariants(suite, ['flash', 'nope']);
+    expect(specs.map((spec) => spec.label)).toEqual(['dense', 'flash']);
+    expect(notes.join('\n')).toContain('nope');
+    expect(notes.join('\n')).toContain('dense added');
+  });
+});
+
+describe('peers that are missing or cannot run become reasons', () => {
+  const shape = { batch: 1, qHeads: 2, kvHeads: 2, qLength: 8, kvLength: 8, headDim: 4, valueDim: 4 };
+  it('names the optional package that is not installed', () => {
+    const reason = peerPrecheck(
+      'ort-node:mha',
+      shape,
+      { causal: false },
+      2 ** 30,
+      (name) => name !== 'onnxruntime-node',
+    );
+    expect(reason).toBe('peer not installed: onnxruntime-node (optional dependency)');
+  });
+
+  it('says which cases a graph does not express', () => {
+    expect(peerPrecheck('ort-web:mha', shape, { causal: true }, 2 ** 30, () => true)).toMatch(
+      /unmasked cases/,
+    );
+    expect(
+      peerPrecheck('tfjs-wasm', { ...shape, kvHeads: 1 }, { causal: false }, 2 ** 30, () => true),
+    ).toMatch(/GQA/);
+    expect(peerPrecheck('tfjs-wasm', shape, { causal: false }, 2 ** 30, () => true)).toBeNull();
+  });
+
+  it('refuses a case over the memory budget before starting it', () => {
+    expect(peerPrecheck('ort-node:matmul', shape, { causal: false }, 100, () => true)).toMatch(
+      /exceeds the memory budget/,
+    );
+  });
+});
+
+describe('child processes that crash or hang become reasons', () => {
+  it('reports a crash with the error line', async () => {
+    const script = join(directory, 'crash.mjs');
+    writeFileSync(script, "process.on('message', () => { throw new Error('boom in child'); });\n");
+    const outcome = await runChild(script, {}, 10_000);
+    expect(outcome.ok).toBe(false);
+    expect(!outcome.ok && outcome.reason).toMatch(
+      /child process crashed \(exited with code 1\): .*boom in child/,
+    );
+  });
+
+  it('kills a child that exceeds its timeout', async () => {
+    const script = join(directory, 'hang.mjs');
+    writeFileSync(script, "process.on('message', () => { setInterval(() => {}, 1000); });\n");
+    const outcome = await runChild(script, {}, 300);
+    expect(outcome).toEqual({ ok: false, reason: 'timed out after 0.3 s (child killed)' });
+  });
+
+  it('reports a missing child script', async () => {
+    const outcome = await runChild(join(directory, 'missing.js'), {}, 1000);
+    expect(!outcome.ok && outcome.reason).toMatch(/is missing/);
+  });
+});
+
+describe('a small run keeps every row', () => {
+  it('records each (implementation, threads) as ok or skipped with a reason, on disk as it goes', async () => {
+    const suite = parseSuite({
+      name: 'unit',
+      description: 'unit-test run',
+      variants: ['naive', 'dense', 'flash', 'causal'],
+      threads: [1, 2],
+      peers: [],
+      timing: { budgetMs: 5, minSamples: 2, maxSamples: 3, warmupSamples: 1, maxCallMs: 10_000 },
+      accuracy: { rowsPerHead: 4 },
+      memory: { enabled: true, budgetBytes: 64 * 2 ** 20, timeoutMs: 60_000 },
+      groups: [
+        { id: 'tiny', title: 'Tiny', source: 'tests', heads: 2, headDim: 8, lengths: [16] },
+        {
+          id: 'huge',
+          title: 'Huge',
+          source: 'tests',
+          heads: 1,
+          headDim: 8,
+          lengths: [1 << 18],
+          memory: false,
+        },
+      ],
+    });
+    const outDir = join(directory, 'run');
+    const { results, resultsPath } = await runBenchmarks({
+      suite,
+      suitePath: null,
+      quick: false,
+      peers: false,
+      outDir,
+      charts: [],
+      argv: [],
+      progress: quiet(),
+    });
+    expect(parseResults(JSON.parse(readFileSync(resultsPath, 'utf8')))).toEqual(results);
+    expect(results.complete).toBe(true);
+    // 2 cases × 4 implementations × 2 thread counts: nothing dropped.
+    expect(results.rows).toHaveLength(16);
+    for (const row of results.rows) {
+      if (row.status === 'skipped') expect(row.reason, row.id).toBeTruthy();
+    }
+    const naive2 = results.rows.find((row) => row.id === 'tiny/N=16|naive|t2');
+    expect(naive2).toMatchObject({
+      status: 'skipped',
+      reason: 'not supported: naive is a single-threaded reference loop',
+    });
+    const naive1 = results.rows.find((row) => row.id === 'tiny/N=16|naive|t1');
+    expect(naive1?.status).toBe('ok');
+    expect(naive1?.accuracy?.rule).toEqual({ name: 'reference' });
+    expect(naive1?.memory?.measured?.status).toBe('ok');
+    // N = 2^18: two copies of q, k, v and out alone (64 MiB) exceed the 64 MiB budget, so nothing
+    // runs: the harness's budget check, or the variant's own refusal (dense's score budget, causal's mask).
+    const huge = results.rows.filter((r) => r.group === 'huge');
+    for (const row of huge) expect(row.status, row.id).toBe('skipped');
+    expect(huge.find((row) => row.id.endsWith('|flash|t1'))?.reason).toMatch(
+      /exceeds the memory budget 64\.0 MiB/,
+    );
+    expect(huge.find((row) => row.id.endsWith('|naive|t1'))?.reason).toMatch(
+      /exceeds the memory budget 64\.0 MiB/,
+    );
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * Child process for one peak-memory measurement (forked by memory.ts with --expose-gc).
+ * Imports the variant and builds the inputs, collects garbage, reads the baseline RSS, runs one
+ * call, then reads the process's peak RSS (getrusage maxrss). Peak − baseline is what the call
+ * itself needed: the arena copies of q, k, v, its workspace, out/lse and the returned tensor.
+ * `floorBytes` (peak before the call − baseline) says how much of the reading could predate the call.
+ */
+import { serveOnce } from './child.js';
+import { makeInputs } from './inputs.js';
+import type { CaseShape, MaskSpec, VariantId } from './suite.js';
+import { maskOptions } from './suite.js';
+import { type AnyVariant, loadVariant } from './variants.js';
+
+export interface MemoryRequest {
+  readonly variant: VariantId;
+  readonly options: Record<string, unknown>;
+  readonly shape: CaseShape;
+  readonly mask: MaskSpec;
+  readonly seed: number;
+}
+
+export interface MemoryReply {
+  readonly baselineBytes: number;
+  readonly peakBytes: number;
+  readonly floorBytes: number;
+}
+
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+}
+
+/** maxRSS is in kilobytes on Linux and macOS (Node normalises it to KiB). */
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/**
+ * One call on a small shape first, so the code the call runs is compiled before the baseline:
+ * otherwise the JIT's own memory (a few MiB) would be read as the call's peak.
+ */
+function warmUp(variant: AnyVariant, shape: CaseShape, options: Record<string, unknown>, seed: number): void {
+  const small: CaseShape = {
+    ...shape,
+    batch: 1,
+    qLength: Math.min(shape.qLength, 32),
+    kvLength: Math.min(shape.kvLength, 32),
+  };
+  const { q, k, v } = makeInputs(small, seed);
+  try {
+    if (variant.notSupportedReasons(q, k, v, options).length === 0) variant.forward(q, k, v, options);
+  } catch {
+    // Warm-up is best effort: the measured call reports its own errors.
+  }
+}
+
+export async function measureInThisProcess(request: MemoryRequest): Promise<MemoryReply> {
+  const loaded = await loadVariant(request.variant);
+  if (!loaded.ok) throw new Error(loaded.reason);
+  const options = { ...request.options, ...maskOptions(request.mask) };
+  warmUp(loaded.variant, request.shape, options, request.seed);
+  const { q, k, v } = makeInputs(request.shape, request.seed);
+  collectGarbage();
+  const baseline = process.memoryUsage().rss;
+  const peakBefore = peakRssBytes();
+  const out = loaded.variant.forward(q, k, v, options);
+  const peak = peakRssBytes();
+  // Keep the output alive until the reading is taken (it is part of the call's footprint).
+  if (out.data.length === 0) throw new Error('variant returned an empty output');
+  return {
+    baselineBytes: baseline,
+    peakBytes: peak - baseline,
+    floorBytes: Math.max(0, peakBefore - baseline),
+  };
+}
+
+serveOnce<MemoryRequest, MemoryReply>(measureInThisProcess);

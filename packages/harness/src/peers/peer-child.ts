@@ -1,0 +1,203 @@
+/**
+ * Child process running one peer on one case (forked by the runner): builds the same seeded
+ * inputs as the parent, prepares the peer (model build + session, or tfjs tensors) outside the
+ * timing, runs one validating call, times it with tinybench, reads peak RSS, and replies with
+ * the output rows the parent checks against the oracle.
+ */
+import { serveOnce } from '../child.js';
+import { type AttentionInputs, lastRows, makeInputs } from '../inputs.js';
+import { packageVersion } from '../machine.js';
+import type { CaseShape, MaskSpec } from '../suite.js';
+import { timeAsync } from '../timing.js';
+import { additiveMask, bhsdToBshd, bshdToBhsd } from './layout.js';
+import { buildOnnxModel, type OnnxGraphKind } from './onnx-model.js';
+import { isMasked, PEERS, type PeerReply, type PeerRequest } from './peers.js';
+
+interface PreparedPeer {
+  readonly call: () => Promise<Float32Array>;
+  /** Converts the peer's output to BHSD [B, Hq, Lq, Dv]. */
+  readonly toBhsd: (out: Float32Array) => Float32Array;
+  readonly version: string | null;
+  readonly threadsUsed: number;
+  readonly notes: string[];
+}
+
+interface OrtTensorConstructor {
+  new (type: 'float32', data: Float32Array, dims: readonly number[]): unknown;
+}
+interface OrtSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>>;
+}
+interface OrtModule {
+  Tensor: OrtTensorConstructor;
+  InferenceSession: { create(model: Uint8Array, options: Record<string, unknown>): Promise<OrtSession> };
+  env: { wasm?: { numThreads?: number } };
+}
+
+function feedsFor(
+  ort: OrtModule,
+  graph: OnnxGraphKind,
+  shape: CaseShape,
+  mask: MaskSpec,
+  inputs: AttentionInputs,
+): Record<string, unknown> {
+  const { q, k, v } = inputs;
+  if (graph === 'mha') {
+    return {
+      query: new ort.Tensor('float32', bhsdToBshd(q.data, q.shape), [
+        shape.batch,
+        shape.qLength,
+        shape.qHeads * shape.headDim,
+      ]),
+      key: new ort.Tensor('float32', bhsdToBshd(k.data, k.shape), [
+        shape.batch,
+        shape.kvLength,
+        shape.kvHeads * shape.headDim,
+      ]),
+      value: new ort.Tensor('float32', bhsdToBshd(v.data, v.shape), [
+        shape.batch,
+        shape.kvLength,
+        shape.kvHeads * shape.valueDim,
+      ]),
+    };
+  }
+  const feeds: Record<string, unknown> = {
+    q: new ort.Tensor('float32', q.data, q.shape),
+    k: new ort.Tensor('float32', k.data, k.shape),
+    v: new ort.Tensor('float32', v.data, v.shape),
+  };
+  if (isMasked(mask))
+    feeds.mask = new ort.Tensor('float32', additiveMask(shape, mask), [shape.qLength, shape.kvLength]);
+  return feeds;
+}
+
+async function prepareOrt(
+  request: PeerRequest,
+  inputs: AttentionInputs,
+  web: boolean,
+): Promise<PreparedPeer> {
+  const packageName = web ? 'onnxruntime-web' : 'onnxruntime-node';
+  const ort = (await import(packageName)) as unknown as OrtModule;
+  const graph = PEERS[request.peer].graph;
+  const { shape, mask } = request;
+  const model = await buildOnnxModel(graph, shape, 1 / Math.sqrt(shape.headDim), isMasked(mask));
+  const notes: string[] = [];
+  let threadsUsed = request.threads;
+  const sessionOptions: Record<string, unknown> = { graphOptimizationLevel: 'all' };
+  if (web) {
+    if (ort.env.wasm) ort.env.wasm.numThreads = request.threads;
+    sessionOptions.executionProviders = ['wasm'];
+  } else {
+    // Intra-op threads = the thread count being compared; one inter-op thread, sequential graph.
+    Object.assign(sessionOptions, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: request.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
+  }
+  const session = await ort.InferenceSession.create(model.bytes, sessionOptions);
+  if (web) threadsUsed = ort.env.wasm?.numThreads ?? 1;
+  if (graph === 'mha') notes.push('inputs given as [B, S, H·D] (layout change outside the timing)');
+  const feeds = feedsFor(ort, graph, shape, mask, inputs);
+  const call = async () => {
+    const result = await session.run(feeds);
+    const out = result[model.output.name];
+    if (!out || !(out.data instanceof Float32Array)) throw new Error('session returned no float32 output');
+    return out.data;
+  };
+  const toBhsd =
+    graph === 'mha'
+      ? (out: Float32Array) => bshdToBhsd(out, [shape.batch, shape.qLength, shape.qHeads, shape.valueDim])
+      : (out: Float32Array) => out;
+  return { call, toBhsd, version: packageVersion(packageName), threadsUsed, notes };
+}
+
+interface TfTensor {
+  dispose(): void;
+  dataSync(): Float32Array;
+}
+interface TfCore {
+  setBackend(name: string): Promise<boolean>;
+  ready(): Promise<void>;
+  tensor(values: Float32Array, shape: readonly number[], dtype: 'float32'): TfTensor;
+  tidy<T>(fn: () => T): T;
+  matMul(a: TfTensor, b: TfTensor, transposeA: boolean, transposeB: boolean): TfTensor;
+  mul(a: TfTensor, b: number | TfTensor): TfTensor;
+  add(a: TfTensor, b: TfTensor): TfTensor;
+  softmax(logits: TfTensor): TfTensor;
+  scalar(value: number): TfTensor;
+}
+
+async function prepareTfjs(request: PeerRequest, inputs: AttentionInputs): Promise<PreparedPeer> {
+  const tf = (await import('@tensorflow/tfjs-core')) as unknown as TfCore;
+  const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as {
+    setThreadsCount(n: number): void;
+    getThreadsCount(): number;
+  };
+  wasm.setThreadsCount(request.threads);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
+  await tf.ready();
+  const { shape, mask } = request;
+  const q = tf.tensor(inputs.q.data, inputs.q.shape, 'float32');
+  const k = tf.tensor(inputs.k.data, inputs.k.shape, 'float32');
+  const v = tf.tensor(inputs.v.data, inputs.v.shape, 'float32');
+  const scale = tf.scalar(1 / Math.sqrt(shape.headDim));
+  const maskTensor = isMasked(mask)
+    ? tf.tensor(additiveMask(shape, mask), [shape.qLength, shape.kvLength], 'float32')
+    : null;
+  const call = async () => {
+    const out = tf.tidy(() => {
+      const scores = tf.mul(tf.matMul(q, k, false, true), scale);
+      const probs = tf.softmax(maskTensor ? tf.add(scores, maskTensor) : scores);
+      return tf.matMul(probs, v, false, false);
+    });
+    // dataSync forces the computation; it is part of what a user pays to get the result.
+    const data = out.dataSync();
+    out.dispose();
+    return data;
+  };
+  return {
+    call,
+    toBhsd: (out) => out,
+    version: packageVersion('@tensorflow/tfjs-backend-wasm'),
+    threadsUsed: wasm.getThreadsCount(),
+    notes: [],
+  };
+}
+
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+export async function runPeer(request: PeerRequest): Promise<PeerReply> {
+  const inputs = makeInputs(request.shape, request.seed);
+  const prepared =
+    request.peer === 'tfjs-wasm'
+      ? await prepareTfjs(request, inputs)
+      : await prepareOrt(request, inputs, request.peer.startsWith('ort-web'));
+  collectGarbage();
+  const baseline = process.memoryUsage().rss;
+  const peakBefore = process.resourceUsage().maxRSS * 1024;
+  const start = performance.now();
+  const first = await prepared.call();
+  const firstMs = performance.now() - start;
+  const outShape = [request.shape.batch, request.shape.qHeads, request.shape.qLength, request.shape.valueDim];
+  const rows = lastRows(prepared.toBhsd(first), outShape, request.rowsPerHead);
+  const timing = await timeAsync(prepared.call, request.timing, firstMs, request.flops);
+  const peak = process.resourceUsage().maxRSS * 1024;
+  return {
+    version: prepared.version,
+    threadsUsed: prepared.threadsUsed,
+    rows,
+    timing,
+    memory: {
+      baselineBytes: baseline,
+      peakBytes: peak - baseline,
+      floorBytes: Math.max(0, peakBefore - baseline),
+    },
+    notes: prepared.notes,
+  };
+}
+
+serveOnce<PeerRequest, PeerReply>(runPeer);

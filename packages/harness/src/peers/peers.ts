@@ -1,0 +1,138 @@
+/**
+ * Peers: attention implementations a JS user could pick instead, timed side by side with the
+ * variants on the same inputs, each run in its own child process (peer-child.ts):
+ *   ort-node:mha     onnxruntime-node, com.microsoft MultiHeadAttention (fused CPU kernel), unmasked cases
+ *   ort-node:matmul  onnxruntime-node, MatMul → Softmax → MatMul with an additive mask (materialised)
+ *   ort-web:mha / ort-web:matmul   the same graphs on onnxruntime-web's wasm backend in Node
+ *   tfjs-wasm        @tensorflow/tfjs-core ops (matMul, softmax, matMul) on tfjs-backend-wasm
+ * This module is the parent side: which cases a peer can express, and the request/reply types.
+ */
+import { ioBytes } from '../inputs.js';
+import { formatBytes } from '../machine.js';
+import type { Timing } from '../results.js';
+import type { CaseShape, MaskSpec, PeerId } from '../suite.js';
+import type { TimingPlan } from '../timing.js';
+
+export interface PeerInfo {
+  readonly id: PeerId;
+  /** The npm packages the peer needs (all must be installed). */
+  readonly packages: readonly string[];
+  readonly graph: 'mha' | 'matmul';
+  readonly description: string;
+}
+
+export const PEERS: Readonly<Record<PeerId, PeerInfo>> = {
+  'ort-node:mha': {
+    id: 'ort-node:mha',
+    packages: ['onnxruntime-node', 'protobufjs'],
+    graph: 'mha',
+    description: 'onnxruntime-node, com.microsoft MultiHeadAttention',
+  },
+  'ort-node:matmul': {
+    id: 'ort-node:matmul',
+    packages: ['onnxruntime-node', 'protobufjs'],
+    graph: 'matmul',
+    description: 'onnxruntime-node, MatMul→Softmax→MatMul graph',
+  },
+  'ort-web:mha': {
+    id: 'ort-web:mha',
+    packages: ['onnxruntime-web', 'protobufjs'],
+    graph: 'mha',
+    description: 'onnxruntime-web (wasm), com.microsoft MultiHeadAttention',
+  },
+  'ort-web:matmul': {
+    id: 'ort-web:matmul',
+    packages: ['onnxruntime-web', 'protobufjs'],
+    graph: 'matmul',
+    description: 'onnxruntime-web (wasm), MatMul→Softmax→MatMul graph',
+  },
+  'tfjs-wasm': {
+    id: 'tfjs-wasm',
+    packages: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm'],
+    graph: 'matmul',
+    description: '@tensorflow/tfjs-core on tfjs-backend-wasm',
+  },
+};
+
+export function isMasked(mask: MaskSpec): boolean {
+  return mask.causal || mask.window !== undefined;
+}
+
+/** Why a peer cannot run a case ([] when it can). */
+export function peerNotSupportedReasons(peer: PeerId, shape: CaseShape, mask: MaskSpec): string[] {
+  const reasons: string[] = [];
+  if (shape.qHeads !== shape.kvHeads) {
+    reasons.push(
+      `GQA (${shape.qHeads}/${shape.kvHeads} heads) is not expressed in the ${PEERS[peer].graph} graph used here`,
+    );
+  }
+  if (PEERS[peer].graph === 'mha' && isMasked(mask)) {
+    reasons.push(
+      'the MultiHeadAttention graph runs unmasked cases; the matmul graph covers causal and windowed masks',
+    );
+  }
+  if (PEERS[peer].graph === 'mha' && shape.headDim !== shape.valueDim) {
+    reasons.push('MultiHeadAttention here needs Dv = Dk');
+  }
+  return reasons;
+}
+
+/**
+ * Peak bytes a peer's call needs, estimated: inputs and output, plus for the materialised graphs
+ * the score matrix three times (scores, scaled/masked scores, probabilities) and the mask.
+ */
+export function peerEstimatedBytes(peer: PeerId, shape: CaseShape, mask: MaskSpec): number {
+  const scores = 4 * shape.batch * shape.qHeads * shape.qLength * shape.kvLength;
+  const maskBytes = isMasked(mask) ? 4 * shape.qLength * shape.kvLength : 0;
+  const materialised = PEERS[peer].graph === 'matmul' ? 3 * scores + maskBytes : scores;
+  return ioBytes(shape) + materialised;
+}
+
+/**
+ * Why a peer run cannot start, or null: a missing optional package, a case the peer's graph does
+ * not express, or an estimated footprint over the memory budget. `isInstalled` is injectable so
+ * the "not installed" row can be tested on a machine that has every peer.
+ */
+export function peerPrecheck(
+  peer: PeerId,
+  shape: CaseShape,
+  mask: MaskSpec,
+  budgetBytes: number,
+  isInstalled: (packageName: string) => boolean,
+): string | null {
+  const missing = PEERS[peer].packages.filter((name) => !isInstalled(name));
+  if (missing.length > 0) return `peer not installed: ${missing.join(', ')} (optional dependency)`;
+  const reasons = peerNotSupportedReasons(peer, shape, mask);
+  if (reasons.length > 0) return `not supported: ${reasons.join('; ')}`;
+  const estimated = peerEstimatedBytes(peer, shape, mask);
+  if (estimated > budgetBytes) {
+    return `estimated ${formatBytes(estimated)} exceeds the memory budget ${formatBytes(budgetBytes)}`;
+  }
+  return null;
+}
+
+export interface PeerRequest {
+  readonly peer: PeerId;
+  readonly shape: CaseShape;
+  readonly mask: MaskSpec;
+  readonly seed: number;
+  readonly threads: number;
+  readonly rowsPerHead: number;
+  readonly timing: TimingPlan;
+  readonly flops: number;
+}
+
+export interface PeerReply {
+  readonly version: string | null;
+  /** Threads the runtime reports it used (tfjs-wasm and ort-web may fall back to 1). */
+  readonly threadsUsed: number;
+  /** The last rowsPerHead rows of every head, in BHSD order, for the oracle check. */
+  readonly rows: Float32Array;
+  readonly timing: Timing;
+  readonly memory: {
+    readonly baselineBytes: number;
+    readonly peakBytes: number;
+    readonly floorBytes: number;
+  };
+  readonly notes: readonly string[];
+}

@@ -1,0 +1,185 @@
+/** Human-readable views of a results file: the terminal table and the markdown report. */
+import { relative } from 'node:path';
+import { formatBytes } from './machine.js';
+import type { ResultRow, Results } from './results.js';
+import { describeMask } from './suite.js';
+
+export function formatMs(ms: number | undefined): string {
+  if (ms === undefined) return '–';
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(3)} ms`;
+}
+
+export function formatError(value: number | null | undefined): string {
+  if (value === undefined) return '–';
+  if (value === null) return 'NaN/inf';
+  if (value === 0) return '0';
+  return value.toExponential(1);
+}
+
+/** Dense's median on the same case and threads divided by this row's: > 1 means faster than dense. */
+export function speedupVsDense(results: Results, row: ResultRow): number | null {
+  if (!row.time) return null;
+  const dense = results.rows.find(
+    (candidate) =>
+      candidate.caseId === row.caseId &&
+      candidate.threads === row.threads &&
+      candidate.label === 'dense' &&
+      candidate.time,
+  );
+  return dense?.time ? dense.time.medianMs / row.time.medianMs : null;
+}
+
+function ruleCell(row: ResultRow): string {
+  const rule = row.accuracy?.rule;
+  if (!rule) return '–';
+  switch (rule.name) {
+    case '2x-naive-float32':
+      return rule.pass ? 'pass' : 'FAIL';
+    case 'approximate':
+      return 'approx.';
+    case 'reference':
+      return 'reference';
+    case 'report-only':
+      return 'report';
+  }
+}
+
+function memoryCell(row: ResultRow): string {
+  const measured = row.memory?.measured;
+  if (!measured) return '–';
+  return measured.status === 'ok' ? formatBytes(measured.peakBytes) : 'skipped';
+}
+
+export interface TableColumn {
+  readonly header: string;
+  readonly cell: (row: ResultRow) => string;
+  readonly align?: 'left' | 'right';
+}
+
+export function tableColumns(results: Results): TableColumn[] {
+  return [
+    { header: 'case', cell: (row) => row.caseId },
+    {
+      header: 'implementation',
+      cell: (row) => (row.implementation === 'peer' ? `${row.label} (peer)` : row.label),
+    },
+    { header: 'thr', cell: (row) => String(row.threads), align: 'right' },
+    { header: 'median', cell: (row) => formatMs(row.time?.medianMs), align: 'right' },
+    { header: '± mad', cell: (row) => (row.time ? formatMs(row.time.madMs) : '–'), align: 'right' },
+    { header: 'GFLOP/s', cell: (row) => (row.time ? row.time.gflops.toFixed(2) : '–'), align: 'right' },
+    {
+      header: '× dense',
+      cell: (row) => {
+        const speedup = speedupVsDense(results, row);
+        return speedup === null ? '–' : `${speedup.toFixed(2)}×`;
+      },
+      align: 'right',
+    },
+    { header: 'max abs err', cell: (row) => formatError(row.accuracy?.vsOracle.maxAbs), align: 'right' },
+    { header: '2× rule', cell: ruleCell },
+    { header: 'workspace', cell: (row) => formatBytes(row.memory?.workspaceBytes), align: 'right' },
+    { header: 'peak', cell: memoryCell, align: 'right' },
+    { header: 'status', cell: (row) => (row.status === 'ok' ? 'ok' : `skipped (${row.reason ?? ''})`) },
+  ];
+}
+
+export function terminalTable(results: Results, maxReason = 70): string {
+  const columns = tableColumns(results);
+  const cells = results.rows.map((row) =>
+    columns.map((column) => {
+      const text = column.cell(row);
+      return column.header === 'status' && text.length > maxReason
+        ? `${text.slice(0, maxReason - 1)}…`
+        : text;
+    }),
+  );
+  const widths = columns.map((column, index) =>
+    Math.max(column.header.length, ...cells.map((row) => row[index]?.length ?? 0)),
+  );
+  const line = (values: string[]) =>
+    values
+      .map((value, index) => {
+        const width = widths[index] ?? 0;
+        return columns[index]?.align === 'right' ? value.padStart(width) : value.padEnd(width);
+      })
+      .join('  ')
+      .trimEnd();
+  const header = line(columns.map((column) => column.header));
+  return [header, '-'.repeat(header.length), ...cells.map(line)].join('\n');
+}
+
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+export function markdownTable(
+  results: Results,
+  rows: readonly ResultRow[],
+  columns = tableColumns(results),
+): string {
+  const header = `| ${columns.map((column) => column.header).join(' | ')} |`;
+  const rule = `| ${columns.map((column) => (column.align === 'right' ? '---:' : '---')).join(' | ')} |`;
+  const body = rows.map((row) => `| ${columns.map((column) => escapeCell(column.cell(row))).join(' | ')} |`);
+  return [header, rule, ...body].join('\n');
+}
+
+export function describeRun(results: Results): string[] {
+  const m = results.machine;
+  const commit = results.git.commit
+    ? `${results.git.commit.slice(0, 10)}${results.git.dirty ? ' (uncommitted changes)' : ''}`
+    : 'unknown';
+  const found = Object.entries(results.packages)
+    .filter(([, version]) => version !== null)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ');
+  return [
+    `- Suite: \`${results.options.suite}\` — ${results.suite.description}`,
+    `- Machine: ${m.cpuModel}, ${m.cores} cores, ${formatBytes(m.memoryBytes)} RAM, ${m.os} ${m.release} (${m.arch}); load average at start ${m.loadAverage.join(' / ')}`,
+    `- Node ${results.node}; kernels backend: ${results.backend ?? 'unknown'}; commit ${commit}`,
+    `- Packages: ${found}`,
+    `- Started ${results.startedAt}${results.wallTimeMs !== null ? `, measured for ${(results.wallTimeMs / 1000).toFixed(1)} s` : ''}${results.complete ? '' : ' — INCOMPLETE (interrupted)'}`,
+    `- Options: variants ${results.options.variants.join(', ')}; threads ${results.options.threads.join(', ')}; peers ${results.options.peers ? 'on' : 'off (--no-peers)'}`,
+  ];
+}
+
+/** The markdown report of a run; `chartFiles` are embedded relative to `reportDirectory`. */
+export function markdownReport(
+  results: Results,
+  chartFiles: readonly string[],
+  reportDirectory: string,
+): string {
+  const lines: string[] = [`# attnkit-bench: ${results.options.suite}`, '', ...describeRun(results), ''];
+  lines.push(
+    "Method: each implementation is validated against core's float64 oracle on the last " +
+      `${results.suite.accuracy.rowsPerHead} query rows of every head, then timed with tinybench (warm-up on; the table gives the median and the median absolute deviation). ` +
+      'GFLOP/s = 2·(Dk+Dv)·attended pairs / median. "× dense" is dense\'s median over this one on the same case and threads (> 1 = faster). ' +
+      "Exact variants must keep max abs error within 2× the plain float32 loop's (+1e-6). Peak memory is measured in a fresh child process (peak RSS − RSS before the call). " +
+      'Timings on a shared machine are noisy: compare ratios within one run.',
+    '',
+  );
+  for (const group of results.suite.groups) {
+    const rows = results.rows.filter((row) => row.group === group.id);
+    if (rows.length === 0) continue;
+    lines.push(`## ${group.title}`, '', `${group.source}. Mask: ${describeMask(group.mask)}.`, '');
+    lines.push(markdownTable(results, rows), '');
+    const charts = chartFiles.filter(
+      (file) =>
+        file.includes(`${group.id}-`) &&
+        (file.endsWith('.svg') || !chartFiles.includes(file.replace(/\.png$/, '.svg'))),
+    );
+    for (const file of charts) lines.push(`![${group.title}](${relative(reportDirectory, file)})`, '');
+  }
+  const skipped = results.rows.filter((row) => row.status === 'skipped');
+  if (skipped.length > 0) {
+    const reasons = new Map<string, number>();
+    for (const row of skipped)
+      reasons.set(`${row.label}: ${row.reason}`, (reasons.get(`${row.label}: ${row.reason}`) ?? 0) + 1);
+    lines.push('## Skipped', '');
+    for (const [reason, count] of reasons)
+      lines.push(`- ${escapeCell(reason)} (${count} row${count === 1 ? '' : 's'})`);
+    lines.push('');
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,363 @@
+/**
+ * Benchmark suites: named shape tables (benchmarks/suites/*.json) validated with zod, and their
+ * expansion into concrete cases. A group is one shape family named after where it comes from
+ * (GPT-2 small, Llama-style GQA, ...) swept over sequence lengths; a suite is a list of groups
+ * plus the variants, threads, peers and budgets to run them with.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The implementations the harness knows how to load (see variants.ts). 'naive' is core's float32 triple loop. */
+export const VARIANT_IDS = ['naive', 'dense', 'causal', 'sliding-window', 'linear', 'flash'] as const;
+export type VariantId = (typeof VARIANT_IDS)[number];
+
+/** Peer implementations, each run in its own child process (peers/). */
+export const PEER_IDS = [
+  'ort-node:mha',
+  'ort-node:matmul',
+  'ort-web:mha',
+  'ort-web:matmul',
+  'tfjs-wasm',
+] as const;
+export type PeerId = (typeof PEER_IDS)[number];
+
+const positiveInt = z.number().int().positive();
+
+/** JSON has no Infinity: an unbounded window side is written "inf". */
+const reachSchema = z.union([z.number().int().nonnegative(), z.literal('inf')]);
+export type Reach = z.infer<typeof reachSchema>;
+
+export const maskSchema = z
+  .object({
+    causal: z.boolean().default(false),
+    /** Inclusive [left, right] reach around the query's key position (DESIGN §3). */
+    window: z.tuple([reachSchema, reachSchema]).optional(),
+  })
+  .strict();
+export type MaskSpec = z.infer<typeof maskSchema>;
+
+/** A variant to run: a known id, or a labelled id with its own options (e.g. linear with FAVOR+). */
+export const variantSpecSchema = z.union([
+  z.enum(VARIANT_IDS),
+  z
+    .object({
+      label: z.string().min(1),
+      variant: z.enum(VARIANT_IDS),
+      options: z.record(z.string(), z.unknown()).default({}),
+    })
+    .strict(),
+]);
+export type VariantSpecInput = z.input<typeof variantSpecSchema>;
+
+export interface VariantSpec {
+  readonly label: string;
+  readonly variant: VariantId;
+  readonly options: Record<string, unknown>;
+}
+
+const lengthsSchema = z.array(positiveInt).min(1);
+
+const powerOfTwo = positiveInt.refine((n) => (n & (n - 1)) === 0, 'must be a power of two');
+
+export const groupSchema = z
+  .object({
+    /** Slug used in case ids, chart file names and docs markers. */
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    title: z.string().min(1),
+    /** Where the shape comes from (model card, paper), so a reader can check it. */
+    source: z.string().min(1),
+    kind: z.enum(['attention', 'mha']).default('attention'),
+    batch: positiveInt.default(1),
+    heads: positiveInt,
+    kvHeads: positiveInt.optional(),
+    headDim: positiveInt,
+    valueDim: positiveInt.optional(),
+    /** mha groups: model width (default heads · headDim). */
+    dModel: positiveInt.optional(),
+    mask: maskSchema.default({ causal: false }),
+    /** Explicit sequence lengths N (Lq = Lk = N unless queryLength is set). */
+    lengths: lengthsSchema.optional(),
+    /** Powers of two from..to inclusive. */
+    pow2: z.object({ from: powerOfTwo, to: powerOfTwo }).strict().optional(),
+    /** Fixed-total-tokens sweep: batch = fixedTotalTokens / N for every N (must divide). */
+    fixedTotalTokens: positiveInt.optional(),
+    /** Decoding-style cases: a fixed number of queries against N keys. */
+    queryLength: positiveInt.optional(),
+    /** Restrict this group to some variant labels (default: the suite's list). */
+    variants: z.array(z.string()).optional(),
+    peers: z.boolean().default(true),
+    /** Run the peers only at these N (default: every N of the group). */
+    peerLengths: z.array(positiveInt).min(1).optional(),
+    memory: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((group, ctx) => {
+    if ((group.lengths === undefined) === (group.pow2 === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of lengths or pow2', path: ['lengths'] });
+    }
+    if (group.pow2 && group.pow2.from > group.pow2.to) {
+      ctx.addIssue({ code: 'custom', message: 'pow2.from must be <= pow2.to', path: ['pow2'] });
+    }
+    const kvHeads = group.kvHeads ?? group.heads;
+    if (group.heads % kvHeads !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `heads (${group.heads}) must be a multiple of kvHeads (${kvHeads})`,
+        path: ['kvHeads'],
+      });
+    }
+    if (group.fixedTotalTokens !== undefined) {
+      for (const n of sequenceLengths(group)) {
+        if (group.fixedTotalTokens % n !== 0) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `fixedTotalTokens ${group.fixedTotalTokens} is not a multiple of N=${n}`,
+            path: ['fixedTotalTokens'],
+          });
+        }
+      }
+    }
+    if (group.kind === 'mha' && group.queryLength !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'mha groups are self-attention: no queryLength',
+        path: ['queryLength'],
+      });
+    }
+  });
+export type GroupSpec = z.infer<typeof groupSchema>;
+
+export const suiteSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+    description: z.string().min(1),
+    variants: z
+      .array(variantSpecSchema)
+      .min(1)
+      .default([...VARIANT_IDS]),
+    threads: z.array(z.number().int().min(1).max(64)).min(1).default([1, 2]),
+    peers: z.array(z.enum(PEER_IDS)).default([...PEER_IDS]),
+    timing: z
+      .object({
+        /** Time budget per (case, implementation, threads) measurement, split into samples. */
+        budgetMs: z.number().positive().default(400),
+        minSamples: positiveInt.default(3),
+        maxSamples: positiveInt.default(50),
+        warmupSamples: z.number().int().nonnegative().default(1),
+        /**
+         * A case whose single call is predicted (from the same implementation's GFLOP/s on the
+         * previous, smaller case) to take longer than this is skipped, saying so.
+         */
+        maxCallMs: z.number().positive().default(30_000),
+      })
+      .strict()
+      .default({ budgetMs: 400, minSamples: 3, maxSamples: 50, warmupSamples: 1, maxCallMs: 30_000 }),
+    accuracy: z
+      .object({
+        /** The last R query rows of every head are checked against the float64 oracle (see accuracy.ts). */
+        rowsPerHead: positiveInt.default(64),
+      })
+      .strict()
+      .default({ rowsPerHead: 64 }),
+    memory: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Cases whose estimated footprint (inputs, output, workspaceBytes) exceeds this are skipped. */
+        budgetBytes: positiveInt.default(2 ** 31),
+        timeoutMs: positiveInt.default(120_000),
+      })
+      .strict()
+      .default({ enabled: true, budgetBytes: 2 ** 31, timeoutMs: 120_000 }),
+    /** Peer child processes give up after this long (model build, load, warm-up and timing). */
+    peerTimeoutMs: positiveInt.default(120_000),
+    groups: z.array(groupSchema).min(1),
+  })
+  .strict()
+  .superRefine((suite, ctx) => {
+    const labels = suite.variants.map((v) => normaliseVariantSpec(v).label);
+    const seen = new Set<string>();
+    for (const label of labels) {
+      if (seen.has(label))
+        ctx.addIssue({ code: 'custom', message: `duplicate variant label ${label}`, path: ['variants'] });
+      seen.add(label);
+    }
+    const groupIds = new Set<string>();
+    suite.groups.forEach((group, index) => {
+      if (groupIds.has(group.id)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `duplicate group id ${group.id}`,
+          path: ['groups', index, 'id'],
+        });
+      }
+      groupIds.add(group.id);
+    });
+  });
+export type Suite = z.infer<typeof suiteSchema>;
+export type SuiteInput = z.input<typeof suiteSchema>;
+
+export class SuiteError extends Error {
+  override name = 'SuiteError';
+}
+
+export function normaliseVariantSpec(spec: z.infer<typeof variantSpecSchema>): VariantSpec {
+  if (typeof spec === 'string') return { label: spec, variant: spec, options: {} };
+  return { label: spec.label, variant: spec.variant, options: spec.options };
+}
+
+/** Parses a suite object; zod issues become one readable SuiteError naming each path. */
+export function parseSuite(input: unknown, origin = 'suite'): Suite {
+  const parsed = suiteSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new SuiteError(`${origin} is not a valid suite:\n${lines.join('\n')}`);
+}
+
+export function sequenceLengths(group: Pick<GroupSpec, 'lengths' | 'pow2'>): number[] {
+  if (group.lengths) return [...group.lengths];
+  const lengths: number[] = [];
+  if (group.pow2) for (let n = group.pow2.from; n <= group.pow2.to; n *= 2) lengths.push(n);
+  return lengths;
+}
+
+/** One concrete attention problem of a group. */
+export interface CaseShape {
+  readonly batch: number;
+  readonly qHeads: number;
+  readonly kvHeads: number;
+  readonly qLength: number;
+  readonly kvLength: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+}
+
+export interface BenchCase {
+  /** `${group.id}/N=${n}` (plus batch for fixed-token sweeps): stable across runs, the compare key. */
+  readonly id: string;
+  readonly groupId: string;
+  readonly kind: 'attention' | 'mha';
+  /** The swept sequence length N (x axis of the charts). */
+  readonly n: number;
+  readonly shape: CaseShape;
+  readonly mask: MaskSpec;
+  /** mha only. */
+  readonly dModel?: number;
+  /** Seeds q, k, v (or x and the weights) reproducibly in every process. */
+  readonly seed: number;
+}
+
+/** FNV-1a: a stable 32-bit seed from a case id, so a case has the same inputs in every run and process. */
+export function seedFromId(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+export function expandGroup(group: GroupSpec): BenchCase[] {
+  return sequenceLengths(group).map((n) => {
+    const batch = group.fixedTotalTokens !== undefined ? group.fixedTotalTokens / n : group.batch;
+    const id = group.fixedTotalTokens !== undefined ? `${group.id}/B=${batch},N=${n}` : `${group.id}/N=${n}`;
+    const shape: CaseShape = {
+      batch,
+      qHeads: group.heads,
+      kvHeads: group.kvHeads ?? group.heads,
+      qLength: group.queryLength ?? n,
+      kvLength: n,
+      headDim: group.headDim,
+      valueDim: group.valueDim ?? group.headDim,
+    };
+    const base = {
+      id,
+      groupId: group.id,
+      kind: group.kind,
+      n,
+      shape,
+      mask: group.mask,
+      seed: seedFromId(id),
+    };
+    return group.kind === 'mha' ? { ...base, dModel: group.dModel ?? group.heads * group.headDim } : base;
+  });
+}
+
+/** The AttentionOptions fields a mask spec stands for ("inf" → Infinity). */
+export function maskOptions(mask: MaskSpec): { causal?: boolean; window?: readonly [number, number] } {
+  const options: { causal?: boolean; window?: readonly [number, number] } = {};
+  if (mask.causal) options.causal = true;
+  if (mask.window) {
+    const [left, right] = mask.window;
+    options.window = [
+      left === 'inf' ? Number.POSITIVE_INFINITY : left,
+      right === 'inf' ? Number.POSITIVE_INFINITY : right,
+    ];
+  }
+  return options;
+}
+
+export function describeMask(mask: MaskSpec): string {
+  const parts: string[] = [];
+  if (mask.causal) parts.push('causal');
+  if (mask.window) parts.push(`window [${mask.window[0]}, ${mask.window[1]}]`);
+  return parts.length > 0 ? parts.join(' + ') : 'full';
+}
+
+/**
+ * Where the named suites live: benchmarks/suites of the monorepo. Looked up from the working
+ * directory upwards, then from this module upwards (dist/ inside packages/harness).
+ */
+export function findSuitesDirectory(start = process.cwd()): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const origin of [start, here]) {
+    let dir = resolve(origin);
+    for (;;) {
+      const candidate = join(dir, 'benchmarks', 'suites');
+      if (existsSync(candidate)) return candidate;
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return null;
+}
+
+export function listSuiteNames(directory = findSuitesDirectory()): string[] {
+  if (!directory) return [];
+  return readdirSync(directory)
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => file.slice(0, -'.json'.length))
+    .sort();
+}
+
+/** `name` is a suite in benchmarks/suites, or a path to a suite JSON file. */
+export function loadSuite(
+  nameOrPath: string,
+  directory = findSuitesDirectory(),
+): { suite: Suite; path: string } {
+  const looksLikePath = nameOrPath.endsWith('.json') || nameOrPath.includes('/') || nameOrPath.includes('\\');
+  let path: string;
+  if (looksLikePath) {
+    path = resolve(nameOrPath);
+  } else {
+    if (!directory)
+      throw new SuiteError(`no benchmarks/suites directory found to look up suite '${nameOrPath}'`);
+    path = join(directory, `${nameOrPath}.json`);
+  }
+  if (!existsSync(path)) {
+    const known = listSuiteNames(directory);
+    throw new SuiteError(
+      `suite '${nameOrPath}' not found (${path}). Known suites: ${known.join(', ') || 'none'}; or pass a path to a .json file.`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new SuiteError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return { suite: parseSuite(json, path), path };
+}

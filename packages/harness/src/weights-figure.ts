@@ -1,0 +1,128 @@
+/**
+ * The attention-weights figure: which keys each query attends to, as heatmaps. Softmax weights
+ * come from dense's `attentionWeights` for a full, a causal and a sliding-window mask; linear
+ * attention's implied weights φ(q_i)·φ(k_j) / Σ_j' φ(q_i)·φ(k_j') come from linear's own float64
+ * oracle run with V = the identity (out = A·I = A), so they use exactly linear's feature maps.
+ */
+import { randn, type Tensor } from '@attnkit/core';
+import type { TopLevelSpec } from 'vega-lite';
+import { type ChartFormat, writeChart } from './charts.js';
+import { importOptional } from './variants.js';
+
+export interface WeightsPanel {
+  readonly title: string;
+  /** [L, L] row-major, rows sum to 1 (or 0 for a row that sees nothing). */
+  readonly weights: ArrayLike<number>;
+}
+
+const LENGTH = 24;
+const HEAD_DIM = 16;
+const SEED = 11;
+
+type AttentionWeightsFn = (q: Tensor, k: Tensor, options?: Record<string, unknown>) => Tensor;
+type LinearOracle = (
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options?: Record<string, unknown>,
+) => { out: Float64Array };
+
+function identityValues(length: number): Tensor {
+  const data = new Float32Array(length * length);
+  for (let i = 0; i < length; i++) data[i * length + i] = 1;
+  return { data, shape: [1, 1, length, length] };
+}
+
+/** The panels of the figure (throws when dense is unavailable: the figure is dense's). */
+export async function attentionWeightPanels(): Promise<{ panels: WeightsPanel[]; notes: string[] }> {
+  const q = randn([1, 1, LENGTH, HEAD_DIM], SEED, 1.5);
+  const k = randn([1, 1, LENGTH, HEAD_DIM], SEED + 1, 1.5);
+  const notes: string[] = [];
+  const dense = await importOptional('@attnkit/dense');
+  if ('reason' in dense) throw new Error(`attention weights need @attnkit/dense: ${dense.reason}`);
+  const attentionWeights = dense.module.attentionWeights as AttentionWeightsFn | undefined;
+  if (typeof attentionWeights !== 'function')
+    throw new Error('@attnkit/dense does not export attentionWeights');
+  const panels: WeightsPanel[] = [
+    { title: 'softmax, full', weights: attentionWeights(q, k).data },
+    { title: 'softmax, causal', weights: attentionWeights(q, k, { causal: true }).data },
+    {
+      title: 'softmax, causal window 6',
+      weights: attentionWeights(q, k, { causal: true, window: [6, 0] }).data,
+    },
+  ];
+  const linear = await importOptional('@attnkit/linear');
+  const oracle =
+    'module' in linear ? (linear.module.referenceLinearAttention as LinearOracle | undefined) : undefined;
+  if (typeof oracle === 'function') {
+    const identity = identityValues(LENGTH);
+    panels.push({
+      title: 'linear (elu+1), full',
+      weights: oracle(q, k, identity, { featureMap: 'elu' }).out,
+    });
+    panels.push({
+      title: 'linear (elu+1), causal',
+      weights: oracle(q, k, identity, { featureMap: 'elu', causal: true }).out,
+    });
+    panels.push({
+      title: 'linear (FAVOR+, 256 features), full',
+      weights: oracle(q, k, identity, { featureMap: 'favor', features: 256 }).out,
+    });
+  } else {
+    notes.push(
+      `linear panels omitted: ${'reason' in linear ? linear.reason : 'no referenceLinearAttention export'}`,
+    );
+  }
+  return { panels, notes };
+}
+
+export function weightsSpec(panels: readonly WeightsPanel[], length = LENGTH): TopLevelSpec {
+  const values: { panel: string; i: number; j: number; w: number }[] = [];
+  for (const panel of panels) {
+    for (let i = 0; i < length; i++)
+      for (let j = 0; j < length; j++)
+        values.push({ panel: panel.title, i, j, w: Number(panel.weights[i * length + j] ?? 0) });
+  }
+  const ticks = Array.from({ length: Math.ceil(length / 4) }, (_, index) => index * 4);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: `Attention weights, one head, ${length} tokens (same q, k in every panel)`,
+      subtitle:
+        'row i = query, column j = key; each row sums to 1; darker = more weight; white = masked (weight 0)',
+    },
+    config: {
+      font: 'DejaVu Sans',
+      background: 'white',
+      title: { fontSize: 15, subtitleFontSize: 12, anchor: 'start' },
+      header: { labelFontSize: 13 },
+    },
+    data: { values },
+    facet: { field: 'panel', type: 'nominal', sort: panels.map((panel) => panel.title), title: null },
+    columns: 3,
+    spec: {
+      width: 210,
+      height: 210,
+      mark: { type: 'rect' },
+      encoding: {
+        x: { field: 'j', type: 'ordinal', title: 'key j', axis: { values: ticks, labelAngle: 0 } },
+        y: { field: 'i', type: 'ordinal', title: 'query i', axis: { values: ticks } },
+        color: {
+          field: 'w',
+          type: 'quantitative',
+          title: 'weight',
+          scale: { scheme: 'blues', domain: [0, 1], type: 'sqrt' },
+        },
+      },
+    },
+  } as TopLevelSpec;
+}
+
+/** Writes attention-weights.svg/.png into `directory`; returns the files. */
+export async function writeAttentionWeightsFigure(
+  directory: string,
+  formats: readonly ChartFormat[],
+): Promise<string[]> {
+  const { panels } = await attentionWeightPanels();
+  return writeChart(weightsSpec(panels), directory, 'attention-weights', formats);
+}
