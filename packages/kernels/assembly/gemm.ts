@@ -6,14 +6,15 @@
 // scratch, then a 4 × 8 register-blocked micro-kernel walks down the rows: 8 f32x4 accumulators,
 // per k step two vector loads of the panel and four splat loads of A, 8 mul + 8 add.
 // Row-major A (NT, NN) is read in place (four row streams). Transposed A (TN) is packed too, in
-// MC = 64-row blocks of 4-row strips: read in place its rows lie lda apart, which with a large
-// power-of-two lda aliases in L1 and misses the TLB (30 → 47 GFLOP/s at 1024×64×1024; packing
-// row-major A as well cost NT/NN 3–5%, so they do not).
+// 32-row × 96-deep blocks of 4-row strips: read in place its rows lie lda apart, which with a
+// large power-of-two lda aliases in L1 and misses the TLB (30 → 45-47 GFLOP/s at 1024×64×1024;
+// packing row-major A as well cost NT/NN 3–5%, so they do not). The smaller TN blocks keep the
+// whole scratch near 15 KiB, cache-friendlier (256×64 blocks measured the same within noise).
 // Tails: short row groups repeat the last row (NT/NN) or are zero-padded (TN), column tails are
 // zero-padded in the panel; their results are discarded by the store, which then writes lane by
 // lane. beta == 0 overwrites C without reading it (later k blocks accumulate with beta = 1).
-// Time O(m·n·k); extra memory: the instance scratch (KC·8 + MC·KC floats + a 4×8 tile, 72 KiB).
-import { A_BLOCK_BYTES, KC, MC, PANEL_BYTES, scratch } from './scratch';
+// Time O(m·n·k); extra memory: the instance scratch (at most 15.1 KiB).
+import { KC, KC_TN, MC_TN, SPILL_OFFSET, scratch, TN_PANEL_BYTES } from './scratch';
 
 // @ts-ignore: decorator
 @inline
@@ -101,7 +102,7 @@ function packRows(b: usize, ldbBytes: usize, nv: i32, kc: i32): void {
  * power-of-two lda those alias in L1 and miss the TLB). Rows past `rows` are zero.
  */
 function packTransposedA(a: usize, aColStep: usize, rows: i32, kc: i32): void {
-  let out = scratch + PANEL_BYTES;
+  let out = scratch + TN_PANEL_BYTES;
   for (let i = 0; i < rows; i += 4) {
     const valid = min(4, rows - i);
     let src = a + (<usize>i << 2);
@@ -136,7 +137,7 @@ function storeRow(c: usize, v0: v128, v1: v128, nv: i32, alpha: f32, beta: f32):
     }
     return;
   }
-  const spill = scratch + PANEL_BYTES + A_BLOCK_BYTES;
+  const spill = scratch + SPILL_OFFSET;
   v128.store(spill, v0);
   v128.store(spill, v1, 16);
   for (let j = 0; j < nv; j++) {
@@ -311,7 +312,7 @@ function gemmRowMajorA(
   }
 }
 
-/** Transposed A (TN): MC × KC blocks of A are packed into 4-row strips, then every B panel sweeps them. */
+/** Transposed A (TN): MC_TN × KC_TN blocks of A are packed into 4-row strips, then every B panel sweeps them. */
 function gemmTransposedA(
   m: i32,
   n: i32,
@@ -325,19 +326,19 @@ function gemmTransposedA(
   alpha: f32,
   beta: f32,
 ): void {
-  for (let p0 = 0; p0 < k; p0 += KC) {
-    const kc = min(KC, k - p0);
+  for (let p0 = 0; p0 < k; p0 += KC_TN) {
+    const kc = min(KC_TN, k - p0);
     const blockBeta: f32 = p0 == 0 ? beta : 1;
     const aBlock = a + <usize>p0 * ldaBytes;
-    for (let i0 = 0; i0 < m; i0 += MC) {
-      const mc = min(MC, m - i0);
+    for (let i0 = 0; i0 < m; i0 += MC_TN) {
+      const mc = min(MC_TN, m - i0);
       packTransposedA(aBlock + (<usize>i0 << 2), ldaBytes, mc, kc);
       const cBlock = c + <usize>i0 * ldcBytes;
       for (let j0 = 0; j0 < n; j0 += 8) {
         const nv = min(8, n - j0);
         packB(false, b, ldbBytes, j0, nv, p0, kc);
         const cPanel = cBlock + (<usize>j0 << 2);
-        let strip = scratch + PANEL_BYTES;
+        let strip = scratch + TN_PANEL_BYTES;
         for (let i = 0; i < mc; i += 4) {
           microKernel4x8Packed(kc, strip, cPanel + <usize>i * ldcBytes, ldcBytes, min(4, mc - i), nv, alpha, blockBeta);
           strip += <usize>kc << 4;

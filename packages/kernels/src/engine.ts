@@ -10,7 +10,7 @@
  * Memory layout (bytes):
  *   [0, heapBase)                  the module's static data (none today; heapBase = 1024)
  *   [control, control + 16 KiB)    the worker pool's control block (claim counter, error text)
- *   [scratch, scratch + 16 KiB)    the caller instance's kernel scratch (packed GEMM panels)
+ *   [scratch, scratch + 128 KiB)   the caller instance's kernel scratch (packed GEMM panels)
  *   [arena base, ...)              the arena: everything variants allocate, growing upward
  * Worker threads get their own regions carved from the arena for the duration of a job (see
  * thread-pool.ts).
@@ -41,7 +41,12 @@ export const MAX_ARENA_BYTES = 2 ** 32 - 2 ** 26;
 
 /** Bytes reserved for the worker pool's control block (see thread-pool.ts). */
 export const CONTROL_BLOCK_BYTES = 16384;
-/** Bytes reserved for one kernels instance's scratch (the module needs 72.1 KiB: packed GEMM panels and a tile). */
+/**
+ * Bytes reserved for one kernels instance's scratch: the caller's in the layout below, and the
+ * first bytes of each worker's per-job region (so a worker region is this + workerArenaBytes).
+ * The module needs 15.1 KiB today (packed GEMM panels and a tile); the rest is headroom for
+ * larger blocks without changing what callers account for.
+ */
 export const INSTANCE_SCRATCH_BYTES = 131072;
 /** Static area reserved when the module is not compiled yet at memory creation (checked when it is). */
 const LATE_STATIC_RESERVE_BYTES = 65536;

@@ -13,6 +13,7 @@ export {
   defaultBackend,
   type Engine,
   getEngine,
+  INSTANCE_SCRATCH_BYTES,
   MAX_ARENA_BYTES,
   type PrivateEngineOptions,
   wasmUnavailableReason,
