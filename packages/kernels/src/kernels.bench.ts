@@ -165,7 +165,7 @@ const table = rows.map(({ name, work, unit, fn, singleThread }) => {
     cpu: singleThread ? format(cpuMillisecondsPerCall(fn, result.latency.min)) : '',
   };
 });
-console.log(`128-bit SIMD ceiling (register-only f32x4 mul+add, best of 5): ${ceiling.toFixed(1)} GFLOP/s`);
+console.log(`128-bit SIMD ceiling (register-only f32x4 mul+add, best of 40): ${ceiling.toFixed(1)} GFLOP/s`);
 console.table(table);
 const one = bench.getTask(`8 heads 512×512×64, 1 thread`)?.result;
 const two = bench.getTask(`8 heads 512×512×64, 2 threads`)?.result;

@@ -6,10 +6,11 @@
 import { instantiateKernels, kernelsModule, SIMD_CEILING_FLOPS_PER_ITERATION } from './wasm-module.js';
 
 /**
- * Best GFLOP/s of `repeats` runs of `iterations` loop iterations (96 FLOPs each), on the calling
- * thread. Throws where the wasm kernels are unavailable.
+ * Best GFLOP/s of `repeats` runs of `iterations` loop iterations (96 FLOPs each, ~1 ms a run: short
+ * runs are rarely preempted, so the best one is the machine's) on the calling thread. Throws where
+ * the wasm kernels are unavailable.
  */
-export function measureSimdCeiling(iterations = 2_000_000, repeats = 5): number {
+export function measureSimdCeiling(iterations = 500_000, repeats = 40): number {
   const module = kernelsModule(false);
   if (!module) throw new Error('measureSimdCeiling: the wasm kernels are unavailable here');
   const kernels = instantiateKernels(module, new WebAssembly.Memory({ initial: 1, maximum: 65536 }));
