@@ -24,6 +24,7 @@ import {
   type Engine,
   finishAttention,
   getEngine,
+  INSTANCE_SCRATCH_BYTES,
   MAX_ARENA_BYTES,
   placeAttention,
   registerWorkModule,
@@ -36,13 +37,6 @@ import { type CausalPayload, itemScoreFloats, runItem } from './work.js';
 
 /** The module each pool worker imports to run causal items (the built work.js next to this file). */
 export const CAUSAL_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
-
-/**
- * Bytes the pool carves per worker for that worker's own kernel scratch, on top of the region we ask
- * for: kernels' INSTANCE_SCRATCH_BYTES, which kernels does not export (asked for; a threads test
- * holds this copy to the measured arena use).
- */
-const WORKER_KERNEL_SCRATCH_BYTES = 131072;
 
 interface ShapeSummary {
   batch: number;
@@ -97,7 +91,7 @@ function arenaFloats(
     alignFloats(rows * dims.valueDim) +
     alignFloats(rows) +
     running * alignFloats(itemScoreFloats({ blockQ, kvLength: dims.kvLength, windowLeft: left })) +
-    (running - 1) * (WORKER_KERNEL_SCRATCH_BYTES / 4)
+    (running - 1) * (INSTANCE_SCRATCH_BYTES / 4) // each pool worker's own kernel scratch
   );
 }
 
