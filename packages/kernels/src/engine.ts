@@ -15,6 +15,7 @@
  * Worker threads get their own regions carved from the arena for the duration of a job (see
  * thread-pool.ts).
  */
+import { AttentionInputError, describeValue } from '@attnkit/core';
 import { Arena, ArenaError } from './arena.js';
 import { JsKernelOps } from './js-ops.js';
 import type { KernelOps } from './kernel-ops.js';
@@ -162,7 +163,12 @@ export function defaultBackend(): Backend {
  */
 export function getEngine(backend: Backend = defaultBackend()): Engine {
   if (backend !== 'wasm' && backend !== 'js') {
-    throw new Error(`getEngine: backend must be 'wasm' or 'js', received ${JSON.stringify(backend)}`);
+    throw new AttentionInputError(
+      'backend',
+      "'wasm' or 'js'",
+      describeValue(backend),
+      'Leave it unset for the default.',
+    );
   }
   if (jobEngines) {
     const engine = jobEngines.get(backend);
@@ -205,8 +211,11 @@ export function createEngine(
 ): Engine {
   const initialBytes = options.initialBytes ?? 2 ** 20;
   if (!Number.isInteger(initialBytes) || initialBytes < 0 || initialBytes > MAX_ARENA_BYTES) {
-    throw new RangeError(
-      `createEngine: initialBytes must be an integer in [0, ${MAX_ARENA_BYTES}], received ${initialBytes}`,
+    throw new AttentionInputError(
+      'options.initialBytes',
+      `an integer number of bytes in [0, ${MAX_ARENA_BYTES}]`,
+      describeValue(initialBytes),
+      'The arena grows on demand: a small value is fine.',
     );
   }
   let module: WebAssembly.Module | undefined;
@@ -218,7 +227,12 @@ export function createEngine(
       );
     }
   } else if (backend !== 'js') {
-    throw new Error(`createEngine: backend must be 'wasm' or 'js', received ${JSON.stringify(backend)}`);
+    throw new AttentionInputError(
+      'backend',
+      "'wasm' or 'js'",
+      describeValue(backend),
+      'Leave it unset for the default.',
+    );
   }
   const reserved = LATE_STATIC_RESERVE_BYTES + INSTANCE_SCRATCH_BYTES;
   const memory = new WebAssembly.Memory({

@@ -20,6 +20,7 @@
  * The work module is loaded on the caller synchronously: registered with `registerWorkModule`,
  * or, in Node (>= 20.19, where require() loads ES modules), loaded by URL on first use.
  */
+import { AttentionInputError, describeValue } from '@attnkit/core';
 import { z } from 'zod';
 import {
   type Backend,
@@ -65,6 +66,14 @@ const runParallelSchema = z.object({
     })
     .optional(),
 });
+
+const RUN_PARALLEL_EXPECTED: Record<string, string> = {
+  workModuleUrl: 'the URL of an ES module exporting runItem(engine, payload, item)',
+  items: 'a non-negative integer number of items',
+  threads: 'an integer number of threads in [1, 64]',
+  'options.backend': "'wasm' or 'js'",
+  'options.workerArenaBytes': 'a positive integer number of bytes',
+};
 
 interface PoolWorker {
   post(message: JobMessage): void;
@@ -257,7 +266,17 @@ export function runParallel(
   const parsed = runParallelSchema.safeParse({ workModuleUrl, items, threads, options });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new RangeError(`runParallel: ${issue.path.join('.')}: ${issue.message}`);
+    const argument = issue.path.join('.');
+    const received = issue.path.reduce<unknown>(
+      (value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key],
+      { workModuleUrl, items, threads, options },
+    );
+    throw new AttentionInputError(
+      argument,
+      RUN_PARALLEL_EXPECTED[argument] ?? issue.message,
+      describeValue(received),
+      'See runParallel(workModuleUrl, payload, items, threads, options?) in the @attnkit/kernels README.',
+    );
   }
   if (items === 0) return;
   const module = workModuleSync(workModuleUrl);

@@ -2,6 +2,7 @@
  * Engines, the arena and the bounds checks at the TS boundary: growth re-creates views without
  * losing data, a bad offset is an ArenaError (never a write elsewhere), backends share one arena.
  */
+import { AttentionInputError } from '@attnkit/core';
 import { describe, expect, it } from 'vitest';
 import { ArenaError } from '../arena.js';
 import { createEngine, defaultBackend, engineMemory, getEngine, wasmUnavailableReason } from '../engine.js';
@@ -16,7 +17,8 @@ describe('engines', () => {
     expect(getEngine().backend).toBe(defaultBackend());
     expect(getEngine('js').arena).toBe(getEngine('wasm').arena);
     expect(getEngine('js')).toBe(getEngine('js'));
-    expect(() => getEngine('gpu' as never)).toThrow(/backend must be 'wasm' or 'js'/);
+    expect(() => getEngine('gpu' as never)).toThrow(/^backend: expected 'wasm' or 'js', received "gpu"/);
+    expect(() => createEngine('gpu' as never)).toThrow(AttentionInputError);
   });
 
   it('use a shared memory (worker threads can see it) with the arena above static data and scratch', () => {
@@ -40,7 +42,9 @@ describe('engines', () => {
       own.arena.read(c, 4, out);
       expect(Array.from(out)).toEqual([14, 32, 32, 77]);
     }
-    expect(() => createEngine('js', { initialBytes: -1 })).toThrow(/initialBytes/);
+    expect(() => createEngine('js', { initialBytes: -1 })).toThrow(
+      /^options.initialBytes: expected an integer/,
+    );
   });
 });
 

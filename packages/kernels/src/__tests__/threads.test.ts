@@ -4,6 +4,7 @@
  * Work modules are test fixtures (plain ESM, loadable by a worker without a TS loader).
  */
 import { execFileSync } from 'node:child_process';
+import { AttentionInputError } from '@attnkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEngine, runParallel, startThreads, stopThreads } from '../../dist/index.js';
 
@@ -152,9 +153,16 @@ describe('runParallel', () => {
   });
 
   it('refuses bad arguments and modules without runItem', () => {
-    expect(() => runParallel(FAILING, {}, -1, 2)).toThrow(/items/);
-    expect(() => runParallel(FAILING, {}, 4, 0)).toThrow(/threads/);
-    expect(() => runParallel(FAILING, {}, 4, 2.5)).toThrow(/threads/);
+    expect(() => runParallel(FAILING, {}, -1, 2)).toThrow(
+      /^items: expected a non-negative integer number of items, received -1/,
+    );
+    expect(() => runParallel(FAILING, {}, 4, 0)).toThrow(
+      /^threads: expected an integer number of threads in \[1, 64\], received 0/,
+    );
+    expect(() => runParallel(FAILING, {}, 4, 2.5)).toThrow(AttentionInputError);
+    expect(() => runParallel(FAILING, {}, 4, 2, { workerArenaBytes: -5 })).toThrow(
+      /^options.workerArenaBytes: /,
+    );
     expect(() => runParallel(new URL('../../package.json', import.meta.url).href, {}, 1, 1)).toThrow();
     expect(() => runParallel(fixture('no-run-item.mjs'), {}, 1, 1)).toThrow(/does not export runItem/);
   });
