@@ -5,9 +5,7 @@
  * The storage sits in the layout the kernels read directly, so attend copies only the new queries
  * in and the output rows out — never the cache — on either backend.
  */
-
-import type { Backend } from '@attnkit/kernels';
-import { createEngine, type Engine, getEngine } from '@attnkit/kernels';
+import { type Backend, createEngine, type Engine, getEngine } from '@attnkit/kernels';
 
 export function createCacheEngine(backend: Backend | undefined, initialBytes: number): Engine {
   // getEngine first: it resolves the default and refuses a backend this platform cannot run, with the reason.
