@@ -6,7 +6,7 @@
  *   blocks  — blockQ × blockK sweep at N = 2048 (how the defaults were chosen)
  *   rss     — peak RSS of causal N = 32768, one head, in a fresh child process (target well under 400 MB)
  * FLOPs = 2 · Σ visible pairs · (Dk + Dv) (all B·Hq·Lq·Lk pairs when unmasked; core's visiblePairs otherwise).
- * Usage: node dist/bench/flash.bench.js [section ...]   (default: all sections)
+ * Usage: node dist/bench/flash.bench.js [section ...]   (default: gflops naive causal rss; blocks on request)
  * Timings on a shared machine are noisy: read them as ratios within one run.
  */
 import { execFileSync } from 'node:child_process';
@@ -225,4 +225,5 @@ if (backend === 'wasm') {
   // The f32x4 ceiling of one thread right now: under load it drops too, so GFLOP/s read against it.
   line('SIMD ceiling, one thread (kernels measureSimdCeiling)', `${measureSimdCeiling().toFixed(1)} GFLOP/s`);
 }
-for (const name of chosen.length > 0 ? chosen : Object.keys(sections)) await sections[name]!();
+const defaults = ['gflops', 'naive', 'causal', 'rss']; // the blocks sweep takes minutes: on request
+for (const name of chosen.length > 0 ? chosen : defaults) await sections[name]!();
