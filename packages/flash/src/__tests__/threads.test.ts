@@ -3,6 +3,7 @@
  * .ts sources — so this file tests the build (turbo's `test` depends on `build`).
  */
 import { type AttentionOptions, errorStats, randn, referenceAttention, type Tensor } from '@attnkit/core';
+import { describeVariant } from '@attnkit/core/testing';
 import { type Backend, getEngine, startThreads, stopThreads, wasmFeatures } from '@attnkit/kernels';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { flash, flashAttention } from '../../dist/index.js';
@@ -88,3 +89,7 @@ describe('threads', () => {
     if (poolAvailable) expect(measured).toBeGreaterThanOrEqual(analytic - 4 * scratchFloats(32, 16));
   });
 });
+
+// The whole conformance table on two threads, with 4-row query blocks so even the small cases are
+// split into several items (tolerance as in conformance.test.ts).
+describeVariant(flash, { tolerance: { atol: 1e-4, rtol: 1e-4 }, options: { threads: 2, blockQ: 4 } });
