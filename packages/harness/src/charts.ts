@@ -25,22 +25,23 @@ const FONT = 'DejaVu Sans';
 const WIDTH = 560;
 const HEIGHT = 320;
 
-/** category20: enough distinct colours for 7 variants and 5 peers. */
-const COLOR = {
-  field: 'series',
-  type: 'nominal',
-  title: 'implementation',
-  scale: { scheme: 'category20' },
-} as const;
+/** category20 over a fixed domain: the same implementation has the same colour in every chart. */
+function colorEncoding(domain: readonly string[], shown: readonly string[] = domain) {
+  return {
+    field: 'series',
+    type: 'nominal',
+    title: 'implementation',
+    scale: { scheme: 'category20', domain: [...domain] },
+    // The legend lists only what this chart shows; the scale keeps every colour fixed.
+    legend: { values: [...shown] },
+  } as const;
+}
+
 const DASHES = [
   [1, 0],
   [6, 4],
   [2, 3],
 ];
-
-function threadsDomain(rows: readonly ResultRow[]): string[] {
-  return [...new Set(rows.map((row) => row.threads))].sort((a, b) => a - b).map(threadsLabel);
-}
 
 const baseConfig = {
   font: FONT,
@@ -54,57 +55,124 @@ function seriesName(row: ResultRow): string {
   return row.implementation === 'peer' ? `${row.label} (peer)` : row.label;
 }
 
+/** Every implementation of the run, variants first (in suite order), then peers. */
+export function seriesDomain(results: Results): string[] {
+  const names: string[] = [];
+  for (const row of results.rows) {
+    const name = seriesName(row);
+    if (!names.includes(name)) names.push(name);
+  }
+  return names.sort((a, b) => Number(a.endsWith('(peer)')) - Number(b.endsWith('(peer)')));
+}
+
 function okRows(rows: readonly ResultRow[], group: string): ResultRow[] {
   return rows.filter((row) => row.group === group && row.status === 'ok');
 }
 
-function log2Axis(rows: readonly { n: number }[]) {
-  const values = [...new Set(rows.map((row) => row.n))].sort((a, b) => a - b);
-  return {
-    field: 'n',
-    type: 'quantitative' as const,
-    scale: { type: 'log' as const, base: 2 },
-    axis: { values, format: 'd' },
-    title: 'sequence length N (log scale)',
-  };
+function threadsLabel(threads: number): string {
+  return threads === 1 ? '1 thread' : `${threads} threads`;
 }
 
-function lineSpec(
-  title: string,
-  subtitle: string,
-  values: Record<string, unknown>[],
-  yField: string,
-  yTitle: string,
-  yLog: boolean,
-  x: ReturnType<typeof log2Axis>,
-  dash: { field: string; title: string; domain: string[] } | null,
-): TopLevelSpec {
-  return {
+function threadsDomain(rows: readonly ResultRow[]): string[] {
+  return [...new Set(rows.map((row) => row.threads))].sort((a, b) => a - b).map(threadsLabel);
+}
+
+interface SeriesChart {
+  readonly title: string;
+  readonly subtitle: string;
+  /** Each value has n, series, line (one line per series × second category) and yField. */
+  readonly values: Record<string, unknown>[];
+  readonly yField: string;
+  readonly yTitle: string;
+  readonly yLog: boolean;
+  /** The second category (threads, or analytic vs measured): dashes on lines, opacity on bars. */
+  readonly second: { field: string; title: string; domain: string[] } | null;
+  readonly colorDomain: readonly string[];
+}
+
+/**
+ * Lines against N (log₂ axis) when the group sweeps N; grouped bars per implementation when it
+ * has a single N (a line with one point says nothing).
+ */
+function seriesSpec(chart: SeriesChart): TopLevelSpec {
+  const lengths = [...new Set(chart.values.map((value) => value.n as number))].sort((a, b) => a - b);
+  const y = {
+    field: chart.yField,
+    type: 'quantitative',
+    scale: chart.yLog ? { type: 'log' } : { zero: true },
+    title: chart.yTitle,
+  };
+  const present = chart.colorDomain.filter((name) => chart.values.some((value) => value.series === name));
+  const color = colorEncoding(chart.colorDomain, present);
+  const common = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle },
     width: WIDTH,
     height: HEIGHT,
     config: baseConfig,
-    data: { values },
+    data: { values: chart.values },
+  };
+  if (lengths.length === 1) {
+    // One N: a dot plot per implementation (bars cannot start at 0 on a log scale).
+    return {
+      ...common,
+      title: { text: `${chart.title} (N = ${lengths[0]})`, subtitle: chart.subtitle },
+      mark: { type: 'point', filled: true, size: 140, opacity: 0.9 },
+      encoding: {
+        x: {
+          field: 'series',
+          type: 'nominal',
+          sort: present,
+          title: null,
+          axis: { labelAngle: -30, labelLimit: 200 },
+        },
+        y,
+        color,
+        ...(chart.second
+          ? {
+              xOffset: { field: chart.second.field, type: 'nominal', scale: { domain: chart.second.domain } },
+              shape: {
+                field: chart.second.field,
+                type: 'nominal',
+                title: chart.second.title,
+                scale: {
+                  domain: chart.second.domain,
+                  range: ['circle', 'square', 'triangle-up'].slice(0, chart.second.domain.length),
+                },
+              },
+            }
+          : {}),
+      },
+    } as TopLevelSpec;
+  }
+  return {
+    ...common,
+    title: { text: `${chart.title} vs N`, subtitle: chart.subtitle },
     mark: { type: 'line', point: { size: 45 }, strokeWidth: 2 },
     encoding: {
-      x,
-      y: {
-        field: yField,
+      x: {
+        field: 'n',
         type: 'quantitative',
-        scale: yLog ? { type: 'log' } : { zero: true },
-        title: yTitle,
+        scale: { type: 'log', base: 2 },
+        axis: { values: lengths, format: 'd' },
+        title: 'sequence length N (log scale)',
       },
-      color: COLOR,
-      ...(dash
+      y,
+      color,
+      ...(chart.second
         ? {
             strokeDash: {
-              field: dash.field,
+              field: chart.second.field,
               type: 'nominal',
-              title: dash.title,
+              title: chart.second.title,
               // The first value solid, the others dashed, whatever order the data comes in.
-              scale: { domain: dash.domain, range: DASHES.slice(0, dash.domain.length) },
-              legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400 },
+              scale: { domain: chart.second.domain, range: DASHES.slice(0, chart.second.domain.length) },
+              legend: {
+                symbolType: 'stroke',
+                symbolStrokeWidth: 2,
+                symbolSize: 400,
+                // Vega gives dash-only legend symbols no stroke colour of their own.
+                encode: { symbols: { update: { stroke: { value: '#333' } } } },
+              },
             },
           }
         : {}),
@@ -118,31 +186,26 @@ function groupDescription(results: Results, group: string): { title: string; mas
   return { title: spec?.title ?? group, mask: spec ? describeMask(spec.mask) : '' };
 }
 
-function threadsLabel(threads: number): string {
-  return threads === 1 ? '1 thread' : `${threads} threads`;
-}
-
 export function timeChart(results: Results, group: string): ChartSpec | null {
   const rows = okRows(results.rows, group).filter((row) => row.time);
   if (rows.length === 0) return null;
   const { title, mask } = groupDescription(results, group);
-  const values = rows.map((row) => ({
-    n: row.n,
-    ms: row.time?.medianMs,
-    series: seriesName(row),
-    threads: threadsLabel(row.threads),
-    line: `${row.label}|${row.threads}`,
-  }));
-  const spec = lineSpec(
-    `${title}: time per call vs N`,
-    `lower is better · median of tinybench samples · log-log · ${mask} mask`,
-    values,
-    'ms',
-    'median ms per call (log)',
-    true,
-    log2Axis(rows),
-    { field: 'threads', title: 'threads', domain: threadsDomain(rows) },
-  );
+  const spec = seriesSpec({
+    title: `${title}: time per call`,
+    subtitle: `lower is better · median of tinybench samples · log scale · ${mask} mask`,
+    values: rows.map((row) => ({
+      n: row.n,
+      ms: row.time?.medianMs,
+      series: seriesName(row),
+      threads: threadsLabel(row.threads),
+      line: `${row.label}|${row.threads}`,
+    })),
+    yField: 'ms',
+    yTitle: 'median ms per call (log)',
+    yLog: true,
+    second: { field: 'threads', title: 'threads', domain: threadsDomain(rows) },
+    colorDomain: seriesDomain(results),
+  });
   return { name: `${group}-time`, kind: 'time', group, spec };
 }
 
@@ -150,23 +213,23 @@ export function gflopsChart(results: Results, group: string): ChartSpec | null {
   const rows = okRows(results.rows, group).filter((row) => row.time);
   if (rows.length === 0) return null;
   const { title } = groupDescription(results, group);
-  const values = rows.map((row) => ({
-    n: row.n,
-    gflops: row.time?.gflops,
-    series: seriesName(row),
-    threads: threadsLabel(row.threads),
-    line: `${row.label}|${row.threads}`,
-  }));
-  const spec = lineSpec(
-    `${title}: throughput vs N`,
-    'higher is better · FLOPs = 2·(Dk+Dv)·attended pairs (DESIGN §6) / median time',
-    values,
-    'gflops',
-    'GFLOP/s',
-    false,
-    log2Axis(rows),
-    { field: 'threads', title: 'threads', domain: threadsDomain(rows) },
-  );
+  const spec = seriesSpec({
+    title: `${title}: throughput`,
+    subtitle:
+      'higher is better · 2·(Dk+Dv)·attended pairs / median time · log scale · linear: the softmax work it stands in for',
+    values: rows.map((row) => ({
+      n: row.n,
+      gflops: row.time?.gflops,
+      series: seriesName(row),
+      threads: threadsLabel(row.threads),
+      line: `${row.label}|${row.threads}`,
+    })),
+    yField: 'gflops',
+    yTitle: 'GFLOP/s (log)',
+    yLog: true,
+    second: { field: 'threads', title: 'threads', domain: threadsDomain(rows) },
+    colorDomain: seriesDomain(results),
+  });
   return { name: `${group}-gflops`, kind: 'gflops', group, spec };
 }
 
@@ -201,16 +264,17 @@ export function memoryChart(results: Results, group: string): ChartSpec | null {
   }
   if (values.length === 0) return null;
   const { title } = groupDescription(results, group);
-  const spec = lineSpec(
-    `${title}: memory vs N`,
-    'lower is better · measured peak per call in a fresh process (solid), analytic workspace (dashed) · log-log',
+  const spec = seriesSpec({
+    title: `${title}: memory`,
+    subtitle:
+      'lower is better · measured peak per call in a fresh process, and the analytic workspace · log scale',
     values,
-    'mib',
-    'MiB (log)',
-    true,
-    log2Axis(values as { n: number }[]),
-    { field: 'source', title: 'memory', domain: [MEASURED, ANALYTIC] },
-  );
+    yField: 'mib',
+    yTitle: 'MiB (log)',
+    yLog: true,
+    second: { field: 'source', title: 'memory', domain: [MEASURED, ANALYTIC] },
+    colorDomain: seriesDomain(results),
+  });
   return { name: `${group}-memory`, kind: 'memory', group, spec };
 }
 
@@ -223,22 +287,22 @@ export function errorChart(results: Results, group: string): ChartSpec | null {
   );
   if (rows.length === 0) return null;
   const { title } = groupDescription(results, group);
-  const values = rows.map((row) => ({
-    n: row.n,
-    error: row.accuracy?.vsOracle.maxAbs,
-    series: seriesName(row),
-    line: row.label,
-  }));
-  const spec = lineSpec(
-    `${title}: error vs N`,
-    'lower is better · max |out − float64 oracle| on the last rows of every head · linear = distance from softmax',
-    values,
-    'error',
-    'max abs error (log)',
-    true,
-    log2Axis(rows),
-    null,
-  );
+  const spec = seriesSpec({
+    title: `${title}: error`,
+    subtitle:
+      'lower is better · max |out − float64 oracle| on the last rows of every head · linear = distance from softmax',
+    values: rows.map((row) => ({
+      n: row.n,
+      error: row.accuracy?.vsOracle.maxAbs,
+      series: seriesName(row),
+      line: row.label,
+    })),
+    yField: 'error',
+    yTitle: 'max abs error (log)',
+    yLog: true,
+    second: null,
+    colorDomain: seriesDomain(results),
+  });
   return { name: `${group}-error`, kind: 'error', group, spec };
 }
 
@@ -275,7 +339,7 @@ export function accuracySpeedChart(results: Results, group: string): ChartSpec |
         title: 'median ms per call (log) — lower is better',
       },
       y: { field: 'error', type: 'quantitative', scale: { type: 'log' }, title: 'max abs error (log)' },
-      color: COLOR,
+      color: colorEncoding(seriesDomain(results), [...new Set(values.map((value) => value.series))]),
       shape: { field: 'threads', type: 'nominal', title: 'threads' },
       size: { field: 'n', type: 'quantitative', title: 'N', scale: { type: 'log', range: [30, 300] } },
     },

@@ -129,6 +129,10 @@ function roleOf(spec: VariantSpec, variant: AnyVariant): 'exact' | 'approximate'
   return variant.exact ? 'exact' : 'approximate';
 }
 
+function seconds(milliseconds: number): string {
+  return `${Number((milliseconds / 1000).toPrecision(2))} s`;
+}
+
 function runsPeers(group: GroupSpec, n: number): boolean {
   return group.peers && (group.peerLengths === undefined || group.peerLengths.includes(n));
 }
@@ -218,7 +222,7 @@ async function runAttentionCase(context: RunContext, group: GroupSpec, benchCase
       const predicted = context.predictor.predict(predictorKey, flops);
       if (predicted !== null && predicted > suite.timing.maxCallMs) {
         skip(
-          `one call predicted to take ${(predicted / 1000).toFixed(1)} s (from the previous case), over the ${(suite.timing.maxCallMs / 1000).toFixed(0)} s cap`,
+          `one call predicted to take ${seconds(predicted)} (from the previous case), over the ${seconds(suite.timing.maxCallMs)} cap`,
           { memory },
         );
         continue;
