@@ -10,10 +10,10 @@
  * - Memory: arena allocations the caller made before the call are visible to every worker. For
  *   the job, the pool carves one region per participating worker from the caller's arena
  *   (`workerArenaBytes`, default 64 MiB of address space, 1 GiB at most over all workers;
- *   untouched pages cost no RAM), released
- *   when the call returns. A worker's `engine.arena` allocates only inside its region (emptied
- *   before each item) and may read/write the caller's allocations; it never touches the
- *   caller's arena bookkeeping. Exceeding the region is an ArenaError naming the limit.
+ *   untouched pages cost no RAM), released when the call returns. A worker's `engine.arena`
+ *   allocates only inside its region (emptied before each item) and may read/write the caller's
+ *   allocations; it never touches the caller's arena bookkeeping. Exceeding the region is an
+ *   ArenaError naming the limit.
  * - One-thread path: threads = 1, a single item, no shared memory, no way to block (a browser
  *   main thread), no worker support, or a call nested inside another job: items run inline on
  *   the caller, in order.
@@ -108,13 +108,21 @@ function asWorkModule(url: string, loaded: unknown): WorkModule {
   return loaded as WorkModule;
 }
 
+function checkUrl(url: unknown): void {
+  if (typeof url !== 'string' || url.length === 0) {
+    throw new AttentionInputError('url', RUN_PARALLEL_EXPECTED.workModuleUrl!, describeValue(url));
+  }
+}
+
 /** Makes `module` the work module for `url` on this thread (needed where sync loading is impossible, e.g. browsers). */
 export function registerWorkModule(url: string, module: WorkModule): void {
+  checkUrl(url);
   workModules.set(url, asWorkModule(url, module));
 }
 
 /** Imports and registers a work module asynchronously (browsers: call before the first runParallel). */
 export async function loadWorkModule(url: string): Promise<WorkModule> {
+  checkUrl(url);
   const module = asWorkModule(url, await import(/* @vite-ignore */ url));
   workModules.set(url, module);
   return module;
@@ -231,7 +239,10 @@ function ensureWorkers(count: number): PoolWorker[] {
  * blocking jobs in a worker context. Resolves to the number of workers running.
  */
 export async function startThreads(threads: number): Promise<number> {
-  const started = ensureWorkers(Math.max(0, Math.min(64, threads) - 1));
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new AttentionInputError('threads', RUN_PARALLEL_EXPECTED.threads!, describeValue(threads));
+  }
+  const started = ensureWorkers(threads - 1);
   if (!control) return 0;
   const deadline = Date.now() + 30_000;
   while (control.readyCount() < workers.length && Date.now() < deadline) {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { AttentionInputError } from '@attnkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getEngine, runParallel, startThreads, stopThreads } from '../../dist/index.js';
+import { getEngine, registerWorkModule, runParallel, startThreads, stopThreads } from '../../dist/index.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).href;
 const GEMM = fixture('gemm-work.mjs');
@@ -152,7 +152,29 @@ describe('runParallel', () => {
     }
   });
 
-  it('refuses bad arguments and modules without runItem', () => {
+  it('uses a registered module on the caller (how browsers load work modules synchronously)', () => {
+    const mark = arena.mark();
+    try {
+      const out = arena.put(new Float32Array(3));
+      const seen: number[] = [];
+      registerWorkModule('registered:test-module', {
+        runItem(running, payload, item) {
+          seen.push(item);
+          running.arena.heap[(payload as { out: number }).out + item] = 10 * item;
+        },
+      });
+      runParallel('registered:test-module', { out }, 3, 1);
+      expect(seen).toEqual([0, 1, 2]);
+      expect(Array.from(arena.heap.subarray(out, out + 3))).toEqual([0, 10, 20]);
+      expect(() => runParallel('https://example.invalid/work.js', {}, 1, 1)).toThrow(
+        /not loaded on this thread/,
+      );
+    } finally {
+      arena.release(mark);
+    }
+  });
+
+  it('refuses bad arguments and modules without runItem', async () => {
     expect(() => runParallel(FAILING, {}, -1, 2)).toThrow(
       /^items: expected a non-negative integer number of items, received -1/,
     );
@@ -165,6 +187,9 @@ describe('runParallel', () => {
     );
     expect(() => runParallel(new URL('../../package.json', import.meta.url).href, {}, 1, 1)).toThrow();
     expect(() => runParallel(fixture('no-run-item.mjs'), {}, 1, 1)).toThrow(/does not export runItem/);
+    expect(() => registerWorkModule('', { runItem() {} })).toThrow(AttentionInputError);
+    expect(() => registerWorkModule(fixture('x.mjs'), {} as never)).toThrow(/does not export runItem/);
+    await expect(startThreads(0)).rejects.toThrow(/^threads: expected an integer number of threads/);
   });
 
   it('never keeps the process alive (workers are unref’d)', () => {
