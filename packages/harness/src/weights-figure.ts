@@ -103,7 +103,7 @@ export function weightsSpec(panels: readonly WeightsPanel[], length = LENGTH): T
     spec: {
       width: 210,
       height: 210,
-      mark: { type: 'rect' },
+      mark: { type: 'rect', stroke: '#f0f0f0', strokeWidth: 0.5 },
       encoding: {
         x: { field: 'j', type: 'ordinal', title: 'key j', axis: { values: ticks, labelAngle: 0 } },
         y: { field: 'i', type: 'ordinal', title: 'query i', axis: { values: ticks } },
@@ -111,7 +111,8 @@ export function weightsSpec(panels: readonly WeightsPanel[], length = LENGTH): T
           field: 'w',
           type: 'quantitative',
           title: 'weight',
-          scale: { scheme: 'blues', domain: [0, 1], type: 'sqrt' },
+          // From white, so a masked entry (weight exactly 0) is white; sqrt spreads the small weights.
+          scale: { type: 'sqrt', domain: [0, 1], range: ['#ffffff', '#08306b'], interpolate: 'rgb' },
         },
       },
     },

@@ -46,6 +46,21 @@ describe('docs sections', () => {
     expect(out).toContain('test cpu');
   });
 
+  it('computes speedups against a baseline from the rows, per N', () => {
+    const out = rewriteMarkdown(
+      '<!-- results:speedup group=toy variant=flash -->\n<!-- /results -->',
+      context,
+    );
+    // dense 1 ms / flash 0.5 ms at N = 64 (fixture peaks: 2 KiB per N); flash has no rows at 128 and 256.
+    expect(out).toContain('| 64 | 1.000 ms | 0.500 ms | 2.00× | 128 KiB | 128 KiB |');
+    expect(out).toContain('| 128 | 4.000 ms | – | – | 256 KiB | – |');
+  });
+
+  it('states the source in one line', () => {
+    const out = rewriteMarkdown('<!-- results:source-line -->\n<!-- /results -->', context);
+    expect(out).toContain('Figures from `benchmarks/results/tiny.json` (suite `tiny`; test cpu, 2 cores;');
+  });
+
   it('fills the ring-attention section from the oracle', () => {
     const out = rewriteMarkdown('<!-- results:lse-merge -->\n<!-- /results -->', context);
     expect(out).toMatch(/\| 2 \| \d\.\de-1\d \|/);
