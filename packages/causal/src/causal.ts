@@ -21,42 +21,23 @@ import {
   validateAttentionInputs,
 } from '@attnkit/core';
 import {
-  type Engine,
+  callArenaFloats,
   finishAttention,
   getEngine,
-  INSTANCE_SCRATCH_BYTES,
-  MAX_ARENA_BYTES,
+  engineReasons as kernelEngineReasons,
   placeAttention,
-  registerWorkModule,
-  runParallel,
-  wasmUnavailableReason,
+  problemPayload,
+  queryBlockItems,
+  runWorkItems,
+  type ShapeSummary,
+  summariseShapes,
 } from '@attnkit/kernels';
 import { effectiveBlockQ } from './causal-blocks.js';
-import { alignFloats, type CausalOptions, causalOptionsSchema, DEFAULT_BLOCK_Q } from './options.js';
+import { type CausalOptions, causalOptionsSchema, DEFAULT_BLOCK_Q } from './options.js';
 import { type CausalPayload, itemScoreFloats, runItem } from './work.js';
 
 /** The module each pool worker imports to run causal items (the built work.js next to this file). */
 export const CAUSAL_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
-
-interface ShapeSummary {
-  batch: number;
-  qHeads: number;
-  qLength: number;
-  kvLength: number;
-  valueDim: number;
-}
-
-/** The dimensions read straight from the shapes, for the analytic paths that must not throw. */
-function summariseShapes(q: Tensor, k: Tensor, v: Tensor): ShapeSummary | null {
-  if (q?.shape?.length !== 4 || k?.shape?.length !== 4 || v?.shape?.length !== 4) return null;
-  return {
-    batch: q.shape[0]!,
-    qHeads: q.shape[1]!,
-    qLength: q.shape[2]!,
-    kvLength: k.shape[2]!,
-    valueDim: v.shape[3]!,
-  };
-}
 
 /** Left reach of the window in options (Infinity when absent or malformed: the widest buffer). */
 function windowLeftOf(options: CausalOptions | undefined): number {
@@ -64,35 +45,11 @@ function windowLeftOf(options: CausalOptions | undefined): number {
   return typeof left === 'number' && left >= 0 ? left : Number.POSITIVE_INFINITY;
 }
 
-/** Work items of a call: one per (batch, query head, query block). */
-function itemCount(dims: ShapeSummary, blockQ: number): number {
-  return dims.batch * dims.qHeads * Math.ceil(dims.qLength / blockQ);
-}
-
-/**
- * Floats the call places in the arena: copies of q, k, v, the out and lse rows, a scores buffer per
- * running thread, and each pool worker's kernel scratch.
- */
-function arenaFloats(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  dims: ShapeSummary,
-  blockQ: number,
-  left: number,
-  threads: number,
-): number {
-  const rows = dims.batch * dims.qHeads * dims.qLength;
-  const running = Math.max(1, Math.min(threads, itemCount(dims, blockQ)));
-  return (
-    alignFloats(q.data.length) +
-    alignFloats(k.data.length) +
-    alignFloats(v.data.length) +
-    alignFloats(rows * dims.valueDim) +
-    alignFloats(rows) +
-    running * alignFloats(itemScoreFloats({ blockQ, kvLength: dims.kvLength, windowLeft: left })) +
-    (running - 1) * (INSTANCE_SCRATCH_BYTES / 4) // each pool worker's own kernel scratch
-  );
+/** Arena floats of a call: the shared copies plus one scores buffer per running thread. */
+function arenaFloats(dims: ShapeSummary, options: CausalOptions): number {
+  const blockQ = effectiveBlockQ(dims.qLength, options.blockQ ?? DEFAULT_BLOCK_Q);
+  const scores = itemScoreFloats({ blockQ, kvLength: dims.kvLength, windowLeft: windowLeftOf(options) });
+  return callArenaFloats(dims, scores, queryBlockItems(dims, blockQ), options.threads ?? 1);
 }
 
 /** What causalAttention itself cannot run (the variant adds "must be causal"). Never throws. */
@@ -101,21 +58,10 @@ function engineReasons(q: Tensor, k: Tensor, v: Tensor, options: CausalOptions |
   const dims = summariseShapes(q, k, v);
   // Malformed inputs are forward's to reject with a precise error, not a "not supported" reason.
   if (!parsed.success || !dims) return [];
-  const reasons: string[] = [];
-  const threads = parsed.data.threads ?? 1;
-  if (parsed.data.backend === 'wasm') {
-    const why = wasmUnavailableReason();
-    if (why) reasons.push(`backend 'wasm' is unavailable here (${why}): pass backend 'js' or leave it unset`);
-  }
-  const blockQ = effectiveBlockQ(dims.qLength, parsed.data.blockQ ?? DEFAULT_BLOCK_Q);
-  const bytes = 4 * arenaFloats(q, k, v, dims, blockQ, windowLeftOf(options), threads);
-  if (bytes > MAX_ARENA_BYTES) {
-    reasons.push(
-      `the inputs, output and scores need ${(bytes / 2 ** 30).toFixed(2)} GiB of engine memory, above the ` +
-        `${(MAX_ARENA_BYTES / 2 ** 30).toFixed(2)} GiB WebAssembly limit: split the batch or the heads into several calls`,
-    );
-  }
-  return reasons;
+  return kernelEngineReasons(
+    parsed.data.backend,
+    4 * arenaFloats(dims, { ...parsed.data, window: options?.window }),
+  );
 }
 
 function variantReasons(q: Tensor, k: Tensor, v: Tensor, options: CausalOptions | undefined): string[] {
@@ -143,9 +89,7 @@ export const causal: AttentionVariant<CausalOptions> = {
     const dims = summariseShapes(q, k, v);
     if (!dims) return 0;
     const parsed = causalOptionsSchema.safeParse(options ?? {});
-    const own = parsed.success ? parsed.data : {};
-    const blockQ = effectiveBlockQ(dims.qLength, own.blockQ ?? DEFAULT_BLOCK_Q);
-    return 4 * arenaFloats(q, k, v, dims, blockQ, windowLeftOf(options), own.threads ?? 1);
+    return 4 * arenaFloats(dims, { ...(parsed.success ? parsed.data : {}), window: options?.window });
   },
 };
 
@@ -197,52 +141,21 @@ function runCausal(
   const placed = placeAttention(engine, problem, q, k, v);
   try {
     const payload: CausalPayload = {
-      batch: problem.batch,
-      qHeads: problem.qHeads,
-      kvHeads: problem.kvHeads,
-      groupSize: problem.groupSize,
-      qLength: problem.qLength,
-      kvLength: problem.kvLength,
-      headDim: problem.headDim,
-      valueDim: problem.valueDim,
-      scale: problem.scale,
-      windowLeft: problem.windowLeft,
-      validKeys: Array.from(problem.validKeys),
+      ...problemPayload(problem, placed),
       blockQ,
       queryBlocks: Math.ceil(problem.qLength / blockQ),
-      q: placed.q,
-      k: placed.k,
-      v: placed.v,
-      out: placed.out,
-      lse: placed.lse,
     };
-    runItems(engine, payload, problem.batch * problem.qHeads * payload.queryBlocks, own.threads ?? 1);
+    runWorkItems(
+      engine,
+      CAUSAL_WORK_MODULE_URL,
+      runItem,
+      payload,
+      queryBlockItems(problem, blockQ),
+      own.threads ?? 1,
+      itemScoreFloats(payload),
+    );
     return finishAttention(engine, problem, placed);
   } finally {
     engine.arena.release(placed.mark);
   }
-}
-
-let workModuleRegistered = false;
-
-/**
- * One thread: the items in a plain loop on this engine. More: the kernels pool runs the same
- * runItem on the caller plus threads − 1 workers over the shared memory (it falls back to the loop
- * itself where workers or shared memory are unavailable — same result, one thread).
- */
-function runItems(engine: Engine, payload: CausalPayload, items: number, threads: number): void {
-  if (threads <= 1 || items <= 1) {
-    for (let item = 0; item < items; item++) runItem(engine, payload, item);
-    return;
-  }
-  // The caller thread runs items too: hand it the module already loaded here, so it needs no
-  // synchronous import by URL (impossible in browsers).
-  if (!workModuleRegistered) {
-    registerWorkModule(CAUSAL_WORK_MODULE_URL, { runItem });
-    workModuleRegistered = true;
-  }
-  runParallel(CAUSAL_WORK_MODULE_URL, payload, items, threads, {
-    backend: engine.backend,
-    workerArenaBytes: 4 * alignFloats(itemScoreFloats(payload)),
-  });
 }

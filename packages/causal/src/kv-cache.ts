@@ -3,7 +3,7 @@
  * a preallocated cache; each step appends the new positions' k, v and attends the new queries
  * against everything cached (bottom-right aligned, so new queries are causal among themselves).
  *
- * Layout: the cache lives in a private engine's memory (kernels' createEngine, cache-engines.ts) as
+ * Layout: the cache lives in a private engine's memory (kernels' createEngine: a memory of its own, garbage-collected with the cache, never the shared bump arena) as
  * K [B, Hkv, capacity, Dk] and V [B, Hkv, capacity, Dv]; head (b, g) of the first `length` positions
  * is one contiguous run, exactly what attendRows reads, so attend copies only q in and out/lse back
  * (O(Lnew · D) per step), never the cache.
@@ -22,11 +22,17 @@ import {
   validateAttentionInputs,
   z,
 } from '@attnkit/core';
-import { type Backend, type Engine, type HeadOffsets, MAX_ARENA_BYTES } from '@attnkit/kernels';
-import { createCacheEngine } from './cache-engines.js';
+import {
+  alignFloats,
+  type Backend,
+  createEngine,
+  type Engine,
+  type HeadOffsets,
+  MAX_ARENA_BYTES,
+} from '@attnkit/kernels';
 import { withCausal } from './causal.js';
 import { attendCausalHead, blockScoreFloats, effectiveBlockQ } from './causal-blocks.js';
-import { alignFloats, DEFAULT_BLOCK_Q } from './options.js';
+import { DEFAULT_BLOCK_Q } from './options.js';
 
 export interface KVCacheOptions {
   batch: number;
@@ -149,7 +155,7 @@ class CausalKVCache implements KVCache {
     this.valueDim = options.valueDim;
     this.growth = options.growth ?? 'double';
     this.slots = options.capacity;
-    this.engine = createCacheEngine(options.backend, 4 * this.storageFloats(options.capacity));
+    this.engine = createEngine(options.backend, { initialBytes: 4 * this.storageFloats(options.capacity) });
     this.backend = this.engine.backend;
     this.storageMark = this.engine.arena.mark();
     this.allocateStorage();

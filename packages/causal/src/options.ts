@@ -19,8 +19,3 @@ export const causalOptionsSchema = attentionOptionsSchema.extend({
   ...engineOptionsSchema.shape,
   blockQ: z.number().int().positive().optional(),
 });
-
-/** The arena rounds every allocation up to 16 floats (64 bytes); analytic sizes use the same grid. */
-export function alignFloats(floats: number): number {
-  return Math.ceil(floats / 16) * 16;
-}

@@ -16,34 +16,21 @@
  * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per running item (so per thread):
  * one blockQ × blockK score tile + 2 · blockQ running statistics (scratchFloats), independent of N.
  */
-import type { Engine } from '@attnkit/kernels';
+import {
+  alignFloats,
+  createQueryBlockItem,
+  type Engine,
+  locateQueryBlockItem,
+  type ProblemPayload,
+} from '@attnkit/kernels';
 import { emptyKeyBlockPlan, type MaskGeometry, planKeyBlocks, tileNeedsMask } from './plan.js';
 
 /** Everything an item needs, as plain numbers (structured-cloneable for workers). Offsets are arena floats. */
-export interface FlashPayload {
-  readonly batch: number;
-  readonly qHeads: number;
-  readonly kvHeads: number;
-  /** Hq / Hkv: query head h reads kv head floor(h / groupSize). */
-  readonly groupSize: number;
-  readonly qLength: number;
-  readonly kvLength: number;
-  readonly headDim: number;
-  readonly valueDim: number;
-  readonly scale: number;
-  readonly windowLeft: number;
-  readonly windowRight: number;
-  /** Per batch entry: keys at or beyond are padding. */
-  readonly validKeys: readonly number[];
+export interface FlashPayload extends ProblemPayload {
   readonly blockQ: number;
   readonly blockK: number;
   /** ceil(qLength / blockQ): items are numbered (b · Hq + h) · queryBlocks + block. */
   readonly queryBlocks: number;
-  readonly q: number;
-  readonly k: number;
-  readonly v: number;
-  readonly out: number;
-  readonly lse: number;
 }
 
 /** Floats of per-item scratch: the score tile, then rowMax and rowSum (each start 64-byte aligned). */
@@ -51,14 +38,10 @@ export function scratchFloats(blockQ: number, blockK: number): number {
   return alignFloats(blockQ * blockK) + 2 * alignFloats(blockQ);
 }
 
-/** The arena rounds every allocation up to 16 floats (64 bytes); keep sub-buffers on the same grid. */
-export function alignFloats(floats: number): number {
-  return Math.ceil(floats / 16) * 16;
-}
-
 // One plan and one geometry per module instance (per thread), reused across items: nothing is
 // allocated per item or per tile.
 const plan = emptyKeyBlockPlan();
+const located = createQueryBlockItem();
 const geometry: { -readonly [K in keyof MaskGeometry]: MaskGeometry[K] } = {
   qLength: 0,
   kvLength: 0,
@@ -68,11 +51,9 @@ const geometry: { -readonly [K in keyof MaskGeometry]: MaskGeometry[K] } = {
 };
 
 /**
- * Runs item `item` (one query block of one head) to completion, writing its out and lse rows.
- * Items are numbered head by head with query blocks in DESCENDING order: the pool hands items out
- * in order, and under a causal mask the last blocks are the longest, so the longest run first and
- * the tail of a job is made of short items (longest-processing-time-first). Every item computes
- * the same thing whichever thread runs it, so results do not depend on the thread count.
+ * Runs item `item` (one query block of one head; kernels' locateQueryBlockItem numbers them, longest
+ * causal blocks first) to completion, writing its out and lse rows. Every item computes the same thing
+ * whichever thread runs it, so results do not depend on the thread count.
  */
 export function runItem(engine: Engine, payload: FlashPayload, item: number): void {
   // The score tile and running statistics come from the engine's arena: on the caller thread that is
@@ -90,19 +71,13 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
 function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, scratch: number): void {
   const { ops } = engine;
   const { qLength, kvLength, headDim, valueDim, blockQ, blockK, queryBlocks } = payload;
-  const headIndex = Math.floor(item / queryBlocks); // b · Hq + h
-  const block = queryBlocks - 1 - (item - headIndex * queryBlocks);
-  const b = Math.floor(headIndex / payload.qHeads);
-  const h = headIndex - b * payload.qHeads;
-  const kvHeadIndex = b * payload.kvHeads + Math.floor(h / payload.groupSize);
-
-  const rowStart = block * blockQ;
-  const rows = Math.min(blockQ, qLength - rowStart);
-  const qRows = payload.q + (headIndex * qLength + rowStart) * headDim;
-  const acc = payload.out + (headIndex * qLength + rowStart) * valueDim;
-  const lse = payload.lse + headIndex * qLength + rowStart;
-  const keys = payload.k + kvHeadIndex * kvLength * headDim;
-  const values = payload.v + kvHeadIndex * kvLength * valueDim;
+  const { b, rowStart, rowEnd } = locateQueryBlockItem(payload, blockQ, queryBlocks, item, located);
+  const rows = rowEnd - rowStart;
+  const qRows = located.q + rowStart * headDim;
+  const acc = located.out + rowStart * valueDim;
+  const lse = located.lse + rowStart;
+  const keys = located.k;
+  const values = located.v;
 
   const scores = scratch;
   const rowMax = scratch + alignFloats(blockQ * blockK);

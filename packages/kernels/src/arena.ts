@@ -12,6 +12,11 @@
 const ALIGN_FLOATS = 16;
 const PAGE_BYTES = 65536;
 
+/** Floats an allocation of `floats` really takes: rounded up to the arena's 16-float grid. */
+export function alignFloats(floats: number): number {
+  return Math.ceil(floats / ALIGN_FLOATS) * ALIGN_FLOATS;
+}
+
 export class ArenaError extends Error {
   override name = 'ArenaError';
 }
@@ -62,7 +67,7 @@ export class Arena {
       throw new ArenaError(`alloc(${floats}): expected a non-negative integer number of floats`);
     }
     const offset = this.top;
-    const end = offset + Math.ceil(floats / ALIGN_FLOATS) * ALIGN_FLOATS;
+    const end = offset + alignFloats(floats);
     if (end > this.maxFloats) {
       throw new ArenaError(
         `alloc(${floats}): arena would need ${(end * 4) / 2 ** 20} MiB, above its ${(this.maxFloats * 4) / 2 ** 20} MiB limit`,

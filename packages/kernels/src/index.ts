@@ -1,4 +1,4 @@
-export { Arena, ArenaError } from './arena.js';
+export { Arena, ArenaError, alignFloats } from './arena.js';
 export {
   attendRows,
   finishAttention,
@@ -32,5 +32,19 @@ export {
   stopThreads,
   type WorkModule,
 } from './thread-pool.js';
+export {
+  callArenaFloats,
+  createQueryBlockItem,
+  engineReasons,
+  locateQueryBlockItem,
+  type ProblemPayload,
+  problemOf,
+  problemPayload,
+  type QueryBlockItem,
+  queryBlockItems,
+  runWorkItems,
+  type ShapeSummary,
+  summariseShapes,
+} from './variant-runtime.js';
 export { initKernels, type WasmFeatures, wasmFeatures } from './wasm-module.js';
 export { WasmKernelOps } from './wasm-ops.js';

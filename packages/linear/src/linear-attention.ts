@@ -19,12 +19,12 @@ import {
   validateAttentionInputs,
 } from '@attnkit/core';
 import {
-  type Engine,
+  alignFloats,
+  callArenaFloats,
   finishAttention,
   getEngine,
   placeAttention,
-  registerWorkModule,
-  runParallel,
+  runWorkItems,
 } from '@attnkit/kernels';
 import { sharedFavorProjection } from './favor-projection.js';
 import {
@@ -40,12 +40,6 @@ import { QUERY_BLOCK } from './workspace.js';
 
 /** The module each pool worker imports to run linear items (the built work.js next to this file). */
 export const LINEAR_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
-
-/**
- * The pool's per-worker kernel scratch on top of the region we ask for: kernels' INSTANCE_SCRATCH_BYTES
- * (thread-pool.ts), which kernels does not export; keep in step with it.
- */
-const WORKER_KERNEL_SCRATCH_BYTES = 131072;
 
 /** The payload of a call, with arena offsets still to be filled in (−1). */
 function describeCall(problem: AttentionProblem, settings: LinearSettings): LinearPayload {
@@ -80,25 +74,6 @@ function describeCall(problem: AttentionProblem, settings: LinearSettings): Line
   };
 }
 
-let workModuleRegistered = false;
-
-function runItems(engine: Engine, payload: LinearPayload, threads: number): void {
-  const items = payload.batch * payload.kvHeads;
-  if (threads <= 1 || items <= 1) {
-    for (let item = 0; item < items; item++) runItem(engine, payload, item);
-    return;
-  }
-  // The caller runs items too: hand it the module loaded here (no synchronous import by URL).
-  if (!workModuleRegistered) {
-    registerWorkModule(LINEAR_WORK_MODULE_URL, { runItem });
-    workModuleRegistered = true;
-  }
-  runParallel(LINEAR_WORK_MODULE_URL, payload, items, threads, {
-    backend: engine.backend,
-    workerArenaBytes: 4 * itemScratchFloats(payload),
-  });
-}
-
 /**
  * Linear attention of q [B, Hq, Lq, Dk], k [B, Hkv, Lk, Dk], v [B, Hkv, Lk, Dv] → [B, Hq, Lq, Dv].
  * Supports causal (chunked), kvLengths, GQA / MQA, Lq ≠ Lk, threads; refuses what it cannot honour
@@ -124,7 +99,16 @@ export function linearAttention(q: Tensor, k: Tensor, v: Tensor, options: Linear
       out: placed.out,
       projection: projection ? engine.arena.put(projection) : -1,
     };
-    runItems(engine, payload, own.threads ?? 1);
+    // one item per (batch, kv head): φ(K) and the state serve the whole query-head group
+    runWorkItems(
+      engine,
+      LINEAR_WORK_MODULE_URL,
+      runItem,
+      payload,
+      payload.batch * payload.kvHeads,
+      own.threads ?? 1,
+      itemScratchFloats(payload),
+    );
     return finishAttention(engine, problem, placed);
   } finally {
     engine.arena.release(placed.mark);
@@ -150,13 +134,12 @@ export const linear: AttentionVariant<LinearOptions> = {
     const own = parseOptions(linearOptionsSchema, options);
     const settings = resolveSettings(own, problem.headDim);
     const payload = describeCall(problem, settings);
-    const rows = problem.batch * problem.qHeads * problem.qLength;
-    const placedFloats = q.data.length + k.data.length + v.data.length + rows * problem.valueDim + rows;
     const projectionFloats = settings.featureMap === 'favor' ? settings.features * problem.headDim : 0;
-    const running = Math.max(1, Math.min(own.threads ?? 1, problem.batch * problem.kvHeads));
+    const items = problem.batch * problem.kvHeads;
     return (
-      4 * (placedFloats + projectionFloats + running * itemScratchFloats(payload)) +
-      (running - 1) * WORKER_KERNEL_SCRATCH_BYTES
+      4 *
+      (callArenaFloats(problem, itemScratchFloats(payload), items, own.threads ?? 1) +
+        alignFloats(projectionFloats))
     );
   },
 };

@@ -23,9 +23,8 @@ import {
   firstVisibleKey,
   visibleKeyEnd,
 } from '@attnkit/core';
-import { attendRows, type Engine, type HeadOffsets } from '@attnkit/kernels';
+import { alignFloats, attendRows, type Engine, type HeadOffsets } from '@attnkit/kernels';
 import { maxBandKeys } from './band-blocks.js';
-import { alignFloats } from './options.js';
 
 /** The global key positions, sorted and without repeats; each must be a key position (< Lk). */
 export function globalPositions(tokens: readonly number[] | undefined, kvLength: number): Int32Array {

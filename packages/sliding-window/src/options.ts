@@ -30,8 +30,3 @@ export const slidingWindowOptionsSchema = attentionOptionsSchema.extend({
     .array(z.number().int().nonnegative(), { error: 'an array of key positions (non-negative integers)' })
     .optional(),
 });
-
-/** The arena rounds every allocation up to 16 floats (64 bytes); analytic sizes use the same grid. */
-export function alignFloats(floats: number): number {
-  return Math.ceil(floats / 16) * 16;
-}

@@ -3,7 +3,7 @@
  * position p sees keys [p − window, p], so only the last window + maxStepTokens positions are ever
  * needed — window + 1 entries when decoding one token per step. Position t lives in slot t mod capacity.
  *
- * Layout: the ring lives in a private engine's memory (kernels' createEngine, cache-engines.ts) as
+ * Layout: the ring lives in a private engine's memory (kernels' createEngine: a memory of its own, garbage-collected with the cache, never the shared bump arena) as
  * K [B, Hkv, capacity, Dk] and V [B, Hkv, capacity, Dv]. The keys the new queries may see, [first, total), occupy at most two
  * contiguous runs of slots (the ring wraps once), so attend computes their scores side by side —
  * run 1 then run 2, i.e. in position order — applies the band mask once, one softmax, and P·V as two
@@ -22,9 +22,7 @@ import {
   validateAttentionInputs,
   z,
 } from '@attnkit/core';
-import { type Backend, type Engine, MAX_ARENA_BYTES } from '@attnkit/kernels';
-import { createCacheEngine } from './cache-engines.js';
-import { alignFloats } from './options.js';
+import { alignFloats, type Backend, createEngine, type Engine, MAX_ARENA_BYTES } from '@attnkit/kernels';
 
 export interface RollingKVCacheOptions {
   batch: number;
@@ -156,7 +154,7 @@ class RingKVCache implements RollingKVCache {
         'Use a smaller window or split the batch over several caches.',
       );
     }
-    this.engine = createCacheEngine(options.backend, 4 * floats);
+    this.engine = createEngine(options.backend, { initialBytes: 4 * floats });
     this.backend = this.engine.backend;
     this.keys = this.engine.arena.alloc(heads * this.capacity * this.headDim);
     this.values = this.engine.arena.alloc(heads * this.capacity * this.valueDim);

@@ -23,50 +23,24 @@ import {
   validateAttentionInputs,
 } from '@attnkit/core';
 import {
-  type Engine,
+  callArenaFloats,
+  engineReasons,
   finishAttention,
   getEngine,
-  INSTANCE_SCRATCH_BYTES,
-  MAX_ARENA_BYTES,
   placeAttention,
-  registerWorkModule,
-  runParallel,
-  wasmUnavailableReason,
+  problemPayload,
+  queryBlockItems,
+  runWorkItems,
+  type ShapeSummary,
+  summariseShapes,
 } from '@attnkit/kernels';
 import { effectiveBlockQ } from './band-blocks.js';
 import { globalPositions } from './global-tokens.js';
-import {
-  alignFloats,
-  DEFAULT_BLOCK_Q,
-  type SlidingWindowOptions,
-  slidingWindowOptionsSchema,
-} from './options.js';
+import { DEFAULT_BLOCK_Q, type SlidingWindowOptions, slidingWindowOptionsSchema } from './options.js';
 import { itemScratchFloats, runItem, type SlidingWindowPayload } from './work.js';
 
 /** The module each pool worker imports to run sliding-window items (the built work.js next to this file). */
 export const SLIDING_WINDOW_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
-
-interface ShapeSummary {
-  batch: number;
-  qHeads: number;
-  qLength: number;
-  kvLength: number;
-  headDim: number;
-  valueDim: number;
-}
-
-/** The dimensions read straight from the shapes, for the analytic paths that must not throw. */
-function summariseShapes(q: Tensor, k: Tensor, v: Tensor): ShapeSummary | null {
-  if (q?.shape?.length !== 4 || k?.shape?.length !== 4 || v?.shape?.length !== 4) return null;
-  return {
-    batch: q.shape[0]!,
-    qHeads: q.shape[1]!,
-    qLength: q.shape[2]!,
-    kvLength: k.shape[2]!,
-    headDim: q.shape[3]!,
-    valueDim: v.shape[3]!,
-  };
-}
 
 interface Band {
   left: number;
@@ -84,27 +58,11 @@ function bandOf(options: SlidingWindowOptions | undefined): Band | null {
   return { left, right: options?.causal === true ? 0 : right, globals };
 }
 
-/** Work items of a call: one per (batch, query head, query block). */
-function itemCount(dims: ShapeSummary, blockQ: number): number {
-  return dims.batch * dims.qHeads * Math.ceil(dims.qLength / blockQ);
-}
-
 /**
- * Floats the call places in the arena: copies of q, k, v, the out and lse rows, one item scratch per
- * running thread (scores, and with global tokens the gathered keys/values), and each pool worker's
- * kernel scratch.
+ * Arena floats of a call: the shared copies plus, per running thread, one item scratch (scores, and
+ * with global tokens the gathered keys/values).
  */
-function arenaFloats(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  dims: ShapeSummary,
-  blockQ: number,
-  band: Band,
-  threads: number,
-): number {
-  const rows = dims.batch * dims.qHeads * dims.qLength;
-  const running = Math.max(1, Math.min(threads, itemCount(dims, blockQ)));
+function arenaFloats(dims: ShapeSummary, blockQ: number, band: Band, threads: number): number {
   const scratch = itemScratchFloats({
     blockQ,
     kvLength: dims.kvLength,
@@ -114,15 +72,7 @@ function arenaFloats(
     valueDim: dims.valueDim,
     globalCount: band.globals,
   });
-  return (
-    alignFloats(q.data.length) +
-    alignFloats(k.data.length) +
-    alignFloats(v.data.length) +
-    alignFloats(rows * dims.valueDim) +
-    alignFloats(rows) +
-    running * alignFloats(scratch) +
-    (running - 1) * (INSTANCE_SCRATCH_BYTES / 4) // each pool worker's own kernel scratch
-  );
+  return callArenaFloats(dims, scratch, queryBlockItems(dims, blockQ), threads);
 }
 
 function missingWindowReason(options: SlidingWindowOptions | undefined): string | null {
@@ -139,19 +89,10 @@ function notSupported(q: Tensor, k: Tensor, v: Tensor, options: SlidingWindowOpt
   const band = bandOf(options);
   const reasons: string[] = missing ? [missing] : [];
   if (!parsed.success || !dims || !band) return reasons;
-  const threads = parsed.data.threads ?? 1;
-  if (parsed.data.backend === 'wasm') {
-    const why = wasmUnavailableReason();
-    if (why) reasons.push(`backend 'wasm' is unavailable here (${why}): pass backend 'js' or leave it unset`);
-  }
   const blockQ = effectiveBlockQ(dims.qLength, parsed.data.blockQ ?? DEFAULT_BLOCK_Q);
-  const bytes = 4 * arenaFloats(q, k, v, dims, blockQ, band, threads);
-  if (bytes > MAX_ARENA_BYTES) {
-    reasons.push(
-      `the inputs, output and scores need ${(bytes / 2 ** 30).toFixed(2)} GiB of engine memory, above the ` +
-        `${(MAX_ARENA_BYTES / 2 ** 30).toFixed(2)} GiB WebAssembly limit: split the batch or the heads into several calls`,
-    );
-  }
+  reasons.push(
+    ...engineReasons(parsed.data.backend, 4 * arenaFloats(dims, blockQ, band, parsed.data.threads ?? 1)),
+  );
   return reasons;
 }
 
@@ -171,7 +112,7 @@ export const slidingWindow: AttentionVariant<SlidingWindowOptions> = {
     const parsed = slidingWindowOptionsSchema.safeParse(options ?? {});
     const own = parsed.success ? parsed.data : {};
     const blockQ = effectiveBlockQ(dims.qLength, own.blockQ ?? DEFAULT_BLOCK_Q);
-    return 4 * arenaFloats(q, k, v, dims, blockQ, band, own.threads ?? 1);
+    return 4 * arenaFloats(dims, blockQ, band, own.threads ?? 1);
   },
 };
 
@@ -203,69 +144,22 @@ export function slidingWindowAttention(
   const placed = placeAttention(engine, problem, q, k, v);
   try {
     const payload: SlidingWindowPayload = {
-      batch: problem.batch,
-      qHeads: problem.qHeads,
-      kvHeads: problem.kvHeads,
-      groupSize: problem.groupSize,
-      qLength: problem.qLength,
-      kvLength: problem.kvLength,
-      headDim: problem.headDim,
-      valueDim: problem.valueDim,
-      scale: problem.scale,
-      causal: problem.causal,
-      windowLeft: problem.windowLeft,
-      windowRight: problem.windowRight,
-      masked: problem.masked,
-      validKeys: Array.from(problem.validKeys),
+      ...problemPayload(problem, placed),
       globals: Array.from(globals),
       blockQ,
       queryBlocks: Math.ceil(problem.qLength / blockQ),
-      q: placed.q,
-      k: placed.k,
-      v: placed.v,
-      out: placed.out,
-      lse: placed.lse,
     };
-    const scratchFloats = itemScratchFloats({ ...payload, globalCount: globals.length });
-    runItems(
+    runWorkItems(
       engine,
+      SLIDING_WINDOW_WORK_MODULE_URL,
+      runItem,
       payload,
-      problem.batch * problem.qHeads * payload.queryBlocks,
+      queryBlockItems(problem, blockQ),
       own.threads ?? 1,
-      scratchFloats,
+      itemScratchFloats({ ...payload, globalCount: globals.length }),
     );
     return finishAttention(engine, problem, placed);
   } finally {
     engine.arena.release(placed.mark);
   }
-}
-
-let workModuleRegistered = false;
-
-/**
- * One thread: the items in a plain loop on this engine. More: the kernels pool runs the same
- * runItem on the caller plus threads − 1 workers over the shared memory (it falls back to the loop
- * itself where workers or shared memory are unavailable — same result, one thread).
- */
-function runItems(
-  engine: Engine,
-  payload: SlidingWindowPayload,
-  items: number,
-  threads: number,
-  scratchFloats: number,
-): void {
-  if (threads <= 1 || items <= 1) {
-    for (let item = 0; item < items; item++) runItem(engine, payload, item);
-    return;
-  }
-  // The caller thread runs items too: hand it the module already loaded here, so it needs no
-  // synchronous import by URL (impossible in browsers).
-  if (!workModuleRegistered) {
-    registerWorkModule(SLIDING_WINDOW_WORK_MODULE_URL, { runItem });
-    workModuleRegistered = true;
-  }
-  runParallel(SLIDING_WINDOW_WORK_MODULE_URL, payload, items, threads, {
-    backend: engine.backend,
-    workerArenaBytes: 4 * alignFloats(scratchFloats),
-  });
 }

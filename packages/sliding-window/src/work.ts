@@ -8,7 +8,13 @@
  * memory per item: itemScratchFloats floats from the running thread's arena, released at its end.
  */
 import type { AttentionProblem } from '@attnkit/core';
-import type { Engine, HeadOffsets } from '@attnkit/kernels';
+import {
+  createQueryBlockItem,
+  type Engine,
+  locateQueryBlockItem,
+  type ProblemPayload,
+  problemOf,
+} from '@attnkit/kernels';
 import { attendBandBlock, maxBandKeys } from './band-blocks.js';
 import {
   attendBandWithGlobalsBlock,
@@ -19,31 +25,12 @@ import {
 } from './global-tokens.js';
 
 /** Everything an item needs, as plain data (structured-cloned to workers). Offsets are arena floats. */
-export interface SlidingWindowPayload {
-  readonly batch: number;
-  readonly qHeads: number;
-  readonly kvHeads: number;
-  readonly groupSize: number;
-  readonly qLength: number;
-  readonly kvLength: number;
-  readonly headDim: number;
-  readonly valueDim: number;
-  readonly scale: number;
-  readonly causal: boolean;
-  readonly windowLeft: number;
-  readonly windowRight: number;
-  readonly masked: boolean;
-  readonly validKeys: readonly number[];
+export interface SlidingWindowPayload extends ProblemPayload {
   /** Sorted, distinct global key positions (empty: the plain band). */
   readonly globals: readonly number[];
   readonly blockQ: number;
-  /** ceil(qLength / blockQ): items are numbered (b · Hq + h) · queryBlocks + block. */
+  /** ceil(qLength / blockQ): kernels' locateQueryBlockItem numbers items per head. */
   readonly queryBlocks: number;
-  readonly q: number;
-  readonly k: number;
-  readonly v: number;
-  readonly out: number;
-  readonly lse: number;
 }
 
 type ScratchShape = Pick<
@@ -78,29 +65,11 @@ let scratchFloats = 0;
 let keysAt = 0;
 let valuesAt = 0;
 const layout: { -readonly [K in keyof GlobalScratch]: number } = { scores: 0, keys: 0, values: 0 };
-const head: { -readonly [K in keyof HeadOffsets]: number } = { q: 0, out: 0, lse: 0, k: 0, v: 0 };
+const located = createQueryBlockItem();
 
 function prepare(payload: SlidingWindowPayload): void {
   if (payload === statePayload && problem) return;
-  problem = {
-    batch: payload.batch,
-    qHeads: payload.qHeads,
-    kvHeads: payload.kvHeads,
-    groupSize: payload.groupSize,
-    qLength: payload.qLength,
-    kvLength: payload.kvLength,
-    headDim: payload.headDim,
-    valueDim: payload.valueDim,
-    scale: payload.scale,
-    causal: payload.causal,
-    windowLeft: payload.windowLeft,
-    windowRight: payload.windowRight,
-    validKeys: Int32Array.from(payload.validKeys),
-    hasKvLengths: true,
-    masked: payload.masked,
-    out: null,
-    lse: null,
-  };
+  problem = problemOf(payload);
   // Global rows: no mask at all; their key ranges are cut to exactly what they may see.
   globalRows = {
     ...problem,
@@ -127,19 +96,14 @@ function prepare(payload: SlidingWindowPayload): void {
 /** Runs item `item` (one query block of one head) to completion, writing its out and lse rows. */
 export function runItem(engine: Engine, payload: SlidingWindowPayload, item: number): void {
   prepare(payload);
-  const { qHeads, qLength, kvLength, headDim, valueDim, blockQ, queryBlocks } = payload;
-  const headIndex = Math.floor(item / queryBlocks); // b · Hq + h
-  const block = item - headIndex * queryBlocks;
-  const b = Math.floor(headIndex / qHeads);
-  const h = headIndex - b * qHeads;
-  const kvHead = b * payload.kvHeads + Math.floor(h / payload.groupSize);
-  head.q = payload.q + headIndex * qLength * headDim;
-  head.out = payload.out + headIndex * qLength * valueDim;
-  head.lse = payload.lse + headIndex * qLength;
-  head.k = payload.k + kvHead * kvLength * headDim;
-  head.v = payload.v + kvHead * kvLength * valueDim;
-  const rowStart = block * blockQ;
-  const rowEnd = Math.min(qLength, rowStart + blockQ);
+  const { headDim, valueDim } = payload;
+  const { b, rowStart, rowEnd } = locateQueryBlockItem(
+    payload,
+    payload.blockQ,
+    payload.queryBlocks,
+    item,
+    located,
+  );
   // Scratch from the running thread's arena: on the caller that is the call's arena, in a pool
   // worker its private region, so threads never share a buffer.
   const { arena } = engine;
@@ -147,14 +111,14 @@ export function runItem(engine: Engine, payload: SlidingWindowPayload, item: num
   try {
     const scratch = arena.alloc(scratchFloats);
     if (globals.length === 0) {
-      attendBandBlock(engine, problem!, head, b, rowStart, rowEnd, scratch);
+      attendBandBlock(engine, problem!, located, b, rowStart, rowEnd, scratch);
       return;
     }
     layout.scores = scratch;
     layout.keys = scratch + keysAt;
     layout.values = scratch + valuesAt;
-    gatherGlobals(engine, head, globals, headDim, valueDim, layout);
-    attendBandWithGlobalsBlock(engine, problem!, globalRows!, head, b, rowStart, rowEnd, globals, layout);
+    gatherGlobals(engine, located, globals, headDim, valueDim, layout);
+    attendBandWithGlobalsBlock(engine, problem!, globalRows!, located, b, rowStart, rowEnd, globals, layout);
   } finally {
     arena.release(mark);
   }
