@@ -7,6 +7,7 @@
  */
 import { serveOnce } from './child.js';
 import { makeInputs } from './inputs.js';
+import { callPeak, type PeakMethod, readRss } from './rss.js';
 import type { CaseShape, MaskSpec, VariantId } from './suite.js';
 import { maskOptions } from './suite.js';
 import { type AnyVariant, loadVariant } from './variants.js';
@@ -23,7 +24,11 @@ export interface MemoryReply {
   readonly baselineBytes: number;
   readonly peakBytes: number;
   readonly floorBytes: number;
+  readonly method: PeakMethod;
 }
+
+/** Small warm-up calls before the baseline: enough for the optimising JIT to have compiled the loops. */
+const WARM_UP_CALLS = 3;
 
 function collectGarbage(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -31,11 +36,6 @@ function collectGarbage(): void {
     gc();
     gc();
   }
-}
-
-/** maxRSS is in kilobytes on Linux and macOS (Node normalises it to KiB). */
-function peakRssBytes(): number {
-  return process.resourceUsage().maxRSS * 1024;
 }
 
 /**
@@ -61,20 +61,17 @@ export async function measureInThisProcess(request: MemoryRequest): Promise<Memo
   const loaded = await loadVariant(request.variant);
   if (!loaded.ok) throw new Error(loaded.reason);
   const options = { ...request.options, ...maskOptions(request.mask) };
-  warmUp(loaded.variant, request.shape, options, request.seed);
+  for (let i = 0; i < WARM_UP_CALLS; i++) warmUp(loaded.variant, request.shape, options, request.seed);
   const { q, k, v } = makeInputs(request.shape, request.seed);
+  // Let concurrent JIT and GC threads settle before the baseline is read.
+  await new Promise((resolve) => setTimeout(resolve, 50));
   collectGarbage();
-  const baseline = process.memoryUsage().rss;
-  const peakBefore = peakRssBytes();
+  const before = readRss();
   const out = loaded.variant.forward(q, k, v, options);
-  const peak = peakRssBytes();
+  const after = readRss();
   // Keep the output alive until the reading is taken (it is part of the call's footprint).
   if (out.data.length === 0) throw new Error('variant returned an empty output');
-  return {
-    baselineBytes: baseline,
-    peakBytes: peak - baseline,
-    floorBytes: Math.max(0, peakBefore - baseline),
-  };
+  return callPeak(before, after);
 }
 
 serveOnce<MemoryRequest, MemoryReply>(measureInThisProcess);

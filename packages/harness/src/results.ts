@@ -84,6 +84,11 @@ export const measuredMemorySchema = z.discriminatedUnion('status', [
       baselineBytes: z.number(),
       /** The process's peak RSS before the call, above the baseline: the floor of what can be seen. */
       floorBytes: z.number(),
+      /**
+       * 'maxrss': the call raised the process's peak (peak RSS − baseline); 'rss-after': it did not,
+       * so the RSS right after the call − baseline is given, a lower bound (see rss.ts).
+       */
+      method: z.enum(['maxrss', 'rss-after']).optional(),
     })
     .strict(),
   z.object({ status: z.literal('skipped'), reason: z.string() }).strict(),

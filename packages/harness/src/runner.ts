@@ -322,6 +322,7 @@ async function measureMemory(
         peakBytes: outcome.value.peakBytes,
         baselineBytes: outcome.value.baselineBytes,
         floorBytes: outcome.value.floorBytes,
+        method: outcome.value.method,
       }
     : { status: 'skipped' as const, reason: outcome.reason };
   const memory = row.memory ?? { workspaceBytes: null, estimatedBytes: 0 };
@@ -408,6 +409,7 @@ async function runPeerCase(
         peakBytes: reply.memory.peakBytes,
         baselineBytes: reply.memory.baselineBytes,
         floorBytes: reply.memory.floorBytes,
+        method: reply.memory.method,
       },
     },
     notes: [...reply.notes, ...(reply.version ? [`version ${reply.version}`] : [])],

@@ -7,6 +7,7 @@
 import { serveOnce } from '../child.js';
 import { type AttentionInputs, lastRows, makeInputs } from '../inputs.js';
 import { packageVersion } from '../machine.js';
+import { callPeak, readRss } from '../rss.js';
 import type { CaseShape, MaskSpec } from '../suite.js';
 import { timeAsync } from '../timing.js';
 import { additiveMask, bhsdToBshd, bshdToBhsd } from './layout.js';
@@ -177,25 +178,20 @@ export async function runPeer(request: PeerRequest): Promise<PeerReply> {
       ? await prepareTfjs(request, inputs)
       : await prepareOrt(request, inputs, request.peer.startsWith('ort-web'));
   collectGarbage();
-  const baseline = process.memoryUsage().rss;
-  const peakBefore = process.resourceUsage().maxRSS * 1024;
+  const before = readRss();
   const start = performance.now();
   const first = await prepared.call();
   const firstMs = performance.now() - start;
   const outShape = [request.shape.batch, request.shape.qHeads, request.shape.qLength, request.shape.valueDim];
   const rows = lastRows(prepared.toBhsd(first), outShape, request.rowsPerHead);
   const timing = await timeAsync(prepared.call, request.timing, firstMs, request.flops);
-  const peak = process.resourceUsage().maxRSS * 1024;
+  const memory = callPeak(before, readRss());
   return {
     version: prepared.version,
     threadsUsed: prepared.threadsUsed,
     rows,
     timing,
-    memory: {
-      baselineBytes: baseline,
-      peakBytes: peak - baseline,
-      floorBytes: Math.max(0, peakBefore - baseline),
-    },
+    memory,
     notes: prepared.notes,
   };
 }

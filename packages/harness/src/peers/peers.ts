@@ -10,6 +10,7 @@
 import { ioBytes } from '../inputs.js';
 import { formatBytes } from '../machine.js';
 import type { Timing } from '../results.js';
+import type { CallPeak } from '../rss.js';
 import type { CaseShape, MaskSpec, PeerId } from '../suite.js';
 import type { TimingPlan } from '../timing.js';
 
@@ -129,10 +130,7 @@ export interface PeerReply {
   /** The last rowsPerHead rows of every head, in BHSD order, for the oracle check. */
   readonly rows: Float32Array;
   readonly timing: Timing;
-  readonly memory: {
-    readonly baselineBytes: number;
-    readonly peakBytes: number;
-    readonly floorBytes: number;
-  };
+  /** Peak over the validating call and all timed samples (see rss.ts). */
+  readonly memory: CallPeak;
   readonly notes: readonly string[];
 }
