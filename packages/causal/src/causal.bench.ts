@@ -13,9 +13,9 @@
  */
 
 import { type CausalOptions, causalAttention, createKVCache } from '@attnkit/causal';
-import { randn, type Tensor, validateAttentionInputs, visiblePairs } from '@attnkit/core';
+import { attentionGflops, randn, type Tensor, validateAttentionInputs } from '@attnkit/core';
+import { benchLine as line, meanMs, pairedTimes } from '@attnkit/core/bench';
 import { type Backend, getEngine, stopThreads } from '@attnkit/kernels';
-import { Bench } from 'tinybench';
 
 const HEADS = 8;
 const HEAD_DIM = 64;
@@ -35,69 +35,8 @@ function inputs(lq: number, lk: number): { q: Tensor; k: Tensor; v: Tensor } {
   };
 }
 
-/** Mean milliseconds per call (tinybench, warm-up on). */
-async function meanMs(
-  name: string,
-  fn: () => void,
-  iterations: number,
-  warmupIterations = 1,
-): Promise<number> {
-  const bench = new Bench({
-    name,
-    iterations,
-    time: 0,
-    warmup: warmupIterations > 0,
-    warmupIterations,
-    warmupTime: 0,
-  });
-  bench.add(name, fn);
-  await bench.run();
-  const result = bench.tasks[0]!.result;
-  if (result.state !== 'completed') {
-    throw new Error(`${name}: ${result.state === 'errored' ? String(result.error) : result.state}`);
-  }
-  return result.latency.mean;
-}
-
-/**
- * Times `a` and `b` in alternating rounds (a then b, then b then a, …) so that load drifting on the
- * shared machine hits both alike; returns the median time of each and the median per-round ratio a / b.
- */
-async function pairedTimes(
-  a: () => void,
-  b: () => void,
-  rounds: number,
-): Promise<{ aMs: number; bMs: number; ratio: number }> {
-  a();
-  b(); // warm-up
-  const aTimes: number[] = [];
-  const bTimes: number[] = [];
-  const ratios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const first = round % 2 === 0;
-    const x = await meanMs(first ? 'a' : 'b', first ? a : b, 1, 0);
-    const y = await meanMs(first ? 'b' : 'a', first ? b : a, 1, 0);
-    const [aMs, bMs] = first ? [x, y] : [y, x];
-    aTimes.push(aMs);
-    bTimes.push(bMs);
-    ratios.push(aMs / bMs);
-  }
-  return { aMs: median(aTimes), bMs: median(bTimes), ratio: median(ratios) };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function line(label: string, value: string): void {
-  console.log(`${label.padEnd(60)} ${value}`);
-}
-
 function gflops(q: Tensor, k: Tensor, v: Tensor, ms: number): number {
-  const pairs = visiblePairs(validateAttentionInputs(q, k, v, { causal: true }));
-  return (2 * pairs * 2 * HEAD_DIM) / (ms * 1e6);
+  return attentionGflops(validateAttentionInputs(q, k, v, { causal: true }), ms);
 }
 
 async function ratio(): Promise<void> {

@@ -2,6 +2,7 @@
 export { z } from 'zod';
 export { type ErrorStats, errorStats, formatErrorStats, type Tolerance } from './accuracy.js';
 export { AttentionInputError, describeValue } from './errors.js';
+export { attentionFlops, attentionGflops } from './flops.js';
 export {
   andMasks,
   causalMask,

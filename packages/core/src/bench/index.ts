@@ -1,0 +1,67 @@
+/**
+ * '@attnkit/core/bench': the timing helpers every package's tinybench script shares (kept out of the
+ * main entry so a runtime import carries no benchmark dependency). Timings on a shared machine are
+ * noisy: compare as ratios inside one run, which is what pairedTimes is for.
+ */
+import { Bench } from 'tinybench';
+
+/** Mean milliseconds per call of `fn` (tinybench, warm-up on unless warmupIterations is 0). */
+export async function meanMs(
+  name: string,
+  fn: () => void,
+  iterations: number,
+  warmupIterations = 1,
+): Promise<number> {
+  const bench = new Bench({
+    name,
+    iterations,
+    time: 0,
+    warmup: warmupIterations > 0,
+    warmupIterations,
+    warmupTime: 0,
+  });
+  bench.add(name, fn);
+  await bench.run();
+  const result = bench.tasks[0]!.result;
+  if (result.state !== 'completed') {
+    throw new Error(`${name}: ${result.state === 'errored' ? String(result.error) : result.state}`);
+  }
+  return result.latency.mean;
+}
+
+/**
+ * Times `a` and `b` in alternating rounds (a then b, then b then a, …) so that load drifting on a
+ * shared machine hits both alike; returns the median time of each and the median per-round ratio a / b.
+ */
+export async function pairedTimes(
+  a: () => void,
+  b: () => void,
+  rounds: number,
+): Promise<{ aMs: number; bMs: number; ratio: number }> {
+  a();
+  b(); // warm-up
+  const aTimes: number[] = [];
+  const bTimes: number[] = [];
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const first = round % 2 === 0;
+    const x = await meanMs(first ? 'a' : 'b', first ? a : b, 1, 0);
+    const y = await meanMs(first ? 'b' : 'a', first ? b : a, 1, 0);
+    const [aMs, bMs] = first ? [x, y] : [y, x];
+    aTimes.push(aMs);
+    bTimes.push(bMs);
+    ratios.push(aMs / bMs);
+  }
+  return { aMs: median(aTimes), bMs: median(bTimes), ratio: median(ratios) };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** One aligned result line: label, then value. */
+export function benchLine(label: string, value: string): void {
+  console.log(`${label.padEnd(60)} ${value}`);
+}
