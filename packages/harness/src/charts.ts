@@ -215,8 +215,7 @@ export function gflopsChart(results: Results, group: string): ChartSpec | null {
   const { title } = groupDescription(results, group);
   const spec = seriesSpec({
     title: `${title}: throughput`,
-    subtitle:
-      'higher is better · 2·(Dk+Dv)·attended pairs / median time · log scale · linear: the softmax work it stands in for',
+    subtitle: 'higher is better · 2·(Dk+Dv)·attended pairs / median · log scale',
     values: rows.map((row) => ({
       n: row.n,
       gflops: row.time?.gflops,
@@ -266,8 +265,7 @@ export function memoryChart(results: Results, group: string): ChartSpec | null {
   const { title } = groupDescription(results, group);
   const spec = seriesSpec({
     title: `${title}: memory`,
-    subtitle:
-      'lower is better · measured peak per call in a fresh process, and the analytic workspace · log scale',
+    subtitle: 'lower is better · measured peak per call (fresh process) and analytic workspace · log',
     values,
     yField: 'mib',
     yTitle: 'MiB (log)',
@@ -289,8 +287,7 @@ export function errorChart(results: Results, group: string): ChartSpec | null {
   const { title } = groupDescription(results, group);
   const spec = seriesSpec({
     title: `${title}: error`,
-    subtitle:
-      'lower is better · max |out − float64 oracle| on the last rows of every head · linear = distance from softmax',
+    subtitle: 'lower is better · max |out − float64 oracle| · for linear: distance from softmax',
     values: rows.map((row) => ({
       n: row.n,
       error: row.accuracy?.vsOracle.maxAbs,

@@ -71,7 +71,8 @@ export function formatComparison(comparison: Comparison, oldLabel: string, newLa
       );
     }
   }
-  if (comparison.onlyOld.length > 0) lines.push(`  only in ${oldLabel}: ${comparison.onlyOld.length} rows`);
-  if (comparison.onlyNew.length > 0) lines.push(`  only in ${newLabel}: ${comparison.onlyNew.length} rows`);
+  const rows = (count: number) => `${count} row${count === 1 ? '' : 's'}`;
+  if (comparison.onlyOld.length > 0) lines.push(`  only in ${oldLabel}: ${rows(comparison.onlyOld.length)}`);
+  if (comparison.onlyNew.length > 0) lines.push(`  only in ${newLabel}: ${rows(comparison.onlyNew.length)}`);
   return lines.join('\n');
 }

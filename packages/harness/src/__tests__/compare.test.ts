@@ -30,7 +30,8 @@ describe('--compare', () => {
     const text = formatComparison(compareResults(before, after), 'old.json', 'new.json');
     expect(text).toContain('toy/N=64|flash|t1');
     expect(text).toContain('2.000');
-    expect(text).toContain('only in old.json: 1 rows');
+    expect(text).toContain('only in old.json: 1 row');
+    expect(text).toContain('only in new.json: 1 row');
   });
 
   it('says so when nothing matches', () => {
