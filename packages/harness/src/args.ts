@@ -21,7 +21,7 @@ Run options
   --threads <list>      thread counts, e.g. 1,2 (default: the suite's)
   --peers <list>        only these peers, e.g. ort-node:mha,tfjs-wasm (default: the suite's)
   --no-peers            skip onnxruntime-node, onnxruntime-web and tfjs-wasm
-  --out <dir>           output directory (default: benchmarks/runs/<suite>-<time>)
+  --out <dir>           output directory (default: benchmarks/results/runs/<suite>-<time>)
   --charts <list>       svg,png (default), svg, png, or none
   --compare <old.json>  after the run, print time ratios against an earlier results file
   --help                this text
