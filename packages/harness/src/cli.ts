@@ -69,7 +69,9 @@ async function commandRun(argv: string[]): Promise<void> {
   const benchmarks = benchmarksDirectory();
   const outDir = resolve(
     values.out ??
-      (benchmarks ? join(benchmarks, 'results', 'runs', runId) : join(process.cwd(), 'attnkit-bench-runs', runId)),
+      (benchmarks
+        ? join(benchmarks, 'results', 'runs', runId)
+        : join(process.cwd(), 'attnkit-bench-runs', runId)),
   );
   const started = Date.now();
   const progress = new Progress(0);

@@ -21,6 +21,7 @@ import { type ChartFormat, chartSpecs, writeChart } from './charts.js';
 import { lseMergeDemo } from './lse-merge.js';
 import { formatBytes } from './machine.js';
 import {
+  alignedMarkdownTable,
   describeRun,
   formatError,
   formatMs,
@@ -115,10 +116,7 @@ function sectionSpeedup(context: DocsContext, args: Record<string, string>): str
   const threads = Number(args.threads ?? '1');
   const rows = results.rows.filter((row) => row.group === args.group && row.threads === threads);
   const lengths = [...new Set(rows.map((row) => row.n))].sort((a, b) => a - b);
-  const lines = [
-    `| N | ${baseline} median | ${args.variant} median | ${baseline} / ${args.variant} | ${baseline} peak | ${args.variant} peak |`,
-    '| ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
+  const body: string[][] = [];
   for (const n of lengths) {
     const a = rows.find((row) => row.n === n && row.label === baseline);
     const b = rows.find((row) => row.n === n && row.label === args.variant);
@@ -127,9 +125,17 @@ function sectionSpeedup(context: DocsContext, args: Record<string, string>): str
       row?.memory?.measured?.status === 'ok' ? formatBytes(row.memory.measured.peakBytes) : '–';
     const time = (row: ResultRow | undefined) =>
       row?.time ? formatMs(row.time.medianMs) : row ? 'skipped' : '–';
-    lines.push(`| ${n} | ${time(a)} | ${time(b)} | ${ratio} | ${peak(a)} | ${peak(b)} |`);
+    body.push([String(n), time(a), time(b), ratio, peak(a), peak(b)]);
   }
-  return lines.join('\n');
+  const header = [
+    'N',
+    `${baseline} median`,
+    `${args.variant} median`,
+    `${baseline} / ${args.variant}`,
+    `${baseline} peak`,
+    `${args.variant} peak`,
+  ];
+  return alignedMarkdownTable(header, body, ['right', 'right', 'right', 'right', 'right', 'right']);
 }
 
 function sectionVariant(context: DocsContext, args: Record<string, string>): string {
@@ -220,22 +226,26 @@ function sectionSkipped(context: DocsContext, args: Record<string, string>): str
 }
 
 function sectionLseMerge(): string {
-  const rows: string[] = [
-    '| key blocks ("devices") | max abs diff, out | max abs diff, lse | max abs out |',
-    '| ---: | ---: | ---: | ---: |',
-  ];
+  const body: string[][] = [];
   let shape = '';
   for (const parts of [2, 4, 8]) {
     const demo = lseMergeDemo(parts);
     shape = `B=${demo.shape.batch}, H=${demo.shape.heads}, L=${demo.shape.qLength}, D=${demo.shape.headDim}`;
-    rows.push(
-      `| ${parts} | ${formatError(demo.maxAbsOut)} | ${formatError(demo.maxAbsLse)} | ${demo.maxAbsReference.toFixed(3)} |`,
-    );
+    body.push([
+      String(parts),
+      formatError(demo.maxAbsOut),
+      formatError(demo.maxAbsLse),
+      demo.maxAbsReference.toFixed(3),
+    ]);
   }
   return [
     `Computed by \`attnkit-bench docs\` with core's float64 oracle (${shape}, seeded inputs, keys split into contiguous blocks, partial results merged in ring order):`,
     '',
-    ...rows,
+    alignedMarkdownTable(
+      ['key blocks ("devices")', 'max abs diff, out', 'max abs diff, lse', 'max abs out'],
+      body,
+      ['right', 'right', 'right', 'right'],
+    ),
   ].join('\n');
 }
 

@@ -122,10 +122,41 @@ export function markdownTable(
   rows: readonly ResultRow[],
   columns = tableColumns(results),
 ): string {
-  const header = `| ${columns.map((column) => column.header).join(' | ')} |`;
-  const rule = `| ${columns.map((column) => (column.align === 'right' ? '---:' : '---')).join(' | ')} |`;
-  const body = rows.map((row) => `| ${columns.map((column) => escapeCell(column.cell(row))).join(' | ')} |`);
-  return [header, rule, ...body].join('\n');
+  return alignedMarkdownTable(
+    columns.map((column) => column.header),
+    rows.map((row) => columns.map((column) => escapeCell(column.cell(row)))),
+    columns.map((column) => column.align ?? 'left'),
+  );
+}
+
+/** Display width in code points (the tables use narrow symbols only: – × ± ∝). */
+function width(text: string): number {
+  return [...text].length;
+}
+
+/**
+ * A markdown table with padded columns, in the layout the repository's formatter (biome) writes,
+ * so regenerated docs are already formatted: cells padded to the column width (right-aligned
+ * columns padded on the left), separator dashes as wide as the column with a trailing ':' when
+ * right-aligned.
+ */
+export function alignedMarkdownTable(
+  header: readonly string[],
+  body: readonly (readonly string[])[],
+  align: readonly ('left' | 'right')[],
+): string {
+  const widths = header.map((cell, index) =>
+    Math.max(3, width(cell), ...body.map((row) => width(row[index] ?? ''))),
+  );
+  const pad = (cell: string, index: number) => {
+    const fill = ' '.repeat(Math.max(0, (widths[index] ?? 0) - width(cell)));
+    return align[index] === 'right' ? fill + cell : cell + fill;
+  };
+  const line = (cells: readonly string[]) => `| ${cells.map(pad).join(' | ')} |`;
+  const rule = `| ${widths
+    .map((w, index) => (align[index] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)))
+    .join(' | ')} |`;
+  return [line(header), rule, ...body.map(line)].join('\n');
 }
 
 export function describeRun(results: Results): string[] {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type DocsContext, parseMarkerArgs, rewriteMarkdown, scalingExponent } from '../docs.js';
+import { alignedMarkdownTable } from '../report.js';
 import { makeResults, makeRow, timedRow } from './fixtures.js';
 
 const results = makeResults([
@@ -9,6 +10,9 @@ const results = makeResults([
   timedRow('flash', 64, 1, 0.5),
   makeRow({ label: 'flash', n: 64, threads: 2, status: 'skipped', reason: 'no worker pool' }),
 ]);
+/** Tables are padded to column width; compare their content with runs of spaces collapsed. */
+const squash = (text: string) => text.replace(/ {2,}/g, ' ');
+
 const context: DocsContext = {
   results,
   resultsLabel: 'benchmarks/results/tiny.json',
@@ -31,7 +35,7 @@ describe('docs sections', () => {
     expect(once).toContain('Hand-written prose stays.');
     expect(once).toContain('More prose.');
     expect(once).not.toContain('stale table');
-    expect(once).toContain('| toy/N=256 |');
+    expect(squash(once)).toContain('| toy/N=256 |');
     expect(once).toContain('time ∝ N^2.00');
     expect(once).toContain('![toy-time](charts/toy-time.svg)');
     expect(rewriteMarkdown(once, context)).toBe(once);
@@ -47,9 +51,8 @@ describe('docs sections', () => {
   });
 
   it('computes speedups against a baseline from the rows, per N', () => {
-    const out = rewriteMarkdown(
-      '<!-- results:speedup group=toy variant=flash -->\n<!-- /results -->',
-      context,
+    const out = squash(
+      rewriteMarkdown('<!-- results:speedup group=toy variant=flash -->\n<!-- /results -->', context),
     );
     // dense 1 ms / flash 0.5 ms at N = 64 (fixture peaks: 2 KiB per N); flash has no rows at 128 and 256.
     expect(out).toContain('| 64 | 1.000 ms | 0.500 ms | 2.00× | 128 KiB | 128 KiB |');
@@ -62,7 +65,7 @@ describe('docs sections', () => {
   });
 
   it('fills the ring-attention section from the oracle', () => {
-    const out = rewriteMarkdown('<!-- results:lse-merge -->\n<!-- /results -->', context);
+    const out = squash(rewriteMarkdown('<!-- results:lse-merge -->\n<!-- /results -->', context));
     expect(out).toMatch(/\| 2 \| \d\.\de-1\d \|/);
   });
 
@@ -71,6 +74,25 @@ describe('docs sections', () => {
       variant: 'linear:favor',
       group: 'gpt2-small',
     });
+  });
+});
+
+describe('markdown tables', () => {
+  it('pads columns the way the formatter does (right-aligned columns on the left)', () => {
+    const table = alignedMarkdownTable(
+      ['name', 'ms'],
+      [
+        ['flash', '1.5'],
+        ['dense', '12.25'],
+      ],
+      ['left', 'right'],
+    );
+    expect(table.split('\n')).toEqual([
+      '| name  |    ms |',
+      '| ----- | ----: |',
+      '| flash |   1.5 |',
+      '| dense | 12.25 |',
+    ]);
   });
 });
 
