@@ -1,11 +1,13 @@
 /**
- * The one FLOP model of DESIGN §6: every (query, key) pair a row attends costs
- * Dk multiply-adds for the score and Dv for the output, 2 FLOPs each:
- *   FLOPs = 2 · (Dk + Dv) · pairs,  pairs = B·Hq·Lq·Lk unmasked, or core's visiblePairs under a mask.
- * The count depends on the problem, not on the implementation, so GFLOP/s compares variants on
- * the same work (for linear attention it is the softmax work the approximation stands in for).
+ * The FLOP model of DESIGN §6, core's `attentionFlops`: every (query, key) pair a row attends
+ * costs Dk multiply-adds for the score and Dv for the output, 2 FLOPs each,
+ *   FLOPs = 2 · (Dk + Dv) · visiblePairs.
+ * This module only builds the AttentionProblem for a suite case (no tensors needed) and adds the
+ * multi-head layer's projections. The count depends on the problem, not on the implementation, so
+ * GFLOP/s compares variants on the same work (for linear attention it is the softmax work the
+ * approximation stands in for).
  */
-import { type AttentionProblem, visiblePairs } from '@attnkit/core';
+import { type AttentionProblem, attentionFlops as coreAttentionFlops, visiblePairs } from '@attnkit/core';
 import { type CaseShape, type MaskSpec, maskOptions } from './suite.js';
 
 /** An AttentionProblem for a shape and mask without tensors (the FLOP model and budgets need no data). */
@@ -35,15 +37,13 @@ export function problemFor(shape: CaseShape, mask: MaskSpec): AttentionProblem {
   };
 }
 
-/** Pairs actually attended: all B·Hq·Lq·Lk, or core's visiblePairs when a mask is in force. */
+/** Pairs actually attended (core's visiblePairs): B·Hq·Lq·Lk without a mask. */
 export function attendedPairs(shape: CaseShape, mask: MaskSpec): number {
-  const problem = problemFor(shape, mask);
-  if (!problem.masked) return shape.batch * shape.qHeads * shape.qLength * shape.kvLength;
-  return visiblePairs(problem);
+  return visiblePairs(problemFor(shape, mask));
 }
 
 export function attentionFlops(shape: CaseShape, mask: MaskSpec): number {
-  return 2 * (shape.headDim + shape.valueDim) * attendedPairs(shape, mask);
+  return coreAttentionFlops(problemFor(shape, mask));
 }
 
 /**
