@@ -16,8 +16,8 @@
 import {
   AttentionInputError,
   attentionOptionsSchema,
-  numel,
   parseOptions,
+  parseTensor,
   type Tensor,
   validateAttentionInputs,
   z,
@@ -98,11 +98,6 @@ const attendOptionsSchema = attentionOptionsSchema
   .extend({ blockQ: z.number().int().positive().optional() })
   .strict();
 
-const tensorSchema = z.object({
-  data: z.instanceof(Float32Array, { error: 'a Float32Array (convert with Float32Array.from)' }),
-  shape: z.array(dimension, { error: 'an array of 4 positive integer dimensions' }).length(4),
-});
-
 /** Checks one appended tensor against [B, Hkv, ·, depth]; returns its length (the new positions). */
 export function checkAppended(
   name: 'k' | 'v',
@@ -112,7 +107,7 @@ export function checkAppended(
   depth: number,
   depthName: string,
 ): number {
-  const t = parseOptions(tensorSchema, value, name);
+  const t = parseTensor(value, name, { rank: 4, dims: `B, Hkv, Lnew, ${depthName}` });
   const [b, h, length, d] = t.shape as [number, number, number, number];
   if (b !== batch || h !== kvHeads || d !== depth) {
     throw new AttentionInputError(
@@ -120,14 +115,6 @@ export function checkAppended(
       `shape [${batch}, ${kvHeads}, Lnew, ${depth}] ([B, Hkv, Lnew, ${depthName}] of the cache)`,
       `shape [${t.shape.join(', ')}]`,
       'Append the new positions of every batch entry and kv head at once, with the dims the cache was created with.',
-    );
-  }
-  if (t.data.length !== numel(t.shape)) {
-    throw new AttentionInputError(
-      `${name}.data`,
-      `${numel(t.shape)} values for shape [${t.shape.join(', ')}]`,
-      `${t.data.length} values`,
-      'The data length must equal the product of the shape (row-major, contiguous).',
     );
   }
   return length;

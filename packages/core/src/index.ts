@@ -28,5 +28,7 @@ export {
   attentionOptionsSchema,
   defaultScale,
   parseOptions,
+  parseTensor,
+  tensorSchema,
   validateAttentionInputs,
 } from './validate.js';

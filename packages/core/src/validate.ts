@@ -67,7 +67,8 @@ export const attentionOptionsSchema = z.looseObject({
   lse: z.instanceof(Float32Array, { error: 'a Float32Array of length B·Hq·Lq' }).optional(),
 });
 
-const tensorSchema = z.object(
+/** The structure of a Tensor: { data: Float32Array, shape: positive integer dims }. */
+export const tensorSchema = z.object(
   {
     data: z.instanceof(Float32Array, { error: 'a Float32Array (convert with Float32Array.from)' }),
     shape: z.array(z.number().int().positive(), {
@@ -168,21 +169,38 @@ export function assertSupported(variantName: string, reasons: readonly string[])
 const DIM_NAMES = { q: 'B, Hq, Lq, Dk', k: 'B, Hkv, Lk, Dk', v: 'B, Hkv, Lk, Dv' } as const;
 
 function checkTensor(name: 'q' | 'k' | 'v', value: unknown): Tensor {
+  return parseTensor(value, name, {
+    rank: 4,
+    dims: DIM_NAMES[name],
+    rankFix: 'Reshape to BHSD; a single head or batch entry still needs its axis of size 1.',
+  });
+}
+
+/**
+ * Parses any tensor argument at a public boundary (attention inputs, KV-cache appends, layer
+ * weights): structure by zod, then the rank (when given) and data.length === product of the shape.
+ * Throws AttentionInputError naming `argument` (or `argument.data`).
+ */
+export function parseTensor(
+  value: unknown,
+  argument: string,
+  expect: { rank?: number; dims?: string; rankFix?: string } = {},
+): Tensor {
   const parsed = tensorSchema.safeParse(value);
-  if (!parsed.success) throwFirstIssue(parsed.error, value, name);
+  if (!parsed.success) throwFirstIssue(parsed.error, value, argument);
   const t = value as Tensor;
-  if (t.shape.length !== 4) {
+  if (expect.rank !== undefined && t.shape.length !== expect.rank) {
     throw new AttentionInputError(
-      name,
-      `a rank-4 tensor [${DIM_NAMES[name]}]`,
+      argument,
+      `a rank-${expect.rank} tensor${expect.dims ? ` [${expect.dims}]` : ''}`,
       `rank ${t.shape.length} (shape [${t.shape.join(', ')}])`,
-      'Reshape to BHSD; a single head or batch entry still needs its axis of size 1.',
+      expect.rankFix ?? 'Reshape it: an axis of size 1 still counts as an axis.',
     );
   }
   const expected = numel(t.shape);
   if (t.data.length !== expected) {
     throw new AttentionInputError(
-      `${name}.data`,
+      `${argument}.data`,
       `${expected} values for shape [${t.shape.join(', ')}]`,
       `${t.data.length} values`,
       'The data length must equal the product of the shape (row-major, contiguous).',

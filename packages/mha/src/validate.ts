@@ -9,17 +9,10 @@ import {
   type AttentionVariant,
   parseOptions,
   type Tensor,
+  tensorSchema,
   z,
 } from '@attnkit/core';
 import { type Backend, type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
-
-const tensorSchema = z.object(
-  {
-    data: z.instanceof(Float32Array, { error: 'a Float32Array (tensor data)' }),
-    shape: z.array(z.number().int().positive(), { error: 'an array of positive integers' }),
-  },
-  { error: 'a tensor { data: Float32Array, shape: number[] }' },
-);
 
 const variantSchema = z.custom<AttentionVariant>(
   (value) =>

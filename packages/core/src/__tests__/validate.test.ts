@@ -5,6 +5,7 @@ import {
   attentionOptionsSchema,
   defaultScale,
   parseOptions,
+  parseTensor,
   randn,
   tensor,
   validateAttentionInputs,
@@ -183,5 +184,39 @@ describe('tensor constructors', () => {
     expect(zeros([2, 2]).data).toEqual(new Float32Array(4));
     expect(thrown(() => zeros([2, -1])).argument).toBe('shape');
     expect(thrown(() => randn([1.5], 1)).argument).toBe('shape');
+  });
+});
+
+describe('parseTensor (every tensor argument at a public boundary)', () => {
+  const expectError = (fn: () => unknown, argument: string, pattern: RegExp) => {
+    try {
+      fn();
+    } catch (error) {
+      expect(error).toBeInstanceOf(AttentionInputError);
+      expect((error as AttentionInputError).argument).toBe(argument);
+      expect((error as Error).message).toMatch(pattern);
+      return;
+    }
+    throw new Error(`expected an AttentionInputError naming ${argument}`);
+  };
+
+  it('returns a well-formed tensor as it is', () => {
+    const t = { data: new Float32Array(6), shape: [2, 3] };
+    expect(parseTensor(t, 'weights.wq', { rank: 2 })).toBe(t);
+  });
+
+  it('names the argument for a wrong structure, a wrong rank and a data length off the shape', () => {
+    expectError(() => parseTensor({ data: [1, 2], shape: [2] }, 'k'), 'k.data', /Float32Array/);
+    expectError(
+      () =>
+        parseTensor({ data: new Float32Array(6), shape: [2, 3] }, 'k', { rank: 4, dims: 'B, Hkv, Lnew, Dk' }),
+      'k',
+      /rank-4 tensor \[B, Hkv, Lnew, Dk\].*rank 2/,
+    );
+    expectError(
+      () => parseTensor({ data: new Float32Array(5), shape: [2, 3] }, 'context'),
+      'context.data',
+      /6 values/,
+    );
   });
 });
