@@ -117,9 +117,11 @@ function sectionSpeedup(context: DocsContext, args: Record<string, string>): str
   const rows = results.rows.filter((row) => row.group === args.group && row.threads === threads);
   const lengths = [...new Set(rows.map((row) => row.n))].sort((a, b) => a - b);
   const body: string[][] = [];
+  const ratios: { n: number; ratio: number }[] = [];
   for (const n of lengths) {
     const a = rows.find((row) => row.n === n && row.label === baseline);
     const b = rows.find((row) => row.n === n && row.label === args.variant);
+    if (a?.time && b?.time) ratios.push({ n, ratio: a.time.medianMs / b.time.medianMs });
     const ratio = a?.time && b?.time ? `${(a.time.medianMs / b.time.medianMs).toFixed(2)}×` : '–';
     const peak = (row: ResultRow | undefined) =>
       row?.memory?.measured?.status === 'ok' ? formatBytes(row.memory.measured.peakBytes) : '–';
@@ -135,7 +137,28 @@ function sectionSpeedup(context: DocsContext, args: Record<string, string>): str
     `${baseline} peak`,
     `${args.variant} peak`,
   ];
-  return alignedMarkdownTable(header, body, ['right', 'right', 'right', 'right', 'right', 'right']);
+  const table = alignedMarkdownTable(header, body, ['right', 'right', 'right', 'right', 'right', 'right']);
+  return `${table}\n\n${crossoverSentence(ratios, baseline, args.variant ?? '')}`;
+}
+
+/**
+ * Where `variant` overtakes `baseline` for good: the smallest measured N from which every larger
+ * measured N has baseline / variant > 1 (the issue's "N where linear overtakes flash").
+ */
+export function crossoverSentence(
+  ratios: readonly { n: number; ratio: number }[],
+  baseline: string,
+  variant: string,
+): string {
+  if (ratios.length === 0) return `No N has timings for both ${baseline} and ${variant}.`;
+  let from = -1;
+  for (let i = ratios.length - 1; i >= 0 && ratios[i]!.ratio > 1; i--) from = i;
+  if (from === -1)
+    return `${variant} is not faster than ${baseline} at the largest measured N (${ratios.at(-1)!.n}).`;
+  if (from === 0) {
+    return `${variant} is faster than ${baseline} at every measured N: the crossover lies at or below N = ${ratios[0]!.n}.`;
+  }
+  return `${variant} overtakes ${baseline} between N = ${ratios[from - 1]!.n} and N = ${ratios[from]!.n}, and stays faster from there on.`;
 }
 
 function sectionVariant(context: DocsContext, args: Record<string, string>): string {

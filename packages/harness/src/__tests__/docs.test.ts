@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type DocsContext, parseMarkerArgs, rewriteMarkdown, scalingExponent } from '../docs.js';
+import {
+  crossoverSentence,
+  type DocsContext,
+  parseMarkerArgs,
+  rewriteMarkdown,
+  scalingExponent,
+} from '../docs.js';
 import { alignedMarkdownTable } from '../report.js';
 import { makeResults, makeRow, timedRow } from './fixtures.js';
 
@@ -57,6 +63,37 @@ describe('docs sections', () => {
     // dense 1 ms / flash 0.5 ms at N = 64 (fixture peaks: 2 KiB per N); flash has no rows at 128 and 256.
     expect(out).toContain('| 64 | 1.000 ms | 0.500 ms | 2.00× | 128 KiB | 128 KiB |');
     expect(out).toContain('| 128 | 4.000 ms | – | – | 256 KiB | – |');
+    expect(out).toContain(
+      'flash is faster than dense at every measured N: the crossover lies at or below N = 64.',
+    );
+  });
+
+  it('names the N from which a variant stays faster than its baseline', () => {
+    const at = (pairs: [number, number][]) => pairs.map(([n, ratio]) => ({ n, ratio }));
+    expect(
+      crossoverSentence(
+        at([
+          [256, 0.5],
+          [512, 1.2],
+          [1024, 0.9],
+          [2048, 1.5],
+          [4096, 3],
+        ]),
+        'flash',
+        'linear',
+      ),
+    ).toBe('linear overtakes flash between N = 1024 and N = 2048, and stays faster from there on.');
+    expect(
+      crossoverSentence(
+        at([
+          [256, 0.5],
+          [512, 0.8],
+        ]),
+        'flash',
+        'linear',
+      ),
+    ).toBe('linear is not faster than flash at the largest measured N (512).');
+    expect(crossoverSentence([], 'flash', 'linear')).toBe('No N has timings for both flash and linear.');
   });
 
   it('states the source in one line', () => {
