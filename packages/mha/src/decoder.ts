@@ -4,13 +4,13 @@
  * queries against everything cached (bottom-right aligned causal mask, so a multi-token prefill
  * is causal among itself too) and projects the result. Equal to the full causal pass token by token.
  *
- * The cache is injected (any object with append/attend, e.g. createKVCache from @attnkit/causal),
- * so this package does not depend on one cache implementation and a rolling or ragged cache can
- * take its place.
+ * The cache factory is an option (any object with append/attend/reset/length), defaulting to
+ * createKVCache from @attnkit/causal, so a rolling or ragged cache can take its place.
  * Time per step of T new positions: O(B·T·dModel·(Hq·dk + Hkv·(dk + dv) + Hq·dv)) for the
  * projections plus the cache's attend, O(B·Hq·T·(n + T)·(dk + dv)) after n cached positions;
  * extra memory: the cache (B·Hkv·capacity·(dk + dv) floats) and the step's projections.
  */
+import { createKVCache as createCausalKVCache } from '@attnkit/causal';
 import { AttentionInputError, parseOptions, type Tensor, z } from '@attnkit/core';
 import { type Backend, getEngine } from '@attnkit/kernels';
 import { projectInputs, projectOutput } from './multi-head-attention.js';
@@ -51,8 +51,8 @@ export interface MultiHeadDecoderOptions {
   batch?: number;
   /** Positions the cache preallocates (default 256; createKVCache grows it by doubling). */
   capacity?: number;
-  /** Makes the cache, e.g. `createKVCache` from @attnkit/causal. */
-  createKVCache: (spec: DecoderCacheSpec) => DecoderKVCache;
+  /** Makes the cache. Default: `createKVCache` from @attnkit/causal (grows by doubling). */
+  createKVCache?: (spec: DecoderCacheSpec) => DecoderKVCache;
   /** Options for every cache.attend (e.g. scale, window for a local causal window, blockQ). */
   attendOptions?: Record<string, unknown>;
   /** Engine for the projections (and passed to the cache): 'wasm' or 'js'. Default as getEngine(). */
@@ -73,9 +73,11 @@ const decoderOptionsSchema = z.strictObject({
   kvHeads: z.number().int().positive().optional(),
   batch: z.number().int().positive().optional(),
   capacity: z.number().int().positive().optional(),
-  createKVCache: z.custom<(spec: DecoderCacheSpec) => DecoderKVCache>((f) => typeof f === 'function', {
-    error: "a cache factory such as createKVCache from '@attnkit/causal'",
-  }),
+  createKVCache: z
+    .custom<(spec: DecoderCacheSpec) => DecoderKVCache>((f) => typeof f === 'function', {
+      error: "a cache factory such as createKVCache from '@attnkit/causal'",
+    })
+    .optional(),
   attendOptions: z.record(z.string(), z.unknown()).optional(),
   backend: z.enum(['wasm', 'js']).optional(),
 });
@@ -136,8 +138,7 @@ class CachedMultiHeadDecoder implements MultiHeadDecoder {
  * reusing the keys and values of every earlier position from the cache.
  *
  * ```ts
- * import { createKVCache } from '@attnkit/causal';
- * const decoder = createMultiHeadDecoder(weights, { heads: 8, kvHeads: 2, createKVCache });
+ * const decoder = createMultiHeadDecoder(weights, { heads: 8, kvHeads: 2 }); // causal's growing KV cache
  * for (const token of tokens) y = decoder.step(embed(token)); // [1, 1, dModel] each
  * ```
  */
@@ -152,7 +153,7 @@ export function createMultiHeadDecoder(
     weights,
     shape,
     own.batch ?? 1,
-    own.createKVCache,
+    own.createKVCache ?? createCausalKVCache,
     own.capacity ?? 256,
     own.attendOptions ?? {},
     own.backend,

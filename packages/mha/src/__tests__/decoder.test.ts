@@ -103,7 +103,7 @@ describe('createMultiHeadDecoder (KV cache from @attnkit/causal)', () => {
     });
     const x = randn([1, 12, dModel], 8);
     const full = multiHeadAttention(x, weights, { heads, kvHeads, causal: true, variant: dense });
-    const decoder = createMultiHeadDecoder(weights, { heads, kvHeads, createKVCache });
+    const decoder = createMultiHeadDecoder(weights, { heads, kvHeads }); // default cache: causal's createKVCache
     const prefill = decoder.step(slice(x, 0, 7)); // 7 new positions at once: causal among themselves
     expectClose(prefill.data, full.data.subarray(0, 7 * dModel), STEP_VS_FULL);
     for (let t = 7; t < 12; t++) {

@@ -227,9 +227,9 @@ describe('the other entry points refuse malformed input too', () => {
       () => linearLayer(x, zeros([16, 4]), undefined, { threads: 2 } as never),
       'options.threads',
     ));
-  it('createMultiHeadDecoder: a cache factory is required', () =>
+  it('createMultiHeadDecoder: a cache factory, when given, must be a function', () =>
     expectInputError(
-      () => createMultiHeadDecoder(weights, { heads: 4, kvHeads: 2 } as never),
+      () => createMultiHeadDecoder(weights, { heads: 4, kvHeads: 2, createKVCache: 'causal' } as never),
       'options.createKVCache',
     ));
   it('createMultiHeadDecoder: the weights are checked', () =>
