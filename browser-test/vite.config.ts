@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { type Connect, defineConfig, type Plugin } from 'vite';
+
+const packages = fileURLToPath(new URL('../packages/', import.meta.url));
+
+// Cross-origin isolation, so SharedArrayBuffer (and with it the worker pool) is available.
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+// A 1×1 transparent GIF.
+const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+
+/**
+ * Holds the page's load event until its checks are done, so `chromium --dump-dom` (which dumps at
+ * load) sees the result: the page requests `/__hold?id=…` with an <img> before its first await (a
+ * pending image delays the load event) and calls `/__done?id=…` once the result is in the DOM.
+ * Virtual time (--virtual-time-budget) cannot do this: it jumps ahead while the page awaits wasm
+ * compilation or Web Workers, and the dump happens before the work is done.
+ */
+function holdLoadEvent(): Plugin {
+  const held = new Map<string, ServerResponse[]>();
+  const done = new Set<string>();
+  const pixel = (res: ServerResponse) => {
+    res.writeHead(200, { 'Content-Type': 'image/gif', 'Cache-Control': 'no-store' });
+    res.end(PIXEL);
+  };
+  const middleware: Connect.NextHandleFunction = (req: IncomingMessage, res: ServerResponse, next) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const id = url.searchParams.get('id') ?? '';
+    if (url.pathname === '/__hold') {
+      if (done.has(id)) pixel(res);
+      else held.set(id, [...(held.get(id) ?? []), res]);
+    } else if (url.pathname === '/__done') {
+      done.add(id);
+      for (const waiting of held.get(id) ?? []) pixel(waiting);
+      held.delete(id);
+      res.writeHead(204, { 'Cache-Control': 'no-store' });
+      res.end();
+    } else {
+      next();
+    }
+  };
+  return {
+    name: 'attnkit-hold-load-event',
+    configureServer: (server) => void server.middlewares.use(middleware),
+    configurePreviewServer: (server) => void server.middlewares.use(middleware),
+  };
+}
+
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  // The workspace packages as a user gets them: their built dist/ entries (browser-test is not a workspace package).
+  resolve: {
+    alias: [{ find: /^@attnkit\/([a-z-]+)$/, replacement: `${packages}$1/dist/index.js` }],
+  },
+  plugins: [holdLoadEvent()],
+  // The dev server's pre-bundled deps (zod) live outside this folder.
+  cacheDir: fileURLToPath(new URL('../node_modules/.vite/browser-test', import.meta.url)),
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', minify: false },
+  worker: { format: 'es' },
+  server: { headers: isolation },
+  preview: { headers: isolation, host: '127.0.0.1', strictPort: true },
+  logLevel: 'warn',
+});
