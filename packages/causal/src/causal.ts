@@ -39,6 +39,12 @@ import { type CausalPayload, itemScoreFloats, runItem } from './work.js';
 /** The module each pool worker imports to run causal items (the built work.js next to this file). */
 export const CAUSAL_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
 
+/**
+ * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
+ * kernels' setWorkerFactory): `registerWorkModule(causalWorkModule.url, causalWorkModule)` inside that worker.
+ */
+export const causalWorkModule = { url: CAUSAL_WORK_MODULE_URL, runItem };
+
 /** Left reach of the window in options (Infinity when absent or malformed: the widest buffer). */
 function windowLeftOf(options: CausalOptions | undefined): number {
   const left = options?.window?.[0];

@@ -33,6 +33,12 @@ import { type FlashPayload, runItem, scratchFloats } from './work.js';
 /** The module each pool worker imports to run flash items (the built work.js next to this file). */
 export const FLASH_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
 
+/**
+ * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
+ * kernels' setWorkerFactory): `registerWorkModule(flashWorkModule.url, flashWorkModule)` inside that worker.
+ */
+export const flashWorkModule = { url: FLASH_WORK_MODULE_URL, runItem };
+
 /** Tile sizes actually used: the requested ones, clipped to the sequence lengths (a tile never exceeds them). */
 export function effectiveBlocks(
   qLength: number,

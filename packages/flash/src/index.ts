@@ -1,4 +1,4 @@
-export { effectiveBlocks, FLASH_WORK_MODULE_URL, flash, flashAttention } from './flash.js';
+export { effectiveBlocks, FLASH_WORK_MODULE_URL, flash, flashAttention, flashWorkModule } from './flash.js';
 export { DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, type FlashOptions, flashOptionsSchema } from './options.js';
 export {
   countKeyBlocks,

@@ -114,6 +114,31 @@ function checkUrl(url: unknown): void {
   }
 }
 
+let workerFactory: (() => Worker) | undefined;
+
+/**
+ * Browsers, bundled apps: makes the pool start its Web Workers with `factory` instead of the
+ * package's own web-worker.js. A bundler cannot follow a work module's `import(url)` inside the
+ * pool's worker, so an app that wants threads gives the pool a worker of its own that imports
+ * '@attnkit/kernels/web-worker' and registers the variants' work modules there (kernels README,
+ * "Threads in a bundled browser app"). `undefined` restores the default.
+ */
+export function setWorkerFactory(factory: (() => Worker) | undefined): void {
+  if (factory !== undefined && typeof factory !== 'function') {
+    throw new AttentionInputError(
+      'factory',
+      'a function returning a module Worker, or undefined',
+      describeValue(factory),
+    );
+  }
+  workerFactory = factory;
+}
+
+/** The work module registered for `url` on this thread, if any (workers look here before importing). */
+export function registeredWorkModule(url: string): WorkModule | undefined {
+  return workModules.get(url);
+}
+
 /** Makes `module` the work module for `url` on this thread (needed where sync loading is impossible, e.g. browsers). */
 export function registerWorkModule(url: string, module: WorkModule): void {
   checkUrl(url);
@@ -193,11 +218,12 @@ function spawnWorker(init: WorkerInit): PoolWorker | undefined {
     });
     return entry;
   }
-  const WebWorker = (
-    globalThis as { Worker?: new (url: URL, options: { type: 'module' }) => globalThis.Worker }
-  ).Worker;
-  if (WebWorker) {
-    const worker = new WebWorker(new URL('./web-worker.js', import.meta.url), { type: 'module' });
+  if (workerFactory || typeof Worker === 'function') {
+    // Written out literally (not through a renamed constructor) so that bundlers (vite, webpack)
+    // recognise `new Worker(new URL(...), …)` and bundle web-worker.js with its imports.
+    const worker = workerFactory
+      ? workerFactory()
+      : new Worker(new URL('./web-worker.js', import.meta.url), { type: 'module' });
     const entry: PoolWorker = {
       post: (message) => worker.postMessage(message),
       terminate: () => worker.terminate(),
@@ -242,13 +268,20 @@ export async function startThreads(threads: number): Promise<number> {
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new AttentionInputError('threads', RUN_PARALLEL_EXPECTED.threads!, describeValue(threads));
   }
-  const started = ensureWorkers(threads - 1);
+  ensureWorkers(threads - 1);
   if (!control) return 0;
   const deadline = Date.now() + 30_000;
-  while (control.readyCount() < workers.length && Date.now() < deadline) {
+  // Wait for the live workers only: one that died (failed to load, crashed) will never be ready.
+  const live = () => workers.filter((worker) => worker.dead === undefined);
+  while (control.readyCount() < live().length && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
-  return started.length;
+  const running = live();
+  const dead = workers.find((worker) => worker.dead !== undefined);
+  if (running.length === 0 && dead) {
+    throw new Error(`startThreads: no worker started (${dead.dead}); jobs run on the calling thread`);
+  }
+  return Math.min(running.length, control.readyCount());
 }
 
 /** Terminates every worker (tests, shutdown). The next job starts fresh ones. */

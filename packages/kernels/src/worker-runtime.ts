@@ -12,6 +12,7 @@
 import { Arena } from './arena.js';
 import { type Backend, type Engine, INSTANCE_SCRATCH_BYTES, setJobEngines } from './engine.js';
 import { JsKernelOps } from './js-ops.js';
+import { registeredWorkModule } from './thread-pool.js';
 import {
   ControlBlock,
   describeError,
@@ -46,7 +47,10 @@ export class WorkerRuntime {
   private load(url: string): Promise<WorkModule> {
     let module = this.modules.get(url);
     if (!module) {
-      module = this.importModule(url).then((loaded) => {
+      // A module registered in this worker (an app's own worker script, see setWorkerFactory) wins
+      // over importing the URL, which a bundled app cannot serve as a loadable module.
+      const registered = registeredWorkModule(url);
+      module = (registered ? Promise.resolve(registered) : this.importModule(url)).then((loaded) => {
         const runItem = (loaded as Partial<WorkModule>).runItem;
         if (typeof runItem !== 'function') {
           throw new TypeError(`work module ${url} does not export runItem(engine, payload, item)`);

@@ -41,6 +41,12 @@ import { QUERY_BLOCK } from './workspace.js';
 /** The module each pool worker imports to run linear items (the built work.js next to this file). */
 export const LINEAR_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
 
+/**
+ * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
+ * kernels' setWorkerFactory): `registerWorkModule(linearWorkModule.url, linearWorkModule)` inside that worker.
+ */
+export const linearWorkModule = { url: LINEAR_WORK_MODULE_URL, runItem };
+
 /** The payload of a call, with arena offsets still to be filled in (−1). */
 function describeCall(problem: AttentionProblem, settings: LinearSettings): LinearPayload {
   const causal =

@@ -5,4 +5,9 @@ export {
   type RollingKVCacheAttendOptions,
   type RollingKVCacheOptions,
 } from './rolling-kv-cache.js';
-export { slidingWindow, slidingWindowAttention } from './sliding-window.js';
+export {
+  SLIDING_WINDOW_WORK_MODULE_URL,
+  slidingWindow,
+  slidingWindowAttention,
+  slidingWindowWorkModule,
+} from './sliding-window.js';

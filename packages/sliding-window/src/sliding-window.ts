@@ -42,6 +42,12 @@ import { itemScratchFloats, runItem, type SlidingWindowPayload } from './work.js
 /** The module each pool worker imports to run sliding-window items (the built work.js next to this file). */
 export const SLIDING_WINDOW_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
 
+/**
+ * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
+ * kernels' setWorkerFactory): `registerWorkModule(slidingWindowWorkModule.url, slidingWindowWorkModule)` inside that worker.
+ */
+export const slidingWindowWorkModule = { url: SLIDING_WINDOW_WORK_MODULE_URL, runItem };
+
 interface Band {
   left: number;
   right: number;

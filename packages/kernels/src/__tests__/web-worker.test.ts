@@ -13,8 +13,17 @@ import { kernelsModule } from '../../dist/wasm-module.js';
 const memory = engineMemory();
 const { arena } = getEngine('wasm');
 const control = new ControlBlock(memory.memory.buffer, memory.controlBytes, CONTROL_BLOCK_BYTES);
+/** A URL no loader can import: only the module registered under it inside the worker can run it. */
+const REGISTERED_ONLY_URL = 'attnkit-test:registered-work-module';
 const worker = new Worker(new URL('./fixtures/web-worker-shim.mjs', import.meta.url), {
-  workerData: { bootstrap: new URL('../../dist/web-worker.js', import.meta.url).href },
+  workerData: {
+    bootstrap: new URL('../../dist/web-worker.js', import.meta.url).href,
+    register: {
+      threadPool: new URL('../../dist/thread-pool.js', import.meta.url).href,
+      module: new URL('./fixtures/failing-work.mjs', import.meta.url).href,
+      url: REGISTERED_ONLY_URL,
+    },
+  },
 });
 worker.postMessage({
   type: 'init',
@@ -75,6 +84,18 @@ describe('Web Worker bootstrap', () => {
       arena.heap.fill(0, out, out + 4);
       runJob(new URL('./fixtures/failing-work.mjs', import.meta.url).href, { failItem: -1, out }, 4);
       expect(Array.from(arena.heap.subarray(out, out + 4))).toEqual([1, 2, 3, 4]);
+    } finally {
+      arena.release(mark);
+    }
+  });
+
+  it('runs a work module registered inside the worker without importing its URL (bundled apps)', () => {
+    const mark = arena.mark();
+    try {
+      const out = arena.put(new Float32Array(5));
+      runJob(REGISTERED_ONLY_URL, { failItem: -1, out }, 5);
+      expect(control.errorOwner(), control.errorText()).toBe(0);
+      expect(Array.from(arena.heap.subarray(out, out + 5))).toEqual([1, 2, 3, 4, 5]);
     } finally {
       arena.release(mark);
     }
