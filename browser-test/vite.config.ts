@@ -54,7 +54,11 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   // The workspace packages as a user gets them: their built dist/ entries (browser-test is not a workspace package).
   resolve: {
-    alias: [{ find: /^@attnkit\/([a-z-]+)$/, replacement: `${packages}$1/dist/index.js` }],
+    alias: [
+      { find: /^@attnkit\/([a-z-]+)$/, replacement: `${packages}$1/dist/index.js` },
+      // subpath exports used here: '@attnkit/kernels/web-worker' → kernels/dist/web-worker.js
+      { find: /^@attnkit\/([a-z-]+)\/([a-z-]+)$/, replacement: `${packages}$1/dist/$2.js` },
+    ],
   },
   plugins: [holdLoadEvent()],
   // The dev server's pre-bundled deps (zod) live outside this folder.

@@ -4,11 +4,13 @@
  * It watches the Web Workers the pool spawns (their URL and any error event) to say why a pool
  * worker did not run.
  */
-import { FLASH_WORK_MODULE_URL } from '@attnkit/flash';
+import { flashWorkModule } from '@attnkit/flash';
 import {
   defaultBackend,
   initKernels,
   loadWorkModule,
+  registerWorkModule,
+  setWorkerFactory,
   startThreads,
   wasmUnavailableReason,
 } from '@attnkit/kernels';
@@ -74,12 +76,11 @@ async function run(probeUrl: string): Promise<WorkerReport> {
     report.defaultBackend = defaultBackend();
     report.wasmUnavailableReason = wasmUnavailableReason() ?? null;
     report.checks.push(...variantChecks(defaultBackend(), 'worker'));
-    try {
-      await loadWorkModule(FLASH_WORK_MODULE_URL);
-      report.flashWorkModule = `loaded ${FLASH_WORK_MODULE_URL}`;
-    } catch (error) {
-      report.flashWorkModule = `loadWorkModule(${FLASH_WORK_MODULE_URL}) failed: ${describe(error)}`;
-    }
+    // The documented set-up for threads in a bundled app (kernels README): the pool starts our own
+    // worker (pool-worker.ts), where flash's work module is registered; this thread registers it too.
+    setWorkerFactory(() => new Worker(new URL('./pool-worker.ts', import.meta.url), { type: 'module' }));
+    registerWorkModule(flashWorkModule.url, flashWorkModule);
+    report.flashWorkModule = `registered ${flashWorkModule.url} here and in pool-worker.ts`;
     const start = performance.now();
     const resolvedTo = await startThreads(2);
     report.startThreads = { resolvedTo, ms: Math.round(performance.now() - start) };
