@@ -17,7 +17,6 @@ import {
   AttentionInputError,
   attentionOptionsSchema,
   parseOptions,
-  parseTensor,
   type Tensor,
   validateAttentionInputs,
   z,
@@ -29,6 +28,7 @@ import {
   type Engine,
   type HeadOffsets,
   MAX_ARENA_BYTES,
+  parseCacheAppend,
 } from '@attnkit/kernels';
 import { withCausal } from './causal.js';
 import { attendCausalHead, blockScoreFloats, effectiveBlockQ } from './causal-blocks.js';
@@ -97,28 +97,6 @@ const kvCacheOptionsSchema = z.strictObject({
 const attendOptionsSchema = attentionOptionsSchema
   .extend({ blockQ: z.number().int().positive().optional() })
   .strict();
-
-/** Checks one appended tensor against [B, Hkv, ·, depth]; returns its length (the new positions). */
-export function checkAppended(
-  name: 'k' | 'v',
-  value: unknown,
-  batch: number,
-  kvHeads: number,
-  depth: number,
-  depthName: string,
-): number {
-  const t = parseTensor(value, name, { rank: 4, dims: `B, Hkv, Lnew, ${depthName}` });
-  const [b, h, length, d] = t.shape as [number, number, number, number];
-  if (b !== batch || h !== kvHeads || d !== depth) {
-    throw new AttentionInputError(
-      name,
-      `shape [${batch}, ${kvHeads}, Lnew, ${depth}] ([B, Hkv, Lnew, ${depthName}] of the cache)`,
-      `shape [${t.shape.join(', ')}]`,
-      'Append the new positions of every batch entry and kv head at once, with the dims the cache was created with.',
-    );
-  }
-  return length;
-}
 
 class CausalKVCache implements KVCache {
   readonly batch: number;
@@ -204,16 +182,7 @@ class CausalKVCache implements KVCache {
   }
 
   append(k: Tensor, v: Tensor): void {
-    const added = checkAppended('k', k, this.batch, this.kvHeads, this.headDim, 'Dk');
-    const addedValues = checkAppended('v', v, this.batch, this.kvHeads, this.valueDim, 'Dv');
-    if (addedValues !== added) {
-      throw new AttentionInputError(
-        'v',
-        `${added} new positions (as k)`,
-        `${addedValues}`,
-        'Append one value row per key row.',
-      );
-    }
+    const added = parseCacheAppend(k, v, this);
     const needed = this.cached + added;
     if (needed > this.slots) {
       if (this.growth === 'none') {

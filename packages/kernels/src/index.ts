@@ -21,6 +21,7 @@ export {
 export { type EngineOptions, engineOptionsSchema } from './engine-options.js';
 export { JsKernelOps } from './js-ops.js';
 export type { KernelOps } from './kernel-ops.js';
+export { type CacheDimensions, parseCacheAppend } from './kv-cache-input.js';
 export { measureSimdCeiling } from './simd-ceiling.js';
 export {
   DEFAULT_WORKER_ARENA_BYTES,

@@ -17,12 +17,18 @@ import {
   AttentionInputError,
   attentionOptionsSchema,
   parseOptions,
-  parseTensor,
   type Tensor,
   validateAttentionInputs,
   z,
 } from '@attnkit/core';
-import { alignFloats, type Backend, createEngine, type Engine, MAX_ARENA_BYTES } from '@attnkit/kernels';
+import {
+  alignFloats,
+  type Backend,
+  createEngine,
+  type Engine,
+  MAX_ARENA_BYTES,
+  parseCacheAppend,
+} from '@attnkit/kernels';
 
 export interface RollingKVCacheOptions {
   batch: number;
@@ -87,27 +93,6 @@ const attendOptionsSchema = attentionOptionsSchema
   .pick({ scale: true, causal: true, out: true, lse: true })
   .strict();
 
-function checkAppended(
-  name: 'k' | 'v',
-  value: unknown,
-  batch: number,
-  kvHeads: number,
-  depth: number,
-  depthName: string,
-): number {
-  const t = parseTensor(value, name, { rank: 4, dims: `B, Hkv, Lnew, ${depthName}` });
-  const [b, h, length, d] = t.shape as [number, number, number, number];
-  if (b !== batch || h !== kvHeads || d !== depth) {
-    throw new AttentionInputError(
-      name,
-      `shape [${batch}, ${kvHeads}, Lnew, ${depth}] ([B, Hkv, Lnew, ${depthName}] of the cache)`,
-      `shape [${t.shape.join(', ')}]`,
-      'Append the new positions of every batch entry and kv head at once, with the dims the cache was created with.',
-    );
-  }
-  return length;
-}
-
 class RingKVCache implements RollingKVCache {
   readonly batch: number;
   readonly kvHeads: number;
@@ -152,16 +137,7 @@ class RingKVCache implements RollingKVCache {
   }
 
   append(k: Tensor, v: Tensor): void {
-    const added = checkAppended('k', k, this.batch, this.kvHeads, this.headDim, 'Dk');
-    const addedValues = checkAppended('v', v, this.batch, this.kvHeads, this.valueDim, 'Dv');
-    if (addedValues !== added) {
-      throw new AttentionInputError(
-        'v',
-        `${added} new positions (as k)`,
-        `${addedValues}`,
-        'Append one value row per key row.',
-      );
-    }
+    const added = parseCacheAppend(k, v, this);
     // Only the last `capacity` of the new positions can still be needed; earlier ones would be overwritten.
     const kept = Math.min(added, this.capacity);
     const firstKept = this.total + added - kept;
