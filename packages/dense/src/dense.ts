@@ -3,12 +3,13 @@
  * in the engine's arena, mask them, max-subtracted softmax, then P·V — the kernels' `attendRows`
  * over all rows and all keys. The reference variant: every option, GQA/MQA, and the baseline
  * every benchmark times.
+ * Items — one per (batch, query head), work.ts — run in a loop or on the kernels worker pool
+ * (threads > 1), with the same bits either way.
  * Time O(B·Hq·Lq·Lk·(Dk + Dv)); extra memory: arena copies of q, k, v, out, lse plus one Lq·Lk
- * score buffer reused across heads.
+ * score buffer per running thread.
  */
 import {
   AttentionInputError,
-  type AttentionProblem,
   type AttentionVariant,
   assertSupported,
   describeValue,
@@ -17,22 +18,29 @@ import {
   validateAttentionInputs,
 } from '@attnkit/core';
 import {
-  attendRows,
+  callArenaFloats,
   type Engine,
+  engineReasons,
   finishAttention,
   getEngine,
-  headOffsets,
   placeAttention,
+  problemPayload,
+  runWorkItems,
+  summariseShapes,
 } from '@attnkit/kernels';
 import { DEFAULT_MAX_SCORES_BYTES, type DenseOptions, denseOptionsSchema } from './options.js';
+import { itemScoreFloats, runItem } from './work.js';
+
+/** The module each pool worker imports to run dense items (the built work.js next to this file). */
+export const DENSE_WORK_MODULE_URL = new URL('./work.js', import.meta.url).href;
+
+/**
+ * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
+ * kernels' setWorkerFactory): `registerWorkModule(denseWorkModule.url, denseWorkModule)` inside that worker.
+ */
+export const denseWorkModule = { url: DENSE_WORK_MODULE_URL, runItem };
 
 const FLOAT_BYTES = 4;
-/** The arena hands out 64-byte aligned blocks (16 floats); analytic sizes use the same grid. */
-const ALIGN_FLOATS = 16;
-
-function alignedFloats(floats: number): number {
-  return Math.ceil(floats / ALIGN_FLOATS) * ALIGN_FLOATS;
-}
 
 function isShape4(shape: unknown): shape is [number, number, number, number] {
   return Array.isArray(shape) && shape.length === 4 && shape.every((dim) => Number.isInteger(dim) && dim > 0);
@@ -86,9 +94,6 @@ export function engineFor(backend: DenseOptions['backend']): Engine {
 function reasons(q: Tensor, k: Tensor, _v: Tensor, options?: DenseOptions): string[] {
   const list: string[] = [];
   const opts = (typeof options === 'object' && options !== null ? options : {}) as DenseOptions;
-  if (typeof opts.threads === 'number' && opts.threads > 1) {
-    list.push(`dense runs on one thread (threads: ${opts.threads} is not implemented)`);
-  }
   if (opts.backend !== undefined) {
     try {
       getEngine(opts.backend);
@@ -105,26 +110,21 @@ function reasons(q: Tensor, k: Tensor, _v: Tensor, options?: DenseOptions): stri
     if (bytes > budget)
       list.push(budgetReason(bytes, budget, `the ${q.shape[2]} × ${k.shape[2]} score matrix`));
   }
+  const dims = summariseShapes(q, k, _v);
+  const threads = typeof opts.threads === 'number' && opts.threads >= 1 ? opts.threads : 1;
+  if (dims && isShape4(_v?.shape)) list.push(...engineReasons(undefined, arenaBytes(dims, threads)));
   return list;
 }
 
-/** The score buffer, in floats, one (b, h) needs (reused for every head). */
-function scoreFloats(problem: AttentionProblem): number {
-  return problem.qLength * problem.kvLength;
+/** Bytes a call places in the arena: the shared copies plus one score buffer per running thread. */
+function arenaBytes(dims: NonNullable<ReturnType<typeof summariseShapes>>, threads: number): number {
+  return FLOAT_BYTES * callArenaFloats(dims, itemScoreFloats(dims), dims.batch * dims.qHeads, threads);
 }
 
 /** Softmax attention with every score materialised (see the file header). */
 export function denseAttention(q: Tensor, k: Tensor, v: Tensor, options: DenseOptions = {}): Tensor {
   const problem = validateAttentionInputs(q, k, v, options);
   const own = parseOptions(denseOptionsSchema, options);
-  if (own.threads !== undefined && own.threads > 1) {
-    throw new AttentionInputError(
-      'options.threads',
-      '1 (dense runs on one thread)',
-      String(own.threads),
-      'Leave threads out for dense, or use flash for multi-threaded exact attention.',
-    );
-  }
   checkScoresBudget(
     scoresBytes(problem.qLength, problem.kvLength),
     own.maxScoresBytes ?? DEFAULT_MAX_SCORES_BYTES,
@@ -134,31 +134,29 @@ export function denseAttention(q: Tensor, k: Tensor, v: Tensor, options: DenseOp
   const engine = engineFor(own.backend);
   const placed = placeAttention(engine, problem, q, k, v);
   try {
-    const scores = engine.arena.alloc(scoreFloats(problem));
-    for (let b = 0; b < problem.batch; b++) {
-      for (let h = 0; h < problem.qHeads; h++) {
-        const head = headOffsets(problem, placed, b, h);
-        attendRows(engine, problem, head, b, 0, problem.qLength, 0, problem.kvLength, scores);
-      }
-    }
+    runWorkItems(
+      engine,
+      DENSE_WORK_MODULE_URL,
+      runItem,
+      problemPayload(problem, placed),
+      problem.batch * problem.qHeads,
+      own.threads ?? 1,
+      itemScoreFloats(problem),
+    );
     return finishAttention(engine, problem, placed);
   } finally {
     engine.arena.release(placed.mark);
   }
 }
 
-/** Extra bytes of one call: arena copies of q, k, v, out, lse and the Lq·Lk score buffer (64-byte aligned). */
+/**
+ * Extra bytes of one call: arena copies of q, k, v, out, lse and, per running thread, the Lq·Lk
+ * score buffer (64-byte aligned), plus the pool's per-worker kernel scratch when threads > 1.
+ */
 export function denseWorkspaceBytes(q: Tensor, k: Tensor, v: Tensor, options: DenseOptions = {}): number {
   const p = validateAttentionInputs(q, k, v, options);
-  const rows = p.batch * p.qHeads * p.qLength;
-  const floats =
-    alignedFloats(q.data.length) +
-    alignedFloats(k.data.length) +
-    alignedFloats(v.data.length) +
-    alignedFloats(rows * p.valueDim) +
-    alignedFloats(rows) +
-    alignedFloats(scoreFloats(p));
-  return floats * FLOAT_BYTES;
+  const own = parseOptions(denseOptionsSchema, options);
+  return arenaBytes(p, own.threads ?? 1);
 }
 
 export const dense: AttentionVariant<DenseOptions> = {

@@ -88,9 +88,10 @@ describe('memory budget', () => {
 describe('options dense refuses', () => {
   const { q, k, v } = inputs(1, 2, 2, 5, 5, 4);
 
-  it('threads > 1 is listed as not supported and refused naming options.threads', () => {
-    expect(dense.notSupportedReasons(q, k, v, { threads: 2 })).toHaveLength(1);
-    expect(thrown(() => denseAttention(q, k, v, { threads: 2 })).argument).toBe('options.threads');
+  it('threads: 0 or a fraction is refused naming options.threads; threads > 1 is supported', () => {
+    expect(thrown(() => denseAttention(q, k, v, { threads: 0 })).argument).toBe('options.threads');
+    expect(thrown(() => denseAttention(q, k, v, { threads: 1.5 })).argument).toBe('options.threads');
+    expect(dense.notSupportedReasons(q, k, v, { threads: 2 })).toEqual([]);
     expect(denseAttention(q, k, v, { threads: 1 }).shape).toEqual([1, 2, 5, 4]);
   });
 
