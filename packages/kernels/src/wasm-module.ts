@@ -16,100 +16,16 @@ import {
   KERNELS_WASM,
   RELAXED_SIMD_PROBE_WASM,
 } from '../dist/kernels-wasm.js';
+import type { KernelOps } from './kernel-ops.js';
 
-/** The wasm exports (offsets and strides in float32 elements, like KernelOps). */
-export interface KernelExports {
+/**
+ * The wasm exports: every KernelOps primitive under the same name and signature (offsets and
+ * strides in float32 elements), plus the module's own housekeeping and test hooks.
+ */
+export interface KernelExports extends KernelOps {
   heapBase(): number;
   scratchBytes(): number;
   setScratch(offsetFloats: number): void;
-  gemmNT(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    alpha: number,
-    beta: number,
-  ): void;
-  gemmNN(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    alpha: number,
-    beta: number,
-  ): void;
-  gemmTN(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    alpha: number,
-    beta: number,
-  ): void;
-  maskBand(
-    s: number,
-    lds: number,
-    rows: number,
-    cols: number,
-    firstQueryPos: number,
-    firstKey: number,
-    left: number,
-    right: number,
-    validKeys: number,
-  ): void;
-  softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void;
-  onlineSoftmaxStep(
-    s: number,
-    lds: number,
-    rows: number,
-    cols: number,
-    rowMax: number,
-    rowSum: number,
-    acc: number,
-    ldacc: number,
-    dv: number,
-  ): void;
-  finishRows(
-    acc: number,
-    ldacc: number,
-    rows: number,
-    dv: number,
-    rowMax: number,
-    rowSum: number,
-    out: number,
-    ldout: number,
-    lse: number,
-  ): void;
-  eluPlusOne(x: number, n: number): void;
-  relu(x: number, n: number): void;
-  rowSquaredNorms(x: number, ldx: number, rows: number, cols: number, out: number, scale: number): void;
-  rowMax(x: number, ldx: number, rows: number, cols: number, out: number): void;
-  expShiftRows(
-    x: number,
-    ldx: number,
-    rows: number,
-    cols: number,
-    rowShift: number,
-    shift: number,
-    factor: number,
-  ): void;
-  columnSums(x: number, ldx: number, rows: number, cols: number, out: number, beta: number): void;
-  divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void;
   /** out[i] = exp(x[i]) with the kernels' vector exp (for accuracy tests and benchmarks). */
   expArray(x: number, n: number, out: number): void;
   /** The same for the x <= 0 variant the softmax rows use. */
