@@ -1,6 +1,7 @@
 /** The causal package's options: the common AttentionOptions, the engine's (backend, threads), and the row block. */
-import { type AttentionOptions, attentionOptionsSchema, z } from '@attnkit/core';
-import { type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
+import { type AttentionOptions, z } from '@attnkit/core';
+import type { EngineOptions } from '@attnkit/kernels';
+import { variantOptionsSchema } from '@attnkit/kernels/runtime';
 
 /**
  * Default query rows per block. Each block materialises blockQ × (visible prefix) scores, so the
@@ -15,7 +16,7 @@ export interface CausalOptions extends AttentionOptions, EngineOptions {
   blockQ?: number;
 }
 
-export const causalOptionsSchema = attentionOptionsSchema.extend({
-  ...engineOptionsSchema.shape,
+/** Strict: an unknown key is refused with an error naming it (docs/design.md, Options). */
+export const causalOptionsSchema = variantOptionsSchema({
   blockQ: z.number().int().positive().optional(),
 });

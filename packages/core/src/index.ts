@@ -3,6 +3,7 @@ export { z } from 'zod';
 export { type ErrorStats, errorStats, formatErrorStats, type Tolerance } from './accuracy.js';
 export { AttentionInputError, describeValue } from './errors.js';
 export { attentionFlops, attentionGflops } from './flops.js';
+export { kvHeadOf, kvHeadRow, queryHeadRow } from './heads.js';
 export {
   andMasks,
   causalMask,
@@ -22,11 +23,20 @@ export { naiveFloat32Attention } from './naive.js';
 export { referenceAttention } from './oracle.js';
 export { createRng, portableLog, type Rng } from './rng.js';
 export { numel, randn, tensor, zeros } from './tensor.js';
-export type { AttentionOptions, AttentionProblem, AttentionVariant, Tensor } from './types.js';
+export type {
+  AttentionCache,
+  AttentionCall,
+  AttentionOptions,
+  AttentionProblem,
+  AttentionVariant,
+  Tensor,
+} from './types.js';
 export {
   assertSupported,
   attentionOptionsSchema,
+  attentionOptionsShape,
   defaultScale,
+  parseAttentionCall,
   parseOptions,
   parseTensor,
   tensorSchema,

@@ -37,14 +37,15 @@ export interface AttentionVariant<O extends AttentionOptions = AttentionOptions>
 }
 
 /**
- * One validated attention call, normalised so orchestration code reads plain numbers.
- * Causal is folded into the window: `windowRight` is min(right, 0) when causal.
+ * One validated attention call as plain numbers: what every variant plans with and what crosses to
+ * a pool worker unchanged (structured-cloneable; no tensors). Causal is folded into the window:
+ * `windowRight` is min(right, 0) when causal (docs/design.md, Masks).
  */
 export interface AttentionProblem {
   readonly batch: number; // B
   readonly qHeads: number; // Hq
   readonly kvHeads: number; // Hkv
-  /** Hq / Hkv: query head h reads kv head floor(h / groupSize). */
+  /** Hq / Hkv: query head h reads kv head floor(h / groupSize) (core's kvHeadOf). */
   readonly groupSize: number;
   readonly qLength: number; // Lq
   readonly kvLength: number; // Lk
@@ -57,11 +58,41 @@ export interface AttentionProblem {
   /** Inclusive reach to the right; 0 when causal; Infinity = unbounded. */
   readonly windowRight: number;
   /** Valid keys per batch entry (kvLengths, or Lk for every b). Always present. */
-  readonly validKeys: Int32Array;
+  readonly validKeys: readonly number[];
   /** True when the caller passed kvLengths (some keys may be padding). */
   readonly hasKvLengths: boolean;
-  /** True when any mask (causal, finite window, kvLengths) is in force. */
+  /** True when any mask (causal, finite window, kvLengths shorter than Lk) is in force. */
   readonly masked: boolean;
+}
+
+/**
+ * One parsed call: the problem, the options parsed once by the variant's strict schema (defaults
+ * not applied: absent stays undefined), and where the result goes.
+ */
+export interface AttentionCall<O> {
+  readonly problem: AttentionProblem;
+  readonly options: O;
+  /** The caller's output tensor, or null to allocate one. */
   readonly out: Tensor | null;
+  /** The caller's lse array, or null. */
   readonly lse: Float32Array | null;
+}
+
+/**
+ * A KV cache as the multi-head decoder consumes it (docs/design.md, KV caches): keys and values of
+ * the positions so far, appended step by step, attended by the new queries.
+ */
+export interface AttentionCache {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  /** Positions appended so far. */
+  readonly length: number;
+  /** Appends k [B, Hkv, Lnew, Dk] and v [B, Hkv, Lnew, Dv]. A refused append changes nothing. */
+  append(k: Tensor, v: Tensor): void;
+  /** Attends q [B, Hq, Lnew, Dk] (the last Lnew positions' queries) against the cached keys. */
+  attend(q: Tensor, options?: AttentionOptions): Tensor;
+  /** Forgets every position (keeps the storage). */
+  reset(): void;
 }

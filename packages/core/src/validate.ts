@@ -1,5 +1,5 @@
 /**
- * Boundary validation shared by every variant (DESIGN §3, §7): zod schemas (built once, here at
+ * Boundary validation shared by every variant (docs/design.md, Options and Errors): zod schemas (built once, here at
  * module scope) for the structure, then the cross-argument rules a schema cannot see (B, D, Lk and
  * head counts agreeing, kvLengths range, out/lse sizes, aliasing). Every failure is an
  * AttentionInputError naming the argument, the expected and the received value, and the fix.
@@ -8,7 +8,7 @@
 import { type ZodType, z } from 'zod';
 import { AttentionInputError, describeValue } from './errors.js';
 import { numel } from './tensor.js';
-import type { AttentionOptions, AttentionProblem, Tensor } from './types.js';
+import type { AttentionCall, AttentionOptions, AttentionProblem, Tensor } from './types.js';
 
 /** 1 / sqrt(headDim): the softmax temperature of "Attention Is All You Need". */
 export function defaultScale(headDim: number): number {
@@ -44,10 +44,10 @@ function isTensorLike(x: unknown): boolean {
 }
 
 /**
- * The options every variant accepts (DESIGN §3). Loose: unknown keys pass, so a variant
- * `.extend({...})`s it with its own options (and may `.strict()` the result).
+ * The options every variant accepts (docs/design.md, Options), as a zod shape: a variant builds its
+ * own strict schema from it with `z.strictObject({ ...attentionOptionsShape, ...its own })`.
  */
-export const attentionOptionsSchema = z.looseObject({
+export const attentionOptionsShape = {
   scale: z
     .number({ error: 'a finite, non-zero number' })
     .refine((x) => x !== 0, { error: 'a finite, non-zero number' })
@@ -65,7 +65,10 @@ export const attentionOptionsSchema = z.looseObject({
     .optional(),
   out: z.custom<Tensor>(isTensorLike, { error: 'a tensor { data: Float32Array, shape }' }).optional(),
   lse: z.instanceof(Float32Array, { error: 'a Float32Array of length B·Hq·Lq' }).optional(),
-});
+};
+
+/** The common options alone, strict: an unknown key is an error naming it. */
+export const attentionOptionsSchema = z.strictObject(attentionOptionsShape);
 
 /** The structure of a Tensor: { data: Float32Array, shape: positive integer dims }. */
 export const tensorSchema = z.object(
@@ -219,21 +222,22 @@ function mismatch(argument: string, expected: string, received: string, fix: str
 }
 
 /**
- * Validates q, k, v and the common options and returns the normalised problem (causal folded into
- * the window: windowRight = min(right, 0)). Throws AttentionInputError naming the argument.
- * Decisions (README): every dimension >= 1; scale any finite non-zero number (negative is valid
- * maths, 0 is almost always a bug); out and lse must not share memory with q, k, v or each other.
+ * Parses one attention call: `options` once with `schema` (a strict object built from
+ * attentionOptionsShape; default: the common options alone), then q, k, v and the cross-argument
+ * rules. Returns the plain problem (causal folded into the window: windowRight = min(right, 0)), the
+ * parsed options and the output targets. Throws AttentionInputError naming the argument.
+ * Decisions (docs/design.md, Options): every dimension >= 1; scale any finite non-zero number
+ * (negative is valid maths, 0 is almost always a bug); out and lse must not share memory with q, k,
+ * v or each other.
  */
-export function validateAttentionInputs(
+export function parseAttentionCall<O extends AttentionOptions = AttentionOptions>(
   q: Tensor,
   k: Tensor,
   v: Tensor,
-  options?: AttentionOptions,
-): AttentionProblem {
-  const rawOptions = checkOptionsObject(options, 'options');
-  const parsed = attentionOptionsSchema.safeParse(rawOptions);
-  if (!parsed.success) throwFirstIssue(parsed.error, rawOptions, 'options');
-  const opts = parsed.data;
+  options: unknown,
+  schema: ZodType<O> = attentionOptionsSchema as unknown as ZodType<O>,
+): AttentionCall<O> {
+  const opts = parseOptions(schema, options);
 
   checkTensor('q', q);
   checkTensor('k', k);
@@ -287,7 +291,7 @@ export function validateAttentionInputs(
   const requestedRight = opts.window ? opts.window[1] : Number.POSITIVE_INFINITY;
   const windowRight = causal ? Math.min(requestedRight, 0) : requestedRight;
 
-  const validKeys = new Int32Array(batch).fill(kvLength);
+  const validKeys: number[] = new Array(batch).fill(kvLength);
   const hasKvLengths = opts.kvLengths !== undefined;
   let padded = false;
   if (opts.kvLengths !== undefined) {
@@ -378,7 +382,7 @@ export function validateAttentionInputs(
     }
   }
 
-  return {
+  const problem: AttentionProblem = {
     batch,
     qHeads,
     kvHeads,
@@ -394,7 +398,16 @@ export function validateAttentionInputs(
     validKeys,
     hasKvLengths,
     masked: windowLeft !== Number.POSITIVE_INFINITY || windowRight !== Number.POSITIVE_INFINITY || padded,
-    out,
-    lse,
   };
+  return { problem, options: opts, out, lse };
+}
+
+/** The problem of a call with the common options alone (the oracles' entry). */
+export function validateAttentionInputs(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options?: AttentionOptions,
+): AttentionProblem {
+  return parseAttentionCall(q, k, v, options).problem;
 }

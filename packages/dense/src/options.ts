@@ -1,6 +1,7 @@
 /** Dense's options: the common AttentionOptions, the engine's (backend, threads), and the score budget. */
-import { type AttentionOptions, attentionOptionsSchema, z } from '@attnkit/core';
-import { type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
+import { type AttentionOptions, z } from '@attnkit/core';
+import type { EngineOptions } from '@attnkit/kernels';
+import { variantOptionsSchema } from '@attnkit/kernels/runtime';
 
 /**
  * Default budget: 1 GiB of float32 scores materialised at once (one (b, h) for denseAttention), i.e.
@@ -15,9 +16,6 @@ export interface DenseOptions extends AttentionOptions, EngineOptions {
 }
 
 /** Strict: an option dense does not know is refused (named in the error), never silently ignored. */
-export const denseOptionsSchema = attentionOptionsSchema
-  .extend({
-    ...engineOptionsSchema.shape,
-    maxScoresBytes: z.number().int().positive().optional(),
-  })
-  .strict();
+export const denseOptionsSchema = variantOptionsSchema({
+  maxScoresBytes: z.number().int().positive().optional(),
+});

@@ -3,9 +3,15 @@
  * attends to). Same masks, scale and GQA mapping as denseAttention; rows that see no key are zeros.
  * Time O(B·Hq·Lq·Lk·Dk); memory: the returned tensor plus the arena copies of q, k and one score buffer.
  */
-import { AttentionInputError, parseOptions, type Tensor, validateAttentionInputs } from '@attnkit/core';
-import { attendRows, headOffsets, placeAttention } from '@attnkit/kernels';
-import { checkScoresBudget, engineFor } from './dense.js';
+import { AttentionInputError, parseAttentionCall, type Tensor } from '@attnkit/core';
+import {
+  attendRows,
+  createQueryBlockItem,
+  engineFor,
+  headOffsetsInto,
+  placeAttention,
+} from '@attnkit/kernels/runtime';
+import { checkScoresBudget } from './dense.js';
 import { DEFAULT_MAX_SCORES_BYTES, type DenseOptions, denseOptionsSchema } from './options.js';
 
 export type AttentionWeightsOptions = Omit<DenseOptions, 'out'>;
@@ -34,8 +40,7 @@ export function attentionWeights(q: Tensor, k: Tensor, options: AttentionWeights
     );
   }
   const v = placeholderValues(k);
-  const problem = validateAttentionInputs(q, k, v, options);
-  const own = parseOptions(denseOptionsSchema, options);
+  const { problem, options: own, lse } = parseAttentionCall(q, k, v, options, denseOptionsSchema);
   if (own.threads !== undefined && own.threads > 1) {
     throw new AttentionInputError('options.threads', '1 (dense runs on one thread)', String(own.threads));
   }
@@ -51,13 +56,16 @@ export function attentionWeights(q: Tensor, k: Tensor, options: AttentionWeights
   const placed = placeAttention(engine, problem, q, k, v);
   try {
     const scores = engine.arena.alloc(qLength * kvLength);
+    const head = createQueryBlockItem();
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < qHeads; h++) {
-        attendRows(engine, problem, headOffsets(problem, placed, b, h), b, 0, qLength, 0, kvLength, scores);
+        // All keys, so the weights tensor is laid out [Lq, Lk]; hidden ones come out as exact zeros.
+        headOffsetsInto(problem, placed, b, h, head);
+        attendRows(engine, problem, head, b, 0, qLength, 0, kvLength, scores);
         engine.arena.read(scores, qLength * kvLength, result.data, (b * qHeads + h) * qLength * kvLength);
       }
     }
-    if (problem.lse) engine.arena.read(placed.lse, batch * qHeads * qLength, problem.lse);
+    if (lse) engine.arena.read(placed.lse, batch * qHeads * qLength, lse);
     return result;
   } finally {
     engine.arena.release(placed.mark);

@@ -1,6 +1,7 @@
 /** Flash's options: the common AttentionOptions, the engine's (backend, threads), and the tile sizes. */
-import { type AttentionOptions, attentionOptionsSchema, z } from '@attnkit/core';
-import { type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
+import { type AttentionOptions, z } from '@attnkit/core';
+import type { EngineOptions } from '@attnkit/kernels';
+import { variantOptionsSchema } from '@attnkit/kernels/runtime';
 
 /**
  * Default tile sizes, measured (README "Block sizes"; `node dist/bench/flash.bench.js blocks`): at
@@ -22,12 +23,9 @@ export interface FlashOptions extends AttentionOptions, EngineOptions {
 
 /**
  * Strict: an unknown key (a typo such as `blockq`, or another variant's option) is refused with an
- * error naming it, never silently ignored (DESIGN §3).
+ * error naming it, never silently ignored (docs/design.md, Options).
  */
-export const flashOptionsSchema = attentionOptionsSchema
-  .extend({
-    ...engineOptionsSchema.shape,
-    blockQ: z.number().int().positive().optional(),
-    blockK: z.number().int().positive().optional(),
-  })
-  .strict();
+export const flashOptionsSchema = variantOptionsSchema({
+  blockQ: z.number().int().positive().optional(),
+  blockK: z.number().int().positive().optional(),
+});

@@ -2,7 +2,7 @@
  * Block skipping: which keys a query block must visit, and which of its key tiles need a mask.
  *
  * Algorithm: every query row i sees the contiguous key range [first_i, end_i) (core's
- * firstVisibleKey / visibleKeyEnd, DESIGN §3). Both ends are non-decreasing in i, so for the rows
+ * firstVisibleKey / visibleKeyEnd, docs/design.md, Masks). Both ends are non-decreasing in i, so for the rows
  * [rowStart, rowEnd) of a query block
  *   - the union of their ranges is [first of the first non-empty row, end of the last non-empty row):
  *     keys outside it are hidden from every row and never computed;
@@ -11,19 +11,12 @@
  * Key tiles are laid from the union's start in steps of blockK (the last one may be short).
  * Time O(rowEnd - rowStart) per query block; memory O(1).
  */
-import { firstVisibleKey, visibleKeyEnd } from '@attnkit/core';
+import { type AttentionProblem, firstVisibleKey, visibleKeyEnd } from '@attnkit/core';
 
-/** The mask parameters of one batch entry, as plain numbers (what a worker receives). */
-export interface MaskGeometry {
-  readonly qLength: number;
-  readonly kvLength: number;
-  /** Inclusive reach to the left of a query's key position; Infinity = unbounded. */
-  readonly windowLeft: number;
-  /** Inclusive reach to the right; 0 when causal; Infinity = unbounded. */
-  readonly windowRight: number;
-  /** Keys at or beyond this index are padding (kvLengths[b], or kvLength). */
+/** The problem's mask, for one batch entry: its window and that entry's valid keys (kvLengths[b]). */
+export type MaskGeometry = Pick<AttentionProblem, 'qLength' | 'kvLength' | 'windowLeft' | 'windowRight'> & {
   readonly validKeys: number;
-}
+};
 
 export interface KeyBlockPlan {
   /** Union of the rows' visible keys: [keyStart, keyEnd). Empty (keyEnd <= keyStart) when no row sees a key. */

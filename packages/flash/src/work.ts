@@ -18,20 +18,25 @@
  */
 import {
   alignFloats,
+  anyNotFinite,
+  attendValuesByRow,
   createQueryBlockItem,
   type Engine,
   locateQueryBlockItem,
-  type ProblemPayload,
-} from '@attnkit/kernels';
+  type VariantPayload,
+  type VariantWorkModule,
+} from '@attnkit/kernels/runtime';
 import { emptyKeyBlockPlan, type MaskGeometry, planKeyBlocks, tileNeedsMask } from './plan.js';
 
-/** Everything an item needs, as plain numbers (structured-cloneable for workers). Offsets are arena floats. */
-export interface FlashPayload extends ProblemPayload {
+/** Flash's own part of the payload (the rest is the problem and the arena offsets). */
+export interface FlashParams {
   readonly blockQ: number;
   readonly blockK: number;
   /** ceil(qLength / blockQ): items are numbered (b · Hq + h) · queryBlocks + block. */
   readonly queryBlocks: number;
 }
+
+export type FlashPayload = VariantPayload<FlashParams>;
 
 /** Floats of per-item scratch: the score tile, then rowMax and rowSum (each start 64-byte aligned). */
 export function scratchFloats(blockQ: number, blockK: number): number {
@@ -60,7 +65,7 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
   // the call's arena (released below), in a pool worker its private region, so threads never share it.
   const { arena } = engine;
   const mark = arena.mark();
-  const scratch = arena.alloc(scratchFloats(payload.blockQ, payload.blockK));
+  const scratch = arena.alloc(scratchFloats(payload.params.blockQ, payload.params.blockK));
   try {
     attendQueryBlock(engine, payload, item, scratch);
   } finally {
@@ -70,7 +75,9 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
 
 function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, scratch: number): void {
   const { ops } = engine;
-  const { qLength, kvLength, headDim, valueDim, blockQ, blockK, queryBlocks } = payload;
+  const { problem } = payload;
+  const { qLength, kvLength, headDim, valueDim } = problem;
+  const { blockQ, blockK, queryBlocks } = payload.params;
   const { b, rowStart, rowEnd } = locateQueryBlockItem(payload, blockQ, queryBlocks, item, located);
   const rows = rowEnd - rowStart;
   const qRows = located.q + rowStart * headDim;
@@ -93,9 +100,9 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
   // 2. which keys this block visits, and where the mask can be skipped
   geometry.qLength = qLength;
   geometry.kvLength = kvLength;
-  geometry.windowLeft = payload.windowLeft;
-  geometry.windowRight = payload.windowRight;
-  geometry.validKeys = payload.validKeys[b]!;
+  geometry.windowLeft = problem.windowLeft;
+  geometry.windowRight = problem.windowRight;
+  geometry.validKeys = problem.validKeys[b]!;
   planKeyBlocks(geometry, rowStart, rowStart + rows, plan);
   const firstQueryPos = rowStart + kvLength - qLength;
 
@@ -113,10 +120,11 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
       headDim,
       scores,
       blockK,
-      payload.scale,
+      problem.scale,
       0,
     );
-    if (tileNeedsMask(plan, tileStart, tileEnd)) {
+    const masked = tileNeedsMask(plan, tileStart, tileEnd);
+    if (masked) {
       ops.maskBand(
         scores,
         blockK,
@@ -124,12 +132,34 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
         cols,
         firstQueryPos,
         tileStart,
-        payload.windowLeft,
-        payload.windowRight,
+        problem.windowLeft,
+        problem.windowRight,
         geometry.validKeys,
       );
     }
     ops.onlineSoftmaxStep(scores, blockK, rows, cols, rowMax, rowSum, acc, valueDim, valueDim);
+    // A key some row cannot see is left out of that row's sum, not multiplied by zero, when its value
+    // is not finite (0 · NaN = NaN); only a masked tile can hold one, and its values are checked.
+    if (
+      masked &&
+      anyNotFinite(engine.arena.heap, values + tileStart * valueDim, values + tileEnd * valueDim)
+    ) {
+      attendValuesByRow(
+        engine,
+        problem,
+        values,
+        located.out,
+        b,
+        rowStart,
+        rowEnd,
+        tileStart,
+        tileEnd,
+        scores,
+        blockK,
+        1,
+      );
+      continue;
+    }
     ops.gemmNN(
       rows,
       valueDim,
@@ -148,3 +178,6 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
   // 4. one division per row at the end; lse straight into the arena's lse rows
   ops.finishRows(acc, valueDim, rows, valueDim, rowMax, rowSum, acc, valueDim, lse);
 }
+
+/** Flash's work module: this file, which pool workers import by URL. */
+export const flashWork: VariantWorkModule<FlashParams> = { url: import.meta.url, runItem };

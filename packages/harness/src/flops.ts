@@ -15,7 +15,7 @@ export function problemFor(shape: CaseShape, mask: MaskSpec): AttentionProblem {
   const options = maskOptions(mask);
   const window = options.window ?? [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
   const windowRight = options.causal ? Math.min(window[1], 0) : window[1];
-  const validKeys = new Int32Array(shape.batch).fill(shape.kvLength);
+  const validKeys = new Array<number>(shape.batch).fill(shape.kvLength);
   return {
     batch: shape.batch,
     qHeads: shape.qHeads,
@@ -32,8 +32,6 @@ export function problemFor(shape: CaseShape, mask: MaskSpec): AttentionProblem {
     validKeys,
     hasKvLengths: false,
     masked: (options.causal ?? false) || Number.isFinite(window[0]) || Number.isFinite(windowRight),
-    out: null,
-    lse: null,
   };
 }
 

@@ -1,53 +1,16 @@
-export { Arena, ArenaError, alignFloats } from './arena.js';
-export {
-  attendRows,
-  finishAttention,
-  type HeadOffsets,
-  headOffsets,
-  type PlacedAttention,
-  placeAttention,
-} from './attention-io.js';
+/**
+ * @attnkit/kernels, what a user calls: the engines (wasm SIMD and plain JS), their start-up in
+ * browsers, and the worker pool's controls. Variant authors import '@attnkit/kernels/runtime'.
+ */
 export {
   type Backend,
   createEngine,
   defaultBackend,
   type Engine,
   getEngine,
-  INSTANCE_SCRATCH_BYTES,
-  MAX_ARENA_BYTES,
-  type PrivateEngineOptions,
   wasmUnavailableReason,
-} from './engine.js';
-export { type EngineOptions, engineOptionsSchema } from './engine-options.js';
-export { JsKernelOps } from './js-ops.js';
-export type { KernelOps } from './kernel-ops.js';
-export { type CacheDimensions, parseCacheAppend } from './kv-cache-input.js';
-export { measureSimdCeiling } from './simd-ceiling.js';
-export {
-  DEFAULT_WORKER_ARENA_BYTES,
-  loadWorkModule,
-  type RunParallelOptions,
-  registeredWorkModule,
-  registerWorkModule,
-  runParallel,
-  setWorkerFactory,
-  startThreads,
-  stopThreads,
-  type WorkModule,
-} from './thread-pool.js';
-export {
-  callArenaFloats,
-  createQueryBlockItem,
-  engineReasons,
-  locateQueryBlockItem,
-  type ProblemPayload,
-  problemOf,
-  problemPayload,
-  type QueryBlockItem,
-  queryBlockItems,
-  runWorkItems,
-  type ShapeSummary,
-  summariseShapes,
-} from './variant-runtime.js';
-export { initKernels, type WasmFeatures, wasmFeatures } from './wasm-module.js';
-export { WasmKernelOps } from './wasm-ops.js';
+} from './engine/engine.js';
+export { type EngineOptions, engineOptionsSchema } from './engine/engine-options.js';
+export { measureSimdCeiling } from './engine/simd-ceiling.js';
+export { initKernels, type WasmFeatures, wasmFeatures } from './engine/wasm-module.js';
+export { registerWorkModule, setWorkerFactory, startThreads, stopThreads } from './pool/thread-pool.js';

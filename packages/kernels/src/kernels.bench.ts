@@ -7,7 +7,8 @@
  * is not shown for the 2-thread job, whose CPU time counts both threads).
  * Run: `pnpm --filter @attnkit/kernels bench` (options: --time=ms per task, default 600).
  */
-import { getEngine, measureSimdCeiling, runParallel, startThreads } from '@attnkit/kernels';
+import { getEngine, measureSimdCeiling, startThreads } from '@attnkit/kernels';
+import { runParallel } from '@attnkit/kernels/runtime';
 import { Bench } from 'tinybench';
 
 const timeArg = process.argv.find((a) => a.startsWith('--time='));

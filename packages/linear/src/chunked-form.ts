@@ -13,7 +13,7 @@
  * Time O(Lk·m·(d + dv) + G·Lq·(C·(m + dv) + m·(d + dv))); extra memory: the caller's buffers
  * (C × m twice, C × C, S, z): independent of the sequence length.
  */
-import type { Engine } from '@attnkit/kernels';
+import { anyNotFinite, type Engine } from '@attnkit/kernels/runtime';
 import { type FeatureMapPlan, queryFeatures } from './feature-maps.js';
 import { absorbKeys, accumulateState, type HeadGroup, keyBlockFeatures } from './head-group.js';
 import type { LinearBuffers } from './workspace.js';
@@ -73,7 +73,17 @@ export function causalHeadGroup(
           validKeys,
         );
         ops.relu(buffers.scores, rows * cols);
-        ops.gemmNN(rows, dv, cols, buffers.scores, cols, group.v + firstKey * dv, dv, outRows, dv, 1, 1);
+        const values = group.v + firstKey * dv;
+        if (anyNotFinite(engine.arena.heap, values, values + cols * dv)) {
+          // A later key of the chunk is hidden from earlier rows: leave it out of their sums rather
+          // than multiply it by zero (0 · NaN = NaN). Row r sees the chunk's first r + 1 keys.
+          for (let r = 0; r < rows; r++) {
+            const seen = Math.min(r + 1, cols);
+            ops.gemmNN(1, dv, seen, buffers.scores + r * cols, cols, values, dv, outRows + r * dv, dv, 1, 1);
+          }
+        } else {
+          ops.gemmNN(rows, dv, cols, buffers.scores, cols, values, dv, outRows, dv, 1, 1);
+        }
         ops.gemmNN(rows, 1, cols, buffers.scores, cols, buffers.ones, 1, buffers.den, 1, 1, 1);
       }
       ops.divideRows(outRows, dv, rows, dv, buffers.den, eps);

@@ -1,5 +1,5 @@
 export { favorProjection } from './favor-projection.js';
-export { LINEAR_WORK_MODULE_URL, linear, linearAttention, linearWorkModule } from './linear-attention.js';
+export { linear, linearAttention, linearWorkModule } from './linear-attention.js';
 export {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_EPS,

@@ -20,15 +20,14 @@ import {
   type Tensor,
   validateAttentionInputs,
 } from '@attnkit/core';
+import { startThreads, stopThreads } from '@attnkit/kernels';
 import {
   attendRows,
   finishAttention,
   getEngine,
-  headOffsets,
+  headOffsetsInto,
   placeAttention,
-  startThreads,
-  stopThreads,
-} from '@attnkit/kernels';
+} from '@attnkit/kernels/runtime';
 import {
   createLinearState,
   distanceFromSoftmax,
@@ -63,7 +62,7 @@ function exactAttention(q: Tensor, k: Tensor, v: Tensor, causal: boolean): Tenso
     const shift = problem.kvLength - problem.qLength;
     for (let b = 0; b < problem.batch; b++) {
       for (let h = 0; h < problem.qHeads; h++) {
-        const head = headOffsets(problem, placed, b, h);
+        const head = headOffsetsInto(problem, placed, b, h, { q: 0, out: 0, lse: 0, k: 0, v: 0 });
         for (let first = 0; first < problem.qLength; first += rowsPerBlock) {
           const last = Math.min(problem.qLength, first + rowsPerBlock);
           const keyEnd = causal ? Math.min(problem.kvLength, last + shift) : problem.kvLength;
@@ -71,7 +70,7 @@ function exactAttention(q: Tensor, k: Tensor, v: Tensor, causal: boolean): Tenso
         }
       }
     }
-    return finishAttention(engine, problem, placed);
+    return finishAttention(engine, problem, placed, { out: null, lse: null });
   } finally {
     engine.arena.release(placed.mark);
   }

@@ -3,8 +3,9 @@
  * feature-map knobs. Also the one place that decides which calls linear attention can honour
  * (`linearUnsupportedReasons`), so forward, the recurrent state and the variant agree.
  */
-import { type AttentionOptions, attentionOptionsSchema, z } from '@attnkit/core';
-import { type EngineOptions, engineOptionsSchema, wasmUnavailableReason } from '@attnkit/kernels';
+import { type AttentionOptions, z } from '@attnkit/core';
+import type { EngineOptions } from '@attnkit/kernels';
+import { variantOptionsSchema } from '@attnkit/kernels/runtime';
 
 /** 'elu': φ(x) = elu(x) + 1; 'relu': φ(x) = max(x, 0); 'favor': Performer FAVOR+ random features. */
 export type FeatureMap = 'elu' | 'relu' | 'favor';
@@ -47,16 +48,13 @@ export interface LinearOptions extends AttentionOptions, EngineOptions {
 }
 
 /** Strict: an option linear attention does not know (say flash's blockQ) is refused, not ignored. */
-export const linearOptionsSchema = attentionOptionsSchema
-  .extend({
-    ...engineOptionsSchema.shape,
-    featureMap: z.enum(['elu', 'relu', 'favor']).optional(),
-    features: z.number().int().min(1).max(MAX_FEATURES).optional(),
-    seed: z.number().int().optional(),
-    chunkSize: z.number().int().min(1).max(MAX_CHUNK_SIZE).optional(),
-    eps: z.number().positive().optional(),
-  })
-  .strict();
+export const linearOptionsSchema = variantOptionsSchema({
+  featureMap: z.enum(['elu', 'relu', 'favor']).optional(),
+  features: z.number().int().min(1).max(MAX_FEATURES).optional(),
+  seed: z.number().int().optional(),
+  chunkSize: z.number().int().min(1).max(MAX_CHUNK_SIZE).optional(),
+  eps: z.number().positive().optional(),
+});
 
 /** The options with defaults filled in, as the kernels loop reads them. */
 export interface LinearSettings {
@@ -101,19 +99,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-function lengthAt(shape: unknown, axis: number): number | undefined {
-  if (!Array.isArray(shape)) return undefined;
-  const dim = shape[axis];
-  return typeof dim === 'number' ? dim : undefined;
-}
-
-/**
- * Why linear attention cannot run this call ([] when it can). Never throws: malformed options are
- * left to forward's validation. Every reason starts with the option it refuses.
- */
 export function linearUnsupportedReasons(
-  q: { shape?: unknown } | null | undefined,
-  k: { shape?: unknown } | null | undefined,
+  lengths: { readonly qLength: number; readonly kvLength: number } | null,
   options: unknown,
   argument = 'options',
 ): string[] {
@@ -142,18 +129,10 @@ export function linearUnsupportedReasons(
       `${argument}.lse: linear attention has no softmax normaliser, so there is no log-sum-exp to report; drop lse`,
     );
   }
-  if (options.backend === 'wasm') {
-    const why = wasmUnavailableReason();
-    if (why) {
-      reasons.push(
-        `${argument}.backend: 'wasm' is unavailable here (${why}); pass backend 'js' or leave it unset`,
-      );
-    }
-  }
   const window = options.window;
   if (Array.isArray(window) && window.length === 2) {
-    const qLength = lengthAt(q?.shape, 2);
-    const kvLength = lengthAt(k?.shape, 2);
+    const qLength = lengths?.qLength;
+    const kvLength = lengths?.kvLength;
     const left = window[0];
     let right = window[1];
     if (

@@ -19,7 +19,7 @@ import {
   finishAttention,
   getEngine,
   placeAttention,
-} from '@attnkit/kernels';
+} from '@attnkit/kernels/runtime';
 import { causalHeadGroup } from './chunked-form.js';
 import { sharedFavorProjection } from './favor-projection.js';
 import { featureMapPlan } from './feature-maps.js';
@@ -252,7 +252,7 @@ class RecurrentLinearState implements LinearState {
           arena.read(buffers.normaliser, m, this.normalisers, head * m);
         }
       }
-      return finishAttention(engine, problem, placed);
+      return finishAttention(engine, problem, placed, { out: null, lse: null });
     } finally {
       engine.arena.release(placed.mark);
     }
@@ -266,7 +266,7 @@ class RecurrentLinearState implements LinearState {
  */
 export function createLinearState(config: LinearStateConfig): LinearState {
   const parsed = parseOptions(stateConfigSchema, config, 'config');
-  const reasons = linearUnsupportedReasons(null, null, config, 'config');
+  const reasons = linearUnsupportedReasons(null, config, 'config');
   if (reasons.length > 0) {
     throw new AttentionInputError('config', 'options the linear state can honour', reasons.join('; '));
   }

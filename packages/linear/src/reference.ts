@@ -7,7 +7,7 @@
  * harness reports fidelity against it.
  * Time O(B·Hq·Lq·Lk·(m + dv) + B·Hkv·Lk·m·d); memory O(Lk·m + m) per head.
  */
-import { isVisible, parseOptions, type Tensor, validateAttentionInputs } from '@attnkit/core';
+import { isVisible, parseAttentionCall, type Tensor } from '@attnkit/core';
 import { sharedFavorProjection } from './favor-projection.js';
 import { type LinearOptions, linearOptionsSchema, resolveSettings } from './options.js';
 
@@ -55,8 +55,7 @@ export function referenceLinearAttention(
   options: LinearOptions = {},
 ): { out: Float64Array } {
   // 1. shapes, masks and options, normalised
-  const problem = validateAttentionInputs(q, k, v, options);
-  const own = parseOptions(linearOptionsSchema, options);
+  const { problem, options: own } = parseAttentionCall(q, k, v, options, linearOptionsSchema);
   const { featureMap, features: m, seed, eps } = resolveSettings(own, problem.headDim);
   const { batch, qHeads, kvHeads, groupSize, qLength, kvLength, headDim: d, valueDim: dv, scale } = problem;
   const favor = featureMap === 'favor';

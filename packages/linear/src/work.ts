@@ -8,7 +8,8 @@
  * Time per item O(Lk·m·(d + dv) + G·Lq·m·(d + dv)) (+ causal O(G·Lq·C·(m + dv))); extra memory per
  * running item: itemScratchFloats.
  */
-import type { Engine } from '@attnkit/kernels';
+import { kvHeadRow, queryHeadRow } from '@attnkit/core';
+import type { Engine, VariantPayload, VariantWorkModule } from '@attnkit/kernels/runtime';
 import { causalHeadGroup } from './chunked-form.js';
 import { featureMapPlan } from './feature-maps.js';
 import type { HeadGroup } from './head-group.js';
@@ -16,81 +17,80 @@ import { noncausalHeadGroup } from './noncausal-form.js';
 import type { FeatureMap } from './options.js';
 import { allocateBuffers, type BufferSizes, bufferSizes, totalFloats } from './workspace.js';
 
-/** Everything an item needs: numbers and arena offsets only (it crosses to workers). */
-export interface LinearPayload {
-  readonly batch: number;
-  readonly qHeads: number;
-  readonly kvHeads: number;
-  readonly groupSize: number;
-  readonly qLength: number;
-  readonly kvLength: number;
-  readonly headDim: number;
-  readonly valueDim: number;
-  readonly validKeys: readonly number[];
+/** Linear's own part of the payload (the rest is the problem and the arena offsets). */
+export interface LinearParams {
   readonly featureMap: FeatureMap;
   readonly features: number;
-  readonly scale: number;
+  /** The chunked causal form (the mask is causal); otherwise the non-causal form. */
   readonly causal: boolean;
   /** Rows per block (non-causal) or per chunk (causal), capped by the sequence lengths. */
   readonly blockRows: number;
   readonly eps: number;
-  /** Arena offsets (caller's allocations, visible to every thread). */
-  readonly q: number;
-  readonly k: number;
-  readonly v: number;
-  readonly out: number;
-  /** W for FAVOR+, −1 otherwise. */
+  /** Arena offset of W for FAVOR+, −1 otherwise. */
   readonly projection: number;
 }
 
-export function itemBufferSizes(payload: LinearPayload): BufferSizes {
+export type LinearPayload = VariantPayload<LinearParams>;
+
+type BufferShape = Pick<LinearParams, 'causal' | 'blockRows' | 'features' | 'featureMap'> & {
+  readonly valueDim: number;
+};
+
+export function itemBufferSizes(shape: BufferShape): BufferSizes {
   return bufferSizes(
-    payload.causal,
-    payload.blockRows,
-    payload.features,
-    payload.valueDim,
-    payload.featureMap === 'favor',
+    shape.causal,
+    shape.blockRows,
+    shape.features,
+    shape.valueDim,
+    shape.featureMap === 'favor',
   );
 }
 
 /** Floats one running item allocates, with each buffer's 64-byte alignment (9 buffers, ≤ 15 floats each). */
-export function itemScratchFloats(payload: LinearPayload): number {
-  return totalFloats(itemBufferSizes(payload)) + 9 * 15;
+export function itemScratchFloats(shape: BufferShape): number {
+  return totalFloats(itemBufferSizes(shape)) + 9 * 15;
 }
 
 export function runItem(engine: Engine, payload: LinearPayload, item: number): void {
   const { arena } = engine;
   const mark = arena.mark();
+  const { problem, params, at } = payload;
   try {
-    const buffers = allocateBuffers(arena, itemBufferSizes(payload));
-    const b = Math.floor(item / payload.kvHeads);
-    const kvHead = item - b * payload.kvHeads;
-    const { headDim: d, valueDim: dv, features: m, qLength, kvLength, groupSize } = payload;
-    const kvRow = item * kvLength; // (b · Hkv + kvHead) · Lk
-    const qRow = (b * payload.qHeads + kvHead * groupSize) * qLength;
+    const buffers = allocateBuffers(arena, itemBufferSizes({ ...params, valueDim: problem.valueDim }));
+    const b = Math.floor(item / problem.kvHeads);
+    const kvHead = item - b * problem.kvHeads;
+    const { headDim: d, valueDim: dv, qLength, kvLength, groupSize } = problem;
+    const m = params.features;
+    // The group's first query head is kvHead · groupSize; its kv rows are those of head (b, that head).
+    const firstHead = kvHead * groupSize;
+    const kvRow = kvHeadRow(problem, b, firstHead);
+    const qRow = queryHeadRow(problem, b, firstHead);
     const group: HeadGroup = {
-      q: payload.q + qRow * d,
-      out: payload.out + qRow * dv,
-      k: payload.k + kvRow * d,
-      v: payload.v + kvRow * dv,
+      q: at.q + qRow * d,
+      out: at.out + qRow * dv,
+      k: at.k + kvRow * d,
+      v: at.v + kvRow * dv,
       groupSize,
       qLength,
       kvLength,
-      validKeys: payload.validKeys[b]!,
+      validKeys: problem.validKeys[b]!,
       headDim: d,
       valueDim: dv,
       features: m,
     };
-    const plan = featureMapPlan(payload.featureMap, d, m, payload.scale, payload.projection);
-    if (payload.causal) {
+    const plan = featureMapPlan(params.featureMap, d, m, problem.scale, params.projection);
+    if (params.causal) {
       const heap = arena.heap;
       heap.fill(0, buffers.state, buffers.state + m * dv);
       heap.fill(0, buffers.normaliser, buffers.normaliser + m);
-      causalHeadGroup(engine, plan, buffers, group, payload.blockRows, payload.eps, Number.NEGATIVE_INFINITY);
+      causalHeadGroup(engine, plan, buffers, group, params.blockRows, params.eps, Number.NEGATIVE_INFINITY);
     } else {
-      noncausalHeadGroup(engine, plan, buffers, group, payload.blockRows, payload.eps);
+      noncausalHeadGroup(engine, plan, buffers, group, params.blockRows, params.eps);
     }
   } finally {
     arena.release(mark);
   }
 }
+
+/** Linear's work module: this file, which pool workers import by URL. */
+export const linearWork: VariantWorkModule<LinearParams> = { url: import.meta.url, runItem };

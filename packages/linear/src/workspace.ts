@@ -5,7 +5,7 @@
  * Memory: O(R·m) for a key block and a query block + O(m·dv) for the state + O(C²) for the tile,
  * independent of the sequence length.
  */
-import type { Arena } from '@attnkit/kernels';
+import type { Arena } from '@attnkit/kernels/runtime';
 
 /** Query rows per block in the non-causal form: long gemm calls, φ(Q) block of 256·m floats. */
 export const QUERY_BLOCK = 256;

@@ -249,9 +249,12 @@ export function variantOptionsFor(
     }
     options.causal = causal;
   }
-  const { backend } = parseArgument(engineOptionsSchema, options, 'options.variantOptions');
+  // Only the engine is read here; the variant's own strict schema refuses unknown keys when it runs.
+  const { backend } = parseArgument(variantEngineSchema, options, 'options.variantOptions');
   return { options, backend };
 }
+
+const variantEngineSchema = z.looseObject(engineOptionsSchema.shape);
 
 const LAYER_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(layerOptionsSchema.shape));
 

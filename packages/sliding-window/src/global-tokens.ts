@@ -23,8 +23,12 @@ import {
   firstVisibleKey,
   visibleKeyEnd,
 } from '@attnkit/core';
-import { alignFloats, attendRows, type Engine, type HeadOffsets } from '@attnkit/kernels';
-import { maxBandKeys } from './band-blocks.js';
+import { alignFloats, attendRows, type Engine, type HeadOffsets } from '@attnkit/kernels/runtime';
+
+/** Widest key range of a band block: blockRows + left + right keys (at most Lk). */
+function maxBandKeys(blockRows: number, kvLength: number, left: number, right: number): number {
+  return Math.min(kvLength, blockRows + left + right);
+}
 
 /** The global key positions, sorted and without repeats; each must be a key position (< Lk). */
 export function globalPositions(tokens: readonly number[] | undefined, kvLength: number): Int32Array {

@@ -6,7 +6,6 @@ export {
   type RollingKVCacheOptions,
 } from './rolling-kv-cache.js';
 export {
-  SLIDING_WINDOW_WORK_MODULE_URL,
   slidingWindow,
   slidingWindowAttention,
   slidingWindowWorkModule,

@@ -1,6 +1,7 @@
 /** The sliding-window package's options: AttentionOptions (window required), engine options, row block, global tokens. */
-import { type AttentionOptions, attentionOptionsSchema, z } from '@attnkit/core';
-import { type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
+import { type AttentionOptions, z } from '@attnkit/core';
+import type { EngineOptions } from '@attnkit/kernels';
+import { variantOptionsSchema } from '@attnkit/kernels/runtime';
 
 /**
  * Default query rows per block. A block of blockQ rows materialises blockQ × (blockQ + left + right)
@@ -23,8 +24,8 @@ export interface SlidingWindowOptions extends AttentionOptions, EngineOptions {
   globalTokens?: readonly number[];
 }
 
-export const slidingWindowOptionsSchema = attentionOptionsSchema.extend({
-  ...engineOptionsSchema.shape,
+/** Strict: an unknown key is refused with an error naming it (docs/design.md, Options). */
+export const slidingWindowOptionsSchema = variantOptionsSchema({
   blockQ: z.number().int().positive().optional(),
   globalTokens: z
     .array(z.number().int().nonnegative(), { error: 'an array of key positions (non-negative integers)' })

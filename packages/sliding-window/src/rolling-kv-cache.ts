@@ -1,34 +1,28 @@
 /**
  * Decoding with a rolling (ring-buffer) KV cache for causal windows (Mistral-style): a query at
  * position p sees keys [p − window, p], so only the last window + maxStepTokens positions are ever
- * needed — window + 1 entries when decoding one token per step. Position t lives in slot t mod capacity.
+ * needed — window + 1 entries when decoding one token per step.
  *
- * Layout: the ring lives in a private engine's memory (kernels' createEngine: a memory of its own, garbage-collected with the cache, never the shared bump arena) as
- * K [B, Hkv, capacity, Dk] and V [B, Hkv, capacity, Dv]. The keys the new queries may see, [first, total), occupy at most two
- * contiguous runs of slots (the ring wraps once), so attend computes their scores side by side —
- * run 1 then run 2, i.e. in position order — applies the band mask once, one softmax, and P·V as two
- * gemms (the second accumulating). Nothing is copied but q in and out/lse back.
+ * Storage and attend are kernels' KVStore with the 'ring' policy (the same store as causal's growing
+ * cache; only eviction differs): position t lives in slot t mod capacity and in its mirror slot, so the
+ * keys the new queries may see are always one contiguous run, attended in place by the banded step.
+ * Nothing is copied but q in and out/lse back.
  * Time per attend: O(B · Hq · Lnew · (window + Lnew) · (Dk + Dv)), independent of how long the
  * sequence has grown. Append: O(B · Hkv · min(Lnew, capacity) · (Dk + Dv)).
- * Extra memory: the ring (B · Hkv · capacity · (Dk + Dv) floats) plus per attend the copies of q, out,
- * lse and Lnew · (window + Lnew) scores.
+ * Extra memory: the ring (2 · B · Hkv · capacity · (Dk + Dv) floats, mirrored) plus per attend the
+ * copies of q, out, lse and Lnew · (window + Lnew) scores.
  */
 import {
+  type AttentionCache,
   AttentionInputError,
-  attentionOptionsSchema,
+  attentionOptionsShape,
+  parseAttentionCall,
   parseOptions,
   type Tensor,
-  validateAttentionInputs,
   z,
 } from '@attnkit/core';
-import {
-  alignFloats,
-  type Backend,
-  createEngine,
-  type Engine,
-  MAX_ARENA_BYTES,
-  parseCacheAppend,
-} from '@attnkit/kernels';
+import type { Backend } from '@attnkit/kernels';
+import { KVStore } from '@attnkit/kernels/runtime';
 
 export interface RollingKVCacheOptions {
   batch: number;
@@ -44,6 +38,8 @@ export interface RollingKVCacheOptions {
   maxStepTokens?: number;
   /** Engine the ring is stored in and attended with (a private one): 'wasm' or 'js'; default as getEngine(). */
   backend?: Backend;
+  /** Most bytes the ring may take. Default: the WebAssembly memory limit. */
+  maxBytes?: number;
 }
 
 export interface RollingKVCacheAttendOptions {
@@ -54,7 +50,7 @@ export interface RollingKVCacheAttendOptions {
   lse?: Float32Array;
 }
 
-export interface RollingKVCache {
+export interface RollingKVCache extends AttentionCache {
   readonly batch: number;
   readonly kvHeads: number;
   readonly headDim: number;
@@ -86,87 +82,55 @@ const rollingOptionsSchema = z.strictObject({
   window: z.number().int().nonnegative(),
   maxStepTokens: dimension.optional(),
   backend: z.enum(['wasm', 'js']).optional(),
+  maxBytes: dimension.optional(),
 });
 
 // The window and the engine belong to the cache; anything else here would be ignored, so refuse it.
-const attendOptionsSchema = attentionOptionsSchema
-  .pick({ scale: true, causal: true, out: true, lse: true })
-  .strict();
+const { scale, causal, out, lse } = attentionOptionsShape;
+const attendOptionsSchema = z.strictObject({ scale, causal, out, lse });
+/** What attend parses: the caller's options plus the cache's own causal window. */
+const attendCallSchema = attendOptionsSchema.extend({ window: attentionOptionsShape.window });
 
 class RingKVCache implements RollingKVCache {
-  readonly batch: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly valueDim: number;
   readonly window: number;
   readonly maxStepTokens: number;
-  readonly capacity: number;
-  readonly backend: Backend;
-  private readonly engine: Engine;
-  private readonly keys: number;
-  private readonly values: number;
-  private total = 0;
+  private readonly store: KVStore;
 
   constructor(options: RollingKVCacheOptions) {
-    this.batch = options.batch;
-    this.kvHeads = options.kvHeads;
-    this.headDim = options.headDim;
-    this.valueDim = options.valueDim;
     this.window = options.window;
     this.maxStepTokens = options.maxStepTokens ?? 1;
-    this.capacity = this.window + this.maxStepTokens;
-    const heads = this.batch * this.kvHeads;
-    const floats =
-      alignFloats(heads * this.capacity * this.headDim) + alignFloats(heads * this.capacity * this.valueDim);
-    if (4 * floats > MAX_ARENA_BYTES) {
-      throw new AttentionInputError(
-        'options.window',
-        `a ring of at most ${(MAX_ARENA_BYTES / 2 ** 30).toFixed(2)} GiB (the WebAssembly memory limit)`,
-        `${this.capacity} positions needing ${((4 * floats) / 2 ** 30).toFixed(2)} GiB`,
-        'Use a smaller window or split the batch over several caches.',
-      );
-    }
-    this.engine = createEngine(options.backend, { initialBytes: 4 * floats });
-    this.backend = this.engine.backend;
-    this.keys = this.engine.arena.alloc(heads * this.capacity * this.headDim);
-    this.values = this.engine.arena.alloc(heads * this.capacity * this.valueDim);
+    this.store = new KVStore({
+      ...options,
+      capacity: this.window + this.maxStepTokens,
+      policy: 'ring',
+      capacityArgument: 'options.window',
+    });
   }
 
+  get batch(): number {
+    return this.store.batch;
+  }
+  get kvHeads(): number {
+    return this.store.kvHeads;
+  }
+  get headDim(): number {
+    return this.store.headDim;
+  }
+  get valueDim(): number {
+    return this.store.valueDim;
+  }
+  get backend(): Backend {
+    return this.store.backend;
+  }
+  get capacity(): number {
+    return this.store.capacity;
+  }
   get length(): number {
-    return this.total;
+    return this.store.length;
   }
 
   append(k: Tensor, v: Tensor): void {
-    const added = parseCacheAppend(k, v, this);
-    // Only the last `capacity` of the new positions can still be needed; earlier ones would be overwritten.
-    const kept = Math.min(added, this.capacity);
-    const firstKept = this.total + added - kept;
-    const heads = this.batch * this.kvHeads;
-    for (let head = 0; head < heads; head++) {
-      this.writeRun(k.data, this.keys, this.headDim, head, added, firstKept - this.total, firstKept, kept);
-      this.writeRun(v.data, this.values, this.valueDim, head, added, firstKept - this.total, firstKept, kept);
-    }
-    this.total += added;
-  }
-
-  /** Copies `count` rows (of `depth` floats) of one head, from source row `fromRow`, into the ring at position `position` onwards. */
-  private writeRun(
-    source: Float32Array,
-    ring: number,
-    depth: number,
-    head: number,
-    sourceRows: number,
-    fromRow: number,
-    position: number,
-    count: number,
-  ): void {
-    const heap = this.engine.arena.heap;
-    const slot = position % this.capacity;
-    const firstRun = Math.min(count, this.capacity - slot); // up to the end of the ring, then wrap to slot 0
-    const from = (head * sourceRows + fromRow) * depth;
-    const headRing = ring + head * this.capacity * depth;
-    heap.set(source.subarray(from, from + firstRun * depth), headRing + slot * depth);
-    if (count > firstRun) heap.set(source.subarray(from + firstRun * depth, from + count * depth), headRing);
+    this.store.append(k, v);
   }
 
   attend(q: Tensor, options?: RollingKVCacheAttendOptions): Tensor {
@@ -179,7 +143,8 @@ class RingKVCache implements RollingKVCache {
       );
     }
     parseOptions(attendOptionsSchema, options);
-    if (this.total === 0) {
+    const total = this.store.length;
+    if (total === 0) {
       throw new AttentionInputError(
         'q',
         'queries for a cache holding at least one position',
@@ -199,148 +164,20 @@ class RingKVCache implements RollingKVCache {
     // Work relative to the first key any new query may see: positions [first, total) become
     // [0, span), a problem of span keys (the band mask is translation invariant).
     const qLength = typeof queries === 'number' ? queries : 1;
-    const first = Math.max(0, this.total - qLength - this.window);
-    const span = this.total - first;
-    const heads = this.batch * this.kvHeads;
-    // Shape-only views for the shared validation (it checks shapes, lengths and aliasing, never the
-    // contents; the keys are read from the ring below).
-    const heap = this.engine.arena.heap;
-    const kView = {
-      data: heap.subarray(this.keys, this.keys + heads * span * this.headDim),
-      shape: [this.batch, this.kvHeads, span, this.headDim],
-    };
-    const vView = {
-      data: heap.subarray(this.values, this.values + heads * span * this.valueDim),
-      shape: [this.batch, this.kvHeads, span, this.valueDim],
-    };
-    const problem = validateAttentionInputs(q, kView, vView, {
-      ...options,
-      causal: true,
-      window: [this.window, 0],
-    });
-    return this.attendRing(
+    const first = Math.max(0, total - qLength - this.window);
+    const { k, v } = this.store.views(first);
+    const call = parseAttentionCall(
       q,
-      problem.scale,
-      problem.qHeads,
-      problem.groupSize,
-      first,
-      span,
-      problem.out,
-      problem.lse,
+      k,
+      v,
+      { ...options, causal: true, window: [this.window, 0] },
+      attendCallSchema,
     );
-  }
-
-  private attendRing(
-    q: Tensor,
-    scale: number,
-    qHeads: number,
-    groupSize: number,
-    first: number,
-    span: number,
-    out: Tensor | null,
-    lse: Float32Array | null,
-  ): Tensor {
-    const { arena, ops } = this.engine;
-    const { batch, headDim, valueDim, capacity, window } = this;
-    const qLength = q.shape[2]!;
-    const rows = batch * qHeads * qLength;
-    // The span's slots: run 1 from first's slot to the ring's end (or the span's end), run 2 wraps to slot 0.
-    const slot = first % capacity;
-    const run1 = Math.min(span, capacity - slot);
-    const run2 = span - run1;
-    const firstQueryPos = span - qLength;
-    const mark = arena.mark();
-    try {
-      const queries = arena.put(q.data);
-      const output = arena.alloc(rows * valueDim);
-      const lseRows = arena.alloc(rows);
-      const scores = arena.alloc(qLength * span);
-      for (let b = 0; b < batch; b++) {
-        for (let h = 0; h < qHeads; h++) {
-          const row = (b * qHeads + h) * qLength;
-          const kvHead = b * this.kvHeads + Math.floor(h / groupSize);
-          const qRows = queries + row * headDim;
-          const outRows = output + row * valueDim;
-          const ringKeys = this.keys + kvHead * capacity * headDim;
-          const ringValues = this.values + kvHead * capacity * valueDim;
-          // 1. scores in position order: run 1 then run 2
-          ops.gemmNT(
-            qLength,
-            run1,
-            headDim,
-            qRows,
-            headDim,
-            ringKeys + slot * headDim,
-            headDim,
-            scores,
-            span,
-            scale,
-            0,
-          );
-          if (run2 > 0) {
-            ops.gemmNT(
-              qLength,
-              run2,
-              headDim,
-              qRows,
-              headDim,
-              ringKeys,
-              headDim,
-              scores + run1,
-              span,
-              scale,
-              0,
-            );
-          }
-          // 2. causal band (relative positions: keys [0, span), queries at span − Lnew ...)
-          ops.maskBand(scores, span, qLength, span, firstQueryPos, 0, window, 0, span);
-          // 3. softmax (rows before the first position see nothing: zeros, lse −∞)
-          ops.softmaxRows(scores, span, qLength, span, lseRows + row);
-          // 4. out = P_run1 · V_run1 + P_run2 · V_run2
-          ops.gemmNN(
-            qLength,
-            valueDim,
-            run1,
-            scores,
-            span,
-            ringValues + slot * valueDim,
-            valueDim,
-            outRows,
-            valueDim,
-            1,
-            0,
-          );
-          if (run2 > 0) {
-            ops.gemmNN(
-              qLength,
-              valueDim,
-              run2,
-              scores + run1,
-              span,
-              ringValues,
-              valueDim,
-              outRows,
-              valueDim,
-              1,
-              1,
-            );
-          }
-        }
-      }
-      const result = out ?? {
-        data: new Float32Array(rows * valueDim),
-        shape: [batch, qHeads, qLength, valueDim],
-      };
-      arena.read(output, rows * valueDim, result.data);
-      if (lse) arena.read(lseRows, rows, lse);
-      return result;
-    } finally {
-      arena.release(mark);
-    }
+    return this.store.attend(q, call.problem, first, call.problem.qLength, call);
   }
 
   reset(): void {
-    this.total = 0;
+    this.store.reset();
   }
 }
 

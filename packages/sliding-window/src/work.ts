@@ -9,13 +9,14 @@
  */
 import type { AttentionProblem } from '@attnkit/core';
 import {
+  attendBand,
+  bandScoreFloats,
   createQueryBlockItem,
   type Engine,
   locateQueryBlockItem,
-  type ProblemPayload,
-  problemOf,
-} from '@attnkit/kernels';
-import { attendBandBlock, maxBandKeys } from './band-blocks.js';
+  type VariantPayload,
+  type VariantWorkModule,
+} from '@attnkit/kernels/runtime';
 import {
   attendBandWithGlobalsBlock,
   type GlobalScratch,
@@ -24,8 +25,8 @@ import {
   globalScratchFloats,
 } from './global-tokens.js';
 
-/** Everything an item needs, as plain data (structured-cloned to workers). Offsets are arena floats. */
-export interface SlidingWindowPayload extends ProblemPayload {
+/** Sliding-window's own part of the payload (the rest is the problem and the arena offsets). */
+export interface SlidingWindowParams {
   /** Sorted, distinct global key positions (empty: the plain band). */
   readonly globals: readonly number[];
   readonly blockQ: number;
@@ -33,23 +34,20 @@ export interface SlidingWindowPayload extends ProblemPayload {
   readonly queryBlocks: number;
 }
 
-type ScratchShape = Pick<
-  SlidingWindowPayload,
-  'blockQ' | 'kvLength' | 'windowLeft' | 'windowRight' | 'headDim' | 'valueDim'
-> & { globalCount: number };
+export type SlidingWindowPayload = VariantPayload<SlidingWindowParams>;
 
 /** Floats of one item's scratch: its scores (and, with global tokens, the gathered global keys/values). */
-export function itemScratchFloats(shape: ScratchShape): number {
-  const { blockQ, kvLength, windowLeft, windowRight, globalCount } = shape;
-  if (globalCount === 0) return blockQ * maxBandKeys(blockQ, kvLength, windowLeft, windowRight);
+export function itemScratchFloats(problem: AttentionProblem, blockQ: number, globalCount: number): number {
+  const { kvLength, windowLeft, windowRight } = problem;
+  if (globalCount === 0) return bandScoreFloats(blockQ, kvLength, windowLeft, windowRight);
   return globalScratchFloats(
     blockQ,
     kvLength,
     windowLeft,
     windowRight,
     globalCount,
-    shape.headDim,
-    shape.valueDim,
+    problem.headDim,
+    problem.valueDim,
   );
 }
 
@@ -69,7 +67,7 @@ const located = createQueryBlockItem();
 
 function prepare(payload: SlidingWindowPayload): void {
   if (payload === statePayload && problem) return;
-  problem = problemOf(payload);
+  problem = payload.problem;
   // Global rows: no mask at all; their key ranges are cut to exactly what they may see.
   globalRows = {
     ...problem,
@@ -77,16 +75,16 @@ function prepare(payload: SlidingWindowPayload): void {
     windowRight: Number.POSITIVE_INFINITY,
     masked: false,
   };
-  globals = Int32Array.from(payload.globals);
-  scratchFloats = itemScratchFloats({ ...payload, globalCount: globals.length });
+  globals = Int32Array.from(payload.params.globals);
+  scratchFloats = itemScratchFloats(problem, payload.params.blockQ, globals.length);
   const relative = globalScratchAt(
     0,
-    payload.blockQ,
-    payload.kvLength,
-    payload.windowLeft,
-    payload.windowRight,
+    payload.params.blockQ,
+    problem.kvLength,
+    problem.windowLeft,
+    problem.windowRight,
     globals.length,
-    payload.headDim,
+    problem.headDim,
   );
   keysAt = relative.keys;
   valuesAt = relative.values;
@@ -96,11 +94,11 @@ function prepare(payload: SlidingWindowPayload): void {
 /** Runs item `item` (one query block of one head) to completion, writing its out and lse rows. */
 export function runItem(engine: Engine, payload: SlidingWindowPayload, item: number): void {
   prepare(payload);
-  const { headDim, valueDim } = payload;
+  const { headDim, valueDim } = payload.problem;
   const { b, rowStart, rowEnd } = locateQueryBlockItem(
     payload,
-    payload.blockQ,
-    payload.queryBlocks,
+    payload.params.blockQ,
+    payload.params.queryBlocks,
     item,
     located,
   );
@@ -111,7 +109,7 @@ export function runItem(engine: Engine, payload: SlidingWindowPayload, item: num
   try {
     const scratch = arena.alloc(scratchFloats);
     if (globals.length === 0) {
-      attendBandBlock(engine, problem!, located, b, rowStart, rowEnd, scratch);
+      attendBand(engine, problem!, located, b, rowStart, rowEnd, scratch);
       return;
     }
     layout.scores = scratch;
@@ -123,3 +121,6 @@ export function runItem(engine: Engine, payload: SlidingWindowPayload, item: num
     arena.release(mark);
   }
 }
+
+/** Sliding-window's work module: this file, which pool workers import by URL. */
+export const slidingWindowWork: VariantWorkModule<SlidingWindowParams> = { url: import.meta.url, runItem };

@@ -11,9 +11,16 @@
  * rule, determinism, out/lse handling and every malformed-input class.
  */
 import { describeVariant } from '@attnkit/core/testing';
-import { causal } from '../index.js';
+import { startThreads, stopThreads } from '@attnkit/kernels';
+import { measureArenaBytes } from '@attnkit/kernels/runtime';
 
-describeVariant(causal, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' } });
+// Thread determinism and workspace honesty run on the built package: pool workers import the built
+// work modules by URL (turbo's test task builds first).
+const pool = { threads: { start: startThreads, stop: stopThreads }, measureArenaBytes };
+
+import { causal } from '../../dist/index.js';
+
+describeVariant(causal, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' }, ...pool });
 describeVariant(causal, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js', blockQ: 7 } });
-describeVariant(causal, { tolerance: { atol: 2e-5, rtol: 0 } });
+describeVariant(causal, { tolerance: { atol: 2e-5, rtol: 0 }, ...pool });
 describeVariant(causal, { tolerance: { atol: 2e-5, rtol: 0 }, options: { blockQ: 1 } });

@@ -6,22 +6,31 @@
  */
 
 import type { AttentionOptions, AttentionVariant, Tensor } from '@attnkit/core';
-import { referenceAttention, validateAttentionInputs, zeros } from '@attnkit/core';
+import { parseAttentionCall, referenceAttention, zeros } from '@attnkit/core';
 import { describeVariant } from '@attnkit/core/testing';
 
 function roundedOracle(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  const problem = validateAttentionInputs(q, k, v, options);
+  const call = parseAttentionCall(q, k, v, options);
+  const { problem } = call;
   const { out, lse } = referenceAttention(q, k, v, options);
-  const result = problem.out ?? zeros([problem.batch, problem.qHeads, problem.qLength, problem.valueDim]);
+  const result = call.out ?? zeros([problem.batch, problem.qHeads, problem.qLength, problem.valueDim]);
   result.data.set(out);
-  problem.lse?.set(lse);
+  call.lse?.set(lse);
   return result;
 }
 
+// The contract's analytic methods: a malformed call gets one "invalid input" reason (docs/design.md).
 const oracleVariant: AttentionVariant = {
   name: 'oracle',
   exact: true,
-  notSupportedReasons: () => [],
+  notSupportedReasons(q, k, v, options) {
+    try {
+      parseAttentionCall(q, k, v, options);
+      return [];
+    } catch (error) {
+      return [`invalid input: ${(error as Error).message}`];
+    }
+  },
   forward: roundedOracle,
   workspaceBytes: () => 0,
 };

@@ -4,6 +4,7 @@ import {
   assertSupported,
   attentionOptionsSchema,
   defaultScale,
+  parseAttentionCall,
   parseOptions,
   parseTensor,
   randn,
@@ -92,8 +93,6 @@ describe('normalised problem', () => {
       windowRight: Number.POSITIVE_INFINITY,
       hasKvLengths: false,
       masked: false,
-      out: null,
-      lse: null,
     });
     expect(Array.from(p.validKeys)).toEqual([5, 5]);
     expect(defaultScale(8)).toBe(1 / Math.sqrt(8));
@@ -121,16 +120,16 @@ describe('normalised problem', () => {
   it('accepts negative scales (valid maths), out and lse of the right size', () => {
     const out = zeros([2, 6, 3, 7]);
     const lse = new Float32Array(2 * 6 * 3);
-    const p = validateAttentionInputs(q, k, v, {
+    const call = parseAttentionCall(q, k, v, {
       scale: -0.5,
       out,
       lse,
       window: [Number.POSITIVE_INFINITY, 2],
     });
-    expect(p.scale).toBe(-0.5);
-    expect(p.out).toBe(out);
-    expect(p.lse).toBe(lse);
-    expect(p.windowRight).toBe(2);
+    expect(call.problem.scale).toBe(-0.5);
+    expect(call.out).toBe(out);
+    expect(call.lse).toBe(lse);
+    expect(call.problem.windowRight).toBe(2);
   });
 });
 

@@ -9,13 +9,24 @@
  *   3. determinism: a rerun gives bitwise the same output;
  *   4. `out` given: the result is written there and returned, bitwise equal to the plain call;
  *   5. `lse` given: close to the oracle's log-sum-exp (−Infinity exactly for empty rows).
+ * And, for every variant alike (docs/design.md, Variant interface):
+ *   - hidden keys: every key and value a row cannot see is NaN, and the rows come out as without it;
+ *   - unknown options: refused by forward naming `options.<key>`; reasons say "invalid input";
+ *     workspaceBytes is 0;
+ *   - malformed input: forward names the argument, notSupportedReasons returns a reason, never throws,
+ *     and workspaceBytes is 0;
+ *   - threads (config.threads): threads = 2 gives the bits of threads = 1, output and lse;
+ *   - workspace (config.measureArenaBytes): the arena bytes a call really takes never exceed
+ *     workspaceBytes, which stays within 25 % (+ 64 KiB) of them.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorStats, formatErrorStats, type Tolerance } from '../accuracy.js';
 import { AttentionInputError } from '../errors.js';
+import { isVisible } from '../masks.js';
 import { naiveFloat32Attention } from '../naive.js';
 import { referenceAttention } from '../oracle.js';
 import type { AttentionOptions, AttentionVariant, Tensor } from '../types.js';
+import { validateAttentionInputs } from '../validate.js';
 import { type ConformanceCase, conformanceCases, makeCaseInputs } from './cases.js';
 import { malformedInputs } from './malformed.js';
 
@@ -40,6 +51,10 @@ export interface ConformanceConfig {
    * few float32 ulps of its own magnitude are the least any float32 method can promise.
    */
   lseTolerance?: Tolerance;
+  /** The pool's controls (kernels' startThreads / stopThreads): enables the thread-determinism tests. */
+  threads?: { start(count: number): Promise<unknown>; stop(): Promise<unknown> };
+  /** Peak engine-arena bytes a call takes (kernels' runtime measureArenaBytes): enables the workspace test. */
+  measureArenaBytes?: (call: () => unknown, backend?: string) => number;
 }
 
 /**
@@ -239,12 +254,205 @@ export function describeVariant(variant: AttentionVariant, config: ConformanceCo
           ) as AttentionOptions;
           const error = expectInputError(() => variant.forward(q, k, v, merged), m.argument, m.name);
           expect(error.argument, error.message).toBe(m.argument);
-          if (m.optionsOnly) {
-            // The contract: notSupportedReasons never throws for bad options (forward does).
-            expect(() => variant.notSupportedReasons(q, k, v, merged)).not.toThrow();
-          }
+          // The same parse behind the analytic methods: a reason (never a throw), and 0 bytes.
+          let reasons: string[] = [];
+          expect(() => {
+            reasons = variant.notSupportedReasons(q, k, v, merged);
+          }).not.toThrow();
+          expect(reasons, 'notSupportedReasons of a malformed call').toEqual([
+            `invalid input: ${error.message}`,
+          ]);
+          expect(variant.workspaceBytes(q, k, v, merged), 'workspaceBytes of a malformed call').toBe(0);
         });
       }
     });
+
+    describe('unknown options', () => {
+      const supported = firstSupported(variant, extra);
+      for (const key of ['notAnOption', 'widnow', 'casual', 'blockq']) {
+        it(`refuses options.${key} (a typo is never ignored)`, () => {
+          const { c, q, k, v } = supported;
+          const options = { ...c.options, ...extra, [key]: 1 } as AttentionOptions;
+          const error = expectInputError(() => variant.forward(q, k, v, options), `options.${key}`, key);
+          expect(error.argument).toBe(`options.${key}`);
+          expect(variant.notSupportedReasons(q, k, v, options)).toEqual([`invalid input: ${error.message}`]);
+          expect(variant.workspaceBytes(q, k, v, options)).toBe(0);
+        });
+      }
+    });
+
+    describe('hidden keys', () => {
+      for (const c of poisonCases()) {
+        const { q, k, v } = makeCaseInputs(c);
+        const options = { ...c.options, ...extra } as AttentionOptions;
+        if (variant.notSupportedReasons(q, k, v, options).length > 0) continue;
+        it(`NaN in keys and values a row cannot see never reaches that row (${c.name}${c.options.causal ? ', causal' : ''})`, () => {
+          const poisoned = poisonHiddenKeys(q, k, v, c.options);
+          const result = variant.forward(q, poisoned.k, poisoned.v, options);
+          const reference = exact ? referenceAttention(q, k, v, c.options) : config.oracle!(q, k, v, options);
+          const valueDim = v.shape[3]!;
+          let checked = 0;
+          for (let row = 0; row < poisoned.clean.length; row++) {
+            if (!poisoned.clean[row]) continue;
+            checked++;
+            for (let d = 0; d < valueDim; d++) {
+              const index = row * valueDim + d;
+              const got = result.data[index]!;
+              const want = reference.out[index]!;
+              const bound = config.tolerance.atol + config.tolerance.rtol * Math.abs(want);
+              if (!(Math.abs(got - want) <= bound)) {
+                expect.fail(
+                  `row ${row} sees no poisoned key but gives ${got} at ${d}, expected ${want} (±${bound})`,
+                );
+              }
+            }
+          }
+          expect(checked, 'rows that see no poisoned key').toBeGreaterThan(0);
+        });
+      }
+    });
+
+    if (config.threads) {
+      const pool = config.threads;
+      describe('threads', () => {
+        beforeAll(async () => {
+          await pool.start(2);
+        });
+        afterAll(async () => {
+          await pool.stop();
+        });
+        for (const c of threadCases()) {
+          const { q, k, v } = makeCaseInputs(c);
+          const options = { ...c.options, ...extra } as AttentionOptions;
+          if (variant.notSupportedReasons(q, k, v, options).length > 0) continue;
+          it(`threads = 2 gives the bits of threads = 1 (${c.name})`, () => {
+            const rows = q.shape[0]! * q.shape[1]! * q.shape[2]!;
+            const withLse = config.lse !== false;
+            const lse1 = new Float32Array(rows);
+            const lse2 = new Float32Array(rows);
+            const one = variant.forward(q, k, v, {
+              ...options,
+              threads: 1,
+              ...(withLse ? { lse: lse1 } : {}),
+            } as AttentionOptions);
+            const two = variant.forward(q, k, v, {
+              ...options,
+              threads: 2,
+              ...(withLse ? { lse: lse2 } : {}),
+            } as AttentionOptions);
+            expect(firstBitDifference(one.data, two.data), 'output, threads 2 vs 1').toBe(-1);
+            expect(firstBitDifference(lse1, lse2), 'lse, threads 2 vs 1').toBe(-1);
+          });
+        }
+      });
+    }
+
+    if (config.measureArenaBytes) {
+      const measure = config.measureArenaBytes;
+      describe('workspace', () => {
+        for (const c of threadCases()) {
+          const { q, k, v } = makeCaseInputs(c);
+          const options = { ...c.options, ...extra } as AttentionOptions;
+          if (variant.notSupportedReasons(q, k, v, options).length > 0) continue;
+          it(`workspaceBytes bounds the arena bytes a call takes, tightly (${c.name})`, () => {
+            const backend = (extra as { backend?: string }).backend;
+            const measured = measure(() => variant.forward(q, k, v, options), backend);
+            const analytic = variant.workspaceBytes(q, k, v, options);
+            expect(measured, `measured ${measured} B, workspaceBytes ${analytic} B`).toBeLessThanOrEqual(
+              analytic,
+            );
+            expect(analytic, `workspaceBytes ${analytic} B for ${measured} B measured`).toBeLessThanOrEqual(
+              1.25 * measured + 65536,
+            );
+          });
+        }
+      });
+    }
   });
+}
+
+/** The first conformance case the variant runs with `extra` (for checks that need any valid call). */
+function firstSupported(variant: AttentionVariant, extra: Record<string, unknown>) {
+  for (const c of conformanceCases()) {
+    const { q, k, v } = makeCaseInputs(c);
+    if (variant.notSupportedReasons(q, k, v, { ...c.options, ...extra } as AttentionOptions).length === 0) {
+      return { c, q, k, v };
+    }
+  }
+  throw new Error(`describeVariant(${variant.name}): no conformance case is supported`);
+}
+
+/** Cases with padding, a causal diagonal, a band and ragged blocks: where hidden keys sit next to visible ones. */
+function poisonCases(): ConformanceCase[] {
+  return conformanceCases().filter(
+    (c) => c.options.kvLengths !== undefined || c.options.window !== undefined || c.options.causal,
+  );
+}
+
+/** A few larger cases for threads and workspace: GQA, a band, kvLengths with Lq ≠ Lk, and the longest. */
+function threadCases(): ConformanceCase[] {
+  const cases = conformanceCases();
+  const pick = (test: (c: ConformanceCase) => boolean) => cases.filter(test).slice(-1);
+  return [
+    ...pick((c) => c.name.startsWith('GQA')),
+    ...pick((c) => c.name.startsWith('window') && c.shapes.q[2] === 257),
+    ...pick((c) => c.name.startsWith('kvLengths') && c.shapes.q[2] !== c.shapes.k[2]),
+    ...pick((c) => c.name.startsWith('long')),
+  ];
+}
+
+/**
+ * Copies of k and v with NaN in every key hidden from all rows that read it (padding, keys outside
+ * every band) and in the first and last key some rows see and others do not (a causal diagonal, a
+ * band's edges). `clean[row]` marks the query rows that see no poisoned key: they must come out right.
+ */
+function poisonHiddenKeys(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+): { k: Tensor; v: Tensor; clean: Uint8Array } {
+  const [batch, qHeads, qLength] = q.shape as [number, number, number];
+  const [, kvHeads, kvLength, headDim] = k.shape as [number, number, number, number];
+  const valueDim = v.shape[3]!;
+  const problem = validateAttentionInputs(q, k, v, options);
+  const visible = (b: number, i: number, j: number) =>
+    isVisible(i, j, qLength, kvLength, problem.windowLeft, problem.windowRight, problem.validKeys[b]!);
+  const poisoned = new Uint8Array(batch * kvHeads * kvLength);
+  for (let b = 0; b < batch; b++) {
+    for (let g = 0; g < kvHeads; g++) {
+      let firstPartial = -1;
+      let lastPartial = -1;
+      for (let j = 0; j < kvLength; j++) {
+        let seenBy = 0;
+        for (let i = 0; i < qLength; i++) if (visible(b, i, j)) seenBy++;
+        if (seenBy === 0) poisoned[(b * kvHeads + g) * kvLength + j] = 1;
+        else if (seenBy < qLength) {
+          if (firstPartial < 0) firstPartial = j;
+          lastPartial = j;
+        }
+      }
+      for (const j of [firstPartial, lastPartial]) if (j >= 0) poisoned[(b * kvHeads + g) * kvLength + j] = 1;
+    }
+  }
+  const clean = new Uint8Array(batch * qHeads * qLength);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < qHeads; h++) {
+      const g = Math.floor(h / problem.groupSize);
+      for (let i = 0; i < qLength; i++) {
+        let sees = false;
+        for (let j = 0; j < kvLength && !sees; j++)
+          sees = poisoned[(b * kvHeads + g) * kvLength + j] === 1 && visible(b, i, j);
+        clean[(b * qHeads + h) * qLength + i] = sees ? 0 : 1;
+      }
+    }
+  }
+  const kData = Float32Array.from(k.data);
+  const vData = Float32Array.from(v.data);
+  for (let key = 0; key < poisoned.length; key++) {
+    if (!poisoned[key]) continue;
+    kData.fill(Number.NaN, key * headDim, (key + 1) * headDim);
+    vData.fill(Number.NaN, key * valueDim, (key + 1) * valueDim);
+  }
+  return { k: { data: kData, shape: k.shape }, v: { data: vData, shape: v.shape }, clean };
 }

@@ -13,7 +13,14 @@
  * Both are also held to the 2×-float32-dense rule inside the kit.
  */
 import { describeVariant } from '@attnkit/core/testing';
-import { dense } from '@attnkit/dense';
+import { startThreads, stopThreads } from '@attnkit/kernels';
+import { measureArenaBytes } from '@attnkit/kernels/runtime';
 
-describeVariant(dense, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' } });
-describeVariant(dense, { tolerance: { atol: 1e-5, rtol: 0 } });
+// Thread determinism and workspace honesty run on the built package: pool workers import the built
+// work modules by URL (turbo's test task builds first).
+const pool = { threads: { start: startThreads, stop: stopThreads }, measureArenaBytes };
+
+import { dense } from '../../dist/index.js';
+
+describeVariant(dense, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' }, ...pool });
+describeVariant(dense, { tolerance: { atol: 1e-5, rtol: 0 }, ...pool });

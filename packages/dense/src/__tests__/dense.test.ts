@@ -11,13 +11,7 @@ import {
   type Tensor,
   tensor,
 } from '@attnkit/core';
-import {
-  attentionWeights,
-  DEFAULT_MAX_SCORES_BYTES,
-  dense,
-  denseAttention,
-  denseWorkspaceBytes,
-} from '@attnkit/dense';
+import { attentionWeights, DEFAULT_MAX_SCORES_BYTES, dense, denseAttention } from '@attnkit/dense';
 import { describe, expect, it } from 'vitest';
 
 function inputs(b: number, hq: number, hkv: number, lq: number, lk: number, dk: number, dv = dk, seed = 7) {
@@ -119,7 +113,7 @@ describe('workspaceBytes', () => {
         align(2 * 4 * 33 * 5) + // out
         align(2 * 4 * 33) + // lse
         align(33 * 17)); // scores of one (b, h)
-    expect(denseWorkspaceBytes(q, k, v)).toBe(expected);
+    expect(dense.workspaceBytes(q, k, v)).toBe(expected);
     expect(dense.workspaceBytes(q, k, v, { causal: true })).toBe(expected);
   });
 });

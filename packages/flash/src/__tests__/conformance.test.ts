@@ -1,5 +1,12 @@
 import { describeVariant } from '@attnkit/core/testing';
-import { flash } from '../flash.js';
+import { startThreads, stopThreads } from '@attnkit/kernels';
+import { measureArenaBytes } from '@attnkit/kernels/runtime';
+
+// Thread determinism and workspace honesty run on the built package: pool workers import the built
+// work modules by URL (turbo's test task builds first).
+const pool = { threads: { start: startThreads, stop: stopThreads }, measureArenaBytes };
+
+import { flash } from '../../dist/index.js';
 
 /**
  * Tolerance vs the float64 oracle, per element |out − ref| <= atol + rtol·|ref|.
@@ -15,7 +22,7 @@ const TOLERANCE = { atol: 1e-4, rtol: 1e-4 };
 
 // The plain-TS twins (the specification), the default backend (WebAssembly SIMD where available),
 // and awkward tile sizes that leave ragged edges on both axes of nearly every tile.
-describeVariant(flash, { tolerance: TOLERANCE, options: { backend: 'js' } });
-describeVariant(flash, { tolerance: TOLERANCE });
+describeVariant(flash, { tolerance: TOLERANCE, options: { backend: 'js' }, ...pool });
+describeVariant(flash, { tolerance: TOLERANCE, ...pool });
 describeVariant(flash, { tolerance: TOLERANCE, options: { backend: 'js', blockQ: 3, blockK: 5 } });
 describeVariant(flash, { tolerance: TOLERANCE, options: { blockQ: 1, blockK: 7 } });

@@ -4,9 +4,15 @@
  */
 import { AttentionInputError } from '@attnkit/core';
 import { describe, expect, it } from 'vitest';
-import { ArenaError } from '../arena.js';
-import { createEngine, defaultBackend, engineMemory, getEngine, wasmUnavailableReason } from '../engine.js';
-import { wasmFeatures } from '../wasm-module.js';
+import { ArenaError } from '../engine/arena.js';
+import {
+  createEngine,
+  defaultBackend,
+  engineMemory,
+  getEngine,
+  wasmUnavailableReason,
+} from '../engine/engine.js';
+import { wasmFeatures } from '../engine/wasm-module.js';
 
 describe('engines', () => {
   it('default to wasm where SIMD validates, and both backends share one arena', () => {

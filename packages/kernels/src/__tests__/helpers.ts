@@ -1,5 +1,5 @@
 /** Test helpers: a seeded generator, float64 references, and placement of both backends' copies. */
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 
 /** Unit roundoff of float32. */
 export const U = 2 ** -24;

@@ -1,12 +1,13 @@
 /**
- * The worker pool (runParallel) through the BUILT package: workers load dist/node-worker.js, so
+ * The worker pool (runParallel) through the BUILT package: workers load dist/pool/node-worker.js, so
  * these tests run against dist like any consumer (turbo's test task builds first).
  * Work modules are test fixtures (plain ESM, loadable by a worker without a TS loader).
  */
 import { execFileSync } from 'node:child_process';
 import { AttentionInputError } from '@attnkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getEngine, registerWorkModule, runParallel, startThreads, stopThreads } from '../../dist/index.js';
+import { getEngine, registerWorkModule, startThreads, stopThreads } from '../../dist/index.js';
+import { runParallel } from '../../dist/runtime/index.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).href;
 const GEMM = fixture('gemm-work.mjs');
@@ -194,7 +195,8 @@ describe('runParallel', () => {
 
   it('never keeps the process alive (workers are unref’d)', () => {
     const script = `
-      import { getEngine, runParallel } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};
+      import { getEngine } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};
+      import { runParallel } from ${JSON.stringify(new URL('../../dist/runtime/index.js', import.meta.url).href)};
       const arena = getEngine('wasm').arena;
       const out = arena.alloc(8);
       runParallel(${JSON.stringify(FAILING)}, { failItem: -1, out }, 8, 3);

@@ -6,7 +6,7 @@
  * Special values are exact.
  */
 import { describe, expect, it } from 'vitest';
-import { instantiateKernels, type KernelExports, kernelsModule } from '../wasm-module.js';
+import { instantiateKernels, type KernelExports, kernelsModule } from '../engine/wasm-module.js';
 
 const COUNT = 1 << 20;
 

@@ -9,7 +9,7 @@
  * The wasm result and the twin are held to each other with the sum of their bounds.
  */
 import { describe, expect, it } from 'vitest';
-import { getEngine } from '../engine.js';
+import { getEngine } from '../engine/engine.js';
 import {
   expectClose,
   expectPaddingIntact,

@@ -12,7 +12,7 @@
  * Exact operations (max, mask, relu) must match bit for bit.
  */
 import { describe, expect, it } from 'vitest';
-import { getEngine } from '../engine.js';
+import { getEngine } from '../engine/engine.js';
 import {
   expectClose,
   expectPaddingIntact,

@@ -6,9 +6,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONTROL_BLOCK_BYTES, engineMemory, getEngine, INSTANCE_SCRATCH_BYTES } from '../../dist/engine.js';
-import { ControlBlock, ERROR_IN_WORKER } from '../../dist/thread-protocol.js';
-import { kernelsModule } from '../../dist/wasm-module.js';
+import {
+  CONTROL_BLOCK_BYTES,
+  engineMemory,
+  getEngine,
+  INSTANCE_SCRATCH_BYTES,
+} from '../../dist/engine/engine.js';
+import { kernelsModule } from '../../dist/engine/wasm-module.js';
+import { ControlBlock, ERROR_IN_WORKER } from '../../dist/pool/thread-protocol.js';
 
 const memory = engineMemory();
 const { arena } = getEngine('wasm');
@@ -17,9 +22,9 @@ const control = new ControlBlock(memory.memory.buffer, memory.controlBytes, CONT
 const REGISTERED_ONLY_URL = 'attnkit-test:registered-work-module';
 const worker = new Worker(new URL('./fixtures/web-worker-shim.mjs', import.meta.url), {
   workerData: {
-    bootstrap: new URL('../../dist/web-worker.js', import.meta.url).href,
+    bootstrap: new URL('../../dist/pool/web-worker.js', import.meta.url).href,
     register: {
-      threadPool: new URL('../../dist/thread-pool.js', import.meta.url).href,
+      threadPool: new URL('../../dist/pool/thread-pool.js', import.meta.url).href,
       module: new URL('./fixtures/failing-work.mjs', import.meta.url).href,
       url: REGISTERED_ONLY_URL,
     },

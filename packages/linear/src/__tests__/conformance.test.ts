@@ -5,7 +5,14 @@
  * fast) and once with the default 256. Tolerance: see LINEAR_TOLERANCE.
  */
 import { describeVariant } from '@attnkit/core/testing';
-import { linear, referenceLinearAttention } from '../index.js';
+import { startThreads, stopThreads } from '@attnkit/kernels';
+import { measureArenaBytes } from '@attnkit/kernels/runtime';
+
+// Thread determinism and workspace honesty run on the built package: pool workers import the built
+// work modules by URL (turbo's test task builds first).
+const pool = { threads: { start: startThreads, stop: stopThreads }, measureArenaBytes };
+
+import { linear, referenceLinearAttention } from '../../dist/index.js';
 import { LINEAR_TOLERANCE } from './helpers.js';
 
 const config = {
@@ -15,8 +22,8 @@ const config = {
   oracle: referenceLinearAttention,
 } as const;
 
-describeVariant(linear, config);
+describeVariant(linear, { ...config, ...pool });
 describeVariant(linear, { ...config, options: { featureMap: 'relu' } });
 describeVariant(linear, { ...config, options: { featureMap: 'favor', features: 32, seed: 7 } });
 describeVariant(linear, { ...config, options: { featureMap: 'favor' } });
-describeVariant(linear, { ...config, options: { backend: 'js', chunkSize: 5 } });
+describeVariant(linear, { ...config, options: { backend: 'js', chunkSize: 5 }, ...pool });

@@ -11,9 +11,16 @@
  * rule, determinism, out/lse handling and every malformed-input class.
  */
 import { describeVariant } from '@attnkit/core/testing';
-import { slidingWindow } from '../index.js';
+import { startThreads, stopThreads } from '@attnkit/kernels';
+import { measureArenaBytes } from '@attnkit/kernels/runtime';
 
-describeVariant(slidingWindow, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' } });
+// Thread determinism and workspace honesty run on the built package: pool workers import the built
+// work modules by URL (turbo's test task builds first).
+const pool = { threads: { start: startThreads, stop: stopThreads }, measureArenaBytes };
+
+import { slidingWindow } from '../../dist/index.js';
+
+describeVariant(slidingWindow, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' }, ...pool });
 describeVariant(slidingWindow, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js', blockQ: 5 } });
-describeVariant(slidingWindow, { tolerance: { atol: 2e-5, rtol: 0 } });
+describeVariant(slidingWindow, { tolerance: { atol: 2e-5, rtol: 0 }, ...pool });
 describeVariant(slidingWindow, { tolerance: { atol: 2e-5, rtol: 0 }, options: { blockQ: 1 } });

@@ -15,7 +15,7 @@ import {
   KERNELS_SHARED_WASM,
   KERNELS_WASM,
   RELAXED_SIMD_PROBE_WASM,
-} from '../dist/kernels-wasm.js';
+} from '../../dist/kernels-wasm.js';
 import type { KernelOps } from './kernel-ops.js';
 
 /**

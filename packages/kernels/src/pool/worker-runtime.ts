@@ -9,9 +9,11 @@
  * control block (first wins) and the remaining items are skipped but counted, so the caller always
  * wakes. Jobs run one after another in arrival order.
  */
-import { Arena } from './arena.js';
-import { type Backend, type Engine, INSTANCE_SCRATCH_BYTES, setJobEngines } from './engine.js';
-import { JsKernelOps } from './js-ops.js';
+import { Arena } from '../engine/arena.js';
+import { type Backend, type Engine, INSTANCE_SCRATCH_BYTES, setJobEngines } from '../engine/engine.js';
+import { JsKernelOps } from '../engine/js-ops.js';
+import { instantiateKernels, type KernelExports } from '../engine/wasm-module.js';
+import { WasmKernelOps } from '../engine/wasm-ops.js';
 import { registeredWorkModule } from './thread-pool.js';
 import {
   ControlBlock,
@@ -21,8 +23,6 @@ import {
   type WorkerInit,
   type WorkModule,
 } from './thread-protocol.js';
-import { instantiateKernels, type KernelExports } from './wasm-module.js';
-import { WasmKernelOps } from './wasm-ops.js';
 
 export class WorkerRuntime {
   private readonly kernels: KernelExports | undefined;

@@ -33,7 +33,8 @@ import {
   getEngine,
   INSTANCE_SCRATCH_BYTES,
   inWorkerJob,
-} from './engine.js';
+} from '../engine/engine.js';
+import { kernelsModule } from '../engine/wasm-module.js';
 import {
   ControlBlock,
   describeError,
@@ -44,7 +45,6 @@ import {
   type WorkerInit,
   type WorkModule,
 } from './thread-protocol.js';
-import { kernelsModule } from './wasm-module.js';
 
 export type { WorkModule } from './thread-protocol.js';
 

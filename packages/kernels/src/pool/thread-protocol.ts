@@ -17,7 +17,7 @@
  * Every write to the error slots happens while holding a claimed, unfinished item of the current
  * generation, so the caller (which waits for all items) always reads a complete, current error.
  */
-import type { Backend } from './engine.js';
+import type { Backend } from '../engine/engine.js';
 
 export const CLAIM_BYTE = 0;
 export const DONE_INDEX = 2;
@@ -59,7 +59,7 @@ export interface JobMessage {
 
 /** The contract of a work module: `export function runItem(engine, payload, item): void`. */
 export interface WorkModule {
-  runItem(engine: import('./engine.js').Engine, payload: unknown, item: number): void;
+  runItem(engine: import('../engine/engine.js').Engine, payload: unknown, item: number): void;
 }
 
 /** Views over the control block. A shared buffer never detaches, so they stay valid across growth. */

@@ -1,7 +1,7 @@
 /** Options every variant accepts on top of AttentionOptions: which engine runs it, on how many threads. */
 import { z } from 'zod';
 
-export const engineOptionsSchema = z.object({
+export const engineOptionsSchema = z.strictObject({
   /** 'wasm' (SIMD) or 'js' (the plain-TS twins). Default: wasm where SIMD validates. */
   backend: z.enum(['wasm', 'js']).optional(),
   /** Worker threads to split independent (batch, head, query-block) items over. Default 1. */

@@ -1,0 +1,274 @@
+/**
+ * The bookkeeping every variant shares around its kernel loop: place q, k, v in the arena once per
+ * call (docs/design.md, Engine and threads: never per tile), reserve the output and lse rows, and copy the result back out
+ * into the caller's tensor. Layout in the arena matches the tensors (BHSD, row-major), so
+ * head (b, h) of q starts at qOffset + ((b · Hq + h) · Lq) · Dk.
+ */
+import { type AttentionProblem, firstVisibleKey, type Tensor, visibleKeyEnd } from '@attnkit/core';
+import type { Engine } from '../engine/engine.js';
+import type { HeadOffsets } from './variant-runtime.js';
+
+/** Where a call's tensors sit in the arena (float offsets). */
+export interface ArenaOffsets {
+  readonly q: number;
+  readonly k: number;
+  readonly v: number;
+  /** [B, Hq, Lq, Dv] output rows. */
+  readonly out: number;
+  /** [B, Hq, Lq] log-sum-exp rows. */
+  readonly lse: number;
+}
+
+export interface PlacedAttention extends ArenaOffsets {
+  /** Arena mark to release when the call ends. */
+  readonly mark: number;
+}
+
+/**
+ * Copies q, k, v into the engine's arena and reserves out and lse. The caller releases the arena
+ * in a `finally`: `try { ...; return finishAttention(...) } finally { engine.arena.release(placed.mark) }`.
+ */
+export function placeAttention(
+  engine: Engine,
+  problem: AttentionProblem,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+): PlacedAttention {
+  const { arena } = engine;
+  const mark = arena.mark();
+  const qOffset = arena.put(q.data);
+  const kOffset = arena.put(k.data);
+  const vOffset = arena.put(v.data);
+  const rows = problem.batch * problem.qHeads * problem.qLength;
+  const out = arena.alloc(rows * problem.valueDim);
+  const lse = arena.alloc(rows);
+  return { mark, q: qOffset, k: kOffset, v: vOffset, out, lse };
+}
+
+/** Copies the result out of the arena into `target.out` (or a new tensor) and `target.lse`. */
+export function finishAttention(
+  engine: Engine,
+  problem: AttentionProblem,
+  placed: ArenaOffsets,
+  target: { readonly out: Tensor | null; readonly lse: Float32Array | null },
+): Tensor {
+  const { arena } = engine;
+  const rows = problem.batch * problem.qHeads * problem.qLength;
+  const shape = [problem.batch, problem.qHeads, problem.qLength, problem.valueDim];
+  const out = target.out ?? { data: new Float32Array(rows * problem.valueDim), shape };
+  arena.read(placed.out, rows * problem.valueDim, out.data);
+  if (target.lse) arena.read(placed.lse, rows, target.lse);
+  return out;
+}
+
+/**
+ * Exact softmax attention of query rows [rowStart, rowEnd) of one head against the contiguous key
+ * range [keyStart, keyEnd), materialising their scores in `scores` (an arena offset with room for
+ * (rowEnd - rowStart) · (keyEnd - keyStart) floats). Keys inside the range that a row may not see
+ * (docs/design.md, Masks: band and kvLengths) are masked; keys outside the range are taken as hidden, so callers
+ * pass the union of the rows' visible ranges. Writes the rows' output and lse.
+ *
+ * The shared step of every materialising variant: dense (all rows, all keys), causal (row blocks
+ * against their visible prefix), sliding-window (row blocks against their band).
+ * Time O(rows · cols · (Dk + Dv)); memory: the caller's `scores` buffer.
+ */
+export function attendRows(
+  engine: Engine,
+  problem: AttentionProblem,
+  head: HeadOffsets,
+  b: number,
+  rowStart: number,
+  rowEnd: number,
+  keyStart: number,
+  keyEnd: number,
+  scores: number,
+): void {
+  const { ops } = engine;
+  const { headDim, valueDim } = problem;
+  const rows = rowEnd - rowStart;
+  const cols = Math.max(0, keyEnd - keyStart);
+  if (rows <= 0) return;
+  // 1. scores = scale · Q_rows · K_rangeᵀ
+  ops.gemmNT(
+    rows,
+    cols,
+    headDim,
+    head.q + rowStart * headDim,
+    headDim,
+    head.k + keyStart * headDim,
+    headDim,
+    scores,
+    cols,
+    problem.scale,
+    0,
+  );
+  // 2. hide what the band or kvLengths hide inside the range
+  if (problem.masked && cols > 0) {
+    const firstQueryPos = rowStart + problem.kvLength - problem.qLength;
+    ops.maskBand(
+      scores,
+      cols,
+      rows,
+      cols,
+      firstQueryPos,
+      keyStart,
+      problem.windowLeft,
+      problem.windowRight,
+      problem.validKeys[b]!,
+    );
+  }
+  // 3. probabilities (empty rows → zeros, lse −∞)
+  ops.softmaxRows(scores, cols, rows, cols, head.lse + rowStart);
+  // 4. out_rows = P · V_range (cols == 0 writes zeros); keys a row cannot see are left out of its
+  //    sum, not multiplied by zero, when a value there is not finite (0 · NaN = NaN)
+  if (
+    problem.masked &&
+    cols > 0 &&
+    hiddenValuesNotFinite(engine, problem, head, b, rowStart, rowEnd, keyStart, keyEnd)
+  ) {
+    attendValuesByRow(
+      engine,
+      problem,
+      head.v,
+      head.out,
+      b,
+      rowStart,
+      rowEnd,
+      keyStart,
+      keyEnd,
+      scores,
+      cols,
+      0,
+    );
+    return;
+  }
+  ops.gemmNN(
+    rows,
+    valueDim,
+    cols,
+    scores,
+    cols,
+    head.v + keyStart * valueDim,
+    valueDim,
+    head.out + rowStart * valueDim,
+    valueDim,
+    1,
+    0,
+  );
+}
+
+/**
+ * True when a value row that some of rows [rowStart, rowEnd) cannot see, inside keys [keyStart,
+ * keyEnd), holds a NaN or an infinity. Only the keys outside the rows' common range are read
+ * (O(ragged keys · Dv), next to the O(rows · keys · Dv) product it guards).
+ */
+export function hiddenValuesNotFinite(
+  engine: Engine,
+  problem: AttentionProblem,
+  head: HeadOffsets,
+  b: number,
+  rowStart: number,
+  rowEnd: number,
+  keyStart: number,
+  keyEnd: number,
+): boolean {
+  const { qLength, kvLength, windowLeft, windowRight, valueDim } = problem;
+  // Keys every row sees: [first visible of the last row, end of the first row).
+  const fullStart = Math.max(keyStart, firstVisibleKey(rowEnd - 1, qLength, kvLength, windowLeft));
+  const fullEnd = Math.min(
+    keyEnd,
+    visibleKeyEnd(rowStart, qLength, kvLength, windowRight, problem.validKeys[b]!),
+  );
+  const heap = engine.arena.heap;
+  if (fullEnd <= fullStart)
+    return anyNotFinite(heap, head.v + keyStart * valueDim, head.v + keyEnd * valueDim);
+  return (
+    anyNotFinite(heap, head.v + keyStart * valueDim, head.v + fullStart * valueDim) ||
+    anyNotFinite(heap, head.v + fullEnd * valueDim, head.v + keyEnd * valueDim)
+  );
+}
+
+/** True when heap[from, to) holds a NaN or an infinity. */
+export function anyNotFinite(heap: Float32Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const x = heap[i]!;
+    if (x - x !== 0) return true; // NaN − NaN and ∞ − ∞ are NaN
+  }
+  return false;
+}
+
+/**
+ * P·V one row at a time over exactly the keys each row sees (the slow path when hidden values are
+ * not finite): row r of `scores` (leading dimension ld, column 0 = key keyStart) times its visible
+ * value rows, into out row r (beta 0: overwrite; 1: accumulate).
+ */
+export function attendValuesByRow(
+  engine: Engine,
+  problem: AttentionProblem,
+  values: number,
+  out: number,
+  b: number,
+  rowStart: number,
+  rowEnd: number,
+  keyStart: number,
+  keyEnd: number,
+  scores: number,
+  ld: number,
+  beta: number,
+): void {
+  const { qLength, kvLength, windowLeft, windowRight, valueDim } = problem;
+  const validKeys = problem.validKeys[b]!;
+  for (let row = rowStart; row < rowEnd; row++) {
+    const first = Math.max(keyStart, firstVisibleKey(row, qLength, kvLength, windowLeft));
+    const end = Math.max(
+      first,
+      Math.min(keyEnd, visibleKeyEnd(row, qLength, kvLength, windowRight, validKeys)),
+    );
+    engine.ops.gemmNN(
+      1,
+      valueDim,
+      end - first,
+      scores + (row - rowStart) * ld + (first - keyStart),
+      ld,
+      values + first * valueDim,
+      valueDim,
+      out + row * valueDim,
+      valueDim,
+      1,
+      beta,
+    );
+  }
+}
+
+/**
+ * The banded block step shared by dense, causal, sliding-window and the KV caches (causal is the
+ * window [∞, 0], dense the window [∞, ∞]): query rows [rowStart, rowEnd) of one head attend the union
+ * of their visible key ranges, [firstVisibleKey(first row), visibleKeyEnd(last row)) — both ends grow
+ * with the row — through attendRows. Keys outside the union are never touched.
+ * Time O(rows · (rows + left + right) · (Dk + Dv)), at most O(rows · Lk · (Dk + Dv)); extra memory:
+ * the caller's `scores` buffer of bandScoreFloats(rows, …) floats.
+ */
+export function attendBand(
+  engine: Engine,
+  problem: AttentionProblem,
+  head: HeadOffsets,
+  b: number,
+  rowStart: number,
+  rowEnd: number,
+  scores: number,
+): void {
+  const { qLength, kvLength, windowLeft, windowRight } = problem;
+  const keyStart = firstVisibleKey(rowStart, qLength, kvLength, windowLeft);
+  const keyEnd = visibleKeyEnd(rowEnd - 1, qLength, kvLength, windowRight, problem.validKeys[b]!);
+  // An empty range still runs: attendRows writes zeros and lse = −∞ for rows that see nothing.
+  attendRows(engine, problem, head, b, rowStart, rowEnd, keyStart, Math.max(keyStart, keyEnd), scores);
+}
+
+/**
+ * Floats of the scores buffer of a block of `blockRows` rows: its rows' positions span blockRows − 1
+ * and each reaches `left` keys back and `right` ahead, so blockRows + left + right keys (at most Lk).
+ */
+export function bandScoreFloats(blockRows: number, kvLength: number, left: number, right: number): number {
+  return blockRows * Math.min(kvLength, blockRows + left + right);
+}

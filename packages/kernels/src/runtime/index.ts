@@ -1,0 +1,73 @@
+/**
+ * @attnkit/kernels/runtime: what variant packages build on (docs/writing-a-variant.md) — the variant
+ * template, the banded step and work module, arena placement, work items and the pool underneath,
+ * the engine's primitives and arena, and the shared KV store. Users do not need it.
+ */
+export { Arena, ArenaError, alignFloats } from '../engine/arena.js';
+export {
+  type Backend,
+  createEngine,
+  type Engine,
+  getEngine,
+  INSTANCE_SCRATCH_BYTES,
+  MAX_ARENA_BYTES,
+  type PrivateEngineOptions,
+} from '../engine/engine.js';
+export { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
+export { JsKernelOps } from '../engine/js-ops.js';
+export type { KernelOps } from '../engine/kernel-ops.js';
+export { WasmKernelOps } from '../engine/wasm-ops.js';
+export {
+  DEFAULT_WORKER_ARENA_BYTES,
+  loadWorkModule,
+  type RunParallelOptions,
+  registeredWorkModule,
+  registerWorkModule,
+  runParallel,
+  type WorkModule,
+} from '../pool/thread-pool.js';
+export {
+  type ArenaOffsets,
+  anyNotFinite,
+  attendBand,
+  attendRows,
+  attendValuesByRow,
+  bandScoreFloats,
+  finishAttention,
+  hiddenValuesNotFinite,
+  type PlacedAttention,
+  placeAttention,
+} from './attention-io.js';
+export {
+  type BandParams,
+  bandItemScratchFloats,
+  bandWorkModule,
+  planBand,
+  runBandItem,
+} from './band-work.js';
+export {
+  type DefinedVariant,
+  defineVariant,
+  type PreparedCall,
+  type VariantPlan,
+  type VariantSpec,
+  variantOptionsSchema,
+} from './define-variant.js';
+export { type CacheDimensions, parseCacheAppend } from './kv-cache-input.js';
+export { KVStore, type KVStoreConfig, type KVStorePolicy } from './kv-store.js';
+export {
+  callArenaFloats,
+  createQueryBlockItem,
+  engineFor,
+  engineReasons,
+  type HeadOffsets,
+  headOffsetsInto,
+  locateQueryBlockItem,
+  measureArenaBytes,
+  type QueryBlockItem,
+  queryBlockItems,
+  runWorkItems,
+  type ShapeSummary,
+  type VariantPayload,
+  type VariantWorkModule,
+} from './variant-runtime.js';

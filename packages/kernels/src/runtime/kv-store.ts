@@ -1,0 +1,319 @@
+/**
+ * The one KV store under every softmax KV cache (causal's growing cache, sliding-window's ring):
+ * keys K [B, Hkv, stride, Dk] and values V [B, Hkv, stride, Dv] in a private engine's memory (never
+ * the shared bump arena), attended in place with kernels' banded step. The caches differ only in
+ * where position t lives and what is evicted:
+ *   - 'grow':  slot t; a full store doubles (re-laid once per doubling: O(1) amortised per position);
+ *   - 'fixed': slot t; a full store refuses the append;
+ *   - 'ring':  slot t mod capacity, written twice (at s and s + capacity: a mirrored ring), so the last
+ *              ≤ capacity positions are always one contiguous run and attend reads them like 'grow'.
+ * A refused append (bad shapes, capacity, byte limit, memory) changes nothing: every check runs
+ * before the first write, and a failed re-layout restores the old storage.
+ * Time per attend: O(B · Hq · Lnew · (span + blockQ) · (Dk + Dv)) for a span of visible positions;
+ * per append O(B · Hkv · Lnew · (Dk + Dv)). Extra memory per attend: copies of q, out, lse and one
+ * scores buffer of blockQ · min(span, blockQ + left) floats.
+ */
+import {
+  AttentionInputError,
+  type AttentionProblem,
+  kvHeadOf,
+  queryHeadRow,
+  type Tensor,
+} from '@attnkit/core';
+import { alignFloats } from '../engine/arena.js';
+import { type Backend, createEngine, type Engine, MAX_ARENA_BYTES } from '../engine/engine.js';
+import { attendBand, bandScoreFloats } from './attention-io.js';
+import { parseCacheAppend } from './kv-cache-input.js';
+import type { HeadOffsets } from './variant-runtime.js';
+
+export type KVStorePolicy = 'grow' | 'fixed' | 'ring';
+
+export interface KVStoreConfig {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  /** Positions held before the policy applies. */
+  readonly capacity: number;
+  readonly policy: KVStorePolicy;
+  readonly backend?: Backend;
+  /** Most bytes the storage may take (default: the WebAssembly memory limit). */
+  readonly maxBytes?: number;
+  /** The option that sets the capacity, named in errors ('options.capacity', 'options.window'). */
+  readonly capacityArgument: string;
+}
+
+function gib(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${bytes} bytes`;
+}
+
+export class KVStore {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  readonly policy: KVStorePolicy;
+  readonly backend: Backend;
+  readonly maxBytes: number;
+  private readonly engine: Engine;
+  /** Arena mark below the storage: releasing to it frees the storage (for re-layout). */
+  private readonly storageMark: number;
+  private keys = 0;
+  private values = 0;
+  private slots: number;
+  private total = 0;
+
+  constructor(config: KVStoreConfig) {
+    this.batch = config.batch;
+    this.kvHeads = config.kvHeads;
+    this.headDim = config.headDim;
+    this.valueDim = config.valueDim;
+    this.policy = config.policy;
+    this.slots = config.capacity;
+    this.maxBytes = Math.min(config.maxBytes ?? MAX_ARENA_BYTES, MAX_ARENA_BYTES);
+    const bytes = this.storageBytes(config.capacity);
+    if (bytes > this.maxBytes) {
+      throw new AttentionInputError(
+        config.capacityArgument,
+        `a cache of at most ${gib(this.maxBytes)} (${config.maxBytes === undefined ? 'the WebAssembly memory limit' : 'options.maxBytes'})`,
+        `${config.capacity} positions needing ${gib(bytes)}`,
+        'Use a smaller capacity, raise maxBytes, or split the batch over several caches.',
+      );
+    }
+    this.engine = createEngine(config.backend, { initialBytes: bytes });
+    this.backend = this.engine.backend;
+    this.storageMark = this.engine.arena.mark();
+    this.allocateStorage();
+  }
+
+  /** Positions appended so far (may exceed the capacity for a ring). */
+  get length(): number {
+    return this.total;
+  }
+
+  get capacity(): number {
+    return this.slots;
+  }
+
+  /** Slots per head: the capacity, twice it for the mirrored ring. */
+  private get stride(): number {
+    return this.policy === 'ring' ? 2 * this.slots : this.slots;
+  }
+
+  private storageBytes(capacity: number): number {
+    const slots = (this.policy === 'ring' ? 2 : 1) * capacity;
+    const heads = this.batch * this.kvHeads;
+    return 4 * (alignFloats(heads * slots * this.headDim) + alignFloats(heads * slots * this.valueDim));
+  }
+
+  private allocateStorage(): void {
+    const heads = this.batch * this.kvHeads;
+    this.keys = this.engine.arena.alloc(heads * this.stride * this.headDim);
+    this.values = this.engine.arena.alloc(heads * this.stride * this.valueDim);
+  }
+
+  /** Re-lays the positions at `capacity` slots per head; on failure the old storage is restored. */
+  private relayout(capacity: number): void {
+    const heads = this.batch * this.kvHeads;
+    const { arena } = this.engine;
+    const oldSlots = this.slots;
+    const oldKeys = arena.heap.slice(this.keys, this.keys + heads * oldSlots * this.headDim);
+    const oldValues = arena.heap.slice(this.values, this.values + heads * oldSlots * this.valueDim);
+    arena.release(this.storageMark);
+    try {
+      this.slots = capacity;
+      this.allocateStorage();
+    } catch (error) {
+      arena.release(this.storageMark);
+      this.slots = oldSlots;
+      this.allocateStorage(); // fits: the memory held it a moment ago
+      this.copyHeads(oldKeys, oldValues, oldSlots);
+      throw error;
+    }
+    this.copyHeads(oldKeys, oldValues, oldSlots);
+  }
+
+  private copyHeads(oldKeys: Float32Array, oldValues: Float32Array, oldSlots: number): void {
+    const heap = this.engine.arena.heap;
+    const { headDim, valueDim, slots, total } = this;
+    for (let head = 0; head < this.batch * this.kvHeads; head++) {
+      const kFrom = head * oldSlots * headDim;
+      heap.set(oldKeys.subarray(kFrom, kFrom + total * headDim), this.keys + head * slots * headDim);
+      const vFrom = head * oldSlots * valueDim;
+      heap.set(oldValues.subarray(vFrom, vFrom + total * valueDim), this.values + head * slots * valueDim);
+    }
+  }
+
+  /**
+   * Appends k [B, Hkv, Lnew, Dk] and v [B, Hkv, Lnew, Dv]. Validates and checks every limit first:
+   * a refused append changes nothing.
+   */
+  append(k: Tensor, v: Tensor): void {
+    const added = parseCacheAppend(k, v, this);
+    if (this.policy === 'ring') {
+      this.appendRing(k, v, added);
+      return;
+    }
+    const needed = this.total + added;
+    if (needed > this.slots) {
+      if (this.policy === 'fixed') {
+        throw new AttentionInputError(
+          'k',
+          `at most ${this.slots - this.total} new positions (the KV cache holds ${this.total} of its capacity ${this.slots}, growth: 'none')`,
+          `${added} new positions (${needed} in all)`,
+          `Create the cache with capacity >= ${needed} or growth: 'double', or reset() it.`,
+        );
+      }
+      let capacity = this.slots;
+      while (capacity < needed) capacity *= 2;
+      const bytes = this.storageBytes(capacity);
+      if (bytes > this.maxBytes) {
+        throw new AttentionInputError(
+          'k',
+          `at most ${this.slots - this.total} new positions without growing past ${gib(this.maxBytes)} (the cache's byte limit)`,
+          `${added} new positions: ${needed} in all would need ${capacity} slots, ${gib(bytes)}`,
+          'Raise the cache limit (maxBytes), reset() it, or split the batch over several caches.',
+        );
+      }
+      this.relayout(capacity);
+    }
+    const heap = this.engine.arena.heap;
+    const { headDim, valueDim, slots, total } = this;
+    for (let head = 0; head < this.batch * this.kvHeads; head++) {
+      const kFrom = head * added * headDim;
+      heap.set(k.data.subarray(kFrom, kFrom + added * headDim), this.keys + (head * slots + total) * headDim);
+      const vFrom = head * added * valueDim;
+      heap.set(
+        v.data.subarray(vFrom, vFrom + added * valueDim),
+        this.values + (head * slots + total) * valueDim,
+      );
+    }
+    this.total = needed;
+  }
+
+  /** Ring append: only the last `capacity` of the new positions can still be needed. */
+  private appendRing(k: Tensor, v: Tensor, added: number): void {
+    const kept = Math.min(added, this.slots);
+    const skipped = added - kept;
+    for (let head = 0; head < this.batch * this.kvHeads; head++) {
+      for (let i = 0; i < kept; i++) {
+        const position = this.total + skipped + i;
+        this.writeRow(
+          k.data,
+          (head * added + skipped + i) * this.headDim,
+          this.keys,
+          this.headDim,
+          head,
+          position,
+        );
+        this.writeRow(
+          v.data,
+          (head * added + skipped + i) * this.valueDim,
+          this.values,
+          this.valueDim,
+          head,
+          position,
+        );
+      }
+    }
+    this.total += added;
+  }
+
+  /** Writes one row of position `position` into its ring slot and the slot's mirror. */
+  private writeRow(
+    source: Float32Array,
+    from: number,
+    storage: number,
+    depth: number,
+    head: number,
+    position: number,
+  ): void {
+    const heap = this.engine.arena.heap;
+    const slot = position % this.slots;
+    const row = source.subarray(from, from + depth);
+    const base = storage + head * this.stride * depth;
+    heap.set(row, base + slot * depth);
+    heap.set(row, base + (slot + this.slots) * depth);
+  }
+
+  /** The first position a store keeps (0 unless a ring has wrapped). */
+  firstKept(): number {
+    return this.policy === 'ring' ? Math.max(0, this.total - this.slots) : 0;
+  }
+
+  /**
+   * Shape-only views of positions [first, total) for core's validation (it reads shapes, lengths and
+   * aliasing, never the contents: the rows sit at the store's stride).
+   */
+  views(first: number): { k: Tensor; v: Tensor } {
+    const span = this.total - first;
+    const heads = this.batch * this.kvHeads;
+    const heap = this.engine.arena.heap;
+    return {
+      k: {
+        data: heap.subarray(this.keys, this.keys + heads * span * this.headDim),
+        shape: [this.batch, this.kvHeads, span, this.headDim],
+      },
+      v: {
+        data: heap.subarray(this.values, this.values + heads * span * this.valueDim),
+        shape: [this.batch, this.kvHeads, span, this.valueDim],
+      },
+    };
+  }
+
+  /**
+   * Attends q against positions [first, total), `problem` being the call over that span (kvLength =
+   * total − first; the mask is translation invariant). Writes into target.out / target.lse or a new
+   * tensor.
+   */
+  attend(
+    q: Tensor,
+    problem: AttentionProblem,
+    first: number,
+    blockQ: number,
+    target: { readonly out: Tensor | null; readonly lse: Float32Array | null },
+  ): Tensor {
+    const { batch, qHeads, qLength, headDim, valueDim, kvLength } = problem;
+    const rows = Math.max(1, Math.min(blockQ, qLength));
+    const total = batch * qHeads * qLength;
+    const startSlot = this.policy === 'ring' ? first % this.slots : first;
+    const { arena } = this.engine;
+    const mark = arena.mark();
+    try {
+      const queries = arena.put(q.data);
+      const out = arena.alloc(total * valueDim);
+      const lse = arena.alloc(total);
+      const scores = arena.alloc(bandScoreFloats(rows, kvLength, problem.windowLeft, problem.windowRight));
+      const head: HeadOffsets = { q: 0, out: 0, lse: 0, k: 0, v: 0 };
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < qHeads; h++) {
+          const row = queryHeadRow(problem, b, h);
+          // The kv head's rows start at the store's stride, not at the span's length.
+          const kvHead = b * this.kvHeads + kvHeadOf(problem, h);
+          head.q = queries + row * headDim;
+          head.out = out + row * valueDim;
+          head.lse = lse + row;
+          head.k = this.keys + (kvHead * this.stride + startSlot) * headDim;
+          head.v = this.values + (kvHead * this.stride + startSlot) * valueDim;
+          for (let rowStart = 0; rowStart < qLength; rowStart += rows) {
+            attendBand(this.engine, problem, head, b, rowStart, Math.min(qLength, rowStart + rows), scores);
+          }
+        }
+      }
+      const result = target.out ?? {
+        data: new Float32Array(total * valueDim),
+        shape: [batch, qHeads, qLength, valueDim],
+      };
+      arena.read(out, total * valueDim, result.data);
+      if (target.lse) arena.read(lse, total, target.lse);
+      return result;
+    } finally {
+      arena.release(mark);
+    }
+  }
+
+  /** Forgets every position (keeps the storage). */
+  reset(): void {
+    this.total = 0;
+  }
+}
