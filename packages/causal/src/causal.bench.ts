@@ -12,9 +12,9 @@
  * Timings on a shared machine are noisy: read them as ratios within one run.
  */
 
+import { benchLine as line, meanMs, pairedTimes } from '@attnkit/bench-utils';
 import { type CausalOptions, causalAttention, createKVCache } from '@attnkit/causal';
 import { attentionGflops, randn, type Tensor, validateAttentionInputs } from '@attnkit/core';
-import { benchLine as line, meanMs, pairedTimes } from '@attnkit/core/bench';
 import { type Backend, getEngine, stopThreads } from '@attnkit/kernels';
 
 const HEADS = 8;

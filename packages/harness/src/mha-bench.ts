@@ -4,7 +4,7 @@
  * is compared with the same layer on dense (report only: the layer has no float64 oracle here).
  * When @attnkit/mha is missing or not implemented, every row says so.
  */
-import { type Tensor, zeros } from '@attnkit/core';
+import { randn, type Tensor, zeros } from '@attnkit/core';
 import { compareOutputs } from './accuracy.js';
 import { mhaFlops } from './flops.js';
 import type { Accuracy, ResultRow } from './results.js';
@@ -18,15 +18,12 @@ import { type AnyVariant, firstLine, importOptional } from './variants.js';
 export type MhaWeights = Record<string, Tensor>;
 
 type MultiHeadAttention = (x: Tensor, weights: MhaWeights, options: Record<string, unknown>) => Tensor;
-type MakeBenchInputs = (
-  shape: Record<string, unknown>,
-  overrides: { seed?: number },
-) => { x: Tensor; weights: MhaWeights };
+type InitWeights = (options: Record<string, unknown>) => MhaWeights;
 
 interface MhaModule {
   readonly fn: MultiHeadAttention;
-  /** mha's own seeded inputs and Xavier weights for a layer shape (its bench-inputs.ts). */
-  readonly makeInputs: MakeBenchInputs;
+  /** mha's own seeded Xavier initialisation of the layer's weights. */
+  readonly initWeights: InitWeights;
 }
 
 let mhaModule: Promise<MhaModule | { reason: string }> | undefined;
@@ -35,37 +32,41 @@ export function loadMultiHeadAttention(): Promise<MhaModule | { reason: string }
   mhaModule ??= (async () => {
     const imported = await importOptional('@attnkit/mha');
     if ('reason' in imported) return { reason: imported.reason };
-    const { multiHeadAttention, makeMhaBenchInputs } = imported.module;
-    if (typeof multiHeadAttention !== 'function' || typeof makeMhaBenchInputs !== 'function') {
+    const { multiHeadAttention, initMultiHeadWeights } = imported.module;
+    if (typeof multiHeadAttention !== 'function' || typeof initMultiHeadWeights !== 'function') {
       return {
         reason:
-          '@attnkit/mha does not export multiHeadAttention and makeMhaBenchInputs yet (not implemented)',
+          '@attnkit/mha does not export multiHeadAttention and initMultiHeadWeights yet (not implemented)',
       };
     }
     return {
       fn: multiHeadAttention as MultiHeadAttention,
-      makeInputs: makeMhaBenchInputs as MakeBenchInputs,
+      initWeights: initMultiHeadWeights as InitWeights,
     };
   })();
   return mhaModule;
 }
 
-/** x [B, L, dModel] and the layer's weights for a case, from mha's own seeded initialisation. */
+/**
+ * x [B, L, dModel] ~ N(0, 1) and the layer's Xavier weights with biases for a case, from mha's own
+ * seeded initialisation. Seeds x with the case seed and the weights with the next one, as the
+ * layer's bench-inputs.ts did when the harness borrowed it, so earlier mha rows stay reproducible.
+ */
 export function makeMhaInputs(mha: MhaModule, benchCase: BenchCase): { x: Tensor; weights: MhaWeights } {
   const { shape } = benchCase;
-  return mha.makeInputs(
-    {
-      source: benchCase.groupId,
-      batch: shape.batch,
-      length: shape.qLength,
-      dModel: benchCase.dModel ?? shape.qHeads * shape.headDim,
-      heads: shape.qHeads,
-      kvHeads: shape.kvHeads,
-      headDim: shape.headDim,
-      valueDim: shape.valueDim,
-    },
-    { seed: benchCase.seed % 2 ** 31 },
-  );
+  const dModel = benchCase.dModel ?? shape.qHeads * shape.headDim;
+  const seed = benchCase.seed % 2 ** 31;
+  const x = randn([shape.batch, shape.qLength, dModel], seed);
+  const weights = mha.initWeights({
+    dModel,
+    heads: shape.qHeads,
+    kvHeads: shape.kvHeads,
+    headDim: shape.headDim,
+    valueDim: shape.valueDim,
+    bias: true,
+    seed: seed + 1,
+  });
+  return { x, weights };
 }
 
 export async function runMhaCase(

@@ -1,12 +1,13 @@
 /**
- * What a benchmark needs to time the layer: named shapes (after the models they come from), seeded
- * inputs and weights for a shape, and the FLOP model (DESIGN §6 for the attention, 2·rows·in·out per
- * projection). Used by this package's bench script and by the harness.
+ * What layer.bench.ts needs to time the layer: named shapes (after the models they come from),
+ * seeded inputs and weights for a shape, and the FLOP model (docs/design.md, "Benchmarks and the
+ * harness", for the attention; 2·rows·in·out per projection). Bench-only: neither exported nor
+ * built (tsconfig.json excludes it); it compiles with the bench script into build/bench and uses
+ * only the package's public entry.
  * Time O(B·L·dModel + dModel·(Hq + 2·Hkv)·d) to build inputs; memory: the returned tensors.
  */
 import { AttentionInputError, randn, type Tensor } from '@attnkit/core';
-import { initMultiHeadWeights } from './init.js';
-import type { MultiHeadWeights } from './validate.js';
+import { initMultiHeadWeights, type MultiHeadWeights } from '@attnkit/mha';
 
 export interface MhaBenchShape {
   /** Where the shape comes from. */

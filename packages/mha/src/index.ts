@@ -1,13 +1,4 @@
 export {
-  type MhaBenchInputs,
-  type MhaBenchShape,
-  type MhaBenchShapeName,
-  makeMhaBenchInputs,
-  mhaBenchShapes,
-  mhaLayerFlops,
-  visiblePairsPerHead,
-} from './bench-inputs.js';
-export {
   createMultiHeadDecoder,
   type DecoderCacheSpec,
   type DecoderKVCache,

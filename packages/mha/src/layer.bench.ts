@@ -15,16 +15,10 @@ import { dense } from '@attnkit/dense';
 import { flash } from '@attnkit/flash';
 import { getEngine } from '@attnkit/kernels';
 import { linear } from '@attnkit/linear';
-import {
-  linearLayer,
-  type MhaBenchShapeName,
-  makeMhaBenchInputs,
-  mhaBenchShapes,
-  mhaLayerFlops,
-  multiHeadAttention,
-} from '@attnkit/mha';
+import { linearLayer, multiHeadAttention } from '@attnkit/mha';
 import { slidingWindow } from '@attnkit/sliding-window';
 import { Bench } from 'tinybench';
+import { type MhaBenchShapeName, makeMhaBenchInputs, mhaBenchShapes, mhaLayerFlops } from './bench-inputs.js';
 
 // pnpm passes the `--` separator through; it is not an argument
 const { values } = parseArgs({

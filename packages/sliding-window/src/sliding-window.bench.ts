@@ -10,8 +10,8 @@
  * Usage: node dist/bench/sliding-window.bench.js [scaling|blocks|globals|threads|decode ...] [--backend=js|wasm]
  * Timings on a shared machine are noisy: read them as ratios within one run.
  */
+import { benchLine as line, meanMs, pairedTimes } from '@attnkit/bench-utils';
 import { attentionGflops, randn, type Tensor, validateAttentionInputs } from '@attnkit/core';
-import { benchLine as line, meanMs, pairedTimes } from '@attnkit/core/bench';
 import { type Backend, getEngine, stopThreads } from '@attnkit/kernels';
 import {
   createRollingKVCache,

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { median } from '../bench/index.js';
 import { attentionFlops, attentionGflops } from '../flops.js';
 import { randn } from '../tensor.js';
 import { validateAttentionInputs } from '../validate.js';
@@ -26,12 +25,5 @@ describe('attentionFlops (DESIGN §6 model)', () => {
     );
     expect(attentionFlops(problem)).toBe(2 * 16 * 2 * ((n * (n + 1)) / 2));
     expect(attentionGflops(problem, 1)).toBeCloseTo(attentionFlops(problem) / 1e6, 12);
-  });
-});
-
-describe('median', () => {
-  it('takes the middle value, or the mean of the two middle values', () => {
-    expect(median([3, 1, 2])).toBe(2);
-    expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 });

@@ -1,7 +1,9 @@
 /**
- * '@attnkit/core/bench': the timing helpers every package's tinybench script shares (kept out of the
- * main entry so a runtime import carries no benchmark dependency). Timings on a shared machine are
- * noisy: compare as ratios inside one run, which is what pairedTimes is for.
+ * '@attnkit/bench-utils': the timing helpers the packages' own tinybench scripts share. A private
+ * workspace package, never published, so no shipped entry point carries a benchmark dependency; the
+ * harness keeps its own timing (timing.ts) and cannot host these, since it depends on the variants
+ * whose scripts use them. Timings on a shared machine are noisy: compare as ratios inside one run,
+ * which is what pairedTimes is for.
  */
 import { Bench } from 'tinybench';
 

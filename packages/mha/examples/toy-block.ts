@@ -4,11 +4,12 @@
  * over a character-level toy token sequence embedded with a tiny seeded table (token + position).
  * Everything is seeded through core's createRng, so every run prints the same numbers.
  * Time per block O(L·dModel²) for the projections and MLP plus the attention; memory O(L·dModel).
+ * The examples import @attnkit/mha by its name, as an application would.
  */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { createRng, type Rng, type Tensor } from '@attnkit/core';
-import { initMultiHeadWeights, xavierUniform } from '../init.js';
-import { linearLayer } from '../projection.js';
-import type { MultiHeadWeights } from '../validate.js';
+import { initMultiHeadWeights, linearLayer, type MultiHeadWeights, xavierUniform } from '@attnkit/mha';
 
 export const TOY_TEXT = 'attention is all you need, said the transformer to the tokens';
 
@@ -173,4 +174,28 @@ export function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): nu
     if (!(d <= worst)) worst = d; // NaN propagates as the worst
   }
   return worst;
+}
+
+/** float32's machine epsilon, 2^-23: the spacing of float32 values in [1, 2). */
+export const FLOAT32_EPSILON = 2 ** -23;
+
+/** How many float32 ulps (at the largest magnitude compared) "equal to float32 rounding" allows. */
+export const ROUNDING_ULPS = 16;
+
+/**
+ * The bound "equal to float32 rounding" is held to: ROUNDING_ULPS ulps of the largest |value| of the
+ * reference. Two exact computations that only sum in another order (flash's online softmax, the
+ * decoder's one-row GEMMs against the full pass) differ by a few ulps of that scale; a wrong mask, a
+ * stale cache entry or a misplaced position differs by O(1), thousands of times more.
+ */
+export function roundingBound(reference: ArrayLike<number>): number {
+  let largest = 0;
+  for (let i = 0; i < reference.length; i++) largest = Math.max(largest, Math.abs(reference[i]!));
+  return ROUNDING_ULPS * FLOAT32_EPSILON * largest;
+}
+
+/** True when `moduleUrl` is the script node was started with, false when it is imported (by a test). */
+export function isMain(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  return script !== undefined && pathToFileURL(realpathSync(script)).href === moduleUrl;
 }
