@@ -24,15 +24,21 @@ export type { KernelOps } from './kernel-ops.js';
 export { type CacheDimensions, parseCacheAppend } from './kv-cache-input.js';
 export { measureSimdCeiling } from './simd-ceiling.js';
 export {
+  DEFAULT_IDLE_MS,
   DEFAULT_WORKER_ARENA_BYTES,
   loadWorkModule,
+  maxThreads,
   type RunParallelOptions,
   registeredWorkModule,
   registerWorkModule,
   runParallel,
+  setThreadPolicy,
   setWorkerFactory,
   startThreads,
   stopThreads,
+  type ThreadPolicy,
+  type ThreadsInfo,
+  threadsInfo,
   type WorkModule,
 } from './thread-pool.js';
 export {
