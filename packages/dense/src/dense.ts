@@ -20,13 +20,14 @@ import {
 import {
   callArenaFloats,
   type Engine,
-  engineReasons,
   finishAttention,
   getEngine,
+  maxThreads,
   placeAttention,
   problemPayload,
   runWorkItems,
   summariseShapes,
+  threadedEngineReasons,
 } from '@attnkit/kernels';
 import { DEFAULT_MAX_SCORES_BYTES, type DenseOptions, denseOptionsSchema } from './options.js';
 import { itemScoreFloats, runItem } from './work.js';
@@ -59,10 +60,11 @@ function budgetReason(bytes: number, budget: number, what: string): string {
   );
 }
 
+/** "1.00 GiB (1073807360 bytes)": the exact count too, so a request just above the budget reads as above it. */
 function formatBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
-  return `${bytes} B`;
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB (${bytes} bytes)`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(2)} MiB (${bytes} bytes)`;
+  return `${bytes} bytes`;
 }
 
 /** Throws the memory-budget error (DESIGN §7) when `bytes` of scores exceed the budget. */
@@ -112,13 +114,21 @@ function reasons(q: Tensor, k: Tensor, _v: Tensor, options?: DenseOptions): stri
   }
   const dims = summariseShapes(q, k, _v);
   const threads = typeof opts.threads === 'number' && opts.threads >= 1 ? opts.threads : 1;
-  if (dims && isShape4(_v?.shape)) list.push(...engineReasons(undefined, arenaBytes(dims, threads)));
+  if (dims && isShape4(_v?.shape)) {
+    list.push(
+      ...threadedEngineReasons(undefined, dims, itemScoreFloats(dims), dims.batch * dims.qHeads, threads),
+    );
+  }
   return list;
 }
 
-/** Bytes a call places in the arena: the shared copies plus one score buffer per running thread. */
+/**
+ * Bytes a call places in the arena: the shared copies plus one score buffer per running thread (the
+ * pool runs at most maxThreads(), whatever was asked).
+ */
 function arenaBytes(dims: NonNullable<ReturnType<typeof summariseShapes>>, threads: number): number {
-  return FLOAT_BYTES * callArenaFloats(dims, itemScoreFloats(dims), dims.batch * dims.qHeads, threads);
+  const running = Math.min(threads, maxThreads());
+  return FLOAT_BYTES * callArenaFloats(dims, itemScoreFloats(dims), dims.batch * dims.qHeads, running);
 }
 
 /** Softmax attention with every score materialised (see the file header). */

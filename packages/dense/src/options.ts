@@ -10,7 +10,7 @@ import { type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
 export const DEFAULT_MAX_SCORES_BYTES = 2 ** 30;
 
 export interface DenseOptions extends AttentionOptions, EngineOptions {
-  /** Largest score matrix (bytes of float32) dense may materialise at once. Default 1 GiB. */
+  /** Largest score matrix (bytes of float32) dense may materialise at once. Default 1 GiB; Infinity: no budget. */
   maxScoresBytes?: number;
 }
 
@@ -18,6 +18,12 @@ export interface DenseOptions extends AttentionOptions, EngineOptions {
 export const denseOptionsSchema = attentionOptionsSchema
   .extend({
     ...engineOptionsSchema.shape,
-    maxScoresBytes: z.number().int().positive().optional(),
+    // Infinity lifts the budget (the engine's own 4 GiB limit still applies, as a notSupportedReason);
+    // z.number() alone refuses it
+    maxScoresBytes: z
+      .custom<number>((x) => x === Number.POSITIVE_INFINITY || (Number.isInteger(x) && (x as number) > 0), {
+        error: 'a positive integer number of bytes, or Infinity (no budget)',
+      })
+      .optional(),
   })
   .strict();

@@ -54,6 +54,7 @@ export {
   runWorkItems,
   type ShapeSummary,
   summariseShapes,
+  threadedEngineReasons,
 } from './variant-runtime.js';
 export { initKernels, type WasmFeatures, wasmFeatures } from './wasm-module.js';
 export { WasmKernelOps } from './wasm-ops.js';
