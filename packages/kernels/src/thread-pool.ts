@@ -215,7 +215,8 @@ export function threadsInfo(): ThreadsInfo {
 /** Arms the idle timer if workers exist and none is armed; `delay` defaults to the whole idle time. */
 function armIdleTimer(delay = idleMs): void {
   if (idleTimer !== undefined || workers.length === 0 || !Number.isFinite(idleMs)) return;
-  idleTimer = setTimeout(onIdle, delay);
+  // timers fire at once beyond 2^31 - 1 ms; onIdle re-arms until the whole idle time has passed
+  idleTimer = setTimeout(onIdle, Math.min(delay, 2 ** 31 - 1));
   // never keep Node alive for a release (browsers' timers are plain numbers)
   (idleTimer as { unref?: () => void }).unref?.();
 }
@@ -448,7 +449,7 @@ function runInline(module: WorkModule, backend: Backend, payload: unknown, items
 
 /**
  * Runs `runItem(engine, payload, item)` from the work module at `workModuleUrl` for every item in
- * [0, items), on up to `threads` threads (the caller plus threads - 1 workers), and returns when
+ * [0, items), on up to min(threads, maxThreads()) threads (the caller plus workers), and returns when
  * all are done. `payload` is structured-cloned to each worker: keep it to plain data (offsets,
  * sizes). Throws the first failure (a worker's as an Error carrying its name, message and stack).
  */

@@ -125,6 +125,16 @@ describe('idle release', () => {
     expect(await until(() => threadsInfo().workers === 0, 10_000)).toBe(true);
   }, 30_000);
 
+  it('an idle time beyond the 2^31 − 1 ms a timer can wait does not release at once', async () => {
+    await stopThreads();
+    setThreadPolicy({ maxThreads: 2, idleMs: 2 ** 32 });
+    expect(await startThreads(2)).toBe(1);
+    gemm(2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(threadsInfo().workers).toBe(1);
+    setThreadPolicy({ idleMs: undefined });
+  }, 30_000);
+
   it('the idle timer never keeps the process alive (unref’d)', () => {
     const script = `
       import { getEngine, runParallel, setThreadPolicy } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};
