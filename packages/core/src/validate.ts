@@ -102,6 +102,45 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 
 const ARTICLE: Record<string, string> = { int: 'an integer', object: 'an object', array: 'an array' };
 
+/** What zod counts for a sized origin, and the noun phrase of the origin itself. */
+const SIZED: Record<string, readonly [noun: string, unit: string]> = {
+  array: ['an array', 'item'],
+  set: ['a set', 'item'],
+  string: ['a string', 'character'],
+  file: ['a file', 'byte'],
+};
+
+const VALUE_NOUN: Record<string, string> = { number: 'a number', int: 'an integer', bigint: 'a bigint' };
+
+/**
+ * A too_small / too_big issue as English: "an integer <= 9007199254740991", "an array of at least 2
+ * items", "a string of exactly 3 characters". zod's own origin names ('int', 'array') are not nouns.
+ */
+function boundPhrase(
+  origin: string,
+  bound: number | bigint,
+  inclusive: boolean | undefined,
+  exact: boolean | undefined,
+  side: 'min' | 'max',
+): string {
+  const sized = SIZED[origin];
+  if (sized) {
+    const [noun, unit] = sized;
+    // sizes are integers: a strict bound is the next integer inside it
+    const count = Number(bound) + (inclusive !== false ? 0 : side === 'min' ? 1 : -1);
+    const units = `${count} ${unit}${count === 1 ? '' : 's'}`;
+    if (exact) return `${noun} of exactly ${units}`;
+    return `${noun} of ${side === 'min' ? 'at least' : 'at most'} ${units}`;
+  }
+  if (origin === 'date') {
+    const date = new Date(Number(bound)).toISOString();
+    return `a date ${side === 'min' ? 'on or after' : 'on or before'} ${date}`;
+  }
+  const noun = VALUE_NOUN[origin] ?? `${/^[aeiou]/i.test(origin) ? 'an' : 'a'} ${origin}`;
+  const operator = side === 'min' ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<';
+  return `${noun} ${operator} ${String(bound)}`;
+}
+
 /** Phrases a zod issue as the `expected` part of an AttentionInputError. */
 function expectedOf(issue: z.core.$ZodIssue): string {
   const defaultMessage = /^(Invalid|Too small|Too big|Unrecognized)/.test(issue.message);
@@ -110,9 +149,9 @@ function expectedOf(issue: z.core.$ZodIssue): string {
     case 'invalid_type':
       return ARTICLE[issue.expected] ?? `a ${issue.expected}`;
     case 'too_small':
-      return `${issue.origin === 'number' ? 'a number' : `a ${issue.origin}`} ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${issue.origin === 'number' ? '' : ' long'}`;
+      return boundPhrase(issue.origin, issue.minimum, issue.inclusive, issue.exact, 'min');
     case 'too_big':
-      return `${issue.origin === 'number' ? 'a number' : `a ${issue.origin}`} ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${issue.origin === 'number' ? '' : ' long'}`;
+      return boundPhrase(issue.origin, issue.maximum, issue.inclusive, issue.exact, 'max');
     case 'invalid_value':
       return `one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}`;
     case 'not_multiple_of':
@@ -165,7 +204,10 @@ export function assertSupported(variantName: string, reasons: readonly string[])
     'options',
     `a call the ${variantName} variant supports`,
     `one it does not: ${reasons.join('; ')}`,
-    'Change the options, or use a variant that supports them (dense supports every option).',
+    // dense is the fallback for every other variant, never for itself
+    variantName === 'dense'
+      ? 'Change the call as the reasons say.'
+      : 'Change the options, or use a variant that supports them (dense supports every option).',
   );
 }
 
@@ -180,6 +222,21 @@ function checkTensor(name: 'q' | 'k' | 'v', value: unknown): Tensor {
 }
 
 /**
+ * The data passed without its shape (`q = new Float32Array(…)`): zod would see an object without a
+ * `data` key and blame `q.data … received undefined`, which hides the mistake.
+ */
+function bareData(value: ArrayBufferView | unknown[], argument: string, dims: string | undefined): never {
+  const received = Array.isArray(value) ? `an array ${describeValue(value)}` : `a ${describeValue(value)}`;
+  const data = value instanceof Float32Array ? 'x' : 'Float32Array.from(x)';
+  throw new AttentionInputError(
+    argument,
+    'a tensor { data: Float32Array, shape: number[] }',
+    `${received} without a shape`,
+    `Wrap it: { data: ${data}, shape: [${dims ?? '...'}] }.`,
+  );
+}
+
+/**
  * Parses any tensor argument at a public boundary (attention inputs, KV-cache appends, layer
  * weights): structure by zod, then the rank (when given) and data.length === product of the shape.
  * Throws AttentionInputError naming `argument` (or `argument.data`).
@@ -189,6 +246,7 @@ export function parseTensor(
   argument: string,
   expect: { rank?: number; dims?: string; rankFix?: string } = {},
 ): Tensor {
+  if (ArrayBuffer.isView(value) || Array.isArray(value)) bareData(value, argument, expect.dims);
   const parsed = tensorSchema.safeParse(value);
   if (!parsed.success) throwFirstIssue(parsed.error, value, argument);
   const t = value as Tensor;

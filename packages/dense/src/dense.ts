@@ -28,9 +28,9 @@ export function scoresBytes(qLength: number, kvLength: number): number {
 }
 
 function formatBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
-  return `${bytes} B`;
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB (${bytes} bytes)`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(2)} MiB (${bytes} bytes)`;
+  return `${bytes} bytes`;
 }
 
 /** Throws the memory-budget error (docs/design.md, Errors) when `bytes` of scores exceed the budget. */

@@ -11,11 +11,17 @@ import { variantOptionsSchema } from '@attnkit/kernels/runtime';
 export const DEFAULT_MAX_SCORES_BYTES = 2 ** 30;
 
 export interface DenseOptions extends AttentionOptions, EngineOptions {
-  /** Largest score matrix (bytes of float32) dense may materialise at once. Default 1 GiB. */
+  /** Largest score matrix (bytes of float32) dense may materialise at once. Default 1 GiB; Infinity: no budget. */
   maxScoresBytes?: number;
 }
 
 /** Strict: an option dense does not know is refused (named in the error), never silently ignored. */
 export const denseOptionsSchema = variantOptionsSchema({
-  maxScoresBytes: z.number().int().positive().optional(),
+  // Infinity lifts the budget (the engine's own 4 GiB limit still applies, as a notSupportedReason);
+  // z.number() alone refuses it
+  maxScoresBytes: z
+    .custom<number>((x) => x === Number.POSITIVE_INFINITY || (Number.isInteger(x) && (x as number) > 0), {
+      error: 'a positive integer number of bytes, or Infinity (no budget)',
+    })
+    .optional(),
 });

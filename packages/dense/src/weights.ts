@@ -42,7 +42,12 @@ export function attentionWeights(q: Tensor, k: Tensor, options: AttentionWeights
   const v = placeholderValues(k);
   const { problem, options: own, lse } = parseAttentionCall(q, k, v, options, denseOptionsSchema);
   if (own.threads !== undefined && own.threads > 1) {
-    throw new AttentionInputError('options.threads', '1 (dense runs on one thread)', String(own.threads));
+    throw new AttentionInputError(
+      'options.threads',
+      '1 (attentionWeights computes its heads on the calling thread)',
+      String(own.threads),
+      'Leave threads out; denseAttention and the other variants run on threads.',
+    );
   }
   const { batch, qHeads, qLength, kvLength } = problem;
   const total = batch * qHeads * qLength * kvLength;

@@ -13,4 +13,15 @@ export {
 export { type EngineOptions, engineOptionsSchema } from './engine/engine-options.js';
 export { measureSimdCeiling } from './engine/simd-ceiling.js';
 export { initKernels, type WasmFeatures, wasmFeatures } from './engine/wasm-module.js';
-export { registerWorkModule, setWorkerFactory, startThreads, stopThreads } from './pool/thread-pool.js';
+export {
+  DEFAULT_IDLE_MS,
+  maxThreads,
+  registerWorkModule,
+  setThreadPolicy,
+  setWorkerFactory,
+  startThreads,
+  stopThreads,
+  type ThreadPolicy,
+  type ThreadsInfo,
+  threadsInfo,
+} from './pool/thread-pool.js';

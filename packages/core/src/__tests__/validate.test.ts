@@ -219,3 +219,79 @@ describe('parseTensor (every tensor argument at a public boundary)', () => {
     );
   });
 });
+
+describe('bound messages read as English for every zod origin', () => {
+  const bounded = z
+    .object({
+      n: z.number().max(3).optional(),
+      i: z.number().int().optional(),
+      few: z.array(z.number()).min(2).optional(),
+      many: z.array(z.number()).max(1).optional(),
+      pair: z.array(z.number()).length(2).optional(),
+      name: z.string().min(2).optional(),
+      short: z.string().max(2).optional(),
+      set: z.set(z.number()).min(1).optional(),
+      big: z.bigint().max(2n).optional(),
+      positive: z.number().positive().optional(),
+    })
+    .strict();
+  const expected = (options: object) => thrown(() => parseOptions(bounded, options)).expected;
+
+  it('an integer beyond the safe range is "an integer <= 2^53 - 1", not "a int … long"', () => {
+    expect(thrown(() => parseOptions(bounded, { i: 2 ** 53 })).message).toBe(
+      'options.i: expected an integer <= 9007199254740991, received 9007199254740992.',
+    );
+    expect(expected({ i: -(2 ** 53) })).toBe('an integer >= -9007199254740991');
+  });
+
+  it('numbers, arrays, strings, sets and bigints each get their own wording', () => {
+    expect(expected({ n: 4 })).toBe('a number <= 3');
+    expect(expected({ positive: 0 })).toBe('a number > 0');
+    expect(expected({ few: [1] })).toBe('an array of at least 2 items');
+    expect(expected({ many: [1, 2] })).toBe('an array of at most 1 item');
+    expect(expected({ pair: [1] })).toBe('an array of exactly 2 items');
+    expect(expected({ pair: [1, 2, 3] })).toBe('an array of exactly 2 items');
+    expect(expected({ name: 'a' })).toBe('a string of at least 2 characters');
+    expect(expected({ short: 'abc' })).toBe('a string of at most 2 characters');
+    expect(expected({ set: new Set() })).toBe('a set of at least 1 item');
+    expect(expected({ big: 3n })).toBe('a bigint <= 2');
+  });
+});
+
+describe('a tensor argument given as bare data', () => {
+  it('a Float32Array passed as q says a tensor { data, shape } was expected, with the wrapping fix', () => {
+    const k = zeros([1, 1, 2, 4]);
+    const error = thrown(() => validateAttentionInputs(new Float32Array(8) as never, k, k));
+    expect(error.argument).toBe('q');
+    expect(error.message).toBe(
+      'q: expected a tensor { data: Float32Array, shape: number[] }, received a Float32Array(8) without a shape. ' +
+        'Wrap it: { data: x, shape: [B, Hq, Lq, Dk] }.',
+    );
+  });
+
+  it('any parseTensor argument: a typed or plain array is named as such, the fix uses the dims given', () => {
+    const bare = thrown(() => parseTensor(new Float32Array(6), 'weights.wq', { rank: 2, dims: 'D, D' }));
+    expect(bare.argument).toBe('weights.wq');
+    expect(bare.expected).toBe('a tensor { data: Float32Array, shape: number[] }');
+    expect(bare.received).toBe('a Float32Array(6) without a shape');
+    expect(bare.fix).toBe('Wrap it: { data: x, shape: [D, D] }.');
+    const list = thrown(() => parseTensor([1, 2, 3], 'context'));
+    expect(list.argument).toBe('context');
+    expect(list.received).toBe('an array [1, 2, 3] without a shape');
+    expect(list.fix).toBe('Wrap it: { data: Float32Array.from(x), shape: [...] }.');
+    const wide = thrown(() => parseTensor(new Float64Array(2), 'k'));
+    expect(wide.received).toBe('a Float64Array(2) without a shape');
+    expect(wide.fix).toBe('Wrap it: { data: Float32Array.from(x), shape: [...] }.');
+  });
+});
+
+describe('assertSupported fix text', () => {
+  it('points other variants to dense, but not dense to itself', () => {
+    expect(thrown(() => assertSupported('flash', ['x'])).fix).toBe(
+      'Change the options, or use a variant that supports them (dense supports every option).',
+    );
+    const own = thrown(() => assertSupported('dense', ['x']));
+    expect(own.message).not.toContain('dense supports every option');
+    expect(own.fix).toBe('Change the call as the reasons say.');
+  });
+});

@@ -6,7 +6,13 @@
 import { execFileSync } from 'node:child_process';
 import { AttentionInputError } from '@attnkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getEngine, registerWorkModule, startThreads, stopThreads } from '../../dist/index.js';
+import {
+  getEngine,
+  registerWorkModule,
+  setThreadPolicy,
+  startThreads,
+  stopThreads,
+} from '../../dist/index.js';
 import { runParallel } from '../../dist/runtime/index.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).href;
@@ -18,11 +24,14 @@ const engine = getEngine('wasm');
 const { arena } = engine;
 
 beforeAll(async () => {
-  // Start (and wait for) the workers once: later jobs find them warm.
+  // 3 threads even on a 2-core machine (the default cap would clamp them to 2), and no idle release
+  // between tests. Start (and wait for) the workers once: later jobs find them warm.
+  setThreadPolicy({ maxThreads: 3, idleMs: Number.POSITIVE_INFINITY });
   expect(await startThreads(3)).toBe(2);
 }, 30_000);
 
 afterAll(async () => {
+  setThreadPolicy({ maxThreads: undefined, idleMs: undefined });
   await stopThreads();
 });
 

@@ -37,6 +37,7 @@ worker.postMessage({
   controlBytes: memory.controlBytes,
   controlSize: CONTROL_BLOCK_BYTES,
   workerIndex: 7,
+  epoch: 0,
 });
 
 afterAll(async () => {

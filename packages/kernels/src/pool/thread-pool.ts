@@ -4,6 +4,10 @@
  *
  * - Workers start lazily on the first job that wants them (70–165 ms each here), stay warm, and are
  *   unref'd so they never keep a process alive. `startThreads(n)` starts them ahead of time.
+ * - Policy (setThreadPolicy, threadsInfo): a job runs on at most `maxThreads` threads, the caller
+ *   included (default max(2, the platform's parallelism)); a larger `threads` is clamped, which
+ *   changes no result (items write disjoint outputs). Workers that ran no job for `idleMs`
+ *   (default 30 s) are terminated by an unref'd timer and the next job starts them again.
  * - Scheduling is dynamic: every thread, the caller included, claims the next item from a shared
  *   atomic counter (see thread-protocol.ts). The caller then blocks in Atomics.wait until every
  *   item is done; a failure anywhere is rethrown in the caller, and the pool stays usable.
@@ -41,7 +45,6 @@ import {
   ERROR_IN_CALLER,
   ERROR_IN_WORKER,
   type JobMessage,
-  READY_INDEX,
   type WorkerInit,
   type WorkModule,
 } from './thread-protocol.js';
@@ -78,6 +81,44 @@ const RUN_PARALLEL_EXPECTED: Record<string, string> = {
   'options.workerArenaBytes': 'a positive integer number of bytes',
 };
 
+/** Default time without a job after which the pool's workers are released. */
+export const DEFAULT_IDLE_MS = 30_000;
+
+/** How many threads the pool may use and how long idle workers stay (see setThreadPolicy). */
+export interface ThreadPolicy {
+  /**
+   * Most threads a job runs on, the caller included; a larger `threads` is clamped to it.
+   * Default max(2, availableParallelism()) in Node, max(2, navigator.hardwareConcurrency) elsewhere,
+   * at most 64. 2 at least: one worker costs little even on one core, and threads: 2 keeps meaning
+   * "the caller plus a worker" on every machine.
+   */
+  maxThreads: number;
+  /** Milliseconds without a job after which every worker is terminated (default 30 000; Infinity: never). */
+  idleMs: number;
+}
+
+/** What the pool is doing now: the policy in force and the workers it holds. */
+export interface ThreadsInfo extends ThreadPolicy {
+  /** The parallelism the platform reports (1 when it reports none). */
+  hardwareThreads: number;
+  /** Workers started and not released (nor dead); each holds its own kernels instance. */
+  workers: number;
+  /** The last job's `threads` argument and the threads it ran on (caller included); undefined before any. */
+  lastJob: { requested: number; threads: number } | undefined;
+}
+
+const policySchema = z
+  .object({
+    maxThreads: z.number().int().min(1).max(64).optional(),
+    idleMs: z.number().min(0).or(z.literal(Number.POSITIVE_INFINITY)).optional(),
+  })
+  .strict();
+
+const POLICY_EXPECTED: Record<string, string> = {
+  maxThreads: 'an integer number of threads in [1, 64], or undefined for the default',
+  idleMs: 'a number of milliseconds >= 0, Infinity (never release), or undefined for the default',
+};
+
 interface PoolWorker {
   post(message: JobMessage): void;
   terminate(): unknown;
@@ -91,6 +132,17 @@ let control: ControlBlock | undefined;
 let generation = 0;
 let jobRunning = false;
 let blockingAllowed: boolean | undefined;
+let maxThreadsSet: number | undefined;
+let idleMs = DEFAULT_IDLE_MS;
+/** Bumped whenever every worker is released, so a late start-up of a released worker counts nowhere. */
+let epoch = 0;
+/** Date.now() of the last job or startThreads: one store per job, the idle timer reads it. */
+let lastUsed = 0;
+let idleTimer: ReturnType<typeof setTimeout> | undefined;
+/** startThreads calls waiting for workers: the idle timer must not release those. */
+let starting = 0;
+let lastRequested = 0;
+let lastThreads = 0;
 
 interface NodeProcess {
   getBuiltinModule?: (id: string) => unknown;
@@ -99,6 +151,95 @@ interface NodeProcess {
 function nodeBuiltin<T>(id: string): T | undefined {
   const process = (globalThis as { process?: NodeProcess }).process;
   return process?.getBuiltinModule?.(id) as T | undefined;
+}
+
+/** The parallelism the platform reports: availableParallelism() in Node, hardwareConcurrency elsewhere. */
+function hardwareThreads(): number {
+  const os = nodeBuiltin<{ availableParallelism?: () => number; cpus: () => unknown[] }>('node:os');
+  const reported = os
+    ? (os.availableParallelism?.() ?? os.cpus().length)
+    : (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return Number.isInteger(reported) && (reported as number) >= 1 ? (reported as number) : 1;
+}
+
+/** The most threads (caller included) a job or startThreads uses now. */
+export function maxThreads(): number {
+  return maxThreadsSet ?? Math.min(64, Math.max(2, hardwareThreads()));
+}
+
+/**
+ * Sets the pool's policy; a field given as undefined returns to its default, an absent one is kept.
+ * Lowering `maxThreads` applies from the next job (workers above it idle until released); a new
+ * `idleMs` re-arms the idle timer. Returns the policy in force.
+ */
+export function setThreadPolicy(
+  policy: Partial<{ [K in keyof ThreadPolicy]: ThreadPolicy[K] | undefined }>,
+): ThreadPolicy {
+  const input = typeof policy === 'object' && policy !== null ? policy : undefined;
+  if (!input) {
+    throw new AttentionInputError('policy', 'an object { maxThreads?, idleMs? }', describeValue(policy));
+  }
+  const parsed = policySchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.code === 'unrecognized_keys' ? issue.keys[0]! : String(issue.path[0]);
+    throw new AttentionInputError(
+      `policy.${key}`,
+      POLICY_EXPECTED[key] ?? 'only maxThreads and idleMs',
+      issue.code === 'unrecognized_keys'
+        ? `unknown field '${key}'`
+        : describeValue((input as Record<string, unknown>)[key]),
+    );
+  }
+  if ('maxThreads' in input) maxThreadsSet = parsed.data.maxThreads;
+  if ('idleMs' in input) {
+    idleMs = parsed.data.idleMs ?? DEFAULT_IDLE_MS;
+    if (idleTimer !== undefined) clearTimeout(idleTimer);
+    idleTimer = undefined;
+    armIdleTimer();
+  }
+  return { maxThreads: maxThreads(), idleMs };
+}
+
+/** The policy in force, the platform's parallelism, the workers held now, and the last job's thread count. */
+export function threadsInfo(): ThreadsInfo {
+  return {
+    maxThreads: maxThreads(),
+    idleMs,
+    hardwareThreads: hardwareThreads(),
+    workers: workers.filter((worker) => worker.dead === undefined).length,
+    lastJob: lastRequested === 0 ? undefined : { requested: lastRequested, threads: lastThreads },
+  };
+}
+
+/** Arms the idle timer if workers exist and none is armed; `delay` defaults to the whole idle time. */
+function armIdleTimer(delay = idleMs): void {
+  if (idleTimer !== undefined || workers.length === 0 || !Number.isFinite(idleMs)) return;
+  // timers fire at once beyond 2^31 - 1 ms; onIdle re-arms until the whole idle time has passed
+  idleTimer = setTimeout(onIdle, Math.min(delay, 2 ** 31 - 1));
+  // never keep Node alive for a release (browsers' timers are plain numbers)
+  (idleTimer as { unref?: () => void }).unref?.();
+}
+
+function onIdle(): void {
+  idleTimer = undefined;
+  // A job cannot be running here: jobs are synchronous on this thread, and the timer runs on it too.
+  const idleFor = Date.now() - lastUsed;
+  if (starting > 0 || idleFor < idleMs) {
+    armIdleTimer(starting > 0 ? idleMs : idleMs - idleFor);
+    return;
+  }
+  void releaseWorkers().catch(() => undefined);
+}
+
+/** Terminates every worker and moves to a new epoch; the next job or startThreads starts fresh ones. */
+function releaseWorkers(): Promise<unknown> {
+  if (idleTimer !== undefined) clearTimeout(idleTimer);
+  idleTimer = undefined;
+  const stopping = workers.splice(0, workers.length);
+  epoch = (epoch + 1) & 0x7fff;
+  control?.resetReady(epoch);
+  return Promise.all(stopping.map((worker) => worker.terminate()));
 }
 
 function asWorkModule(url: string, loaded: unknown): WorkModule {
@@ -251,44 +392,53 @@ function ensureWorkers(count: number): PoolWorker[] {
       controlBytes: memory.controlBytes,
       controlSize: CONTROL_BLOCK_BYTES,
       workerIndex: workers.length + 1,
+      epoch,
     };
     const worker = spawnWorker(init);
     if (!worker) break;
     workers.push(worker);
   }
+  armIdleTimer();
   return workers.filter((worker) => worker.dead === undefined).slice(0, count);
 }
 
 /**
- * Starts the workers a `threads`-thread job needs and resolves once they are running (otherwise
- * the first jobs start them and run on the caller until they arrive). Browsers: call it before
- * blocking jobs in a worker context. Resolves to the number of workers running.
+ * Starts the workers a `threads`-thread job needs (at most maxThreads() − 1: the caller is a thread
+ * too) and resolves once they are running (otherwise the first jobs start them and run on the caller
+ * until they arrive). Browsers: call it before blocking jobs in a worker context. Resolves to the
+ * number of workers running.
  */
 export async function startThreads(threads: number): Promise<number> {
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new AttentionInputError('threads', RUN_PARALLEL_EXPECTED.threads!, describeValue(threads));
   }
-  ensureWorkers(threads - 1);
+  lastUsed = Date.now();
+  ensureWorkers(Math.min(threads, maxThreads()) - 1);
   if (!control) return 0;
-  const deadline = Date.now() + 30_000;
-  // Wait for the live workers only: one that died (failed to load, crashed) will never be ready.
-  const live = () => workers.filter((worker) => worker.dead === undefined);
-  while (control.readyCount() < live().length && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 2));
+  const ready = control;
+  starting++;
+  try {
+    const deadline = Date.now() + 30_000;
+    // Wait for the live workers only: one that died (failed to load, crashed) will never be ready.
+    const live = () => workers.filter((worker) => worker.dead === undefined);
+    while (ready.readyCount(epoch) < live().length && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const running = live();
+    const dead = workers.find((worker) => worker.dead !== undefined);
+    if (running.length === 0 && dead) {
+      throw new Error(`startThreads: no worker started (${dead.dead}); jobs run on the calling thread`);
+    }
+    return Math.min(running.length, ready.readyCount(epoch));
+  } finally {
+    starting--;
+    lastUsed = Date.now();
   }
-  const running = live();
-  const dead = workers.find((worker) => worker.dead !== undefined);
-  if (running.length === 0 && dead) {
-    throw new Error(`startThreads: no worker started (${dead.dead}); jobs run on the calling thread`);
-  }
-  return Math.min(running.length, control.readyCount());
 }
 
 /** Terminates every worker (tests, shutdown). The next job starts fresh ones. */
 export async function stopThreads(): Promise<void> {
-  const stopping = workers.splice(0, workers.length);
-  await Promise.all(stopping.map((worker) => worker.terminate()));
-  if (control) Atomics.store(control.words, READY_INDEX, 0);
+  await releaseWorkers();
 }
 
 /** Runs every item on the caller, in order (the one-thread path). */
@@ -299,7 +449,7 @@ function runInline(module: WorkModule, backend: Backend, payload: unknown, items
 
 /**
  * Runs `runItem(engine, payload, item)` from the work module at `workModuleUrl` for every item in
- * [0, items), on up to `threads` threads (the caller plus threads - 1 workers), and returns when
+ * [0, items), on up to min(threads, maxThreads()) threads (the caller plus workers), and returns when
  * all are done. `payload` is structured-cloned to each worker: keep it to plain data (offsets,
  * sizes). Throws the first failure (a worker's as an Error carrying its name, message and stack).
  */
@@ -328,7 +478,12 @@ export function runParallel(
   if (items === 0) return;
   const module = workModuleSync(workModuleUrl);
   const backend = options.backend ?? defaultBackend();
-  const helpers = Math.min(threads, items) - 1;
+  if (!jobRunning) {
+    // a call nested in a job runs inline and must not overwrite what the job records
+    lastRequested = threads;
+    lastThreads = 1;
+  }
+  const helpers = Math.min(threads, maxThreads(), items) - 1;
   if (helpers <= 0 || jobRunning || inWorkerJob()) {
     runInline(module, backend, payload, items);
     return;
@@ -338,6 +493,7 @@ export function runParallel(
     runInline(module, backend, payload, items);
     return;
   }
+  lastThreads = available.length + 1;
   // Fail before anything is published if the payload cannot cross to a worker.
   structuredClone(payload);
   const engine = getEngine(backend);
@@ -391,6 +547,7 @@ export function runParallel(
     }
   } finally {
     jobRunning = false;
+    lastUsed = Date.now();
     arena.release(mark);
   }
 }

@@ -12,7 +12,9 @@
  *               are skipped but still counted, so the job always drains)
  *   +16  int32  error text length (UTF-16 code units)
  *   +20  int32  failing item
- *   +24  int32  workers that finished start-up (for `startThreads`)
+ *   +24  int32  readiness: pool epoch << 16 | workers of that epoch that finished start-up (for
+ *               `startThreads`). Releasing the workers moves the epoch on, so a terminated worker
+ *               that was still starting can never count as ready in the next pool.
  *   +64  uint16 error text (name, message, stack), truncated to fit
  * Every write to the error slots happens while holding a claimed, unfinished item of the current
  * generation, so the caller (which waits for all items) always reads a complete, current error.
@@ -40,6 +42,8 @@ export interface WorkerInit {
   readonly controlBytes: number;
   readonly controlSize: number;
   readonly workerIndex: number;
+  /** The pool epoch the worker belongs to (its readiness counts only while the epoch is current). */
+  readonly epoch: number;
 }
 
 /** One job, posted to each participating worker. */
@@ -139,12 +143,24 @@ export class ControlBlock {
     }
   }
 
-  markReady(): void {
-    Atomics.add(this.words, READY_INDEX, 1);
+  /** Counts a worker of `epoch` as started; does nothing once the pool moved to another epoch. */
+  markReady(epoch: number): void {
+    for (;;) {
+      const current = Atomics.load(this.words, READY_INDEX);
+      if (current >>> 16 !== epoch) return;
+      if (Atomics.compareExchange(this.words, READY_INDEX, current, current + 1) === current) return;
+    }
   }
 
-  readyCount(): number {
-    return Atomics.load(this.words, READY_INDEX);
+  /** Workers of `epoch` that finished start-up. */
+  readyCount(epoch: number): number {
+    const current = Atomics.load(this.words, READY_INDEX);
+    return current >>> 16 === epoch ? current & 0xffff : 0;
+  }
+
+  /** Starts epoch `epoch` (< 2^15) with no worker ready. */
+  resetReady(epoch: number): void {
+    Atomics.store(this.words, READY_INDEX, epoch << 16);
   }
 }
 

@@ -36,7 +36,7 @@ export class WorkerRuntime {
   ) {
     this.kernels = init.module ? instantiateKernels(init.module, init.memory) : undefined;
     this.control = new ControlBlock(init.memory.buffer, init.controlBytes, init.controlSize);
-    this.control.markReady();
+    this.control.markReady(init.epoch);
   }
 
   /** Queues a job behind the previous ones. */

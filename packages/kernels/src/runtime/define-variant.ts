@@ -25,11 +25,13 @@ import { alignFloats } from '../engine/arena.js';
 import type { Engine } from '../engine/engine.js';
 import { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
 import { finishAttention, placeAttention } from './attention-io.js';
+import { maxThreads } from '../pool/thread-pool.js';
 import {
   callArenaFloats,
   engineFor,
   engineReasons,
   runWorkItems,
+  threadedEngineReasons,
   type VariantPayload,
   type VariantWorkModule,
 } from './variant-runtime.js';
@@ -101,14 +103,18 @@ export function defineVariant<O extends AttentionOptions & EngineOptions, P>(
     }
     const plan = spec.plan(problem, call.options);
     const threads = call.options.threads ?? 1;
+    // The pool runs at most maxThreads() threads, whatever was asked (results are the same bits).
+    const running = Math.min(threads, maxThreads());
     const arenaBytes =
       4 *
-      (callArenaFloats(problem, plan.scratchFloats, plan.items, threads) +
+      (callArenaFloats(problem, plan.scratchFloats, plan.items, running) +
         alignFloats(plan.sharedFloats ?? 0));
     const reasons = [
       ...(spec.reasons?.(problem, call.options) ?? []),
-      ...engineReasons(call.options.backend, arenaBytes),
+      ...threadedEngineReasons(call.options.backend, problem, plan.scratchFloats, plan.items, threads),
     ];
+    // The shared floats (FAVOR+'s projection) can tip a call over the limit on their own.
+    if (reasons.length === 0) reasons.push(...engineReasons(call.options.backend, arenaBytes));
     return { ...call, plan, threads, arenaBytes, reasons };
   }
 

@@ -68,6 +68,7 @@ export {
   queryBlockItems,
   runWorkItems,
   type ShapeSummary,
+  threadedEngineReasons,
   type VariantPayload,
   type VariantWorkModule,
 } from './variant-runtime.js';

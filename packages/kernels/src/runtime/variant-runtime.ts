@@ -21,7 +21,7 @@ import {
   MAX_ARENA_BYTES,
   wasmUnavailableReason,
 } from '../engine/engine.js';
-import { registerWorkModule, runParallel } from '../pool/thread-pool.js';
+import { maxThreads, registerWorkModule, runParallel } from '../pool/thread-pool.js';
 import type { ArenaOffsets } from './attention-io.js';
 
 /** The dimensions the arena budget reads (an AttentionProblem has them). */
@@ -77,6 +77,38 @@ export function engineReasons(backend: Backend | undefined, arenaBytes: number):
     );
   }
   return reasons;
+}
+
+/**
+ * engineReasons for a call of `items` items on `threads` threads, each running thread holding
+ * `itemScratchFloats` of scratch (callArenaFloats counts the arena need). Threads are counted as the
+ * pool runs them: at most maxThreads() (surplus requests are clamped) and `items`. When only the
+ * per-thread scratch pushes the call over the limit, the reason says so and names the most threads
+ * that fit, instead of asking to split the batch. Never throws.
+ */
+export function threadedEngineReasons(
+  backend: Backend | undefined,
+  dims: ShapeSummary,
+  itemScratchFloats: number,
+  items: number,
+  threads: number,
+): string[] {
+  const running = Math.max(1, Math.min(threads, maxThreads(), items));
+  const need = (count: number) => 4 * callArenaFloats(dims, itemScratchFloats, items, count);
+  const bytes = need(running);
+  if (running === 1 || bytes <= MAX_ARENA_BYTES || need(1) > MAX_ARENA_BYTES) {
+    return engineReasons(backend, bytes);
+  }
+  let fits = running - 1;
+  while (fits > 1 && need(fits) > MAX_ARENA_BYTES) fits--;
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+  return [
+    ...engineReasons(backend, 0),
+    `with threads: ${threads}, each of the ${running} running threads holds its own ` +
+      `${((4 * alignFloats(itemScratchFloats)) / 2 ** 20).toFixed(2)} MiB of item scratch: the call needs ` +
+      `${gib(bytes)} of engine memory, above the ${gib(MAX_ARENA_BYTES)} WebAssembly limit; ` +
+      `pass threads: ${fits} or fewer (one thread needs ${gib(need(1))})`,
+  ];
 }
 
 /**
