@@ -3,6 +3,13 @@
  * step rounds to float32 exactly as a naive float32 implementation would (sequential dot
  * products, sequential sums, no tiling). Two uses: the accuracy yardstick of DESIGN §5 (an exact
  * variant's error must stay within 2× of this one's) and the naive speed baseline of benchmarks.
+ *
+ * Non-finite values: this is what a plain float32 loop gives, with one rule on top: a row that
+ * sees no key (decided by visibility) gives zeros. Otherwise IEEE float32 decides: NaN among the
+ * visible scores makes the row NaN; a score that overflows is ±∞ and the row NaN (∞ − ∞ in the
+ * max subtraction, also when every visible score is −∞). It does NOT apply the engine's limit
+ * rules (docs/design.md "Limits and non-finite values": saturation at ±FLT_MAX, ties), so on
+ * inputs whose scores overflow float32 the 2× rule has no finite yardstick.
  * Time O(B·Hq·Lq·Lk·(Dk + Dv)); extra memory O(Lk) for one row of scores.
  */
 import { isVisible } from './masks.js';
@@ -37,18 +44,22 @@ export function naiveFloat32Attention(
         const row = (b * qHeads + h) * qLength + i;
         const qBase = row * headDim;
         let max = Number.NEGATIVE_INFINITY;
+        let seen = 0;
         for (let j = 0; j < kvLength; j++) {
           visible[j] = isVisible(i, j, qLength, kvLength, p.windowLeft, p.windowRight, p.validKeys[b]!)
             ? 1
             : 0;
           if (!visible[j]) continue;
+          seen++;
           let dot = 0;
           for (let d = 0; d < headDim; d++) dot = f(dot + f(qd[qBase + d]! * kd[kBase + j * headDim + d]!));
           const s = f(dot * scale);
           scores[j] = s;
           if (s > max) max = s;
         }
-        if (max === Number.NEGATIVE_INFINITY) continue; // sees no key: zeros
+        // sees no key: zeros. (A max of −∞ with visible keys, all scores −∞ or NaN, falls through:
+        // s − max is NaN there, as in any plain loop.)
+        if (seen === 0) continue;
         let sum = 0;
         for (let j = 0; j < kvLength; j++) {
           if (!visible[j]) continue;

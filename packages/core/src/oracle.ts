@@ -2,6 +2,20 @@
  * The float64 oracle (DESIGN §5): softmax attention written as plain loops with numbered steps,
  * no tiling and no cleverness, so it can be checked by reading. Every other result is compared
  * to this one. Visibility comes from masks.ts (the single source of truth).
+ *
+ * Limits and non-finite values (docs/design.md, the section of that name), the engine's rules
+ * at float64's limits:
+ * - a row that sees no key: zeros, lse = −∞ (decided by visibility, never by a score's value);
+ * - NaN among a row's visible scores (a NaN in q or in a visible k): the row's out and lse are NaN;
+ *   a hidden key never enters, whatever it holds;
+ * - a score that overflows float64 (|scale·q·k| > MAX_VALUE, or an infinite input) saturates to
+ *   ±Number.MAX_VALUE, so it is never read as "hidden" (−∞) nor turns into NaN (∞ − ∞); tied
+ *   saturated scores share the weight equally.
+ * Where it differs from the float32 engine: float32 saturates at ±FLT_MAX ≈ ±3.4e38, float64 at
+ * ±1.8e308. A row whose scores lie beyond ±FLT_MAX (q = [1e20, 0] against keys −1e20·{1, 2, 3}:
+ * scores −7.07e39·{1, 2, 3}) keeps them apart here (out = v₀, lse = −7.07e39) while the engine
+ * ties them (out = the mean of the three values, lse = −FLT_MAX). Compare the two only on inputs
+ * whose scaled scores stay within float32's range.
  * Time O(B·Hq·Lq·Lk·(Dk + Dv)); extra memory O(Lk) for one row of weights.
  */
 import { isVisible } from './masks.js';
@@ -10,7 +24,8 @@ import { validateAttentionInputs } from './validate.js';
 
 /**
  * Exact (float64) softmax attention. Returns out [B, Hq, Lq, Dv] and lse [B, Hq, Lq] as
- * Float64Arrays; a row that sees no key gets zeros and lse = −Infinity. The `out` and `lse`
+ * Float64Arrays; a row that sees no key gets zeros and lse = −Infinity, a row with a NaN among
+ * its visible scores NaN (out and lse). The `out` and `lse`
  * options are validated like everywhere else but not written: the oracle always returns its own.
  */
 export function referenceAttention(
@@ -35,24 +50,36 @@ export function referenceAttention(
       for (let i = 0; i < qLength; i++) {
         const row = (b * qHeads + h) * qLength + i;
         const qBase = row * headDim;
-        // 2. Scaled scores of the visible keys, and their maximum.
+        // 2. Scaled scores of the visible keys (saturated: overflow is not masking), their
+        //    maximum, and whether one is NaN.
         let max = Number.NEGATIVE_INFINITY;
+        let seen = 0;
+        let nan = false;
         for (let j = 0; j < kvLength; j++) {
           visible[j] = isVisible(i, j, qLength, kvLength, p.windowLeft, p.windowRight, p.validKeys[b]!)
             ? 1
             : 0;
           if (!visible[j]) continue;
+          seen++;
           let dot = 0;
           for (let d = 0; d < headDim; d++) dot += q.data[qBase + d]! * k.data[kBase + j * headDim + d]!;
-          scores[j] = scale * dot;
-          if (scores[j]! > max) max = scores[j]!;
+          scores[j] = Math.min(Math.max(scale * dot, -Number.MAX_VALUE), Number.MAX_VALUE);
+          if (Number.isNaN(scores[j]!)) nan = true;
+          else if (scores[j]! > max) max = scores[j]!;
         }
-        // 3. A row that sees no key: zeros (already) and lse = −Infinity.
-        if (max === Number.NEGATIVE_INFINITY) {
+        // 3. A row that sees no key: zeros (already) and lse = −Infinity. NaN among the visible
+        //    scores: out and lse NaN.
+        if (seen === 0) {
           lse[row] = Number.NEGATIVE_INFINITY;
           continue;
         }
-        // 4. Weights exp(s − max) (max subtraction keeps exp finite for any logits) and their sum.
+        if (nan) {
+          out.fill(Number.NaN, row * valueDim, (row + 1) * valueDim);
+          lse[row] = Number.NaN;
+          continue;
+        }
+        // 4. Weights exp(s − max) (max subtraction keeps exp finite for any logits; s − max may
+        //    be −∞ between saturated scores, whose weight is then 0) and their sum.
         let sum = 0;
         for (let j = 0; j < kvLength; j++) {
           if (!visible[j]) continue;

@@ -13,6 +13,11 @@
 // Tails: short row groups repeat the last row (NT/NN) or are zero-padded (TN), column tails are
 // zero-padded in the panel; their results are discarded by the store, which then writes lane by
 // lane. beta == 0 overwrites C without reading it (later k blocks accumulate with beta = 1).
+// gemmNT's score semantics (saturate, docs/design.md "Limits and non-finite values"): a row of 8
+// results is checked for ±Infinity / NaN before it is stored; only such a row takes a scalar slow
+// path that recomputes its non-finite entries in float64 and saturates ±Infinity to ±FLT_MAX, so a
+// score is always finite or NaN and −Infinity keeps meaning "masked". With k > KC the recompute
+// covers one k block, the earlier blocks entering as the (saturated) float32 value C holds.
 // Time O(m·n·k); extra memory: the instance scratch (at most 15.1 KiB).
 import { KC, KC_TN, MC_TN, SPILL_OFFSET, scratch, TN_PANEL_BYTES } from './scratch';
 
@@ -122,19 +127,101 @@ function packTransposedA(a: usize, aColStep: usize, rows: i32, kc: i32): void {
   }
 }
 
+/** The largest finite float32: where score products saturate. */
+// @ts-ignore: decorator
+@inline const FLT_MAX: f32 = 3.4028234663852886e38;
+
+/** ±Infinity → ±FLT_MAX; NaN and finite values unchanged. */
 // @ts-ignore: decorator
 @inline
-function storeRow(c: usize, v0: v128, v1: v128, nv: i32, alpha: f32, beta: f32): void {
+function saturated(x: f32): f32 {
+  return x > FLT_MAX ? FLT_MAX : x < -FLT_MAX ? -FLT_MAX : x;
+}
+
+/**
+ * The slow path of a saturating store (only reached when a result is ±Infinity or NaN): column j
+ * of the tile recomputed in float64 from the block's A row (k-th element at aRow + k·aStep) and
+ * the packed B panel, as alpha·Σ a·b + beta·old. Products of float32 values are exact in float64
+ * and k·FLT_MAX² cannot overflow it, so finite inputs give the finite value (rounded, then
+ * saturated): an intermediate +∞ − ∞ of the float32 sum never survives. Same order of terms as the
+ * js twin, so both backends store the same value here (for k <= KC).
+ */
+function recomputed(aRow: usize, aStep: usize, kc: i32, j: i32, alpha: f64, beta: f64, old: f32): f32 {
+  let dot: f64 = 0;
+  let pa = aRow;
+  let pb = scratch + (<usize>j << 2);
+  for (let p = 0; p < kc; p++) {
+    dot += <f64>load<f32>(pa) * <f64>load<f32>(pb);
+    pa += aStep;
+    pb += 32;
+  }
+  const t = beta == 0 ? alpha * dot : alpha * dot + beta * <f64>old;
+  return saturated(<f32>t);
+}
+
+/** Stores the first nv lanes of r0|r1 at c, recomputing (see `recomputed`) those that are not finite. */
+function storeRecomputed(
+  c: usize,
+  r0: v128,
+  r1: v128,
+  nv: i32,
+  aRow: usize,
+  aStep: usize,
+  kc: i32,
+  alpha: f64,
+  beta: f64,
+): void {
+  const spill = scratch + SPILL_OFFSET;
+  v128.store(spill, r0);
+  v128.store(spill, r1, 16);
+  for (let j = 0; j < nv; j++) {
+    const o = c + (<usize>j << 2);
+    let x = load<f32>(spill + (<usize>j << 2));
+    // x − x is 0 for finite x, NaN for ±Infinity and NaN
+    if (x - x != 0) x = recomputed(aRow, aStep, kc, j, alpha, beta, load<f32>(o));
+    store<f32>(o, x);
+  }
+}
+
+/**
+ * Stores one row of a tile: C[0..nv) = alpha·v + beta·C. With `saturate` (gemmNT's score
+ * semantics) a row holding any non-finite result takes the slow path instead; the check is two
+ * subtractions, an or and a test per row of 8 (about 1 % of a 64-deep tile's work).
+ */
+// @ts-ignore: decorator
+@inline
+function storeRow(
+  c: usize,
+  v0: v128,
+  v1: v128,
+  nv: i32,
+  alpha: f32,
+  beta: f32,
+  saturate: bool,
+  aRow: usize,
+  aStep: usize,
+  kc: i32,
+  alpha64: f64,
+  beta64: f64,
+): void {
   const va = f32x4.splat(alpha);
+  let r0: v128;
+  let r1: v128;
   if (nv == 8) {
     if (beta == 0) {
-      v128.store(c, f32x4.mul(v0, va));
-      v128.store(c, f32x4.mul(v1, va), 16);
+      r0 = f32x4.mul(v0, va);
+      r1 = f32x4.mul(v1, va);
     } else {
       const vb = f32x4.splat(beta);
-      v128.store(c, f32x4.add(f32x4.mul(v0, va), f32x4.mul(v128.load(c), vb)));
-      v128.store(c, f32x4.add(f32x4.mul(v1, va), f32x4.mul(v128.load(c, 16), vb)), 16);
+      r0 = f32x4.add(f32x4.mul(v0, va), f32x4.mul(v128.load(c), vb));
+      r1 = f32x4.add(f32x4.mul(v1, va), f32x4.mul(v128.load(c, 16), vb));
     }
+    if (saturate && v128.any_true(v128.or(f32x4.sub(r0, r0), f32x4.sub(r1, r1)))) {
+      storeRecomputed(c, r0, r1, 8, aRow, aStep, kc, alpha64, beta64);
+      return;
+    }
+    v128.store(c, r0);
+    v128.store(c, r1, 16);
     return;
   }
   const spill = scratch + SPILL_OFFSET;
@@ -143,7 +230,8 @@ function storeRow(c: usize, v0: v128, v1: v128, nv: i32, alpha: f32, beta: f32):
   for (let j = 0; j < nv; j++) {
     const o = c + (<usize>j << 2);
     const t = load<f32>(spill + (<usize>j << 2)) * alpha;
-    store<f32>(o, beta == 0 ? t : t + beta * load<f32>(o));
+    const x = beta == 0 ? t : t + beta * load<f32>(o);
+    store<f32>(o, saturate && x - x != 0 ? recomputed(aRow, aStep, kc, j, alpha64, beta64, load<f32>(o)) : x);
   }
 }
 
@@ -165,6 +253,9 @@ function microKernel4x8Rows(
   nv: i32,
   alpha: f32,
   beta: f32,
+  saturate: bool,
+  alpha64: f64,
+  beta64: f64,
 ): void {
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
@@ -175,6 +266,11 @@ function microKernel4x8Rows(
   let c30 = f32x4.splat(0);
   let c31 = f32x4.splat(0);
   let pb = scratch;
+  // the rows' starts, for the saturating store's slow path
+  const row0 = a0;
+  const row1 = a1;
+  const row2 = a2;
+  const row3 = a3;
   const end = a0 + (<usize>kc << 2);
   while (a0 < end) {
     const b0 = v128.load(pb);
@@ -197,10 +293,10 @@ function microKernel4x8Rows(
     a3 += 4;
     pb += 32;
   }
-  storeRow(c, c00, c01, nv, alpha, beta);
-  if (rows > 1) storeRow(c + ldcBytes, c10, c11, nv, alpha, beta);
-  if (rows > 2) storeRow(c + 2 * ldcBytes, c20, c21, nv, alpha, beta);
-  if (rows > 3) storeRow(c + 3 * ldcBytes, c30, c31, nv, alpha, beta);
+  storeRow(c, c00, c01, nv, alpha, beta, saturate, row0, 4, kc, alpha64, beta64);
+  if (rows > 1) storeRow(c + ldcBytes, c10, c11, nv, alpha, beta, saturate, row1, 4, kc, alpha64, beta64);
+  if (rows > 2) storeRow(c + 2 * ldcBytes, c20, c21, nv, alpha, beta, saturate, row2, 4, kc, alpha64, beta64);
+  if (rows > 3) storeRow(c + 3 * ldcBytes, c30, c31, nv, alpha, beta, saturate, row3, 4, kc, alpha64, beta64);
 }
 
 /**
@@ -248,19 +344,21 @@ function microKernel4x8Packed(
     pa += 16;
     pb += 32;
   }
-  storeRow(c, c00, c01, nv, alpha, beta);
-  if (rows > 1) storeRow(c + ldcBytes, c10, c11, nv, alpha, beta);
-  if (rows > 2) storeRow(c + 2 * ldcBytes, c20, c21, nv, alpha, beta);
-  if (rows > 3) storeRow(c + 3 * ldcBytes, c30, c31, nv, alpha, beta);
+  // gemmTN keeps plain IEEE results: never saturates (the row arguments are unused)
+  storeRow(c, c00, c01, nv, alpha, beta, false, strip, 16, kc, 0, 0);
+  if (rows > 1) storeRow(c + ldcBytes, c10, c11, nv, alpha, beta, false, strip + 4, 16, kc, 0, 0);
+  if (rows > 2) storeRow(c + 2 * ldcBytes, c20, c21, nv, alpha, beta, false, strip + 8, 16, kc, 0, 0);
+  if (rows > 3) storeRow(c + 3 * ldcBytes, c30, c31, nv, alpha, beta, false, strip + 12, 16, kc, 0, 0);
 }
 
 /** C = beta · C for k == 0 (alpha · 0 = 0), never reading C when beta == 0. */
-function scaleOnly(m: i32, n: i32, c: usize, ldcBytes: usize, beta: f32): void {
+function scaleOnly(m: i32, n: i32, c: usize, ldcBytes: usize, beta: f32, saturate: bool): void {
   for (let i = 0; i < m; i++) {
     const row = c + <usize>i * ldcBytes;
     for (let j = 0; j < n; j++) {
       const o = row + (<usize>j << 2);
-      store<f32>(o, beta == 0 ? 0 : beta * load<f32>(o));
+      const x: f32 = beta == 0 ? 0 : beta * load<f32>(o);
+      store<f32>(o, saturate ? saturated(x) : x);
     }
   }
 }
@@ -288,13 +386,17 @@ function gemmRowMajorA(
   ldbBytes: usize,
   c: usize,
   ldcBytes: usize,
-  alpha: f32,
-  beta: f32,
+  alpha64: f64,
+  beta64: f64,
+  saturate: bool,
 ): void {
   const lastRow = m - 1;
+  const alpha = <f32>alpha64;
   for (let p0 = 0; p0 < k; p0 += KC) {
     const kc = min(KC, k - p0);
-    const blockBeta: f32 = p0 == 0 ? beta : 1;
+    // later k blocks add to what the earlier ones stored
+    const blockBeta64: f64 = p0 == 0 ? beta64 : 1;
+    const blockBeta = <f32>blockBeta64;
     const aBlock = a + (<usize>p0 << 2);
     for (let j0 = 0; j0 < n; j0 += 8) {
       const nv = min(8, n - j0);
@@ -306,7 +408,22 @@ function gemmRowMajorA(
         const a1 = aBlock + <usize>min(i + 1, lastRow) * ldaBytes;
         const a2 = aBlock + <usize>min(i + 2, lastRow) * ldaBytes;
         const a3 = aBlock + <usize>min(i + 3, lastRow) * ldaBytes;
-        microKernel4x8Rows(kc, a0, a1, a2, a3, cPanel + <usize>i * ldcBytes, ldcBytes, min(4, m - i), nv, alpha, blockBeta);
+        microKernel4x8Rows(
+          kc,
+          a0,
+          a1,
+          a2,
+          a3,
+          cPanel + <usize>i * ldcBytes,
+          ldcBytes,
+          min(4, m - i),
+          nv,
+          alpha,
+          blockBeta,
+          saturate,
+          alpha64,
+          blockBeta64,
+        );
       }
     }
   }
@@ -348,23 +465,41 @@ function gemmTransposedA(
   }
 }
 
-/** C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C. Offsets and strides in floats. */
-export function gemmNT(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
+/**
+ * C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C. Offsets and strides in floats. alpha and beta
+ * arrive as float64: the fast path uses them rounded to float32, the saturating slow path as given
+ * (a scale above FLT_MAX still gives finite scores). saturate: results that are ±Infinity become
+ * ±FLT_MAX, non-finite results are recomputed in float64 first (see `recomputed`).
+ */
+export function gemmNT(
+  m: i32,
+  n: i32,
+  k: i32,
+  a: i32,
+  lda: i32,
+  b: i32,
+  ldb: i32,
+  c: i32,
+  ldc: i32,
+  alpha: f64,
+  beta: f64,
+  saturate: bool,
+): void {
   if (m <= 0 || n <= 0) return;
-  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, beta);
-  gemmRowMajorA(true, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
+  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, <f32>beta, saturate);
+  gemmRowMajorA(true, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta, saturate);
 }
 
 /** C[m×n] = alpha · A[m×k] · B[k×n] + beta · C. */
 export function gemmNN(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
   if (m <= 0 || n <= 0) return;
-  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, beta);
-  gemmRowMajorA(false, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
+  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, beta, false);
+  gemmRowMajorA(false, m, n, k, (<usize>a) << 2, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta, false);
 }
 
 /** C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C. */
 export function gemmTN(m: i32, n: i32, k: i32, a: i32, lda: i32, b: i32, ldb: i32, c: i32, ldc: i32, alpha: f32, beta: f32): void {
   if (m <= 0 || n <= 0) return;
-  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, beta);
+  if (k <= 0) return scaleOnly(m, n, (<usize>c) << 2, (<usize>ldc) << 2, beta, false);
   gemmTransposedA(m, n, k, (<usize>a) << 2, (<usize>lda) << 2, (<usize>b) << 2, (<usize>ldb) << 2, (<usize>c) << 2, (<usize>ldc) << 2, alpha, beta);
 }

@@ -82,6 +82,22 @@ function maxOf(p: usize, count: i32): f32 {
   return m;
 }
 
+/** True when some of the count floats at p is NaN (x != x). Only run on rows whose max is -Infinity. */
+function hasNaN(p: usize, count: i32): bool {
+  let c = 0;
+  for (; c + 4 <= count; c += 4) {
+    const v = v128.load(p);
+    if (v128.any_true(f32x4.ne(v, v))) return true;
+    p += 16;
+  }
+  for (; c < count; c++) {
+    const x = load<f32>(p);
+    if (x != x) return true;
+    p += 4;
+  }
+  return false;
+}
+
 /** p[c] = exp(p[c] - max) in place; returns the sum. All arguments are <= 0 after the subtraction. */
 function expShiftedSum(p: usize, count: i32, max: f32): f64 {
   const vm = f32x4.splat(max);
@@ -141,15 +157,23 @@ export function maskBand(
   }
 }
 
+// NaN (docs/design.md "Limits and non-finite values"): maxOf skips NaN (pmax), which is harmless
+// when the max is finite (exp(NaN − max) is NaN, so the sum, every probability and lse are NaN)
+// but would make a row whose only visible scores are NaN look empty; such a row is recognised in
+// the rare max == −Infinity branch and given max = NaN, which turns the whole row NaN the same way.
 export function softmaxRows(s: i32, lds: i32, rows: i32, cols: i32, lse: i32): void {
   for (let r = 0; r < rows; r++) {
     const row = ptr(s) + (<usize>r * <usize>lds << 2);
-    const max = maxOf(row, cols);
+    let max = maxOf(row, cols);
     if (max == -Infinity) {
-      // a row that sees no key: zeros and lse = -Infinity, never NaN
-      fill(row, cols, 0);
-      if (lse >= 0) store<f32>(ptr(lse) + (<usize>r << 2), -Infinity);
-      continue;
+      if (hasNaN(row, cols)) {
+        max = NaN;
+      } else {
+        // a row that sees no key: zeros and lse = -Infinity, never NaN
+        fill(row, cols, 0);
+        if (lse >= 0) store<f32>(ptr(lse) + (<usize>r << 2), -Infinity);
+        continue;
+      }
     }
     const sum = expShiftedSum(row, cols, max);
     scale(row, cols, <f32>(1.0 / sum));
@@ -174,10 +198,15 @@ export function onlineSoftmaxStep(
     const sumAt = ptr(rowSum) + (<usize>r << 2);
     const oldMax = load<f32>(maxAt);
     const tileMax = maxOf(row, cols);
-    const newMax = tileMax > oldMax ? tileMax : oldMax;
+    // a NaN oldMax stays NaN (the comparison is false)
+    let newMax = tileMax > oldMax ? tileMax : oldMax;
     if (newMax == -Infinity) {
-      fill(row, cols, 0);
-      continue;
+      if (!hasNaN(row, cols)) {
+        fill(row, cols, 0);
+        continue;
+      }
+      // the tile's only visible scores are NaN: rowMax, rowSum and acc all become NaN below
+      newMax = NaN;
     }
     const sum = expShiftedSum(row, cols, newMax);
     // oldMax == -Infinity: nothing accumulated yet, corr = 0

@@ -3,6 +3,14 @@
  *
  * - 'elu':   φ(x) = elu(x) + 1, elementwise on x as given (Katharopoulos et al. 2020). m = d.
  * - 'relu':  φ(x) = max(x, 0), elementwise on x as given. m = d.
+ *   Query rows of both (queryFeatures) whose largest feature exceeds 2^32 are multiplied by the
+ *   power of two that brings it into [2^31, 2^32): exact in float32, and a per-row factor cancels
+ *   between numerator φ(q)·S and denominator φ(q)·z, so finite inputs stay finite (q, k ≈ 1e19
+ *   made φ(q)·φ(k) ≈ 1e38·d overflow: NaN, where the output is a mean of value rows). Limits,
+ *   docs/design.md "Limits and non-finite values": the guard eps then weighs 2^e times more in that
+ *   row (out = num / (den + eps·2^e)), negligible unless the scaled den is below ~1e3·eps, i.e. the
+ *   keys have next to no weight on the query's large features; and the key side is not scaled, so
+ *   n·m·max φ(k)·max|v| must stay below 2^96 (S, z and φ(q)·S representable).
  * - 'favor': φ(x)_l = exp(w_l·x' − |x'|²/2 − stabiliser) / √m with x' = x·√scale (x / d^¼ for the
  *   default scale), W the projection of favor-projection.ts, so that E[φ(q)·φ(k)] = exp(scale·q·k)
  *   up to the stabilisers, which are constants that cancel between numerator and denominator:
@@ -74,13 +82,44 @@ export function queryFeatures(
   const d = plan.headDim;
   const m = plan.features;
   if (plan.featureMap === 'favor') {
-    ops.gemmNT(rows, m, d, x, d, plan.projection, d, phi, m, plan.querySqrtScale, 0);
+    // a projection, not a score: plain float32 (no saturation)
+    ops.gemmNT(rows, m, d, x, d, plan.projection, d, phi, m, plan.querySqrtScale, 0, false);
     // the per-row max of w·x' is the per-row max of the whole exponent minus |x'|²/2
     ops.rowMax(phi, m, rows, m, rowStat);
     ops.expShiftRows(phi, m, rows, m, rowStat, 0, plan.featureFactor);
     return;
   }
   elementwiseFeatures(engine, plan.featureMap, x, rows * d, phi);
+  boundQueryRows(engine, phi, rows, m, rowStat);
+}
+
+/** Rows whose largest feature is above this are scaled down (see the file comment). */
+const ROW_LIMIT = 2 ** 32;
+
+/**
+ * Multiplies each row of phi [rows × m] whose max exceeds ROW_LIMIT by 2^-e, e the power of two
+ * that brings the max into [2^31, 2^32); `rowStat` is scratch for `rows` floats. A row with an
+ * infinite feature is left alone (infinite inputs are outside "finite stays finite").
+ * Time O(rows·m) (rowMax, and divideRows only when some row needs it); no memory.
+ */
+function boundQueryRows(engine: Engine, phi: number, rows: number, m: number, rowStat: number): void {
+  const { ops } = engine;
+  ops.rowMax(phi, m, rows, m, rowStat);
+  const heap = engine.arena.heap;
+  let scaled = false;
+  for (let r = 0; r < rows; r++) {
+    const max = heap[rowStat + r]!;
+    if (max > ROW_LIMIT && max < Number.POSITIVE_INFINITY) {
+      let e = Math.floor(Math.log2(max));
+      if (2 ** e > max) e--; // log2 may round up across a power of two
+      heap[rowStat + r] = 2 ** (e - 31);
+      scaled = true;
+    } else {
+      heap[rowStat + r] = 1;
+    }
+  }
+  // x / (2^(e − 31) + 0): the reciprocal and the product are exact powers of two
+  if (scaled) ops.divideRows(phi, m, rows, m, rowStat, 0);
 }
 
 /** φ of n contiguous values at x into phi (elu / relu: elementwise, so rows need no stride). */
@@ -113,7 +152,7 @@ export function favorKeyLogits(
   const d = plan.headDim;
   const m = plan.features;
   if (rows === 0) return Number.NEGATIVE_INFINITY;
-  ops.gemmNT(rows, m, d, x, d, plan.projection, d, phi, m, plan.keySqrtScale, 0);
+  ops.gemmNT(rows, m, d, x, d, plan.projection, d, phi, m, plan.keySqrtScale, 0, false);
   ops.rowMax(phi, m, rows, m, rowStat);
   ops.rowSquaredNorms(x, d, rows, d, diag, plan.halfScale);
   const heap = engine.arena.heap;

@@ -121,3 +121,75 @@ describe('closed forms', () => {
     );
   });
 });
+
+/**
+ * docs/design.md "Limits and non-finite values", as the float64 oracle applies them: NaN among a
+ * row's visible scores makes the row NaN (out and lse); a score that overflows float64 saturates
+ * to ±Number.MAX_VALUE instead of reading as "masked" (−∞) or giving NaN (∞ − ∞), and tied
+ * saturated scores share the weight; only a row without visible keys gives zeros and lse = −∞.
+ */
+describe('limits and non-finite values', () => {
+  const v3 = () => tensor([1, -2, 4, 8, -16, 32], [1, 1, 3, 2]);
+  const mean = (v: Tensor, keys: number[]) =>
+    [0, 1].map((c) => keys.reduce((sum, j) => sum + v.data[j * 2 + c]!, 0) / keys.length);
+
+  it('NaN in a query row gives that row NaN out and lse; the other rows are untouched', () => {
+    const k = randn([1, 1, 4, 3], 2);
+    const v = randn([1, 1, 4, 2], 3);
+    const q = randn([1, 1, 3, 3], 1);
+    const clean = referenceAttention(q, k, v);
+    q.data[1 * 3 + 2] = Number.NaN;
+    const { out, lse } = referenceAttention(q, k, v);
+    expect(Array.from(out.subarray(2, 4)).every(Number.isNaN)).toBe(true);
+    expect(lse[1]).toBeNaN();
+    for (const row of [0, 2]) {
+      expect(Array.from(out.subarray(row * 2, row * 2 + 2))).toEqual(
+        Array.from(clean.out.subarray(row * 2, row * 2 + 2)),
+      );
+      expect(lse[row]).toBe(clean.lse[row]);
+    }
+  });
+
+  it('NaN in the only visible key gives NaN; NaN in a hidden key is ignored', () => {
+    const q = tensor([1, 0, 0, 1], [1, 1, 2, 2]);
+    const k = tensor([Number.NaN, 1, 2, 0, 3, 3], [1, 1, 3, 2]);
+    const only = referenceAttention(q, k, v3(), { kvLengths: [1] });
+    expect(Array.from(only.out).every(Number.isNaN)).toBe(true);
+    expect(Array.from(only.lse).every(Number.isNaN)).toBe(true);
+    // key 2 hidden by kvLengths = 2: its NaN never enters
+    const hiddenK = tensor([1, 2, -1, 0.5, Number.NaN, Number.NaN], [1, 1, 3, 2]);
+    const zeroK = tensor([1, 2, -1, 0.5, 0, 0], [1, 1, 3, 2]);
+    const hidden = referenceAttention(q, hiddenK, v3(), { kvLengths: [2] });
+    const expected = referenceAttention(q, zeroK, v3(), { kvLengths: [2] });
+    expect(Array.from(hidden.out)).toEqual(Array.from(expected.out));
+    expect(Array.from(hidden.lse)).toEqual(Array.from(expected.lse));
+  });
+
+  it('float64 overflow is not masking: scores below −MAX_VALUE saturate and tie (mean, lse = −MAX_VALUE)', () => {
+    // scale·q·k = 1e300 · (−1e40·{1, 2, 3}) = −1e340·{1, 2, 3}: −∞ in float64 without saturation
+    const q = tensor([1e20, 0], [1, 1, 1, 2]);
+    const k = tensor([-1e20, 0, -2e20, 0, -3e20, 0], [1, 1, 3, 2]);
+    const { out, lse } = referenceAttention(q, k, v3(), { scale: 1e300 });
+    expectClose(out, mean(v3(), [0, 1, 2]));
+    expect(lse[0]).toBe(-Number.MAX_VALUE);
+  });
+
+  it('float64 overflow above MAX_VALUE saturates instead of giving NaN (∞ − ∞)', () => {
+    const q = tensor([1e20, 0], [1, 1, 1, 2]);
+    const k = tensor([1e20, 0, 2e20, 0, 3e20, 0], [1, 1, 3, 2]);
+    const { out, lse } = referenceAttention(q, k, v3(), { scale: 1e300 });
+    expectClose(out, mean(v3(), [0, 1, 2]));
+    expect(lse[0]).toBe(Number.MAX_VALUE);
+  });
+
+  it('scores beyond float32 range stay exact in float64 (where the float32 engine saturates and ties)', () => {
+    // q = [1e20, 0] against keys −1e20·{1, 2, 3}, Dk = 2: the float32 engine gives the mean of the
+    // three values and lse = −FLT_MAX; float64 still separates the scores: key 0 wins outright.
+    const q = tensor([1e20, 0], [1, 1, 1, 2]);
+    const k = tensor([-1e20, 0, -2e20, 0, -3e20, 0], [1, 1, 3, 2]);
+    const { out, lse } = referenceAttention(q, k, v3());
+    expectClose(out, [1, -2]);
+    const s0 = (Math.fround(1e20) * Math.fround(-1e20)) / Math.sqrt(2);
+    expect(lse[0]! / s0).toBeCloseTo(1, 12); // −7.07e39
+  });
+});

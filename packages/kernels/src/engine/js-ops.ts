@@ -7,6 +7,21 @@
 import type { Arena } from './arena.js';
 import type { KernelOps } from './kernel-ops.js';
 
+/** The largest finite float32. */
+const FLT_MAX = 3.4028234663852886e38;
+
+/** x rounded to float32, with ±Infinity saturated to ±FLT_MAX (NaN stays NaN). */
+function saturatedFloat32(x: number): number {
+  const r = Math.fround(x);
+  return r === Number.POSITIVE_INFINITY ? FLT_MAX : r === Number.NEGATIVE_INFINITY ? -FLT_MAX : r;
+}
+
+/** True when one of h[row .. row + cols) is NaN. */
+function rowHasNaN(h: Float32Array, row: number, cols: number): boolean {
+  for (let c = 0; c < cols; c++) if (Number.isNaN(h[row + c]!)) return true;
+  return false;
+}
+
 export class JsKernelOps implements KernelOps {
   constructor(private readonly arena: Arena) {}
 
@@ -22,6 +37,7 @@ export class JsKernelOps implements KernelOps {
     ldc: number,
     alpha: number,
     beta: number,
+    saturate = true,
   ): void {
     const h = this.arena.heap;
     for (let i = 0; i < m; i++) {
@@ -29,9 +45,12 @@ export class JsKernelOps implements KernelOps {
       const ci = c + i * ldc;
       for (let j = 0; j < n; j++) {
         const bj = b + j * ldb;
+        // float64 products of float32 values are exact and their sum cannot overflow: only the
+        // final rounding to float32 can give ±Infinity, which saturate turns into ±FLT_MAX
         let dot = 0;
         for (let p = 0; p < k; p++) dot += h[ai + p]! * h[bj + p]!;
-        h[ci + j] = beta === 0 ? alpha * dot : alpha * dot + beta * h[ci + j]!;
+        const x = beta === 0 ? alpha * dot : alpha * dot + beta * h[ci + j]!;
+        h[ci + j] = saturate ? saturatedFloat32(x) : x;
       }
     }
   }
@@ -111,14 +130,19 @@ export class JsKernelOps implements KernelOps {
     const h = this.arena.heap;
     for (let r = 0; r < rows; r++) {
       const row = s + r * lds;
-      // 1. row max
+      // 1. row max (`>` skips NaN: with a finite max, exp(NaN − max) makes the sum, every
+      //    probability and lse NaN; a row whose only visible scores are NaN gets max = NaN)
       let max = Number.NEGATIVE_INFINITY;
       for (let c = 0; c < cols; c++) if (h[row + c]! > max) max = h[row + c]!;
       if (max === Number.NEGATIVE_INFINITY) {
-        // a row that sees no key: zeros, lse -inf (never NaN)
-        for (let c = 0; c < cols; c++) h[row + c] = 0;
-        if (lse >= 0) h[lse + r] = Number.NEGATIVE_INFINITY;
-        continue;
+        if (rowHasNaN(h, row, cols)) {
+          max = Number.NaN;
+        } else {
+          // a row that sees no key: zeros, lse -inf (never NaN)
+          for (let c = 0; c < cols; c++) h[row + c] = 0;
+          if (lse >= 0) h[lse + r] = Number.NEGATIVE_INFINITY;
+          continue;
+        }
       }
       // 2. exponentials and their sum
       let sum = 0;
@@ -149,11 +173,16 @@ export class JsKernelOps implements KernelOps {
     for (let r = 0; r < rows; r++) {
       const row = s + r * lds;
       const oldMax = h[rowMax + r]!;
+      // a NaN oldMax stays NaN (every comparison with it is false)
       let newMax = oldMax;
       for (let c = 0; c < cols; c++) if (h[row + c]! > newMax) newMax = h[row + c]!;
       if (newMax === Number.NEGATIVE_INFINITY) {
-        for (let c = 0; c < cols; c++) h[row + c] = 0;
-        continue;
+        if (!rowHasNaN(h, row, cols)) {
+          for (let c = 0; c < cols; c++) h[row + c] = 0;
+          continue;
+        }
+        // the tile's only visible scores are NaN: rowMax, rowSum and acc all become NaN below
+        newMax = Number.NaN;
       }
       let sum = 0;
       for (let c = 0; c < cols; c++) {

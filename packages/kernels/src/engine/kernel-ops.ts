@@ -9,9 +9,23 @@
  *
  * `beta == 0` means "overwrite C": the previous contents of C are never read (so garbage or NaN
  * in a fresh buffer cannot leak).
+ *
+ * Non-finite values (docs/design.md, "Limits and non-finite values"): in a score buffer −Infinity
+ * means "hidden" and nothing else (gemmNT saturates, so overflow never produces it); NaN propagates
+ * through every visible score of a row into its probabilities, output and lse.
  */
 export interface KernelOps {
-  /** C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C   (scores = scale · Q·Kᵀ). */
+  /**
+   * C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C   (scores = scale · Q·Kᵀ).
+   * `saturate` (default true: score semantics): a result beyond float32's range is stored as
+   * ±FLT_MAX instead of ±Infinity (also for infinite inputs), and a float32 sum whose terms overflow
+   * with opposite signs (+∞ − ∞) is recomputed in float64 instead of becoming NaN, so every result
+   * is finite or NaN, and NaN only when an input is NaN or infinite (∞·0, ∞ − ∞). alpha above
+   * FLT_MAX is honoured there too. Finite, in-range results are unchanged. The price is a finiteness
+   * check per stored row of 8 (the slow path runs only on rows holding a non-finite result).
+   * `saturate = false`: plain IEEE float32 (±Infinity, NaN from +∞ − ∞) for products that are not
+   * scores (FAVOR+ projections).
+   */
   gemmNT(
     m: number,
     n: number,
@@ -24,8 +38,9 @@ export interface KernelOps {
     ldc: number,
     alpha: number,
     beta: number,
+    saturate?: boolean,
   ): void;
-  /** C[m×n] = alpha · A[m×k] · B[k×n] + beta · C   (acc += P·V). */
+  /** C[m×n] = alpha · A[m×k] · B[k×n] + beta · C   (acc += P·V). Plain IEEE float32. */
   gemmNN(
     m: number,
     n: number,
@@ -39,7 +54,7 @@ export interface KernelOps {
     alpha: number,
     beta: number,
   ): void;
-  /** C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C   (state += φ(K)ᵀ·V). */
+  /** C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C   (state += φ(K)ᵀ·V). Plain IEEE float32. */
   gemmTN(
     m: number,
     n: number,
@@ -74,12 +89,17 @@ export interface KernelOps {
   /**
    * Row softmax in place, max-subtracted. A row whose entries are all -Infinity becomes zeros.
    * If lse >= 0, lse[r] = max + log(sum) (-Infinity for an empty row).
+   * A row holding a NaN (not -Infinity, i.e. visible) becomes all NaN, lse NaN. Entries tied at the
+   * maximum share its weight equally (also at ±FLT_MAX). +Infinity is not a score (gemmNT never
+   * makes one): a row holding it becomes NaN.
    */
   softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void;
 
   /**
    * The flash inner step, per row r (s holds scaled, masked scores; -Infinity = hidden):
    *   mNew = max(rowMax[r], max_c s[r][c]);  if mNew == -Infinity the row is untouched (s set to 0);
+   *   a NaN among the tile row's scores, or in rowMax[r], makes rowMax[r], rowSum[r], acc row r and
+   *   s row r NaN (finishRows then gives NaN, never the empty row's zeros);
    *   s[r][c] = exp(s[r][c] - mNew);  corr = exp(rowMax[r] - mNew);
    *   rowSum[r] = rowSum[r]·corr + Σ_c s[r][c];  acc[r][0..dv) *= corr;  rowMax[r] = mNew.
    * The caller then does acc += s·V with gemmNN(beta = 1).
@@ -99,6 +119,7 @@ export interface KernelOps {
   /**
    * out[r][c] = acc[r][c] / rowSum[r]   (0 when rowSum[r] == 0: a row that saw no key);
    * if lse >= 0: lse[r] = rowMax[r] + log(rowSum[r])  (-Infinity when rowSum[r] == 0).
+   * A NaN rowSum (a row that met a NaN score) gives NaN out and lse.
    * out may equal acc.
    */
   finishRows(

@@ -59,12 +59,14 @@ export class WasmKernelOps implements KernelOps {
     ldc: number,
     alpha: number,
     beta: number,
+    saturate = true,
   ): void {
     this.dims('gemmNT', m, n, k);
     this.block('gemmNT', 'a', a, m, lda, k);
     this.block('gemmNT', 'b', b, n, ldb, k);
     this.block('gemmNT', 'c', c, m, ldc, n);
-    this.kernels.gemmNT(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
+    // explicit: the wasm export reads an absent argument as 0 (false)
+    this.kernels.gemmNT(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, saturate);
   }
 
   gemmNN(
