@@ -4,8 +4,8 @@
  * variant's layer output is compared with the same layer on dense (report only: the layer has no
  * float64 oracle here). A row that cannot be measured is recorded as skipped with its reason.
  */
-import { type Tensor, zeros } from '@attnkit/core';
-import { makeMhaBenchInputs, multiHeadAttention } from '@attnkit/mha';
+import { randn, type Tensor, zeros } from '@attnkit/core';
+import { initMultiHeadWeights, type MultiHeadWeights, multiHeadAttention } from '@attnkit/mha';
 import { compareOutputs } from '../accuracy.js';
 import { mhaFlops } from '../flops.js';
 import { VARIANTS } from '../registry.js';
@@ -15,24 +15,31 @@ import { type RunContext, recordSkipped, specsForGroup, variantRow } from '../ru
 import { type BenchCase, type GroupSpec, maskOptions, type VariantSpec } from '../suite.js';
 import { timeSync } from '../timing.js';
 
-type LayerInputs = ReturnType<typeof makeMhaBenchInputs>;
+interface LayerInputs {
+  readonly x: Tensor;
+  readonly weights: MultiHeadWeights;
+}
 
-/** x [B, L, dModel] and the layer's weights for a case, from mha's own seeded initialisation. */
+/**
+ * x [B, L, dModel] ~ N(0, 1) and Xavier weights with biases, seeded from the case: the layer's
+ * own initialisation (the same tensors mha's bench inputs build for a shape and seed).
+ */
 export function makeMhaInputs(benchCase: BenchCase): LayerInputs {
   const { shape } = benchCase;
-  return makeMhaBenchInputs(
-    {
-      source: benchCase.groupId,
-      batch: shape.batch,
-      length: shape.qLength,
-      dModel: benchCase.dModel ?? shape.qHeads * shape.headDim,
+  const dModel = benchCase.dModel ?? shape.qHeads * shape.headDim;
+  const seed = benchCase.seed % 2 ** 31;
+  return {
+    x: randn([shape.batch, shape.qLength, dModel], seed),
+    weights: initMultiHeadWeights({
+      dModel,
       heads: shape.qHeads,
       kvHeads: shape.kvHeads,
       headDim: shape.headDim,
       valueDim: shape.valueDim,
-    },
-    { seed: benchCase.seed % 2 ** 31 },
-  );
+      bias: true,
+      seed: seed + 1,
+    }),
+  };
 }
 
 /** What the rows of one layer case share. */
