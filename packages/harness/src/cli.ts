@@ -2,30 +2,97 @@
 /**
  * attnkit-bench: accuracy, time and memory of the attnkit variants (and peers) against sequence
  * length, with results JSON, a markdown report and charts. Run with no arguments for the quick
- * default; see `attnkit-bench --help`.
+ * default; see `attnkit-bench --help`. A bad invocation prints one line (what was wrong, what is
+ * accepted) and exits 2, before anything runs.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { HELP, parseCharts, parseList, parseThreads, UsageError } from './args.js';
+import {
+  COMMANDS,
+  type Command,
+  checkArgs,
+  docsArgsSchema,
+  HELP,
+  oneLine,
+  parseCharts,
+  type RunArgs,
+  renderArgsSchema,
+  runArgsSchema,
+  tokenize,
+  UsageError,
+  weightsArgsSchema,
+} from './args.js';
 import { type ChartFormat, writeCharts } from './charts.js';
 import { compareResults, formatComparison } from './compare.js';
 import { rewriteDocs } from './docs.js';
 import { Progress } from './progress.js';
 import { markdownReport, terminalTable } from './report.js';
-import { parseResults, type Results } from './results.js';
-import { defaultRunId, runBenchmarks } from './runner.js';
-import { findSuitesDirectory, listSuiteNames, loadSuite, SuiteError } from './suite.js';
+import { type Results, resultsSchema } from './results.js';
+import { defaultRunId, peerMatches, runBenchmarks } from './runner.js';
+import {
+  findSuitesDirectory,
+  listSuiteNames,
+  loadSuite,
+  normaliseVariantSpec,
+  type Suite,
+  SuiteError,
+} from './suite.js';
 import { writeAttentionWeightsFigure } from './weights-figure.js';
 
+/** A results file, or a UsageError naming the file and its first problem. */
 function readResultsFile(path: string): Results {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new UsageError(`${path}: ${(error as Error).message}`);
+    throw new UsageError(
+      `${path}: ${oneLine((error as Error).message)}; expected an attnkit-bench results.json`,
+    );
   }
-  return parseResults(json, path);
+  const parsed = resultsSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const [first, ...others] = parsed.error.issues;
+  const where = first?.path.join('.') || '(root)';
+  throw new UsageError(
+    `${path} is not an attnkit-bench results file (${where}: ${first?.message}${others.length > 0 ? `; ${others.length} more issue(s)` : ''}); expected the results.json a run writes`,
+  );
+}
+
+/** Creates the output directory now, so an unwritable one is a usage error and not a failure after the run. */
+function writableDirectory(path: string, option: string): string {
+  try {
+    mkdirSync(path, { recursive: true });
+    accessSync(path, constants.W_OK);
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    throw new UsageError(
+      `${option}: cannot write to ${path} (${err.code ?? oneLine(err.message)}); expected a directory that can be created and written`,
+    );
+  }
+  return path;
+}
+
+/** --variants and --peers name what the suite has; anything else would silently run less. */
+function checkAgainstSuite(args: RunArgs, suite: Suite): void {
+  if (args.variants) {
+    const specs = suite.variants.map(normaliseVariantSpec);
+    const unknown = args.variants.filter(
+      (name) => !specs.some((spec) => spec.label === name || spec.variant === name),
+    );
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `--variants: ${unknown.map((name) => `'${name}'`).join(', ')} not in suite '${suite.name}'; accepted: ${specs.map((spec) => spec.label).join(', ')}`,
+      );
+    }
+  }
+  if (args.peers) {
+    const unknown = args.peers.filter((name) => !suite.peers.some((peer) => peerMatches(peer, name)));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `--peers: ${unknown.map((name) => `'${name}'`).join(', ')} not among the peers of suite '${suite.name}'; accepted: ${suite.peers.join(', ') || 'none (the suite runs no peers)'}`,
+      );
+    }
+  }
 }
 
 /** benchmarks/ of the monorepo (next to suites/), or null outside it. */
@@ -44,48 +111,34 @@ async function renderOutputs(results: Results, outDir: string, charts: readonly 
 }
 
 async function commandRun(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      suite: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      variants: { type: 'string' },
-      threads: { type: 'string' },
-      peers: { type: 'string' },
-      'no-peers': { type: 'boolean', default: false },
-      out: { type: 'string' },
-      charts: { type: 'string' },
-      compare: { type: 'string' },
-    },
-    allowPositionals: false,
-  });
-  if (values.quick && values.suite) throw new UsageError('give --suite or --quick, not both');
-  const quick = values.suite === undefined;
-  const { suite, path: suitePath } = loadSuite(values.suite ?? 'quick');
-  const charts = parseCharts(values.charts);
-  const threads = parseThreads(values.threads);
-  const compareWith = values.compare ? readResultsFile(resolve(values.compare)) : null;
+  const args = checkArgs('run', runArgsSchema, tokenize('run', argv).values);
+  const quick = args.suite === undefined;
+  const { suite, path: suitePath } = loadSuite(args.suite ?? 'quick');
+  checkAgainstSuite(args, suite);
+  const charts = args.charts ?? parseCharts(undefined);
+  const compareWith = args.compare ? readResultsFile(resolve(args.compare)) : null;
   const runId = defaultRunId(suite.name);
   const benchmarks = benchmarksDirectory();
-  const outDir = resolve(
-    values.out ??
-      (benchmarks
-        ? join(benchmarks, 'results', 'runs', runId)
-        : join(process.cwd(), 'attnkit-bench-runs', runId)),
+  const outDir = writableDirectory(
+    resolve(
+      args.out ??
+        (benchmarks
+          ? join(benchmarks, 'results', 'runs', runId)
+          : join(process.cwd(), 'attnkit-bench-runs', runId)),
+    ),
+    '--out',
   );
   const started = Date.now();
   const progress = new Progress(0);
   progress.note(`attnkit-bench: suite '${suite.name}'${quick ? ' (quick default)' : ''} → ${outDir}`);
-  const variants = parseList(values.variants);
-  const peerFilter = parseList(values.peers);
   const { results, resultsPath } = await runBenchmarks({
     suite,
     suitePath,
     quick,
-    ...(variants ? { variants } : {}),
-    ...(threads ? { threads } : {}),
-    peers: !values['no-peers'],
-    ...(peerFilter ? { peerFilter } : {}),
+    ...(args.variants ? { variants: args.variants } : {}),
+    ...(args.threads ? { threads: args.threads } : {}),
+    peers: !args['no-peers'],
+    ...(args.peers ? { peerFilter: args.peers } : {}),
     outDir,
     charts,
     argv,
@@ -96,7 +149,7 @@ async function commandRun(argv: string[]): Promise<void> {
   process.stdout.write(`${terminalTable(results)}\n\n`);
   if (compareWith)
     process.stdout.write(
-      `${formatComparison(compareResults(compareWith, results), values.compare ?? 'old', 'this run')}\n\n`,
+      `${formatComparison(compareResults(compareWith, results), args.compare ?? 'old', 'this run')}\n\n`,
     );
   const failing = results.rows.filter(
     (row) => row.accuracy?.rule.name === '2x-naive-float32' && !row.accuracy.rule.pass,
@@ -121,38 +174,35 @@ async function commandRun(argv: string[]): Promise<void> {
 }
 
 async function commandRender(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { results: { type: 'string' }, out: { type: 'string' }, charts: { type: 'string' } },
-  });
-  if (!values.results) throw new UsageError('render: --results <file> is required');
-  const results = readResultsFile(resolve(values.results));
-  const outDir = resolve(values.out ?? dirname(resolve(values.results)));
-  const { chartFiles, reportPath } = await renderOutputs(results, outDir, parseCharts(values.charts));
+  const args = checkArgs('render', renderArgsSchema, tokenize('render', argv).values);
+  const results = readResultsFile(resolve(args.results));
+  const outDir = writableDirectory(resolve(args.out ?? dirname(resolve(args.results))), '--out');
+  const { chartFiles, reportPath } = await renderOutputs(
+    results,
+    outDir,
+    args.charts ?? parseCharts(undefined),
+  );
   process.stdout.write(
     `${terminalTable(results)}\n\nreport: ${reportPath}\ncharts: ${chartFiles.length} files in ${join(outDir, 'charts')}\n`,
   );
 }
 
 async function commandCompare(argv: string[]): Promise<void> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  const [oldPath, newPath] = positionals;
-  if (!oldPath || !newPath) throw new UsageError('compare: expected <old.json> <new.json>');
+  const [oldPath, newPath] = tokenize('compare', argv).positionals as [string, string];
   const comparison = compareResults(readResultsFile(resolve(oldPath)), readResultsFile(resolve(newPath)));
   process.stdout.write(`${formatComparison(comparison, oldPath, newPath)}\n`);
 }
 
 async function commandDocs(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { results: { type: 'string' }, docs: { type: 'string' }, charts: { type: 'string' } },
-  });
-  if (!values.results) throw new UsageError('docs: --results <file> is required');
-  const resultsPath = resolve(values.results);
+  const args = checkArgs('docs', docsArgsSchema, tokenize('docs', argv).values);
+  const resultsPath = resolve(args.results);
   const results = readResultsFile(resultsPath);
   const benchmarks = benchmarksDirectory();
-  const docsDir = resolve(values.docs ?? (benchmarks ? join(dirname(benchmarks), 'docs') : 'docs'));
-  const formats = parseCharts(values.charts ?? 'svg,png');
+  const docsDir = writableDirectory(
+    resolve(args.docs ?? (benchmarks ? join(dirname(benchmarks), 'docs') : 'docs')),
+    '--docs',
+  );
+  const formats = args.charts ?? parseCharts('svg,png');
   const chartDir = join(docsDir, 'charts');
   await writeAttentionWeightsFigure(chartDir, formats);
   const outcome = await rewriteDocs(results, resultsPath, docsDir, chartDir, formats);
@@ -160,14 +210,32 @@ async function commandDocs(argv: string[]): Promise<void> {
 }
 
 async function commandWeights(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { out: { type: 'string' }, charts: { type: 'string' } },
-  });
+  const args = checkArgs('weights', weightsArgsSchema, tokenize('weights', argv).values);
   const benchmarks = benchmarksDirectory();
-  const outDir = resolve(values.out ?? (benchmarks ? join(dirname(benchmarks), 'docs', 'charts') : '.'));
-  const files = await writeAttentionWeightsFigure(outDir, parseCharts(values.charts));
+  const outDir = writableDirectory(
+    resolve(args.out ?? (benchmarks ? join(dirname(benchmarks), 'docs', 'charts') : '.')),
+    '--out',
+  );
+  const files = await writeAttentionWeightsFigure(outDir, args.charts ?? parseCharts(undefined));
   process.stdout.write(`${files.join('\n')}\n`);
+}
+
+function commandSuites(argv: string[]): void {
+  tokenize('suites', argv);
+  process.stdout.write(`${listSuiteNames().join('\n')}\n`);
+}
+
+const HANDLERS: Record<Command, (argv: string[]) => Promise<void> | void> = {
+  run: commandRun,
+  render: commandRender,
+  compare: commandCompare,
+  docs: commandDocs,
+  weights: commandWeights,
+  suites: commandSuites,
+};
+
+function isCommand(word: string | undefined): word is Command {
+  return (COMMANDS as readonly string[]).includes(word ?? '');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -177,33 +245,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const [first, ...rest] = argv;
   try {
-    switch (first) {
-      case 'render':
-        await commandRender(rest);
-        break;
-      case 'compare':
-        await commandCompare(rest);
-        break;
-      case 'docs':
-        await commandDocs(rest);
-        break;
-      case 'weights':
-        await commandWeights(rest);
-        break;
-      case 'suites':
-        process.stdout.write(`${listSuiteNames().join('\n')}\n`);
-        break;
-      case 'run':
-        await commandRun(rest);
-        break;
-      default:
-        await commandRun(argv);
-    }
+    if (isCommand(first)) await HANDLERS[first](rest);
+    else if (first === undefined || first.startsWith('-')) await commandRun(argv);
+    else
+      throw new UsageError(
+        `unknown command '${first}'; accepted: ${COMMANDS.join(', ')}, or run options alone`,
+      );
     return 0;
   } catch (error) {
-    const err = error as Error & { code?: string };
-    if (err instanceof UsageError || err instanceof SuiteError || err.code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`attnkit-bench: ${err.message}\nRun attnkit-bench --help for usage.\n`);
+    if (error instanceof UsageError || error instanceof SuiteError) {
+      process.stderr.write(`attnkit-bench: ${oneLine(error.message)} (see attnkit-bench --help)\n`);
       return 2;
     }
     throw error;

@@ -35,6 +35,7 @@ export {
 } from './peers/onnx-model.js';
 export { PEERS, peerNotSupportedReasons } from './peers/peers.js';
 export { Progress } from './progress.js';
+export { type PeerInfo, VARIANTS, type VariantEntry } from './registry.js';
 export { markdownReport, speedupVsDense, terminalTable } from './report.js';
 export {
   type Accuracy,
@@ -63,5 +64,5 @@ export {
   VARIANT_IDS,
 } from './suite.js';
 export { plannedSamples, type TimingPlan, timeAsync, timeSync } from './timing.js';
-export { findVariantExport, isAttentionVariant, loadVariant, naiveVariant } from './variants.js';
+export { naiveVariant } from './variants.js';
 export { attentionWeightPanels, weightsSpec, writeAttentionWeightsFigure } from './weights-figure.js';

@@ -1,16 +1,17 @@
 /**
- * Child process for one peak-memory measurement (forked by memory.ts with --expose-gc).
- * Imports the variant and builds the inputs, collects garbage, reads the baseline RSS, runs one
+ * Child process for one peak-memory measurement (forked by cases/memory-case.ts with --expose-gc).
+ * Takes the variant from the registry and builds the inputs, collects garbage, reads the baseline RSS, runs one
  * call, then reads the process's peak RSS (getrusage maxrss). Peak − baseline is what the call
  * itself needed: the arena copies of q, k, v, its workspace, out/lse and the returned tensor.
  * `floorBytes` (peak before the call − baseline) says how much of the reading could predate the call.
  */
 import { serveOnce } from './child.js';
 import { makeInputs } from './inputs.js';
+import { VARIANTS, type VariantId } from './registry.js';
 import { callPeak, type PeakMethod, readRss } from './rss.js';
-import type { CaseShape, MaskSpec, VariantId } from './suite.js';
+import type { CaseShape, MaskSpec } from './suite.js';
 import { maskOptions } from './suite.js';
-import { type AnyVariant, loadVariant } from './variants.js';
+import type { AnyVariant } from './variants.js';
 
 export interface MemoryRequest {
   readonly variant: VariantId;
@@ -58,16 +59,15 @@ function warmUp(variant: AnyVariant, shape: CaseShape, options: Record<string, u
 }
 
 export async function measureInThisProcess(request: MemoryRequest): Promise<MemoryReply> {
-  const loaded = await loadVariant(request.variant);
-  if (!loaded.ok) throw new Error(loaded.reason);
+  const variant = VARIANTS[request.variant].variant;
   const options = { ...request.options, ...maskOptions(request.mask) };
-  for (let i = 0; i < WARM_UP_CALLS; i++) warmUp(loaded.variant, request.shape, options, request.seed);
+  for (let i = 0; i < WARM_UP_CALLS; i++) warmUp(variant, request.shape, options, request.seed);
   const { q, k, v } = makeInputs(request.shape, request.seed);
   // Let concurrent JIT and GC threads settle before the baseline is read.
   await new Promise((resolve) => setTimeout(resolve, 50));
   collectGarbage();
   const before = readRss();
-  const out = loaded.variant.forward(q, k, v, options);
+  const out = variant.forward(q, k, v, options);
   const after = readRss();
   // Keep the output alive until the reading is taken (it is part of the call's footprint).
   if (out.data.length === 0) throw new Error('variant returned an empty output');

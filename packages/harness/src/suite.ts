@@ -9,19 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-/** The implementations the harness knows how to load (see variants.ts). 'naive' is core's float32 triple loop. */
-export const VARIANT_IDS = ['naive', 'dense', 'causal', 'sliding-window', 'linear', 'flash'] as const;
-export type VariantId = (typeof VARIANT_IDS)[number];
+import { PEER_IDS, type PeerId, VARIANT_IDS, type VariantId } from './registry.js';
 
-/** Peer implementations, each run in its own child process (peers/). */
-export const PEER_IDS = [
-  'ort-node:mha',
-  'ort-node:matmul',
-  'ort-web:mha',
-  'ort-web:matmul',
-  'tfjs-wasm',
-] as const;
-export type PeerId = (typeof PEER_IDS)[number];
+export { PEER_IDS, type PeerId, VARIANT_IDS, type VariantId };
 
 const positiveInt = z.number().int().positive();
 

@@ -5,9 +5,10 @@
  * oracle run with V = the identity (out = A·I = A), so they use exactly linear's feature maps.
  */
 import { randn, type Tensor } from '@attnkit/core';
+import { attentionWeights } from '@attnkit/dense';
+import { referenceLinearAttention } from '@attnkit/linear';
 import type { TopLevelSpec } from 'vega-lite';
 import { type ChartFormat, writeChart } from './charts.js';
-import { importOptional } from './variants.js';
 
 export interface WeightsPanel {
   readonly title: string;
@@ -19,30 +20,17 @@ const LENGTH = 24;
 const HEAD_DIM = 16;
 const SEED = 11;
 
-type AttentionWeightsFn = (q: Tensor, k: Tensor, options?: Record<string, unknown>) => Tensor;
-type LinearOracle = (
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  options?: Record<string, unknown>,
-) => { out: Float64Array };
-
 function identityValues(length: number): Tensor {
   const data = new Float32Array(length * length);
   for (let i = 0; i < length; i++) data[i * length + i] = 1;
   return { data, shape: [1, 1, length, length] };
 }
 
-/** The panels of the figure (throws when dense is unavailable: the figure is dense's). */
+/** The panels of the figure (`notes` is kept for callers that print it; nothing is omitted now). */
 export async function attentionWeightPanels(): Promise<{ panels: WeightsPanel[]; notes: string[] }> {
   const q = randn([1, 1, LENGTH, HEAD_DIM], SEED, 1.5);
   const k = randn([1, 1, LENGTH, HEAD_DIM], SEED + 1, 1.5);
   const notes: string[] = [];
-  const dense = await importOptional('@attnkit/dense');
-  if ('reason' in dense) throw new Error(`attention weights need @attnkit/dense: ${dense.reason}`);
-  const attentionWeights = dense.module.attentionWeights as AttentionWeightsFn | undefined;
-  if (typeof attentionWeights !== 'function')
-    throw new Error('@attnkit/dense does not export attentionWeights');
   const panels: WeightsPanel[] = [
     { title: 'softmax, full', weights: attentionWeights(q, k).data },
     { title: 'softmax, causal', weights: attentionWeights(q, k, { causal: true }).data },
@@ -51,28 +39,19 @@ export async function attentionWeightPanels(): Promise<{ panels: WeightsPanel[];
       weights: attentionWeights(q, k, { causal: true, window: [6, 0] }).data,
     },
   ];
-  const linear = await importOptional('@attnkit/linear');
-  const oracle =
-    'module' in linear ? (linear.module.referenceLinearAttention as LinearOracle | undefined) : undefined;
-  if (typeof oracle === 'function') {
-    const identity = identityValues(LENGTH);
-    panels.push({
-      title: 'linear (elu+1), full',
-      weights: oracle(q, k, identity, { featureMap: 'elu' }).out,
-    });
-    panels.push({
-      title: 'linear (elu+1), causal',
-      weights: oracle(q, k, identity, { featureMap: 'elu', causal: true }).out,
-    });
-    panels.push({
-      title: 'linear (FAVOR+, 256 features), full',
-      weights: oracle(q, k, identity, { featureMap: 'favor', features: 256 }).out,
-    });
-  } else {
-    notes.push(
-      `linear panels omitted: ${'reason' in linear ? linear.reason : 'no referenceLinearAttention export'}`,
-    );
-  }
+  const identity = identityValues(LENGTH);
+  panels.push({
+    title: 'linear (elu+1), full',
+    weights: referenceLinearAttention(q, k, identity, { featureMap: 'elu' }).out,
+  });
+  panels.push({
+    title: 'linear (elu+1), causal',
+    weights: referenceLinearAttention(q, k, identity, { featureMap: 'elu', causal: true }).out,
+  });
+  panels.push({
+    title: 'linear (FAVOR+, 256 features), full',
+    weights: referenceLinearAttention(q, k, identity, { featureMap: 'favor', features: 256 }).out,
+  });
   return { panels, notes };
 }
 

@@ -6,7 +6,7 @@
 import { AttentionInputError, randn, type Tensor, zeros } from '@attnkit/core';
 import { setThreadPolicy } from '@attnkit/kernels';
 import { afterEach, describe, expect, it } from 'vitest';
-import { attentionWeights, dense, denseAttention, denseWorkspaceBytes } from '../../dist/index.js';
+import { attentionWeights, dense, denseAttention } from '../../dist/index.js';
 
 function thrown(call: () => unknown): AttentionInputError {
   try {
@@ -99,6 +99,8 @@ describe('threads and the engine memory', () => {
   it('counts only the threads the pool will run (requests above maxThreads are clamped)', () => {
     setThreadPolicy({ maxThreads: 2 });
     expect(dense.notSupportedReasons(q, q, q, { threads: 16 })).toEqual([]);
-    expect(denseWorkspaceBytes(q, q, q, { threads: 16 })).toBe(denseWorkspaceBytes(q, q, q, { threads: 2 }));
+    expect(dense.workspaceBytes(q, q, q, { threads: 16 })).toBe(
+      dense.workspaceBytes(q, q, q, { threads: 2 }),
+    );
   });
 });

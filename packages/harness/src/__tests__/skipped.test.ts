@@ -5,40 +5,37 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runChild } from '../child.js';
 import { peerPrecheck } from '../peers/peers.js';
 import { Progress } from '../progress.js';
+import { PEERS, VARIANT_IDS, VARIANTS } from '../registry.js';
 import { parseResults } from '../results.js';
 import { runBenchmarks, selectVariants } from '../runner.js';
 import { parseSuite } from '../suite.js';
-import { findVariantExport, importOptional, naiveVariant } from '../variants.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'attnkit-skipped-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 const quiet = () => new Progress(0, { write: () => true }, false);
 
-describe('variants that are missing or not implemented become reasons', () => {
-  it('a stub package (export {}) says it has no exports yet', () => {
-    const found = findVariantExport({}, 'flash', '@attnkit/flash', ['flash']);
-    expect(found).toEqual({ ok: false, reason: '@attnkit/flash has no exports yet (not implemented)' });
+describe('the registry', () => {
+  it('holds, for every id a suite may name, an AttentionVariant of that name', () => {
+    expect(VARIANT_IDS).toEqual(['naive', 'dense', 'causal', 'sliding-window', 'linear', 'flash']);
+    for (const id of VARIANT_IDS) {
+      const { variant } = VARIANTS[id];
+      expect(variant.name, id).toBe(id);
+      expect(typeof variant.exact, id).toBe('boolean');
+      for (const method of ['notSupportedReasons', 'forward', 'workspaceBytes'] as const)
+        expect(typeof variant[method], `${id}.${method}`).toBe('function');
+    }
   });
 
-  it('an export that is not an AttentionVariant is named', () => {
-    const found = findVariantExport({ flash: { name: 'flash' } }, 'flash', '@attnkit/flash', ['flash']);
-    expect(found.ok).toBe(false);
-    expect(!found.ok && found.reason).toMatch(
-      /exports 'flash' but it is not an AttentionVariant \(check: .*exact/,
-    );
-  });
-
-  it('a variant under another export name is still found by its name', () => {
-    const found = findVariantExport({ somethingElse: naiveVariant }, 'naive', 'pkg', ['naive']);
-    expect(found.ok && found.source).toBe('pkg#somethingElse');
-  });
-
-  it('a package that is not installed says so', async () => {
-    const imported = await importOptional('@attnkit/no-such-variant');
-    expect('reason' in imported && imported.reason).toMatch(
-      /^@attnkit\/no-such-variant is not installed or not built/,
-    );
+  it('lists linear with its own float64 oracle and the peers by id', () => {
+    expect(typeof VARIANTS.linear.ownOracle).toBe('function');
+    expect(Object.keys(PEERS)).toEqual([
+      'ort-node:mha',
+      'ort-node:matmul',
+      'ort-web:mha',
+      'ort-web:matmul',
+      'tfjs-wasm',
+    ]);
   });
 
   it('dense is always kept as the baseline', () => {

@@ -1,59 +1,17 @@
 /**
- * Peers: attention implementations a JS user could pick instead, timed side by side with the
- * variants on the same inputs, each run in its own child process (peer-child.ts):
- *   ort-node:mha     onnxruntime-node, com.microsoft MultiHeadAttention (fused CPU kernel), unmasked cases
- *   ort-node:matmul  onnxruntime-node, MatMul → Softmax → MatMul with an additive mask (materialised)
- *   ort-web:mha / ort-web:matmul   the same graphs on onnxruntime-web's wasm backend in Node
- *   tfjs-wasm        @tensorflow/tfjs-core ops (matMul, softmax, matMul) on tfjs-backend-wasm
- * This module is the parent side: which cases a peer can express, and the request/reply types.
+ * Peers (listed in registry.ts), timed side by side with the variants on the same inputs, each
+ * run in its own child process (peer-child.ts). This module is the parent side: which cases a
+ * peer can express, and the request/reply types.
  */
 import { ioBytes } from '../inputs.js';
 import { formatBytes } from '../machine.js';
+import { PEERS, type PeerId } from '../registry.js';
 import type { Timing } from '../results.js';
 import type { CallPeak } from '../rss.js';
-import type { CaseShape, MaskSpec, PeerId } from '../suite.js';
+import type { CaseShape, MaskSpec } from '../suite.js';
 import type { TimingPlan } from '../timing.js';
 
-export interface PeerInfo {
-  readonly id: PeerId;
-  /** The npm packages the peer needs (all must be installed). */
-  readonly packages: readonly string[];
-  readonly graph: 'mha' | 'matmul';
-  readonly description: string;
-}
-
-export const PEERS: Readonly<Record<PeerId, PeerInfo>> = {
-  'ort-node:mha': {
-    id: 'ort-node:mha',
-    packages: ['onnxruntime-node', 'protobufjs'],
-    graph: 'mha',
-    description: 'onnxruntime-node, com.microsoft MultiHeadAttention',
-  },
-  'ort-node:matmul': {
-    id: 'ort-node:matmul',
-    packages: ['onnxruntime-node', 'protobufjs'],
-    graph: 'matmul',
-    description: 'onnxruntime-node, MatMul→Softmax→MatMul graph',
-  },
-  'ort-web:mha': {
-    id: 'ort-web:mha',
-    packages: ['onnxruntime-web', 'protobufjs'],
-    graph: 'mha',
-    description: 'onnxruntime-web (wasm), com.microsoft MultiHeadAttention',
-  },
-  'ort-web:matmul': {
-    id: 'ort-web:matmul',
-    packages: ['onnxruntime-web', 'protobufjs'],
-    graph: 'matmul',
-    description: 'onnxruntime-web (wasm), MatMul→Softmax→MatMul graph',
-  },
-  'tfjs-wasm': {
-    id: 'tfjs-wasm',
-    packages: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm'],
-    graph: 'matmul',
-    description: '@tensorflow/tfjs-core on tfjs-backend-wasm',
-  },
-};
+export { PEERS, type PeerInfo } from '../registry.js';
 
 export function isMasked(mask: MaskSpec): boolean {
   return mask.causal || mask.window !== undefined;

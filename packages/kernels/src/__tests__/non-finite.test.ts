@@ -12,8 +12,8 @@
  */
 import { referenceAttention, tensor } from '@attnkit/core';
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../engine.js';
-import { getEngine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
+import { getEngine } from '../engine/engine.js';
 import { expectClose, readBack, U } from './helpers.js';
 
 const FLT_MAX = 3.4028234663852886e38;

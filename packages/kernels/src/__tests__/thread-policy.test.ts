@@ -11,12 +11,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_IDLE_MS,
   getEngine,
-  runParallel,
   setThreadPolicy,
   startThreads,
   stopThreads,
   threadsInfo,
 } from '../../dist/index.js';
+import { runParallel } from '../../dist/runtime/index.js';
 
 const GEMM = new URL('./fixtures/gemm-work.mjs', import.meta.url).href;
 const FAILING = new URL('./fixtures/failing-work.mjs', import.meta.url).href;

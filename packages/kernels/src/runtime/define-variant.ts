@@ -24,8 +24,8 @@ import {
 import { alignFloats } from '../engine/arena.js';
 import type { Engine } from '../engine/engine.js';
 import { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
-import { finishAttention, placeAttention } from './attention-io.js';
 import { maxThreads } from '../pool/thread-pool.js';
+import { finishAttention, placeAttention } from './attention-io.js';
 import {
   callArenaFloats,
   engineFor,

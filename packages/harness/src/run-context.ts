@@ -1,0 +1,112 @@
+/**
+ * What the row kinds (cases/*) share with the run loop (runner.ts): the run's context, which
+ * labels a group runs, and how a row that could not be measured is recorded.
+ */
+import type { Progress } from './progress.js';
+import { type PeerId, VARIANTS } from './registry.js';
+import type { ResultRow } from './results.js';
+import type { ResultsWriter } from './results-writer.js';
+import { baseRow } from './rows.js';
+import type { BenchCase, GroupSpec, Suite, VariantSpec } from './suite.js';
+
+/** Predicted milliseconds of one call from this label's GFLOP/s on an earlier case of the group. */
+export class CallPredictor {
+  private readonly rates = new Map<string, number>();
+  record(key: string, flops: number, milliseconds: number): void {
+    if (milliseconds > 0) this.rates.set(key, flops / milliseconds);
+  }
+  predict(key: string, flops: number): number | null {
+    const rate = this.rates.get(key);
+    return rate ? flops / rate : null;
+  }
+}
+
+export interface RunContext {
+  readonly suite: Suite;
+  readonly specs: readonly VariantSpec[];
+  readonly threads: readonly number[];
+  readonly peers: readonly PeerId[];
+  readonly writer: ResultsWriter;
+  readonly progress: Progress;
+  readonly predictor: CallPredictor;
+  /** Peers found unable to use a thread count: later cases skip at once with the same reason. */
+  readonly peerThreadLimits: Map<string, string>;
+}
+
+export function specsForGroup(context: Pick<RunContext, 'specs'>, group: GroupSpec): VariantSpec[] {
+  if (!group.variants) return [...context.specs];
+  return context.specs.filter(
+    (spec) =>
+      spec.variant === 'dense' ||
+      group.variants?.includes(spec.label) ||
+      group.variants?.includes(spec.variant),
+  );
+}
+
+export function runsPeers(group: GroupSpec, n: number): boolean {
+  return (
+    group.kind === 'attention' &&
+    group.peers &&
+    (group.peerLengths === undefined || group.peerLengths.includes(n))
+  );
+}
+
+export function seconds(milliseconds: number): string {
+  return `${Number((milliseconds / 1000).toPrecision(2))} s`;
+}
+
+/** The identity of one row a case owes the results file, before it is measured. */
+export interface PlannedRow {
+  readonly label: string;
+  readonly threads: number;
+  readonly implementation: ResultRow['implementation'];
+  readonly variant: string;
+  readonly exact: boolean | null;
+}
+
+export function variantRow(spec: VariantSpec, threads: number): PlannedRow {
+  return {
+    label: spec.label,
+    threads,
+    implementation: spec.variant === 'naive' ? 'naive' : 'attnkit',
+    variant: spec.variant,
+    exact: VARIANTS[spec.variant].variant.exact,
+  };
+}
+
+export function peerRow(peer: PeerId, threads: number): PlannedRow {
+  return { label: peer, threads, implementation: 'peer', variant: peer, exact: true };
+}
+
+/** Every row a case produces: each label at each thread count, then the peers'. */
+export function plannedRows(context: RunContext, group: GroupSpec, benchCase: BenchCase): PlannedRow[] {
+  const rows: PlannedRow[] = [];
+  for (const spec of specsForGroup(context, group)) {
+    for (const threads of context.threads) rows.push(variantRow(spec, threads));
+  }
+  if (runsPeers(group, benchCase.n)) {
+    for (const peer of context.peers) {
+      for (const threads of context.threads) rows.push(peerRow(peer, threads));
+    }
+  }
+  return rows;
+}
+
+/** Writes a skipped row and ends its progress step (started by the caller). */
+export function recordSkipped(
+  context: RunContext,
+  benchCase: BenchCase,
+  planned: PlannedRow,
+  extra: { flops: number; pairs: number } & Partial<ResultRow>,
+  reason: string,
+): void {
+  const { label, threads, ...identity } = planned;
+  context.writer.upsert({
+    ...baseRow(benchCase, label, threads),
+    ...identity,
+    ...extra,
+    status: 'skipped',
+    reason,
+  });
+  context.progress.finish(`skipped (${reason})`);
+}
