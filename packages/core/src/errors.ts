@@ -1,5 +1,5 @@
 /**
- * The one error type every public entry point throws for bad input (DESIGN §7). It names the
+ * The one error type every public entry point throws for bad input (docs/design.md, Errors). It names the
  * argument (`'k'`, `'options.window'`, `'options.blockQ'`), what was expected, what was received,
  * and how to fix it, so a caller can both read the message and branch on `argument`.
  */

@@ -1,5 +1,5 @@
 /**
- * The one FLOP model of DESIGN §6: every (query, key) pair a row attends costs Dk multiply-adds for
+ * The one FLOP model of docs/design.md, FLOP model: every (query, key) pair a row attends costs Dk multiply-adds for
  * the score and Dv for the output, 2 FLOPs each:
  *   FLOPs = 2 · (Dk + Dv) · pairs,  pairs = visiblePairs(problem) (all B·Hq·Lq·Lk when unmasked).
  * It counts the problem's work, not an implementation's, so GFLOP/s compares variants on the same

@@ -1,5 +1,5 @@
 /**
- * Mask semantics (DESIGN §3), the single source of truth every variant and test materialises.
+ * Mask semantics (docs/design.md, Masks), the single source of truth every variant and test materialises.
  * Bottom-right aligned (flash-attention >= 2.1): query i sits at key position p = i + Lk − Lq and
  * sees key j iff j < validKeys and p − left <= j <= p + right (causal: right = 0). The visible keys
  * of a row are therefore one contiguous range [firstVisibleKey, visibleKeyEnd), possibly empty.
@@ -100,7 +100,7 @@ export function maskToString(mask: MaskPredicate, qLength: number, kvLength: num
   return lines.join('\n');
 }
 
-/** Σ over (b, h, i) of the keys row i sees: the pair count of the FLOP model (DESIGN §6). */
+/** Σ over (b, h, i) of the keys row i sees: the pair count of the FLOP model (docs/design.md, FLOP model). */
 export function visiblePairs(problem: AttentionProblem): number {
   const { batch, qHeads, qLength, kvLength, windowLeft, windowRight, validKeys } = problem;
   let pairs = 0;

@@ -1,7 +1,7 @@
 /**
  * The plain float32 dense path: triple loops with Math.fround after every operation, so each
  * step rounds to float32 exactly as a naive float32 implementation would (sequential dot
- * products, sequential sums, no tiling). Two uses: the accuracy yardstick of DESIGN §5 (an exact
+ * products, sequential sums, no tiling). Two uses: the accuracy yardstick of docs/design.md, Accuracy (an exact
  * variant's error must stay within 2× of this one's) and the naive speed baseline of benchmarks.
  *
  * Non-finite values: this is what a plain float32 loop gives, with one rule on top: a row that

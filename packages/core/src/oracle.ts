@@ -1,5 +1,5 @@
 /**
- * The float64 oracle (DESIGN §5): softmax attention written as plain loops with numbered steps,
+ * The float64 oracle (docs/design.md, Accuracy): softmax attention written as plain loops with numbered steps,
  * no tiling and no cleverness, so it can be checked by reading. Every other result is compared
  * to this one. Visibility comes from masks.ts (the single source of truth).
  *

@@ -1,5 +1,5 @@
 /**
- * Tensor constructors (DESIGN §2). A tensor is a plain `{ data: Float32Array, shape }` object,
+ * Tensor constructors (docs/design.md, Tensors). A tensor is a plain `{ data: Float32Array, shape }` object,
  * row-major and contiguous. Every dimension is a positive integer: empty tensors are refused
  * rather than carried through kernels that would have nothing to do.
  * Time O(numel) for zeros/randn; `tensor` wraps a Float32Array without copying.

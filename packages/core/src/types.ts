@@ -1,5 +1,5 @@
 /**
- * The attention contract (DESIGN §2–§3). Every variant package implements `AttentionVariant`
+ * The attention contract (docs/design.md, Tensors and Variant interface). Every variant package implements `AttentionVariant`
  * and reads its inputs through `validateAttentionInputs`, which returns an `AttentionProblem`.
  */
 

@@ -5,7 +5,7 @@
  * float32 accumulation error is largest.
  *
  * Exact variants must stay within 2× the error of the plain float32 dense path on the same rows
- * (flash-attention's acceptance rule, DESIGN §5); approximate ones (linear) report their
+ * (flash-attention's acceptance rule, docs/design.md, Accuracy); approximate ones (linear) report their
  * distance from softmax attention with no pass/fail.
  */
 import { type ErrorStats, errorStats, naiveFloat32Attention, referenceAttention } from '@attnkit/core';

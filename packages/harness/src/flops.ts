@@ -1,5 +1,5 @@
 /**
- * The FLOP model of DESIGN §6, core's `attentionFlops`: every (query, key) pair a row attends
+ * The FLOP model of docs/design.md, FLOP model, core's `attentionFlops`: every (query, key) pair a row attends
  * costs Dk multiply-adds for the score and Dv for the output, 2 FLOPs each,
  *   FLOPs = 2 · (Dk + Dv) · visiblePairs.
  * This module only builds the AttentionProblem for a suite case (no tensors needed) and adds the

@@ -32,7 +32,7 @@ export function ioBytes(shape: CaseShape): number {
 
 /**
  * The last `rows` query rows of every (b, h) of a [B, H, L, D] array. Bottom-right alignment
- * (DESIGN §3: query i sits at key position i + Lk − Lq) means these rows, taken as a query
+ * (docs/design.md, Masks: query i sits at key position i + Lk − Lq) means these rows, taken as a query
  * tensor of length `rows` on their own, keep exactly their mask: the oracle can check a slice.
  */
 export function lastRows(data: ArrayLike<number>, shape: readonly number[], rows: number): Float32Array;

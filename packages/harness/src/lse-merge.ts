@@ -27,7 +27,7 @@ export function mergePartials(a: PartialAttention, b: PartialAttention, valueDim
     const lb = b.lse[r] ?? Number.NEGATIVE_INFINITY;
     const m = Math.max(la, lb);
     if (m === Number.NEGATIVE_INFINITY) {
-      // Neither part sees a key: zeros and −∞, never NaN (DESIGN §3).
+      // Neither part sees a key: zeros and −∞, never NaN (docs/design.md, Masks).
       lse[r] = Number.NEGATIVE_INFINITY;
       continue;
     }

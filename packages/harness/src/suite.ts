@@ -22,7 +22,7 @@ export type Reach = z.infer<typeof reachSchema>;
 export const maskSchema = z
   .object({
     causal: z.boolean().default(false),
-    /** Inclusive [left, right] reach around the query's key position (DESIGN §3). */
+    /** Inclusive [left, right] reach around the query's key position (docs/design.md, Masks). */
     window: z.tuple([reachSchema, reachSchema]).optional(),
   })
   .strict();

@@ -2,7 +2,7 @@
  * Causal linear attention for one head group, chunked (fla's "chunk" mode; Yang et al. 2024,
  * "Gated Linear Attention Transformers with Hardware-Efficient Training", §3):
  * query rows are cut into chunks of C; chunk c's rows sit at key positions [k0, k0 + C) (bottom-right
- * alignment, DESIGN §3: query i at p = i + Lk − Lq) and
+ * alignment, docs/design.md, Masks: query i at p = i + Lk − Lq) and
  *   out_c = φ(Q_c)·S_prev + tril(φ(Q_c)·φ(K_c)ᵀ)·V_c,   den_c = φ(Q_c)·z_prev + tril(…)·1,
  * then S += φ(K_c)ᵀV_c, z += Σ φ(K_c). Keys before the first query's position enter S first, a block
  * at a time; rows whose position is < 0 (Lq > Lk) see no key and get zeros. The tile's mask is

@@ -219,7 +219,7 @@ console.log('\n## 4. causal chunk size C at N = 4096 (elu)');
   console.log(row.join(', '));
 }
 
-// 5. Distance from softmax attention (a reported metric, DESIGN §5).
+// 5. Distance from softmax attention (a reported metric, docs/design.md, Accuracy).
 console.log('\n## 5. RMS (max abs) distance from softmax attention, N = 256, one seed per m');
 for (const std of [1, 0.5]) {
   const q = randn([1, H, 256, D], 60, std);

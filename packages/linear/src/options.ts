@@ -84,7 +84,7 @@ export function resolveSettings(
  * Which mask linear attention runs for a normalised band (causal folded into `right`):
  * 'full' when the band hides nothing, 'causal' when it is exactly the causal mask, 'band' otherwise
  * (a finite window, which running sums cannot honour: keys would have to leave the state).
- * Bottom-right alignment (DESIGN §3): query i sits at key position p = i + Lk − Lq, p ∈ [Lk − Lq, Lk − 1],
+ * Bottom-right alignment (docs/design.md, Masks): query i sits at key position p = i + Lk − Lq, p ∈ [Lk − Lq, Lk − 1],
  * so a left reach >= Lk − 1 and a right reach >= Lq − 1 cover every key.
  */
 export type MaskForm = 'full' | 'causal' | 'band';

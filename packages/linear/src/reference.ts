@@ -2,7 +2,7 @@
  * The float64 oracle of linear attention: the QUADRATIC form, plain loops, no reassociation,
  *   out_i = Σ_{j visible} (φ(q_i)·φ(k_j)) v_j / (Σ_{j visible} φ(q_i)·φ(k_j) + eps),
  * with the same φ as the kernels path (same W for FAVOR+, same stabilisers, same 1/√m) but computed
- * in float64 from the float32 inputs, and visibility from core's masks (DESIGN §3: causal / window
+ * in float64 from the float32 inputs, and visibility from core's masks (docs/design.md, Masks: causal / window
  * bottom-right aligned, kvLengths). linearAttention is held to this to float32 tolerance; the
  * harness reports fidelity against it.
  * Time O(B·Hq·Lq·Lk·(m + dv) + B·Hkv·Lk·m·d); memory O(Lk·m + m) per head.

@@ -1,5 +1,5 @@
 /**
- * How far linear attention is from softmax attention on given inputs: a reported metric (DESIGN §5),
+ * How far linear attention is from softmax attention on given inputs: a reported metric (docs/design.md, Accuracy),
  * not a pass/fail check. Compares linearAttention's float32 output with core's float64 softmax
  * oracle (referenceAttention) on the same mask; the softmax side uses options.scale for FAVOR+
  * (the scale it estimates) and the default 1/√d for elu / relu (which take no scale).

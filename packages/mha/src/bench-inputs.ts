@@ -110,7 +110,7 @@ export function makeMhaBenchInputs(
   };
 }
 
-/** Σ over query rows of the keys each sees (DESIGN §3, Lq = Lk = L): the attention's pair count per (b, h). */
+/** Σ over query rows of the keys each sees (docs/design.md, Masks, Lq = Lk = L): the attention's pair count per (b, h). */
 export function visiblePairsPerHead(
   length: number,
   causal: boolean,
@@ -132,7 +132,7 @@ export function visiblePairsPerHead(
 
 /**
  * FLOPs of one layer call: projections 2·B·L·dModel·(Hq·dk + Hkv·dk + Hkv·dv) + 2·B·L·Hq·dv·dModel,
- * attention 2·B·Hq·pairs·(dk + dv) over the visible pairs (DESIGN §6).
+ * attention 2·B·Hq·pairs·(dk + dv) over the visible pairs (docs/design.md, FLOP model).
  */
 export function mhaLayerFlops(
   shape: MhaBenchShape,

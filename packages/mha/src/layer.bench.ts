@@ -4,7 +4,7 @@
  * Run: pnpm --filter @attnkit/mha bench [-- --shape gpt2-small --length 1024 --backend wasm|js --time 1000 --rounds 3]
  * (default backend: the kernels' default engine)
  * Figures are medians over rounds of tinybench medians; compare them as ratios within one run (the
- * machine may be shared), and read GFLOP/s against DESIGN §6's model (visible pairs only for masks;
+ * machine may be shared), and read GFLOP/s against docs/design.md, FLOP model's model (visible pairs only for masks;
  * linear attention does not do those FLOPs, so its column is blank).
  */
 import { parseArgs } from 'node:util';

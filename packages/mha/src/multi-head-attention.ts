@@ -36,7 +36,7 @@ export interface MultiHeadAttentionOptions<O extends AttentionOptions = Attentio
   kvHeads?: number;
   /** The attention that runs per head (default: flash from @attnkit/flash). */
   variant?: AttentionVariant<O>;
-  /** GPT-style mask, bottom-right aligned (DESIGN §3). Passed to the variant as options.causal. */
+  /** GPT-style mask, bottom-right aligned (docs/design.md, Masks). Passed to the variant as options.causal. */
   causal?: boolean;
   /** [B, Lk, dModel]: keys and values are projected from it (cross-attention). Default: x. */
   context?: Tensor;

@@ -15,7 +15,7 @@ export interface ReferenceLayerOptions {
   kvHeads?: number;
   causal?: boolean;
   context?: Tensor;
-  /** Inclusive band [left, right] around each query's key position (DESIGN §3). */
+  /** Inclusive band [left, right] around each query's key position (docs/design.md, Masks). */
   window?: readonly [number, number];
   /** Per batch: keys j >= kvLengths[b] are padding. */
   kvLengths?: ArrayLike<number>;

@@ -76,7 +76,7 @@ describe('causalAttention vs the float64 oracle', () => {
     }
   }
 
-  it('stays within 2× the plain float32 dense path’s error (DESIGN §5)', () => {
+  it('stays within 2× the plain float32 dense path’s error (docs/design.md, Accuracy)', () => {
     const { q, k, v } = inputs(1, 2, 2, 97, 97, 64, 64, 5);
     const ref = referenceAttention(q, k, v, { causal: true });
     const naive = naiveFloat32Attention(q, k, v, { causal: true });

@@ -1,5 +1,5 @@
 /**
- * Core's conformance kit (DESIGN §5) on the causal variant: it runs every causal case of the table
+ * Core's conformance kit (docs/design.md, Accuracy) on the causal variant: it runs every causal case of the table
  * (non-causal ones must be refused: the variant keeps the shared meaning of options.causal).
  * Tolerances vs the float64 oracle (inputs N(0, 1), so |out| <= max|v| ≈ 5):
  * - backend 'js': the plain-TS kernels accumulate dot products, sums and P·V in float64 and round to

@@ -3,7 +3,7 @@ import { attentionFlops, attentionGflops } from '../flops.js';
 import { randn } from '../tensor.js';
 import { validateAttentionInputs } from '../validate.js';
 
-describe('attentionFlops (DESIGN §6 model)', () => {
+describe('attentionFlops (docs/design.md, FLOP model model)', () => {
   it('counts 2·(Dk + Dv) per pair over all pairs when unmasked', () => {
     const problem = validateAttentionInputs(
       randn([2, 3, 5, 4], 1),

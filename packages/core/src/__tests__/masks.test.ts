@@ -1,4 +1,4 @@
-/** Mask semantics against hand-drawn pictures (DESIGN §3: bottom-right aligned, p = i + Lk − Lq). */
+/** Mask semantics against hand-drawn pictures (docs/design.md, Masks: bottom-right aligned, p = i + Lk − Lq). */
 import {
   andMasks,
   causalMask,

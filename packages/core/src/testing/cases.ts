@@ -1,5 +1,5 @@
 /**
- * The conformance case table (DESIGN §5): awkward sizes, head dims, Lq != Lk both ways, Dv != Dk,
+ * The conformance case table (docs/design.md, Accuracy): awkward sizes, head dims, Lq != Lk both ways, Dv != Dk,
  * GQA / MQA, causal, windows (incl. [0, 0] and wider than the sequence), kvLengths (incl. 0),
  * custom and negative scales, logits around ±1e4, fully masked rows, and seeded random shapes.
  * Sizes stay small except a few 257s and 1025s, so the whole kit runs in seconds per variant

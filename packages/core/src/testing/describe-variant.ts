@@ -1,5 +1,5 @@
 /**
- * The conformance kit every variant package runs from its tests (DESIGN §5):
+ * The conformance kit every variant package runs from its tests (docs/design.md, Accuracy):
  * `describeVariant(variant, config)` registers one vitest test per case of `conformanceCases()`
  * (cases the variant does not support are reported as skipped with the reason, and a separate
  * test checks that forward refuses them), plus one test per malformed-input class.

@@ -55,7 +55,7 @@ function expectMatchesOracle(
   // lse is as large as the scores (|s| <~ 10 here): a few float32 ulps of that magnitude.
   const lseStats = errorStats(lse, reference.lse, { atol: 1e-5, rtol: 1e-5 });
   expect(lseStats.failing, `${label}: lse ${formatErrorStats(lseStats)}`).toBe(0);
-  // The 2×-float32-dense rule (DESIGN §5): no worse than twice the naive float32 path, plus a floor of
+  // The 2×-float32-dense rule (docs/design.md, Accuracy): no worse than twice the naive float32 path, plus a floor of
   // 8 float32 ulps of the largest output for inputs where the naive path happens to be exact.
   const naive = errorStats(naiveFloat32Attention(q, k, v, options), reference.out);
   let largest = 0;

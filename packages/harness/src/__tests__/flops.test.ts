@@ -13,7 +13,7 @@ const shape = (n: number, extra: Partial<CaseShape> = {}): CaseShape => ({
   ...extra,
 });
 
-describe('FLOP model (DESIGN §6)', () => {
+describe('FLOP model (docs/design.md, FLOP model)', () => {
   it('counts 2·(Dk+Dv) FLOPs per pair over all B·Hq·Lq·Lk pairs without a mask', () => {
     expect(attendedPairs(shape(10), { causal: false })).toBe(2 * 3 * 10 * 10);
     expect(attentionFlops(shape(10), { causal: false })).toBe(2 * (8 + 4) * 2 * 3 * 100);

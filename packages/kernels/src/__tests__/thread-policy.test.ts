@@ -137,7 +137,8 @@ describe('idle release', () => {
 
   it('the idle timer never keeps the process alive (unref’d)', () => {
     const script = `
-      import { getEngine, runParallel, setThreadPolicy } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};
+      import { getEngine, setThreadPolicy } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};
+      import { runParallel } from ${JSON.stringify(new URL('../../dist/runtime/index.js', import.meta.url).href)};
       setThreadPolicy({ idleMs: 120000 });
       const arena = getEngine('wasm').arena;
       const out = arena.alloc(8);

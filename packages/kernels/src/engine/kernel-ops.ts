@@ -1,5 +1,5 @@
 /**
- * The primitive set every variant computes with (DESIGN §4).
+ * The primitive set every variant computes with (docs/design.md, Engine and threads).
  *
  * Every argument named `a`, `b`, `c`, `s`, `x`, `acc`, `out`, `rowMax`, ... is an OFFSET in float32
  * elements into the engine's memory (`engine.heap`), and every `ld*` is a row stride in elements.
@@ -71,7 +71,7 @@ export interface KernelOps {
 
   /**
    * Sets s[r][c] = -Infinity where key `firstKey + c` is hidden from the query whose key position
-   * is `firstQueryPos + r` (DESIGN §3: visible iff key < validKeys and pos - left <= key <= pos + right).
+   * is `firstQueryPos + r` (docs/design.md, Masks: visible iff key < validKeys and pos - left <= key <= pos + right).
    * left/right may be Infinity.
    */
   maskBand(

@@ -1,7 +1,7 @@
 /**
  * FAVOR+ as an estimator: the projection has orthogonal blocks and chi(d) row norms, φ(q)·φ(k) is an
  * unbiased estimate of exp(scale·q·k), and the distance to softmax attention shrinks as the number
- * of features grows (DESIGN §5: a test of the estimator with fixed seeds).
+ * of features grows (docs/design.md, Accuracy: a test of the estimator with fixed seeds).
  */
 import { AttentionInputError, randn } from '@attnkit/core';
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Core's conformance kit (DESIGN §5) on the sliding-window variant: it runs every case of the table
+ * Core's conformance kit (docs/design.md, Accuracy) on the sliding-window variant: it runs every case of the table
  * that has a window (cases without one must be refused: the window is required).
  * Tolerances vs the float64 oracle (inputs N(0, 1), so |out| <= max|v| ≈ 5):
  * - backend 'js': the plain-TS kernels accumulate dot products, sums and P·V in float64 and round to

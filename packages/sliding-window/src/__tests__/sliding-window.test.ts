@@ -96,7 +96,7 @@ describe('slidingWindowAttention vs the float64 oracle', () => {
     }
   }
 
-  it('stays within 2× the plain float32 dense path’s error (DESIGN §5)', () => {
+  it('stays within 2× the plain float32 dense path’s error (docs/design.md, Accuracy)', () => {
     const { q, k, v } = inputs(1, 2, 2, 97, 97, 64, 64, 6);
     const options = { window: [20, 3] as const };
     const ref = referenceAttention(q, k, v, options);
