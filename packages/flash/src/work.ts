@@ -11,10 +11,12 @@
  *     acc += P · V_tile                                   (gemmNN, beta = 1)
  *   out_rows = acc / rowSum, lse = rowMax + log(rowSum)   (finishRows: one division at the end;
  *                                                           rows that saw nothing → zeros, −∞)
+ * Values near FLT_MAX can overflow the unnormalised accumulator where the result does not; such an
+ * item runs the tiles once more with P divided by the final row sums (see attendQueryBlock, step 5).
  * The accumulator IS the block's rows of the arena output: they belong to this item alone, and
  * finishRows may divide in place, so no accumulator tile is needed.
  * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per running item (so per thread):
- * one blockQ × blockK score tile + 2 · blockQ running statistics (scratchFloats), independent of N.
+ * one blockQ × blockK score tile + 3 · blockQ row statistics (scratchFloats), independent of N.
  */
 import {
   alignFloats,
@@ -38,9 +40,12 @@ export interface FlashParams {
 
 export type FlashPayload = VariantPayload<FlashParams>;
 
-/** Floats of per-item scratch: the score tile, then rowMax and rowSum (each start 64-byte aligned). */
+/**
+ * Floats of per-item scratch: the score tile, then rowMax, rowSum and the final row sums a
+ * normalised second pass divides by (each start 64-byte aligned).
+ */
 export function scratchFloats(blockQ: number, blockK: number): number {
-  return alignFloats(blockQ * blockK) + 2 * alignFloats(blockQ);
+  return alignFloats(blockQ * blockK) + 3 * alignFloats(blockQ);
 }
 
 // One plan and one geometry per module instance (per thread), reused across items: nothing is
@@ -74,21 +79,16 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
 }
 
 function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, scratch: number): void {
-  const { ops } = engine;
   const { problem } = payload;
-  const { qLength, kvLength, headDim, valueDim } = problem;
+  const { qLength, kvLength, valueDim } = problem;
   const { blockQ, blockK, queryBlocks } = payload.params;
   const { b, rowStart, rowEnd } = locateQueryBlockItem(payload, blockQ, queryBlocks, item, located);
   const rows = rowEnd - rowStart;
-  const qRows = located.q + rowStart * headDim;
   const acc = located.out + rowStart * valueDim;
   const lse = located.lse + rowStart;
-  const keys = located.k;
-  const values = located.v;
-
-  const scores = scratch;
   const rowMax = scratch + alignFloats(blockQ * blockK);
   const rowSum = rowMax + alignFloats(blockQ);
+  const finalSum = rowSum + alignFloats(blockQ);
 
   // 1. fresh running statistics and accumulator for this block (the scratch was allocated before and
   //    nothing is allocated below, so this heap view stays valid for the whole item)
@@ -103,10 +103,73 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
   geometry.windowLeft = problem.windowLeft;
   geometry.windowRight = problem.windowRight;
   geometry.validKeys = problem.validKeys[b]!;
-  planKeyBlocks(geometry, rowStart, rowStart + rows, plan);
-  const firstQueryPos = rowStart + kvLength - qLength;
+  planKeyBlocks(geometry, rowStart, rowEnd, plan);
 
-  // 3. key tiles, FlashAttention-2 inner loop
+  // 3. key tiles, FlashAttention-2 inner loop; 4. one division per row at the end, lse straight
+  //    into the arena's lse rows
+  attendKeyTiles(engine, payload, b, rowStart, rowEnd, scratch, -1);
+  engine.ops.finishRows(acc, valueDim, rows, valueDim, rowMax, rowSum, acc, valueDim, lse);
+
+  // 5. The unnormalised accumulator holds up to rowSum · max|v|: with values near FLT_MAX it can
+  //    overflow where the result (a convex combination of values) does not. Only then, a second
+  //    pass with the final max and row sums known divides P by the row sum before P·V, so every
+  //    partial sum stays within max|v|. lse from the first pass is already right.
+  if (!accumulatorOverflowed(heap, acc, rows, valueDim, rowSum)) return;
+  for (let r = 0; r < rows; r++) heap[finalSum + r] = heap[rowSum + r]!;
+  heap.fill(0, rowSum, rowSum + rows);
+  heap.fill(0, acc, acc + rows * valueDim);
+  attendKeyTiles(engine, payload, b, rowStart, rowEnd, scratch, finalSum);
+  for (let r = 0; r < rows; r++) {
+    if (heap[finalSum + r] === 0) heap.fill(0, acc + r * valueDim, acc + (r + 1) * valueDim); // saw no key
+  }
+}
+
+/** True when a row with a finite, positive row sum came out non-finite (the accumulator overflowed). */
+function accumulatorOverflowed(
+  heap: Float32Array,
+  out: number,
+  rows: number,
+  valueDim: number,
+  rowSum: number,
+): boolean {
+  for (let r = 0; r < rows; r++) {
+    const sum = heap[rowSum + r]!;
+    if (!(sum > 0 && sum < Number.POSITIVE_INFINITY)) continue; // empty or NaN rows are what they are
+    for (let i = out + r * valueDim, end = i + valueDim; i < end; i++) {
+      const x = heap[i]!;
+      if (x - x !== 0) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The tile loop over the plan's key tiles. `normaliser` < 0: the online pass (running max and sums,
+ * acc += P·V). `normaliser` ≥ 0: the normalised pass, rowMax already final (so no rescaling), P
+ * divided by the final row sums at `normaliser` before acc += P·V.
+ */
+function attendKeyTiles(
+  engine: Engine,
+  payload: FlashPayload,
+  b: number,
+  rowStart: number,
+  rowEnd: number,
+  scratch: number,
+  normaliser: number,
+): void {
+  const { ops } = engine;
+  const { problem } = payload;
+  const { qLength, kvLength, headDim, valueDim } = problem;
+  const { blockQ, blockK } = payload.params;
+  const rows = rowEnd - rowStart;
+  const qRows = located.q + rowStart * headDim;
+  const acc = located.out + rowStart * valueDim;
+  const keys = located.k;
+  const values = located.v;
+  const scores = scratch;
+  const rowMax = scratch + alignFloats(blockQ * blockK);
+  const rowSum = rowMax + alignFloats(blockQ);
+  const firstQueryPos = rowStart + kvLength - qLength;
   for (let tileStart = plan.keyStart; tileStart < plan.keyEnd; tileStart += blockK) {
     const tileEnd = Math.min(tileStart + blockK, plan.keyEnd);
     const cols = tileEnd - tileStart;
@@ -138,6 +201,7 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
       );
     }
     ops.onlineSoftmaxStep(scores, blockK, rows, cols, rowMax, rowSum, acc, valueDim, valueDim);
+    if (normaliser >= 0) ops.divideRows(scores, blockK, rows, cols, normaliser, 0);
     // A key some row cannot see is left out of that row's sum, not multiplied by zero, when its value
     // is not finite (0 · NaN = NaN); only a masked tile can hold one, and its values are checked.
     if (
@@ -174,9 +238,6 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
       1,
     );
   }
-
-  // 4. one division per row at the end; lse straight into the arena's lse rows
-  ops.finishRows(acc, valueDim, rows, valueDim, rowMax, rowSum, acc, valueDim, lse);
 }
 
 /** Flash's work module: this file, which pool workers import by URL. */

@@ -228,3 +228,30 @@ describe('out, lse and memory', () => {
     expect(measure(1024, { causal: true, blockQ: 16, blockK: 32 })).toBe(tiles);
   });
 });
+
+describe('values near FLT_MAX', () => {
+  // Eight equal scores (q = 0) and every value 3e38: the answer is 3e38 (float64), dense gives
+  // 3.0000002e38; the unnormalised accumulator of a one-pass flash reaches 8 · 3e38 = +∞.
+  const q = { data: new Float32Array(4), shape: [1, 1, 1, 4] };
+  const k = { data: Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)), shape: [1, 1, 8, 4] };
+  const v = { data: new Float32Array(32).fill(3e38), shape: [1, 1, 8, 4] };
+  for (const options of [
+    { backend: 'js' },
+    { backend: 'wasm' },
+    { backend: 'wasm', blockK: 3 },
+    { backend: 'js', blockK: 1, causal: true },
+  ] as FlashOptions[]) {
+    it(`stay finite where dense does (${JSON.stringify(options)})`, () => {
+      const lse = new Float32Array(1);
+      const out = flashAttention(q, k, v, { ...options, lse });
+      for (const x of out.data) expect(Math.abs(x - 3e38) / 3e38).toBeLessThan(1e-6);
+      expect(lse[0]).toBeCloseTo(Math.log(8), 6); // all scores are 0
+    });
+  }
+
+  it('keep an overflow that is real: a row whose values are +∞ stays +∞', () => {
+    const infinite = { data: new Float32Array(32).fill(Number.POSITIVE_INFINITY), shape: [1, 1, 8, 4] };
+    const out = flashAttention(q, k, infinite, {});
+    for (const x of out.data) expect(x).toBe(Number.POSITIVE_INFINITY);
+  });
+});
