@@ -7,13 +7,23 @@
  */
 import { Bench } from 'tinybench';
 
-/** Mean milliseconds per call of `fn` (tinybench, warm-up on unless warmupIterations is 0). */
-export async function meanMs(
+/** Wall and CPU time of one benchmarked call. */
+export interface CallTiming {
+  /** Mean and fastest wall milliseconds per call. On a loaded machine the fastest is the less noisy. */
+  readonly mean: number;
+  readonly min: number;
+  /** Fastest call in CPU milliseconds of this process (user + system): what time slicing by other
+   *  processes cannot inflate. Meaningful for one-thread calls only (workers' CPU adds up). */
+  readonly cpuMin: number;
+}
+
+/** Milliseconds per call of `fn` (tinybench, warm-up on unless warmupIterations is 0), wall and CPU. */
+export async function timeCall(
   name: string,
   fn: () => void,
   iterations: number,
   warmupIterations = 1,
-): Promise<number> {
+): Promise<CallTiming> {
   const bench = new Bench({
     name,
     iterations,
@@ -22,13 +32,44 @@ export async function meanMs(
     warmupIterations,
     warmupTime: 0,
   });
-  bench.add(name, fn);
+  let cpuMin = Number.POSITIVE_INFINITY;
+  bench.add(name, () => {
+    const start = process.cpuUsage();
+    fn();
+    const used = process.cpuUsage(start);
+    cpuMin = Math.min(cpuMin, (used.user + used.system) / 1000);
+  });
   await bench.run();
   const result = bench.tasks[0]!.result;
   if (result.state !== 'completed') {
     throw new Error(`${name}: ${result.state === 'errored' ? String(result.error) : result.state}`);
   }
-  return result.latency.mean;
+  return { mean: result.latency.mean, min: result.latency.min, cpuMin };
+}
+
+/** Mean milliseconds per call of `fn` (tinybench, warm-up on unless warmupIterations is 0). */
+export async function meanMs(
+  name: string,
+  fn: () => void,
+  iterations: number,
+  warmupIterations = 1,
+): Promise<number> {
+  return (await timeCall(name, fn, iterations, warmupIterations)).mean;
+}
+
+/**
+ * A bench script's command line: `--backend=wasm|js` and the section names to run (none: all).
+ */
+export function benchArgs(argv: readonly string[] = process.argv.slice(2)): {
+  backend: 'wasm' | 'js' | undefined;
+  wanted: (section: string) => boolean;
+} {
+  const backend = argv.find((a) => a.startsWith('--backend='))?.slice('--backend='.length);
+  if (backend !== undefined && backend !== 'wasm' && backend !== 'js') {
+    throw new Error(`--backend: expected wasm or js, received ${JSON.stringify(backend)}`);
+  }
+  const sections = argv.filter((a) => !a.startsWith('--'));
+  return { backend, wanted: (section) => sections.length === 0 || sections.includes(section) };
 }
 
 /**

@@ -12,6 +12,7 @@
  * inputs whose scores overflow float32 the 2× rule has no finite yardstick.
  * Time O(B·Hq·Lq·Lk·(Dk + Dv)); extra memory O(Lk) for one row of scores.
  */
+import { kvHeadRow, queryHeadRow } from './heads.js';
 import { isVisible } from './masks.js';
 import type { AttentionOptions, Tensor } from './types.js';
 import { validateAttentionInputs } from './validate.js';
@@ -37,11 +38,12 @@ export function naiveFloat32Attention(
 
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < qHeads; h++) {
-      const kvHead = Math.floor(h / groupSize);
-      const kBase = (b * kvHeads + kvHead) * kvLength * headDim;
-      const vBase = (b * kvHeads + kvHead) * kvLength * valueDim;
+      // 1. GQA: query head h reads kv head floor(h / (Hq / Hkv)) (heads.ts).
+      const kvRow = kvHeadRow(p, b, h);
+      const kBase = kvRow * headDim;
+      const vBase = kvRow * valueDim;
       for (let i = 0; i < qLength; i++) {
-        const row = (b * qHeads + h) * qLength + i;
+        const row = queryHeadRow(p, b, h) + i;
         const qBase = row * headDim;
         let max = Number.NEGATIVE_INFINITY;
         let seen = 0;

@@ -18,6 +18,7 @@
  * whose scaled scores stay within float32's range.
  * Time O(B·Hq·Lq·Lk·(Dk + Dv)); extra memory O(Lk) for one row of weights.
  */
+import { kvHeadRow, queryHeadRow } from './heads.js';
 import { isVisible } from './masks.js';
 import type { AttentionOptions, Tensor } from './types.js';
 import { validateAttentionInputs } from './validate.js';
@@ -43,12 +44,12 @@ export function referenceAttention(
 
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < qHeads; h++) {
-      // 1. GQA: query head h reads kv head floor(h / (Hq / Hkv)).
-      const kvHead = Math.floor(h / groupSize);
-      const kBase = (b * kvHeads + kvHead) * kvLength * headDim;
-      const vBase = (b * kvHeads + kvHead) * kvLength * valueDim;
+      // 1. GQA: query head h reads kv head floor(h / (Hq / Hkv)) (heads.ts).
+      const kvRow = kvHeadRow(p, b, h);
+      const kBase = kvRow * headDim;
+      const vBase = kvRow * valueDim;
       for (let i = 0; i < qLength; i++) {
-        const row = (b * qHeads + h) * qLength + i;
+        const row = queryHeadRow(p, b, h) + i;
         const qBase = row * headDim;
         // 2. Scaled scores of the visible keys (saturated: overflow is not masking), their
         //    maximum, and whether one is NaN.

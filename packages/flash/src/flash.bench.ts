@@ -11,6 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { type CallTiming, timeCall } from '@attnkit/bench-utils';
 import {
   type AttentionOptions,
   naiveFloat32Attention,
@@ -21,7 +22,6 @@ import {
 } from '@attnkit/core';
 import { type FlashOptions, flash, flashAttention } from '@attnkit/flash';
 import { getEngine, measureSimdCeiling } from '@attnkit/kernels';
-import { Bench } from 'tinybench';
 
 const HEADS = 8;
 const HEAD_DIM = 64;
@@ -42,44 +42,8 @@ function flopsOf(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): nu
   return 2 * pairs * (problem.headDim + problem.valueDim);
 }
 
-interface Timing {
-  /** Mean and fastest wall milliseconds per call. On a loaded machine the fastest is the less noisy. */
-  mean: number;
-  min: number;
-  /** Fastest call in CPU milliseconds of this process (user + system): what time slicing by other
-   *  processes cannot inflate. Meaningful for one-thread calls only (workers' CPU adds up). */
-  cpuMin: number;
-}
-
-/** Milliseconds per call (tinybench, warm-up on). */
-async function measure(
-  name: string,
-  fn: () => void,
-  iterations: number,
-  warmupIterations = 1,
-): Promise<Timing> {
-  const bench = new Bench({
-    name,
-    iterations,
-    time: 0,
-    warmup: warmupIterations > 0,
-    warmupIterations,
-    warmupTime: 0,
-  });
-  let cpuMin = Number.POSITIVE_INFINITY;
-  bench.add(name, () => {
-    const start = process.cpuUsage();
-    fn();
-    const used = process.cpuUsage(start);
-    cpuMin = Math.min(cpuMin, (used.user + used.system) / 1000);
-  });
-  await bench.run();
-  const result = bench.tasks[0]!.result;
-  if (result.state !== 'completed') {
-    throw new Error(`${name}: ${result.state === 'errored' ? String(result.error) : result.state}`);
-  }
-  return { mean: result.latency.mean, min: result.latency.min, cpuMin };
-}
+type Timing = CallTiming;
+const measure = timeCall;
 
 /**
  * Times two calls in alternating rounds, so load from other processes hits both alike; returns

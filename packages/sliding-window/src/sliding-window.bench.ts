@@ -10,9 +10,9 @@
  * Usage: node dist/bench/sliding-window.bench.js [scaling|blocks|globals|threads|decode ...] [--backend=js|wasm]
  * Timings on a shared machine are noisy: read them as ratios within one run.
  */
-import { benchLine as line, meanMs, pairedTimes } from '@attnkit/bench-utils';
+import { benchArgs, benchLine as line, meanMs, pairedTimes } from '@attnkit/bench-utils';
 import { attentionGflops, randn, type Tensor, validateAttentionInputs } from '@attnkit/core';
-import { type Backend, getEngine, stopThreads } from '@attnkit/kernels';
+import { getEngine, stopThreads } from '@attnkit/kernels';
 import {
   createRollingKVCache,
   type SlidingWindowOptions,
@@ -22,12 +22,7 @@ import {
 const HEADS = 8;
 const HEAD_DIM = 64;
 
-const args = process.argv.slice(2);
-const backendArg = args.find((a) => a.startsWith('--backend='))?.slice('--backend='.length) as
-  | Backend
-  | undefined;
-const sections = args.filter((a) => !a.startsWith('--'));
-const wanted = (name: string) => sections.length === 0 || sections.includes(name);
+const { backend: backendArg, wanted } = benchArgs();
 
 function inputs(n: number): { q: Tensor; k: Tensor; v: Tensor } {
   return {

@@ -1,7 +1,6 @@
 import {
   AttentionInputError,
   errorStats,
-  formatErrorStats,
   naiveFloat32Attention,
   randn,
   referenceAttention,
@@ -9,6 +8,7 @@ import {
   validateAttentionInputs,
   visiblePairs,
 } from '@attnkit/core';
+import { expectWithin, attentionInputs as inputs } from '@attnkit/core/testing';
 import { getEngine } from '@attnkit/kernels';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { causal, causalAttention } from '../index.js';
@@ -19,27 +19,8 @@ import { causal, causalAttention } from '../index.js';
 // relative covers the rounding with a wide margin while still catching any wrong mask or a missed key.
 const TOLERANCE = { atol: 2e-6, rtol: 1e-5 };
 
-function inputs(
-  b: number,
-  hq: number,
-  hkv: number,
-  lq: number,
-  lk: number,
-  dk: number,
-  dv: number,
-  seed: number,
-) {
-  return {
-    q: randn([b, hq, lq, dk], seed),
-    k: randn([b, hkv, lk, dk], seed + 1),
-    v: randn([b, hkv, lk, dv], seed + 2),
-  };
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = TOLERANCE) {
-  const stats = errorStats(actual, expected, tolerance);
-  expect(stats.failing, formatErrorStats(stats)).toBe(0);
-}
+const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = TOLERANCE) =>
+  expectWithin(actual, expected, tolerance);
 
 interface Case {
   name: string;

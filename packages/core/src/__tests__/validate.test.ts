@@ -13,18 +13,8 @@ import {
   z,
   zeros,
 } from '@attnkit/core';
-import { malformedInputs } from '@attnkit/core/testing';
+import { malformedInputs, thrownInputError as thrown } from '@attnkit/core/testing';
 import { describe, expect, it } from 'vitest';
-
-function thrown(call: () => unknown): AttentionInputError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AttentionInputError);
-    return error as AttentionInputError;
-  }
-  throw new Error('expected an AttentionInputError, nothing was thrown');
-}
 
 describe('every malformed-input class', () => {
   for (const m of malformedInputs()) {

@@ -2,35 +2,10 @@
  * Dense's own behaviour beyond the conformance kit: the memory budget, options it refuses, the
  * analytic workspace, and attentionWeights against the oracle.
  */
-import {
-  AttentionInputError,
-  errorStats,
-  formatErrorStats,
-  randn,
-  referenceAttention,
-  type Tensor,
-  tensor,
-} from '@attnkit/core';
+import { errorStats, formatErrorStats, randn, referenceAttention, type Tensor, tensor } from '@attnkit/core';
+import { attentionInputs as inputs, thrownInputError as thrown } from '@attnkit/core/testing';
 import { attentionWeights, DEFAULT_MAX_SCORES_BYTES, dense, denseAttention } from '@attnkit/dense';
 import { describe, expect, it } from 'vitest';
-
-function inputs(b: number, hq: number, hkv: number, lq: number, lk: number, dk: number, dv = dk, seed = 7) {
-  return {
-    q: randn([b, hq, lq, dk], seed),
-    k: randn([b, hkv, lk, dk], seed + 1),
-    v: randn([b, hkv, lk, dv], seed + 2),
-  };
-}
-
-function thrown(call: () => unknown): AttentionInputError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AttentionInputError);
-    return error as AttentionInputError;
-  }
-  throw new Error('expected an AttentionInputError, nothing was thrown');
-}
 
 /** V = identity per kv head: attention then returns the weights themselves (as float64, from the oracle). */
 function identityValues(b: number, hkv: number, lk: number): Tensor {

@@ -3,20 +3,11 @@
  * numbers apart, Infinity as "no budget", attentionWeights' thread limit, and a call that overflows
  * the engine memory only because every running thread holds its own score buffer.
  */
-import { AttentionInputError, randn, type Tensor, zeros } from '@attnkit/core';
+import { randn, type Tensor, zeros } from '@attnkit/core';
+import { thrownInputError as thrown } from '@attnkit/core/testing';
 import { setThreadPolicy } from '@attnkit/kernels';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attentionWeights, dense, denseAttention } from '../../dist/index.js';
-
-function thrown(call: () => unknown): AttentionInputError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AttentionInputError);
-    return error as AttentionInputError;
-  }
-  throw new Error('expected an AttentionInputError, nothing was thrown');
-}
 
 const shaped = (shape: number[], seed: number): Tensor => randn(shape, seed);
 

@@ -4,11 +4,11 @@ import {
   errorStats,
   formatErrorStats,
   naiveFloat32Attention,
-  randn,
   referenceAttention,
   type Tensor,
   zeros,
 } from '@attnkit/core';
+import { attentionInputs as inputs } from '@attnkit/core/testing';
 import { getEngine } from '@attnkit/kernels';
 import { describe, expect, it, vi } from 'vitest';
 import { flash, flashAttention } from '../flash.js';
@@ -21,23 +21,6 @@ import type { FlashOptions } from '../options.js';
  * ~100 tiles per row below that is ~3e-5. 1e-4 leaves margin for the wasm backend's float32 dot products.
  */
 const TOLERANCE = { atol: 1e-4, rtol: 1e-4 };
-
-function inputs(
-  b: number,
-  hq: number,
-  hkv: number,
-  lq: number,
-  lk: number,
-  dk: number,
-  dv: number,
-  seed: number,
-): { q: Tensor; k: Tensor; v: Tensor } {
-  return {
-    q: randn([b, hq, lq, dk], seed),
-    k: randn([b, hkv, lk, dk], seed + 1),
-    v: randn([b, hkv, lk, dv], seed + 2),
-  };
-}
 
 function expectMatchesOracle(
   q: Tensor,

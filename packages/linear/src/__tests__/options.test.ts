@@ -4,20 +4,11 @@
  * malformed linear-specific options name their path. Also GQA = repeated kv heads, determinism per
  * seed, and workspaceBytes being independent of the sequence length beyond the arena copies.
  */
-import { AttentionInputError, type Tensor } from '@attnkit/core';
+import type { Tensor } from '@attnkit/core';
+import { thrownInputError as inputError } from '@attnkit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { type FeatureMap, linear, linearAttention, referenceLinearAttention } from '../index.js';
 import { expectClose, inputs, LINEAR_TOLERANCE } from './helpers.js';
-
-function inputError(call: () => unknown): AttentionInputError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AttentionInputError);
-    return error as AttentionInputError;
-  }
-  throw new Error('expected an AttentionInputError, nothing was thrown');
-}
 
 const small = inputs({ q: [1, 2, 9, 4], k: [1, 2, 9, 4], v: [1, 2, 9, 3] }, 10);
 

@@ -1,13 +1,12 @@
 import {
   AttentionInputError,
   errorStats,
-  formatErrorStats,
   naiveFloat32Attention,
-  randn,
   referenceAttention,
   validateAttentionInputs,
   visiblePairs,
 } from '@attnkit/core';
+import { expectWithin, attentionInputs as inputs } from '@attnkit/core/testing';
 import { getEngine } from '@attnkit/kernels';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { slidingWindow, slidingWindowAttention } from '../index.js';
@@ -18,27 +17,8 @@ import { slidingWindow, slidingWindowAttention } from '../index.js';
 // relative covers the rounding with a wide margin while still catching a wrong mask or a missed key.
 const TOLERANCE = { atol: 2e-6, rtol: 1e-5 };
 
-function inputs(
-  b: number,
-  hq: number,
-  hkv: number,
-  lq: number,
-  lk: number,
-  dk: number,
-  dv: number,
-  seed: number,
-) {
-  return {
-    q: randn([b, hq, lq, dk], seed),
-    k: randn([b, hkv, lk, dk], seed + 1),
-    v: randn([b, hkv, lk, dv], seed + 2),
-  };
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = TOLERANCE) {
-  const stats = errorStats(actual, expected, tolerance);
-  expect(stats.failing, formatErrorStats(stats)).toBe(0);
-}
+const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = TOLERANCE) =>
+  expectWithin(actual, expected, tolerance);
 
 interface Case {
   name: string;

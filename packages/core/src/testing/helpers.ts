@@ -1,0 +1,53 @@
+/**
+ * Small test helpers every package's tests share (so no package keeps its own copy): seeded
+ * attention inputs, a tolerance check that prints the error statistics, and catching the
+ * AttentionInputError a call must throw.
+ */
+import { expect } from 'vitest';
+import { errorStats, formatErrorStats, type Tolerance } from '../accuracy.js';
+import { AttentionInputError } from '../errors.js';
+import { randn } from '../tensor.js';
+import type { Tensor } from '../types.js';
+
+/** q [b, hq, lq, dk], k [b, hkv, lk, dk], v [b, hkv, lk, dv], N(0, 1) from seeds seed, seed + 1, seed + 2. */
+export function attentionInputs(
+  b: number,
+  hq: number,
+  hkv: number,
+  lq: number,
+  lk: number,
+  dk: number,
+  dv = dk,
+  seed = 7,
+): { q: Tensor; k: Tensor; v: Tensor } {
+  return {
+    q: randn([b, hq, lq, dk], seed),
+    k: randn([b, hkv, lk, dk], seed + 1),
+    v: randn([b, hkv, lk, dv], seed + 2),
+  };
+}
+
+/** Every element within atol + rtol·|expected|; the failure message carries the error statistics. */
+export function expectWithin(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance: Tolerance,
+  what = 'values',
+): void {
+  const stats = errorStats(actual, expected, tolerance);
+  expect(
+    stats.failing,
+    `${what}: ${formatErrorStats(stats)} (atol ${tolerance.atol}, rtol ${tolerance.rtol})`,
+  ).toBe(0);
+}
+
+/** The AttentionInputError `call` throws (the test fails when it throws nothing or something else). */
+export function thrownInputError(call: () => unknown): AttentionInputError {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AttentionInputError);
+    return error as AttentionInputError;
+  }
+  throw new Error('expected an AttentionInputError, nothing was thrown');
+}
