@@ -27,7 +27,7 @@ export function naiveFloat32Attention(
   options: AttentionOptions = {},
 ): Float32Array {
   const p = validateAttentionInputs(q, k, v, options);
-  const { batch, qHeads, kvHeads, groupSize, qLength, kvLength, headDim, valueDim } = p;
+  const { batch, qHeads, qLength, kvLength, headDim, valueDim } = p;
   const scale = f(p.scale);
   const out = new Float32Array(batch * qHeads * qLength * valueDim);
   const scores = new Float32Array(kvLength);

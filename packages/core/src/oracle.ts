@@ -36,7 +36,7 @@ export function referenceAttention(
   options: AttentionOptions = {},
 ): { out: Float64Array; lse: Float64Array } {
   const p = validateAttentionInputs(q, k, v, options);
-  const { batch, qHeads, kvHeads, groupSize, qLength, kvLength, headDim, valueDim, scale } = p;
+  const { batch, qHeads, qLength, kvLength, headDim, valueDim, scale } = p;
   const out = new Float64Array(batch * qHeads * qLength * valueDim);
   const lse = new Float64Array(batch * qHeads * qLength);
   const scores = new Float64Array(kvLength);

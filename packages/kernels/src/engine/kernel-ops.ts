@@ -96,7 +96,7 @@ export interface KernelOps {
   softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void;
 
   /**
-   * The flash inner step, per row r (s holds scaled, masked scores; -Infinity = hidden):
+   * The online-softmax inner step (tiled attention), per row r (s holds scaled, masked scores; -Infinity = hidden):
    *   mNew = max(rowMax[r], max_c s[r][c]);  if mNew == -Infinity the row is untouched (s set to 0);
    *   a NaN among the tile row's scores, or in rowMax[r], makes rowMax[r], rowSum[r], acc row r and
    *   s row r NaN (finishRows then gives NaN, never the empty row's zeros);
@@ -155,8 +155,8 @@ export interface KernelOps {
     shift: number,
     factor: number,
   ): void;
-  /** out[c] = beta · out[c] + Σ_r x[r][c]   (running Σ φ(k) for linear attention's normaliser). */
+  /** out[c] = beta · out[c] + Σ_r x[r][c]   (e.g. a running Σ φ(k), a kernel-attention normaliser). */
   columnSums(x: number, ldx: number, rows: number, cols: number, out: number, beta: number): void;
-  /** x[r][c] = x[r][c] / (den[r] + eps)   (linear attention's normaliser; eps guards a zero den). */
+  /** x[r][c] = x[r][c] / (den[r] + eps)   (a kernel-attention normaliser; eps guards a zero den). */
   divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void;
 }

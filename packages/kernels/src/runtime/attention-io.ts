@@ -69,8 +69,8 @@ export function finishAttention(
  * (docs/design.md, Masks: band and kvLengths) are masked; keys outside the range are taken as hidden, so callers
  * pass the union of the rows' visible ranges. Writes the rows' output and lse.
  *
- * The shared step of every materialising variant: dense (all rows, all keys), causal (row blocks
- * against their visible prefix), sliding-window (row blocks against their band).
+ * The shared step of every materialising variant: all rows against all keys, or row blocks against
+ * their visible key range.
  * Time O(rows · cols · (Dk + Dv)); memory: the caller's `scores` buffer.
  */
 export function attendRows(
@@ -242,8 +242,8 @@ export function attendValuesByRow(
 }
 
 /**
- * The banded block step shared by dense, causal, sliding-window and the KV caches (causal is the
- * window [∞, 0], dense the window [∞, ∞]): query rows [rowStart, rowEnd) of one head attend the union
+ * The banded block step shared by every materialising variant and the KV caches (a causal mask is the
+ * window [∞, 0], no mask the window [∞, ∞]): query rows [rowStart, rowEnd) of one head attend the union
  * of their visible key ranges, [firstVisibleKey(first row), visibleKeyEnd(last row)) — both ends grow
  * with the row — through attendRows. Keys outside the union are never touched.
  * Time O(rows · (rows + left + right) · (Dk + Dv)), at most O(rows · Lk · (Dk + Dv)); extra memory:

@@ -1,6 +1,6 @@
 /**
- * The work module of banded attention, shared by dense (one block of all Lq rows, window [∞, ∞]),
- * causal (window [left, 0]) and sliding-window without global tokens: one item = one (batch, query
+ * The work module of banded attention, for any variant whose rows attend one contiguous key range
+ * each (a window [left, right], unbounded or causal, with kvLengths): one item = one (batch, query
  * head, query block), attended against its rows' visible key union (attendBand). Items write disjoint
  * out/lse rows and each is computed start to end by one thread, so threads = n gives the bits of 1.
  * Time per item O(rows · (rows + left + right) · (Dk + Dv)); extra memory per running item: one scores

@@ -1,5 +1,5 @@
 /**
- * The append check every KV cache shares (causal's growing cache, sliding-window's ring): new keys
+ * The append check every KV cache shares (growing, fixed or rolling): new keys
  * [B, Hkv, Lnew, Dk] and values [B, Hkv, Lnew, Dv] must match the cache's dimensions and each other.
  * Here rather than in one variant because a variant never imports another.
  */

@@ -1,5 +1,5 @@
 /**
- * The one KV store under every softmax KV cache (causal's growing cache, sliding-window's ring):
+ * The one KV store under every softmax KV cache (a growing cache, a fixed one, a rolling ring):
  * keys K [B, Hkv, stride, Dk] and values V [B, Hkv, stride, Dv] in a private engine's memory (never
  * the shared bump arena), attended in place with kernels' banded step. The caches differ only in
  * where position t lives and what is evicted:
