@@ -9,6 +9,15 @@ import { AttentionInputError } from '../errors.js';
 import { randn } from '../tensor.js';
 import type { Tensor } from '../types.js';
 
+/**
+ * The tolerance of a materialising variant (scores, softmax, P·V) against the float64 oracle on
+ * N(0, 1) inputs: logits are O(√Dk · scale) = O(1), each float32 score is rounded once (≈ 6e-8
+ * relative), and outputs are O(1) weighted means of N(0, 1) values, so 2e-6 absolute (≈ 30 float32
+ * ulps at 1) plus 1e-5 relative covers the rounding with a wide margin while still catching any wrong
+ * mask or a missed key.
+ */
+export const MATERIALISED_TOLERANCE: Tolerance = { atol: 2e-6, rtol: 1e-5 };
+
 /** q [b, hq, lq, dk], k [b, hkv, lk, dk], v [b, hkv, lk, dv], N(0, 1) from seeds seed, seed + 1, seed + 2. */
 export function attentionInputs(
   b: number,

@@ -1,4 +1,9 @@
 export { type ConformanceCase, conformanceCases, makeCaseInputs } from './cases.js';
 export { type ConformanceConfig, describeVariant } from './describe-variant.js';
-export { attentionInputs, expectWithin, thrownInputError } from './helpers.js';
+export {
+  attentionInputs,
+  expectWithin,
+  MATERIALISED_TOLERANCE,
+  thrownInputError,
+} from './helpers.js';
 export { type MalformedInput, malformedInputs } from './malformed.js';

@@ -1,6 +1,5 @@
 /** Shared test helpers: seeded inputs and an "agrees to tolerance" assertion with a useful message. */
-import { errorStats, formatErrorStats, randn, type Tensor, type Tolerance } from '@attnkit/core';
-import { expect } from 'vitest';
+import { randn, type Tensor, type Tolerance } from '@attnkit/core';
 
 /**
  * Linear attention vs its float64 quadratic form. out is a convex combination of value rows
@@ -28,18 +27,8 @@ export function inputs(
   };
 }
 
-export function expectClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tolerance: Tolerance,
-  what: string,
-): void {
-  const stats = errorStats(actual, expected, tolerance);
-  expect(
-    stats.failing,
-    `${what}: ${formatErrorStats(stats)} (atol ${tolerance.atol}, rtol ${tolerance.rtol})`,
-  ).toBe(0);
-}
+/** The shared tolerance check (core/testing), under the name these tests use. */
+export { expectWithin as expectClose } from '@attnkit/core/testing';
 
 /** Concatenates [B, H, L_i, D] tensors along the sequence axis. */
 export function concatSequence(parts: Tensor[]): Tensor {
