@@ -1,3 +1,11 @@
 export { type ConformanceCase, conformanceCases, makeCaseInputs } from './cases.js';
 export { type ConformanceConfig, describeVariant } from './describe-variant.js';
 export { type MalformedInput, malformedInputs } from './malformed.js';
+export {
+  defaultLseTolerance,
+  firstBitDifference,
+  maxAbsFinite,
+  TWO_X_RULE_FLOOR_ULPS,
+  type TwoXRule,
+  twoXRule,
+} from './rules.js';
