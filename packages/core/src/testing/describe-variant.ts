@@ -29,6 +29,7 @@ import type { AttentionOptions, AttentionVariant, Tensor } from '../types.js';
 import { validateAttentionInputs } from '../validate.js';
 import { type ConformanceCase, conformanceCases, makeCaseInputs } from './cases.js';
 import { malformedInputs } from './malformed.js';
+import { defaultLseTolerance, firstBitDifference, maxAbsFinite, twoXRule } from './rules.js';
 
 export interface ConformanceConfig {
   /** vs the oracle, per element |out − ref| <= atol + rtol·|ref|. */
@@ -58,13 +59,6 @@ export interface ConformanceConfig {
 }
 
 /**
- * The floor of the 2× rule, relative to the largest |ref|: 8 float32 ulps. It only matters when the
- * naive path happens to be (almost) exact, e.g. a single visible key, where a correct method may
- * still differ by a few roundings (x / sum vs x · (1 / sum), f32x4 partial sums).
- */
-const TWO_X_RULE_FLOOR_ULPS = 8 * 2 ** -24;
-
-/**
  * Large-logit cases (scores ~ ±1e4): any float32 method computes each score with an error of about
  * sqrt(Dk)·2^-24·Σ_d|scale·q_d·k_d| <= sqrt(Dk)·2^-24·|scale|·max‖q_i‖·max‖k_j‖ (Cauchy–Schwarz), and
  * a score error δ moves the output by at most 2·max|δ|·max|v| and lse by max|δ|. That allowance is
@@ -91,25 +85,7 @@ function largeLogitAllowance(
     return max;
   };
   const scoreError = Math.sqrt(headDim) * 2 ** -24 * Math.abs(scale) * rowNorm(q) * rowNorm(k);
-  return { out: 2 * scoreError * maxAbs(v.data), lse: scoreError };
-}
-
-function maxAbs(values: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < values.length; i++) {
-    const x = Math.abs(values[i]!);
-    if (x > max && Number.isFinite(x)) max = x;
-  }
-  return max;
-}
-
-/** Index of the first element whose bits differ (NaN payloads aside), or −1. */
-function firstBitDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return 0;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
-  return -1;
+  return { out: 2 * scoreError * maxAbsFinite(v.data), lse: scoreError };
 }
 
 function expectInputError(call: () => unknown, argument: string, context: string): AttentionInputError {
@@ -160,11 +136,10 @@ function checkCase(
 
   // 2. The 2× rule: no worse than twice the plain float32 path on the same input.
   if (exact) {
-    const naive = errorStats(naiveFloat32Attention(q, k, v, c.options), reference.out);
-    const bound = 2 * naive.maxAbs + TWO_X_RULE_FLOOR_ULPS * maxAbs(reference.out);
+    const { naiveMaxAbs, bound } = twoXRule(naiveFloat32Attention(q, k, v, c.options), reference.out);
     expect(
       stats.maxAbs,
-      `${variant.name} max error ${stats.maxAbs} exceeds 2 × naive float32's ${naive.maxAbs} + floor ` +
+      `${variant.name} max error ${stats.maxAbs} exceeds 2 × naive float32's ${naiveMaxAbs} + floor ` +
         `(bound ${bound}); worst at ${stats.worstIndex}: got ${stats.worstActual}, expected ${stats.worstExpected}`,
     ).toBeLessThanOrEqual(bound);
   }
@@ -186,10 +161,7 @@ function checkCase(
     `with out: element ${outDiff} is ${out.data[outDiff]}, without: ${first.data[outDiff]}`,
   ).toBe(-1);
   if (checkLse) {
-    const declared = config.lseTolerance ?? {
-      atol: config.tolerance.atol,
-      rtol: Math.max(config.tolerance.rtol, 2 ** -20),
-    };
+    const declared = config.lseTolerance ?? defaultLseTolerance(config.tolerance);
     const lseTolerance = { atol: declared.atol + allowance.lse, rtol: declared.rtol };
     const lseStats = errorStats(lse, reference.lse!, lseTolerance);
     expect(

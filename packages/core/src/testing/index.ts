@@ -7,3 +7,11 @@ export {
   thrownInputError,
 } from './helpers.js';
 export { type MalformedInput, malformedInputs } from './malformed.js';
+export {
+  defaultLseTolerance,
+  firstBitDifference,
+  maxAbsFinite,
+  TWO_X_RULE_FLOOR_ULPS,
+  type TwoXRule,
+  twoXRule,
+} from './rules.js';
