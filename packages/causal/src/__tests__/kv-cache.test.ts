@@ -1,8 +1,8 @@
 import { AttentionInputError, errorStats, formatErrorStats, randn, type Tensor } from '@attnkit/core';
-import { expectRefusalChangesNothing, sliceSequence } from '@attnkit/core/testing';
+import { expectBitwiseEqual, expectRefusalChangesNothing, sliceSequence } from '@attnkit/core/testing';
 import { defaultBackend } from '@attnkit/kernels';
 import { describe, expect, it } from 'vitest';
-import { causalAttention, createKVCache, type KVCache } from '../index.js';
+import { causalAttention, createKVCache, type KVCache, type KVCacheAttendOptions } from '../index.js';
 
 // Decoding computes the same float32 dot products, row maxima and sums as the full pass; only the
 // order of the summed terms may differ (which masked, exactly-zero columns share a block, and on the
@@ -270,5 +270,75 @@ describe('a capacity the byte limit cannot hold is named as the caller wrote it 
       'options.capacity: expected a cache of at most 1024 bytes (options.maxBytes), received 64 positions needing 2048 bytes. Use a smaller capacity, raise maxBytes, or split the batch over several caches.',
     );
     expect(createKVCache({ ...config, capacity: 32, maxBytes: 1024 }).capacity).toBe(32); // exactly at the limit
+  });
+});
+
+describe('step(q, k, v): append and attend in one call, both checked before the append', () => {
+  const config = { batch: B, kvHeads: HKV, headDim: DK, valueDim: DV, capacity: 4 };
+  const counters = (cache: KVCache) => ({ length: cache.length, capacity: cache.capacity });
+  const stepOf = (cache: KVCache, from: number, to: number, options?: KVCacheAttendOptions) =>
+    cache.step(sliceSequence(q, from, to), sliceSequence(k, from, to), sliceSequence(v, from, to), options);
+  const decodeOn = (cache: KVCache) => [stepOf(cache, 3, 4).data, stepOf(cache, 4, 9, { blockQ: 2 }).data];
+
+  it('gives the same bits as append then attend', () => {
+    const stepped = createKVCache(config);
+    const split = createKVCache(config);
+    for (const [from, to] of [
+      [0, 3],
+      [3, 4],
+      [4, 11],
+    ] as const) {
+      const lse = new Float32Array(B * HQ * (to - from));
+      const splitLse = new Float32Array(lse.length);
+      const out = stepOf(stepped, from, to, { lse, window: [4, 0] });
+      split.append(sliceSequence(k, from, to), sliceSequence(v, from, to));
+      const expected = split.attend(sliceSequence(q, from, to), { lse: splitLse, window: [4, 0] });
+      expectBitwiseEqual(out.data, expected.data);
+      expectBitwiseEqual(lse, splitLse);
+    }
+    expect(counters(stepped)).toEqual({ length: 11, capacity: 16 });
+  });
+
+  for (const [name, argument, options] of [
+    ['kvLengths past the length the step would reach', 'options.kvLengths', { kvLengths: [6, 1] }],
+    ['a typo', 'options.blockq', { blockq: 2 }],
+    ['causal: false', 'options.causal', { causal: false }],
+    [
+      'out sized for another step',
+      'options.out',
+      { out: { data: new Float32Array(B * HQ * DV), shape: [B, HQ, 1, DV] } },
+    ],
+  ] as const) {
+    it(`an attend refusal (${name}) appends nothing, even when the append would grow the cache`, () => {
+      expectRefusalChangesNothing({
+        create: () => createKVCache(config),
+        before: (cache) => void stepOf(cache, 0, 3),
+        refuse: (cache) => stepOf(cache, 3, 5, options as KVCacheAttendOptions),
+        argument,
+        after: decodeOn,
+        observe: counters,
+      });
+    });
+  }
+
+  it('queries whose head dim differs from the cache: refused before the append', () => {
+    expectRefusalChangesNothing({
+      create: () => createKVCache(config),
+      before: (cache) => void stepOf(cache, 0, 3),
+      refuse: (cache) =>
+        cache.step(randn([B, HQ, 1, DK + 1], 3), sliceSequence(k, 3, 4), sliceSequence(v, 3, 4)),
+      argument: 'k',
+      after: decodeOn,
+      observe: counters,
+    });
+  });
+
+  it('checkAttendOptions names what attend would refuse, whatever the length', () => {
+    const cache = createKVCache(config);
+    expect(() => cache.checkAttendOptions({ blockQ: 2, window: [3, 0], scale: 0.5 })).not.toThrow();
+    expect(argumentOf(() => cache.checkAttendOptions({ threads: 2 }))).toBe('options.threads');
+    expect(argumentOf(() => cache.checkAttendOptions({ causal: false }))).toBe('options.causal');
+    expect(argumentOf(() => cache.checkAttendOptions({ blockQ: 0 }))).toBe('options.blockQ');
+    expect(argumentOf(() => cache.checkAttendOptions(3))).toBe('options');
   });
 });

@@ -1,8 +1,13 @@
 import { AttentionInputError, errorStats, formatErrorStats, randn, type Tensor } from '@attnkit/core';
-import { expectRefusalChangesNothing, sliceSequence } from '@attnkit/core/testing';
+import { expectBitwiseEqual, expectRefusalChangesNothing, sliceSequence } from '@attnkit/core/testing';
 import { defaultBackend } from '@attnkit/kernels';
 import { describe, expect, it } from 'vitest';
-import { createRollingKVCache, type RollingKVCache, slidingWindowAttention } from '../index.js';
+import {
+  createRollingKVCache,
+  type RollingKVCache,
+  type RollingKVCacheAttendOptions,
+  slidingWindowAttention,
+} from '../index.js';
 
 // The ring computes the same float32 dot products, maxima and sums as the full pass over the same
 // keys; only the order of summed terms differs (ring order vs position order, masked exactly-zero
@@ -240,12 +245,81 @@ describe('a window the byte limit cannot hold is named as the caller wrote it (i
     expect(error).toBeInstanceOf(AttentionInputError);
     expect((error as AttentionInputError).argument).toBe('options.window');
     expect((error as Error).message).toBe(
-      'options.window: expected a cache of at most 2048 bytes (options.maxBytes), received 64 positions needing 4096 bytes. Use a smaller capacity, raise maxBytes, or split the batch over several caches.',
+      'options.window: expected a cache of at most 2048 bytes (options.maxBytes), received window + maxStepTokens = 64 positions (a mirrored ring: stored twice) needing 4096 bytes. Use a smaller window, raise maxBytes, or split the batch over several caches.',
     );
     expect(createRollingKVCache({ ...config, window: 31, maxBytes: 2048 }).capacity).toBe(32); // exactly at the limit
   });
 
   it('over the WebAssembly memory limit: options.window, before anything is allocated', () => {
     expect(() => createRollingKVCache({ ...config, window: 2 ** 28 })).toThrow(/^options\.window: /);
+  });
+});
+
+describe('step(q, k, v): append and attend in one call, both checked before the ring is written', () => {
+  const make = () =>
+    createRollingKVCache({
+      batch: B,
+      kvHeads: HKV,
+      headDim: DK,
+      valueDim: DV,
+      window: WINDOW,
+      maxStepTokens: 2,
+    });
+  const counters = (cache: RollingKVCache) => ({ length: cache.length, capacity: cache.capacity });
+  const stepOf = (cache: RollingKVCache, from: number, to: number, options?: RollingKVCacheAttendOptions) =>
+    cache.step(sliceSequence(q, from, to), sliceSequence(k, from, to), sliceSequence(v, from, to), options);
+  const before = (cache: RollingKVCache) => {
+    for (let t = 0; t < 11; t++) stepOf(cache, t, t + 1);
+  };
+  const decodeOn = (cache: RollingKVCache) => [11, 13, 14, 16, 17].map((t) => stepOf(cache, t, t + 2).data);
+
+  it('gives the same bits as append then attend, and the full pass within rounding', () => {
+    const stepped = make();
+    const split = make();
+    const out = new Float32Array(full.data.length);
+    for (let t = 0; t < 40; t += 2) {
+      const stepOut = stepOf(stepped, t, t + 2, { scale: 0.3 });
+      split.append(sliceSequence(k, t, t + 2), sliceSequence(v, t, t + 2));
+      expectBitwiseEqual(stepOut.data, split.attend(sliceSequence(q, t, t + 2), { scale: 0.3 }).data);
+      placeSequence(out, full.shape, stepOut, t);
+    }
+    expect(counters(stepped)).toEqual({ length: 40, capacity: WINDOW + 2 });
+    const scaled = slidingWindowAttention(q, k, v, { window: [WINDOW, 0], causal: true, scale: 0.3 });
+    const first40 = (t: Tensor) => sliceSequence(t, 0, 40).data;
+    expectClose(first40({ data: out, shape: full.shape }), first40(scaled));
+  });
+
+  for (const [name, argument, refuse] of [
+    ['more queries than maxStepTokens', 'q', (c: RollingKVCache) => stepOf(c, 11, 14)],
+    [
+      'an option the ring cannot honour',
+      'options.window',
+      (c: RollingKVCache) => stepOf(c, 11, 12, { window: [2, 0] } as never),
+    ],
+    ['causal: false', 'options.causal', (c: RollingKVCache) => stepOf(c, 11, 12, { causal: false })],
+    [
+      'lse sized for another step',
+      'options.lse',
+      (c: RollingKVCache) => stepOf(c, 11, 13, { lse: new Float32Array(B * HQ) }),
+    ],
+  ] as const) {
+    it(`an attend refusal (${name}) overwrites no live key`, () => {
+      expectRefusalChangesNothing({
+        create: make,
+        before,
+        refuse,
+        argument,
+        after: decodeOn,
+        observe: counters,
+      });
+    });
+  }
+
+  it('checkAttendOptions names what attend would refuse', () => {
+    const cache = make();
+    expect(() => cache.checkAttendOptions({ scale: 0.5 })).not.toThrow();
+    expect(() => cache.checkAttendOptions({ window: [2, 0] })).toThrow(/^options\.window: /);
+    expect(() => cache.checkAttendOptions({ blockQ: 2 })).toThrow(/^options\.blockQ: /);
+    expect(() => cache.checkAttendOptions({ causal: false })).toThrow(/^options\.causal: /);
   });
 });
