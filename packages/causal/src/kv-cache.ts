@@ -8,7 +8,8 @@
  * engine's memory, attended in place by the banded step (causal: the window [left, 0]), so attend
  * copies only q in and out/lse back (O(Lnew · D) per step), never the cache.
  * Growth ('double') re-lays the cache at twice the capacity: O(length · D) once per doubling, O(1)
- * amortised per appended position. A refused append changes nothing.
+ * amortised per appended position. A refused append, attend or step changes nothing: limits and
+ * shapes are checked before the first write, and step checks its attend before it appends.
  * Time per attend: O(B · Hq · Lnew · (length + Lnew) · (Dk + Dv)).
  * Extra memory: the cache itself (B · Hkv · capacity · (Dk + Dv) floats), plus per attend the copies
  * of q, out, lse and one scores buffer of blockQ · min(length, blockQ + left) floats.
@@ -17,7 +18,7 @@ import {
   type AttentionCache,
   AttentionInputError,
   attentionOptionsShape,
-  parseAttentionCall,
+  parseCachedAttentionCall,
   parseOptions,
   type Tensor,
   z,
@@ -73,6 +74,13 @@ export interface KVCache extends AttentionCache {
   append(k: Tensor, v: Tensor): void;
   /** Attends q [B, Hq, Lnew, Dk] against every cached position; returns [B, Hq, Lnew, Dv]. */
   attend(q: Tensor, options?: KVCacheAttendOptions): Tensor;
+  /**
+   * append(k, v) then attend(q, options) in one call, both checked before anything is stored: a step
+   * whose attend would be refused does not append (what a decoder needs: one refused step, no trace).
+   */
+  step(q: Tensor, k: Tensor, v: Tensor, options?: KVCacheAttendOptions): Tensor;
+  /** Throws what attend would throw for these options alone (naming options.<key>); changes nothing. */
+  checkAttendOptions(options?: unknown): void;
   /** Forgets every position (keeps the storage). */
   reset(): void;
 }
@@ -135,8 +143,26 @@ class CausalKVCache implements KVCache {
   }
 
   attend(q: Tensor, options?: KVCacheAttendOptions): Tensor {
+    const call = this.parseAttend(q, options, this.store.length);
+    return this.store.attend(q, call.problem, 0, call.options.blockQ ?? DEFAULT_BLOCK_Q, call);
+  }
+
+  step(q: Tensor, k: Tensor, v: Tensor, options?: KVCacheAttendOptions): Tensor {
+    // Both halves are checked before the append stores anything: a refused step changes nothing.
+    const added = this.store.checkAppend(k, v);
+    const call = this.parseAttend(q, options, this.store.length + added);
+    this.store.append(k, v);
+    return this.store.attend(q, call.problem, 0, call.options.blockQ ?? DEFAULT_BLOCK_Q, call);
+  }
+
+  checkAttendOptions(options?: unknown): void {
+    parseOptions(attendOptionsSchema, withCausal(options as KVCacheAttendOptions | undefined));
+  }
+
+  /** Parses an attend of q over `length` cached positions (the current ones, or those after a step's append). */
+  private parseAttend(q: Tensor, options: KVCacheAttendOptions | undefined, length: number) {
     const causalOptions = withCausal(options);
-    if (this.store.length === 0) {
+    if (length === 0) {
       parseOptions(attendOptionsSchema, causalOptions); // a malformed option is named first
       throw new AttentionInputError(
         'q',
@@ -145,9 +171,13 @@ class CausalKVCache implements KVCache {
         'Call cache.append(k, v) with the new positions before cache.attend(q).',
       );
     }
-    const { k, v } = this.store.views(0);
-    const call = parseAttentionCall(q, k, v, causalOptions, attendOptionsSchema);
-    return this.store.attend(q, call.problem, 0, call.options.blockQ ?? DEFAULT_BLOCK_Q, call);
+    const { batch, kvHeads, headDim, valueDim } = this.store;
+    return parseCachedAttentionCall(
+      q,
+      { batch, kvHeads, kvLength: length, headDim, valueDim },
+      causalOptions,
+      attendOptionsSchema,
+    );
   }
 
   reset(): void {

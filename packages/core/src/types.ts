@@ -79,8 +79,9 @@ export interface AttentionCall<O> {
 }
 
 /**
- * A KV cache as the multi-head decoder consumes it (docs/design.md, KV caches): keys and values of
- * the positions so far, appended step by step, attended by the new queries.
+ * A KV cache as the multi-head decoder consumes it (docs/design.md, Caches and the layer): keys and
+ * values of the positions so far, appended step by step, attended by the new queries. A refused
+ * call (AttentionInputError) changes nothing: not `length`, not the capacity, not a stored value.
  */
 export interface AttentionCache {
   readonly batch: number;
@@ -93,6 +94,17 @@ export interface AttentionCache {
   append(k: Tensor, v: Tensor): void;
   /** Attends q [B, Hq, Lnew, Dk] (the last Lnew positions' queries) against the cached keys. */
   attend(q: Tensor, options?: AttentionOptions): Tensor;
+  /**
+   * append(k, v) then attend(q, options), with both checked before anything is stored: a step the
+   * attend would refuse (an option, q's shape, too many queries) does not append either.
+   */
+  step(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor;
+  /**
+   * Throws the AttentionInputError attend would throw for these options whatever q and the length
+   * (an unknown key, a bad value, an option the cache cannot honour), naming `options.<key>`.
+   * Lets an owner (the layer's decoder) refuse them when it is created rather than at a step.
+   */
+  checkAttendOptions(options?: unknown): void;
   /** Forgets every position (keeps the storage). */
   reset(): void;
 }

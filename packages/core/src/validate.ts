@@ -296,13 +296,75 @@ export function parseAttentionCall<O extends AttentionOptions = AttentionOptions
   schema: ZodType<O> = attentionOptionsSchema as unknown as ZodType<O>,
 ): AttentionCall<O> {
   const opts = parseOptions(schema, options);
-
   checkTensor('q', q);
   checkTensor('k', k);
   checkTensor('v', v);
-  const [batch, qHeads, qLength, headDim] = q.shape as [number, number, number, number];
-  const [kBatch, kvHeads, kvLength, kHeadDim] = k.shape as [number, number, number, number];
+  const [kBatch, kvHeads, kvLength, headDim] = k.shape as [number, number, number, number];
   const [vBatch, vHeads, vLength, valueDim] = v.shape as [number, number, number, number];
+  const keys = { kBatch, kvHeads, kvLength, headDim, vBatch, vHeads, vLength, valueDim };
+  return finishCall(q, keys, [k.data, v.data], opts);
+}
+
+/** Keys and values a call attends that the caller never holds (a KV cache's storage): their dims alone. */
+export interface CachedKeyValues {
+  readonly batch: number;
+  readonly kvHeads: number;
+  /** Positions the call attends (Lk). */
+  readonly kvLength: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+}
+
+/**
+ * parseAttentionCall for a KV cache: the keys and values are the cache's own, valid by
+ * construction and out of the caller's reach, so only their dims take part. Lets a cache check an
+ * attend over positions it has not stored yet (a step checks before it appends), with the same
+ * errors, in the same order, as parseAttentionCall over tensors of those dims.
+ */
+export function parseCachedAttentionCall<O extends AttentionOptions = AttentionOptions>(
+  q: Tensor,
+  cached: CachedKeyValues,
+  options: unknown,
+  schema: ZodType<O> = attentionOptionsSchema as unknown as ZodType<O>,
+): AttentionCall<O> {
+  const opts = parseOptions(schema, options);
+  checkTensor('q', q);
+  const { batch, kvHeads, kvLength, headDim, valueDim } = cached;
+  const keys = {
+    kBatch: batch,
+    kvHeads,
+    kvLength,
+    headDim,
+    vBatch: batch,
+    vHeads: kvHeads,
+    vLength: kvLength,
+    valueDim,
+  };
+  return finishCall(q, keys, [], opts);
+}
+
+interface KeyValueDims {
+  readonly kBatch: number;
+  readonly kvHeads: number;
+  readonly kvLength: number;
+  /** k's last dimension (Dk as k has it). */
+  readonly headDim: number;
+  readonly vBatch: number;
+  readonly vHeads: number;
+  readonly vLength: number;
+  readonly valueDim: number;
+}
+
+/** The cross-argument rules, once q is a tensor and the options are parsed. */
+function finishCall<O extends AttentionOptions>(
+  q: Tensor,
+  keys: KeyValueDims,
+  keyValueData: readonly Float32Array[],
+  opts: O,
+): AttentionCall<O> {
+  const [batch, qHeads, qLength, headDim] = q.shape as [number, number, number, number];
+  const { kBatch, kvHeads, kvLength, vBatch, vHeads, vLength, valueDim } = keys;
+  const kHeadDim = keys.headDim;
 
   if (kBatch !== batch) {
     mismatch('k', `batch ${batch} (as q)`, `batch ${kBatch}`, `k has batch ${kBatch} but q has ${batch}.`);
@@ -397,12 +459,12 @@ export function parseAttentionCall<O extends AttentionOptions = AttentionOptions
         'The data length must equal the product of the shape.',
       );
     }
-    for (const [name, t] of [
-      ['q', q],
-      ['k', k],
-      ['v', v],
+    for (const [name, data] of [
+      ['q', q.data],
+      ['k', keyValueData[0]],
+      ['v', keyValueData[1]],
     ] as const) {
-      if (overlaps(out.data, t.data)) {
+      if (data && overlaps(out.data, data)) {
         mismatch(
           'options.out',
           `memory separate from ${name}`,
@@ -425,8 +487,8 @@ export function parseAttentionCall<O extends AttentionOptions = AttentionOptions
     }
     for (const [name, data] of [
       ['q', q.data],
-      ['k', k.data],
-      ['v', v.data],
+      ['k', keyValueData[0]],
+      ['v', keyValueData[1]],
       ['options.out', out?.data],
     ] as const) {
       if (data && overlaps(lse, data)) {

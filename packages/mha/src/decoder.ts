@@ -4,14 +4,16 @@
  * queries against everything cached (bottom-right aligned causal mask, so a multi-token prefill
  * is causal among itself too) and projects the result. Equal to the full causal pass token by token.
  *
- * The cache factory is an option (any object with append/attend/reset/length), defaulting to
- * createKVCache from @attnkit/causal, so a rolling or ragged cache can take its place.
+ * The cache factory is an option (any cache with length/step/reset, core's AttentionCache),
+ * defaulting to createKVCache from @attnkit/causal, so a rolling or ragged cache can take its place.
+ * A refused step changes nothing: the cache's step checks its attend before it appends, and the
+ * attend options are checked once, when the decoder is created.
  * Time per step of T new positions: O(B·T·dModel·(Hq·dk + Hkv·(dk + dv) + Hq·dv)) for the
  * projections plus the cache's attend, O(B·Hq·T·(n + T)·(dk + dv)) after n cached positions;
  * extra memory: the cache (B·Hkv·capacity·(dk + dv) floats) and the step's projections.
  */
 import { createKVCache as createCausalKVCache } from '@attnkit/causal';
-import { AttentionInputError, parseOptions, type Tensor, z } from '@attnkit/core';
+import { AttentionInputError, describeValue, parseOptions, type Tensor, z } from '@attnkit/core';
 import { type Backend, getEngine } from '@attnkit/kernels';
 import { projectInputs, projectOutput } from './multi-head-attention.js';
 import {
@@ -19,6 +21,7 @@ import {
   type LayerShape,
   type MultiHeadWeights,
   parseHeads,
+  renamedError,
   validateWeights,
 } from './validate.js';
 
@@ -32,14 +35,18 @@ export interface DecoderCacheSpec {
   backend?: Backend;
 }
 
-/** The part of a KV cache the decoder uses (@attnkit/causal's KVCache has it). */
+/** The part of a KV cache the decoder uses (core's AttentionCache: causal's and sliding-window's caches have it). */
 export interface DecoderKVCache {
   /** Positions cached so far. */
   readonly length: number;
-  /** Appends k [B, Hkv, T, dk] and v [B, Hkv, T, dv]. */
-  append(k: Tensor, v: Tensor): void;
-  /** Attends q [B, Hq, T, dk] against every cached position (causal, bottom-right aligned) → [B, Hq, T, dv]. */
-  attend(q: Tensor, options?: Record<string, unknown>): Tensor;
+  /**
+   * Appends k [B, Hkv, T, dk] and v [B, Hkv, T, dv], then attends q [B, Hq, T, dk] against every
+   * cached position (causal, bottom-right aligned) → [B, Hq, T, dv]. Both are checked before the
+   * append: a refused step must change nothing, so a refused decoder step leaves no trace.
+   */
+  step(q: Tensor, k: Tensor, v: Tensor, options?: Record<string, unknown>): Tensor;
+  /** Throws what attend would throw for these options (naming options.<key>); called once at creation. */
+  checkAttendOptions?(options?: unknown): void;
   /** Forgets every position. */
   reset(): void;
 }
@@ -53,7 +60,10 @@ export interface MultiHeadDecoderOptions {
   capacity?: number;
   /** Makes the cache. Default: `createKVCache` from @attnkit/causal (grows by doubling). */
   createKVCache?: (spec: DecoderCacheSpec) => DecoderKVCache;
-  /** Options for every cache.attend (e.g. scale, window for a local causal window, blockQ). */
+  /**
+   * Options for every attend of the cache (e.g. scale, window for a local causal window, blockQ).
+   * Checked by the cache when the decoder is created; refusals name options.attendOptions.<key>.
+   */
   attendOptions?: Record<string, unknown>;
   /** Engine for the projections (and passed to the cache): 'wasm' or 'js'. Default as getEngine(). */
   backend?: Backend;
@@ -82,6 +92,42 @@ const decoderOptionsSchema = z.strictObject({
   backend: z.enum(['wasm', 'js']).optional(),
 });
 
+/** The cache a factory made, if it has what the decoder calls (a missing step would fail at the first one). */
+function checkCache(cache: unknown): DecoderKVCache {
+  const candidate = cache as Partial<DecoderKVCache> | null;
+  const missing = ['step', 'reset'].filter(
+    (name) => typeof candidate?.[name as 'step' | 'reset'] !== 'function',
+  );
+  if (missing.length > 0 || typeof candidate?.length !== 'number') {
+    throw new AttentionInputError(
+      'options.createKVCache',
+      "a factory whose caches have length, step(q, k, v, options) and reset() (core's AttentionCache)",
+      `a factory that returned ${describeValue(cache)}`,
+      "Use createKVCache from '@attnkit/causal' or createRollingKVCache from '@attnkit/sliding-window', or give your cache a step that checks its attend before it appends.",
+    );
+  }
+  return cache as DecoderKVCache;
+}
+
+/**
+ * A complaint of the cache, named where the decoder's caller put it: the cache's options are
+ * options.attendOptions, and its q, k, v are projected from xNew.
+ */
+function fromCache(error: unknown): unknown {
+  if (!(error instanceof AttentionInputError)) return error;
+  if (/^options(\.|$)/.test(error.argument)) {
+    return renamedError(
+      error,
+      error.argument.replace(/^options/, 'options.attendOptions'),
+      "the decoder's KV cache",
+    );
+  }
+  if (/^[qkv](\.|$)/.test(error.argument)) {
+    return renamedError(error, 'xNew', `the decoder's KV cache, about ${error.argument} projected from xNew`);
+  }
+  return error;
+}
+
 class CachedMultiHeadDecoder implements MultiHeadDecoder {
   private readonly cache: DecoderKVCache;
 
@@ -102,7 +148,12 @@ class CachedMultiHeadDecoder implements MultiHeadDecoder {
       capacity,
     };
     if (backend !== undefined) spec.backend = backend;
-    this.cache = createCache(spec);
+    this.cache = checkCache(createCache(spec));
+    try {
+      this.cache.checkAttendOptions?.(attendOptions);
+    } catch (error) {
+      throw fromCache(error);
+    }
   }
 
   get length(): number {
@@ -123,8 +174,12 @@ class CachedMultiHeadDecoder implements MultiHeadDecoder {
     const engine = getEngine(this.backend);
     const { weights, shape } = this;
     const { q, k, v } = projectInputs(engine, shape, weights, x, null, batch, steps, steps);
-    this.cache.append(k, v);
-    const attended = this.cache.attend(q, this.attendOptions);
+    let attended: Tensor;
+    try {
+      attended = this.cache.step(q, k, v, this.attendOptions);
+    } catch (error) {
+      throw fromCache(error);
+    }
     return projectOutput(engine, shape, attended, weights, batch, steps);
   }
 

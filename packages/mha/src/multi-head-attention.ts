@@ -25,6 +25,7 @@ import { projectRows } from './projection.js';
 import {
   type LayerShape,
   type MultiHeadWeights,
+  renamedError,
   type VariantOptionsOf,
   validateLayerCall,
 } from './validate.js';
@@ -216,13 +217,7 @@ export function runVariant(
   } catch (error) {
     if (error instanceof AttentionInputError && /^options(\.|$)/.test(error.argument)) {
       const argument = error.argument.replace(/^options/, 'options.variantOptions');
-      const fix = error.fix ? `${error.fix} ` : '';
-      throw new AttentionInputError(
-        argument,
-        error.expected,
-        error.received,
-        `${fix}(Raised by the ${variant.name} variant.)`,
-      );
+      throw renamedError(error, argument, `the ${variant.name} variant`);
     }
     throw error;
   }

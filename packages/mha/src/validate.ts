@@ -207,6 +207,20 @@ export interface LayerCall {
   readonly backend: Backend | undefined;
 }
 
+/**
+ * `error` (another component's complaint) under the name the caller wrote, with its expected,
+ * received and fix kept and the component credited: a variant's `options.window` is the layer
+ * caller's `options.variantOptions.window`.
+ */
+export function renamedError(
+  error: AttentionInputError,
+  argument: string,
+  raisedBy: string,
+): AttentionInputError {
+  const fix = error.fix ? `${error.fix} ` : '';
+  return new AttentionInputError(argument, error.expected, error.received, `${fix}(Raised by ${raisedBy}.)`);
+}
+
 /** Parses heads/kvHeads and checks kvHeads divides heads (GQA; 1 = MQA). */
 export function parseHeads(heads: number, kvHeadsOption: number | undefined): number {
   const kvHeads = kvHeadsOption ?? heads;

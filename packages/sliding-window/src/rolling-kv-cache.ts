@@ -16,7 +16,7 @@ import {
   type AttentionCache,
   AttentionInputError,
   attentionOptionsShape,
-  parseAttentionCall,
+  parseCachedAttentionCall,
   parseOptions,
   type Tensor,
   z,
@@ -69,6 +69,14 @@ export interface RollingKVCache extends AttentionCache {
    * the keys each may see; returns [B, Hq, Lnew, Dv].
    */
   attend(q: Tensor, options?: RollingKVCacheAttendOptions): Tensor;
+  /**
+   * append(k, v) then attend(q, options) in one call, both checked before the ring is written: a
+   * step whose attend would be refused (more than maxStepTokens queries, a bad option) overwrites
+   * no live key.
+   */
+  step(q: Tensor, k: Tensor, v: Tensor, options?: RollingKVCacheAttendOptions): Tensor;
+  /** Throws what attend would throw for these options alone (naming options.<key>); changes nothing. */
+  checkAttendOptions(options?: unknown): void;
   /** Forgets every position (keeps the storage). */
   reset(): void;
 }
@@ -104,6 +112,7 @@ class RingKVCache implements RollingKVCache {
       capacity: this.window + this.maxStepTokens,
       policy: 'ring',
       capacityArgument: 'options.window',
+      capacityDescription: `window + maxStepTokens = ${this.window + this.maxStepTokens}`,
     });
   }
 
@@ -134,7 +143,25 @@ class RingKVCache implements RollingKVCache {
   }
 
   attend(q: Tensor, options?: RollingKVCacheAttendOptions): Tensor {
-    if (options !== null && typeof options === 'object' && options.causal === false) {
+    const { call, first } = this.parseAttend(q, options, this.store.length);
+    return this.store.attend(q, call.problem, first, call.problem.qLength, call);
+  }
+
+  step(q: Tensor, k: Tensor, v: Tensor, options?: RollingKVCacheAttendOptions): Tensor {
+    // Both halves are checked before the ring is written: a step with more queries than
+    // maxStepTokens, or a bad option, must not overwrite live keys.
+    const added = this.store.checkAppend(k, v);
+    const { call, first } = this.parseAttend(q, options, this.store.length + added);
+    this.store.append(k, v);
+    return this.store.attend(q, call.problem, first, call.problem.qLength, call);
+  }
+
+  checkAttendOptions(options?: unknown): void {
+    if (
+      options !== null &&
+      typeof options === 'object' &&
+      (options as { causal?: unknown }).causal === false
+    ) {
       throw new AttentionInputError(
         'options.causal',
         'true or undefined (a rolling cache serves causal windows)',
@@ -143,7 +170,14 @@ class RingKVCache implements RollingKVCache {
       );
     }
     parseOptions(attendOptionsSchema, options);
-    const total = this.store.length;
+  }
+
+  /**
+   * Parses an attend of q when the ring holds `total` positions (now, or after a step's append);
+   * returns the call over the positions [first, total) the new queries may see.
+   */
+  private parseAttend(q: Tensor, options: RollingKVCacheAttendOptions | undefined, total: number) {
+    this.checkAttendOptions(options);
     if (total === 0) {
       throw new AttentionInputError(
         'q',
@@ -165,15 +199,14 @@ class RingKVCache implements RollingKVCache {
     // [0, span), a problem of span keys (the band mask is translation invariant).
     const qLength = typeof queries === 'number' ? queries : 1;
     const first = Math.max(0, total - qLength - this.window);
-    const { k, v } = this.store.views(first);
-    const call = parseAttentionCall(
+    const { batch, kvHeads, headDim, valueDim } = this.store;
+    const call = parseCachedAttentionCall(
       q,
-      k,
-      v,
+      { batch, kvHeads, kvLength: total - first, headDim, valueDim },
       { ...options, causal: true, window: [this.window, 0] },
       attendCallSchema,
     );
-    return this.store.attend(q, call.problem, first, call.problem.qLength, call);
+    return { call, first };
   }
 
   reset(): void {

@@ -1,24 +1,14 @@
 import { AttentionInputError, errorStats, formatErrorStats, randn, type Tensor } from '@attnkit/core';
+import { expectBitwiseEqual, expectRefusalChangesNothing, sliceSequence } from '@attnkit/core/testing';
 import { defaultBackend } from '@attnkit/kernels';
 import { describe, expect, it } from 'vitest';
-import { causalAttention, createKVCache } from '../index.js';
+import { causalAttention, createKVCache, type KVCache, type KVCacheAttendOptions } from '../index.js';
 
 // Decoding computes the same float32 dot products, row maxima and sums as the full pass; only the
 // order of the summed terms may differ (which masked, exactly-zero columns share a block, and on the
 // SIMD backend which lane a term lands in). For ≤ 64 keys that reorders sums of ≤ 64 terms: at most
 // ≈ 64 · 2^-24 ≈ 4e-6 relative, so 1e-5 absolute and relative is a tight, honest bound.
 const DECODE_TOLERANCE = { atol: 1e-5, rtol: 1e-5 };
-
-/** Rows [start, end) of axis 2 of a [B, H, L, D] tensor, as a new contiguous tensor. */
-function sliceSequence(t: Tensor, start: number, end: number): Tensor {
-  const [b, h, length, d] = t.shape as [number, number, number, number];
-  const rows = end - start;
-  const data = new Float32Array(b * h * rows * d);
-  for (let head = 0; head < b * h; head++) {
-    data.set(t.data.subarray((head * length + start) * d, (head * length + end) * d), head * rows * d);
-  }
-  return { data, shape: [b, h, rows, d] };
-}
 
 /** Writes `part` ([B, H, rows, D]) into rows [start, …) of axis 2 of `whole`. */
 function placeSequence(whole: Float32Array, shape: number[], part: Tensor, start: number): void {
@@ -189,5 +179,166 @@ describe('KV cache errors', () => {
     const cache = createKVCache({ batch: B, kvHeads: HKV, headDim: DK, valueDim: DV, capacity: 4 });
     cache.append(one(k), one(v));
     expect(() => cache.attend(randn([B, 3, 1, DK], 1))).toThrow(AttentionInputError);
+  });
+});
+
+describe('a refused call changes nothing (same bits afterwards as a cache that never saw it)', () => {
+  const slice = (t: Tensor, from: number, to: number) => sliceSequence(t, from, to);
+  const config = { batch: B, kvHeads: HKV, headDim: DK, valueDim: DV, capacity: 4 };
+  // 4 positions: 4 · (a(2·2·4·8) + a(2·2·4·6)) = 896 bytes; 8 would take 1792, over this limit.
+  const SMALL_LIMIT = 1200;
+  const counters = (cache: KVCache) => ({ length: cache.length, capacity: cache.capacity });
+  /** Fills the cache to its capacity of 4 and attends, keeping out and lse. */
+  const fillAndAttend = (cache: KVCache) => {
+    cache.append(slice(k, 3, 4), slice(v, 3, 4));
+    const lse = new Float32Array(B * HQ * 2);
+    const out = cache.attend(slice(q, 2, 4), { lse, window: [2, 0] });
+    return [out.data, lse];
+  };
+
+  it("growth 'double' refused by maxBytes: length, capacity and later results unchanged", () => {
+    expectRefusalChangesNothing({
+      create: () => createKVCache({ ...config, maxBytes: SMALL_LIMIT }),
+      before: (cache) => cache.append(slice(k, 0, 3), slice(v, 0, 3)),
+      refuse: (cache) => cache.append(slice(k, 3, 5), slice(v, 3, 5)),
+      argument: 'k',
+      after: fillAndAttend,
+      observe: counters,
+    });
+  });
+
+  it("growth 'none' past the capacity", () => {
+    expectRefusalChangesNothing({
+      create: () => createKVCache({ ...config, growth: 'none' }),
+      before: (cache) => cache.append(slice(k, 0, 3), slice(v, 0, 3)),
+      refuse: (cache) => cache.append(slice(k, 3, 6), slice(v, 3, 6)),
+      argument: 'k',
+      after: fillAndAttend,
+      observe: counters,
+    });
+  });
+
+  for (const [name, argument, refuse] of [
+    ['k of the wrong head dim', 'k', (c: KVCache) => c.append(randn([B, HKV, 2, DK + 1], 1), slice(v, 3, 5))],
+    ['v with fewer positions than k', 'v', (c: KVCache) => c.append(slice(k, 3, 5), slice(v, 3, 4))],
+    [
+      'k.data too short',
+      'k.data',
+      (c: KVCache) => c.append({ data: new Float32Array(3), shape: [B, HKV, 1, DK] }, slice(v, 3, 4)),
+    ],
+  ] as const) {
+    it(`a malformed append (${name}), then appends that grow the cache`, () => {
+      expectRefusalChangesNothing({
+        create: () => createKVCache(config),
+        before: (cache) => cache.append(slice(k, 0, 3), slice(v, 0, 3)),
+        refuse,
+        argument,
+        after: (cache) => {
+          cache.append(slice(k, 3, 9), slice(v, 3, 9)); // grows 4 → 16
+          return [cache.attend(slice(q, 3, 9)).data, ...fillAndAttend(cache)];
+        },
+        observe: counters,
+      });
+    });
+  }
+});
+
+function errorOf(call: () => unknown): AttentionInputError {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AttentionInputError);
+    return error as AttentionInputError;
+  }
+  throw new Error('expected an AttentionInputError');
+}
+
+const argumentOf = (call: () => unknown) => errorOf(call).argument;
+
+describe('a capacity the byte limit cannot hold is named as the caller wrote it (item 9)', () => {
+  const config = { batch: 1, kvHeads: 1, headDim: 4, valueDim: 4 };
+
+  it('over the WebAssembly memory limit: options.capacity, before anything is allocated', () => {
+    expect(argumentOf(() => createKVCache({ ...config, capacity: 2 ** 28 }))).toBe('options.capacity');
+  });
+
+  it('over options.maxBytes: options.capacity, and the message names the limit', () => {
+    // 64 positions · 8 floats · 4 bytes = 2048 bytes > 1024
+    const error = errorOf(() => createKVCache({ ...config, capacity: 64, maxBytes: 1024 }));
+    expect(error.argument).toBe('options.capacity');
+    expect(error.message).toBe(
+      'options.capacity: expected a cache of at most 1024 bytes (options.maxBytes), received 64 positions needing 2048 bytes. Use a smaller capacity, raise maxBytes, or split the batch over several caches.',
+    );
+    expect(createKVCache({ ...config, capacity: 32, maxBytes: 1024 }).capacity).toBe(32); // exactly at the limit
+  });
+});
+
+describe('step(q, k, v): append and attend in one call, both checked before the append', () => {
+  const config = { batch: B, kvHeads: HKV, headDim: DK, valueDim: DV, capacity: 4 };
+  const counters = (cache: KVCache) => ({ length: cache.length, capacity: cache.capacity });
+  const stepOf = (cache: KVCache, from: number, to: number, options?: KVCacheAttendOptions) =>
+    cache.step(sliceSequence(q, from, to), sliceSequence(k, from, to), sliceSequence(v, from, to), options);
+  const decodeOn = (cache: KVCache) => [stepOf(cache, 3, 4).data, stepOf(cache, 4, 9, { blockQ: 2 }).data];
+
+  it('gives the same bits as append then attend', () => {
+    const stepped = createKVCache(config);
+    const split = createKVCache(config);
+    for (const [from, to] of [
+      [0, 3],
+      [3, 4],
+      [4, 11],
+    ] as const) {
+      const lse = new Float32Array(B * HQ * (to - from));
+      const splitLse = new Float32Array(lse.length);
+      const out = stepOf(stepped, from, to, { lse, window: [4, 0] });
+      split.append(sliceSequence(k, from, to), sliceSequence(v, from, to));
+      const expected = split.attend(sliceSequence(q, from, to), { lse: splitLse, window: [4, 0] });
+      expectBitwiseEqual(out.data, expected.data);
+      expectBitwiseEqual(lse, splitLse);
+    }
+    expect(counters(stepped)).toEqual({ length: 11, capacity: 16 });
+  });
+
+  for (const [name, argument, options] of [
+    ['kvLengths past the length the step would reach', 'options.kvLengths', { kvLengths: [6, 1] }],
+    ['a typo', 'options.blockq', { blockq: 2 }],
+    ['causal: false', 'options.causal', { causal: false }],
+    [
+      'out sized for another step',
+      'options.out',
+      { out: { data: new Float32Array(B * HQ * DV), shape: [B, HQ, 1, DV] } },
+    ],
+  ] as const) {
+    it(`an attend refusal (${name}) appends nothing, even when the append would grow the cache`, () => {
+      expectRefusalChangesNothing({
+        create: () => createKVCache(config),
+        before: (cache) => void stepOf(cache, 0, 3),
+        refuse: (cache) => stepOf(cache, 3, 5, options as KVCacheAttendOptions),
+        argument,
+        after: decodeOn,
+        observe: counters,
+      });
+    });
+  }
+
+  it('queries whose head dim differs from the cache: refused before the append', () => {
+    expectRefusalChangesNothing({
+      create: () => createKVCache(config),
+      before: (cache) => void stepOf(cache, 0, 3),
+      refuse: (cache) =>
+        cache.step(randn([B, HQ, 1, DK + 1], 3), sliceSequence(k, 3, 4), sliceSequence(v, 3, 4)),
+      argument: 'k',
+      after: decodeOn,
+      observe: counters,
+    });
+  });
+
+  it('checkAttendOptions names what attend would refuse, whatever the length', () => {
+    const cache = createKVCache(config);
+    expect(() => cache.checkAttendOptions({ blockQ: 2, window: [3, 0], scale: 0.5 })).not.toThrow();
+    expect(argumentOf(() => cache.checkAttendOptions({ threads: 2 }))).toBe('options.threads');
+    expect(argumentOf(() => cache.checkAttendOptions({ causal: false }))).toBe('options.causal');
+    expect(argumentOf(() => cache.checkAttendOptions({ blockQ: 0 }))).toBe('options.blockQ');
+    expect(argumentOf(() => cache.checkAttendOptions(3))).toBe('options');
   });
 });

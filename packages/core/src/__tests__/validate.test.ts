@@ -5,6 +5,7 @@ import {
   attentionOptionsSchema,
   defaultScale,
   parseAttentionCall,
+  parseCachedAttentionCall,
   parseOptions,
   parseTensor,
   randn,
@@ -284,4 +285,41 @@ describe('assertSupported fix text', () => {
     expect(own.message).not.toContain('dense supports every option');
     expect(own.fix).toBe('Change the call as the reasons say.');
   });
+});
+
+describe('parseCachedAttentionCall: a call over keys and values known by their dims alone (a KV cache)', () => {
+  const dims = { batch: 2, kvHeads: 2, kvLength: 7, headDim: 8, valueDim: 6 };
+  const k = zeros([2, 2, 7, 8]);
+  const v = zeros([2, 2, 7, 6]);
+  const q = randn([2, 4, 3, 8], 1);
+  const both = (qArg: unknown, options: unknown) => [
+    () => parseAttentionCall(qArg as never, k, v, options),
+    () => parseCachedAttentionCall(qArg as never, dims, options),
+  ];
+
+  it('returns the problem parseAttentionCall returns over tensors of those dims', () => {
+    const options = { causal: true, window: [3, 0] as const, kvLengths: [7, 2], scale: 0.5 };
+    expect(parseCachedAttentionCall(q, dims, options).problem).toEqual(
+      parseAttentionCall(q, k, v, options).problem,
+    );
+  });
+
+  for (const [name, qArg, options] of [
+    ['kvLengths past Lk', q, { kvLengths: [8, 1] }],
+    ['an out of the wrong shape', q, { out: zeros([2, 4, 3, 8]) }],
+    ['an lse of the wrong length', q, { lse: new Float32Array(3) }],
+    ["lse sharing q's memory", q, { lse: q.data.subarray(0, 24) }],
+    ['q with another head dim', randn([2, 4, 3, 5], 2), {}],
+    ['q heads that do not group over the kv heads', randn([2, 3, 3, 8], 3), {}],
+    ['q of another batch', randn([1, 4, 3, 8], 4), {}],
+    ['an unknown option', q, { widnow: [1, 0] }],
+  ] as const) {
+    it(`refuses ${name} with the same error`, () => {
+      const [plain, cached] = both(qArg, options);
+      const expected = thrown(plain!);
+      const error = thrown(cached!);
+      expect(error.argument).toBe(expected.argument);
+      expect(error.message).toBe(expected.message);
+    });
+  }
 });

@@ -8,6 +8,12 @@ export {
 } from './helpers.js';
 export { type MalformedInput, malformedInputs } from './malformed.js';
 export {
+  expectBitwiseEqual,
+  expectRefusalChangesNothing,
+  type RefusalScenario,
+  sliceSequence,
+} from './refusal.js';
+export {
   defaultLseTolerance,
   firstBitDifference,
   maxAbsFinite,

@@ -41,6 +41,8 @@ export interface KVStoreConfig {
   readonly maxBytes?: number;
   /** The option that sets the capacity, named in errors ('options.capacity', 'options.window'). */
   readonly capacityArgument: string;
+  /** How errors describe the capacity when the option is not the capacity itself ('window + maxStepTokens = 9'). */
+  readonly capacityDescription?: string;
 }
 
 function gib(bytes: number): string {
@@ -76,8 +78,8 @@ export class KVStore {
       throw new AttentionInputError(
         config.capacityArgument,
         `a cache of at most ${gib(this.maxBytes)} (${config.maxBytes === undefined ? 'the WebAssembly memory limit' : 'options.maxBytes'})`,
-        `${config.capacity} positions needing ${gib(bytes)}`,
-        'Use a smaller capacity, raise maxBytes, or split the batch over several caches.',
+        `${config.capacityDescription ?? config.capacity} positions${this.policy === 'ring' ? ' (a mirrored ring: stored twice)' : ''} needing ${gib(bytes)}`,
+        `Use a smaller ${config.capacityArgument.replace(/^options\./, '')}, raise maxBytes, or split the batch over several caches.`,
       );
     }
     this.engine = createEngine(config.backend, { initialBytes: bytes });
@@ -145,6 +147,43 @@ export class KVStore {
   }
 
   /**
+   * Checks an append of k [B, Hkv, Lnew, Dk] and v [B, Hkv, Lnew, Dv] without storing anything: the
+   * shapes, then the policy's limit (a full 'fixed' store, a growth past maxBytes). Returns Lnew.
+   * A cache's step runs it, then checks its attend, before it appends.
+   */
+  checkAppend(k: Tensor, v: Tensor): number {
+    const added = parseCacheAppend(k, v, this);
+    if (this.policy !== 'ring') this.capacityFor(added);
+    return added;
+  }
+
+  /** Slots for `added` more positions under 'grow' or 'fixed' (the current ones when they fit); throws past the limit. */
+  private capacityFor(added: number): number {
+    const needed = this.total + added;
+    if (needed <= this.slots) return this.slots;
+    if (this.policy === 'fixed') {
+      throw new AttentionInputError(
+        'k',
+        `at most ${this.slots - this.total} new positions (the KV cache holds ${this.total} of its capacity ${this.slots}, growth: 'none')`,
+        `${added} new positions (${needed} in all)`,
+        `Create the cache with capacity >= ${needed} or growth: 'double', or reset() it.`,
+      );
+    }
+    let capacity = this.slots;
+    while (capacity < needed) capacity *= 2;
+    const bytes = this.storageBytes(capacity);
+    if (bytes > this.maxBytes) {
+      throw new AttentionInputError(
+        'k',
+        `at most ${this.slots - this.total} new positions without growing past ${gib(this.maxBytes)} (the cache's byte limit)`,
+        `${added} new positions: ${needed} in all would need ${capacity} slots, ${gib(bytes)}`,
+        'Raise the cache limit (maxBytes), reset() it, or split the batch over several caches.',
+      );
+    }
+    return capacity;
+  }
+
+  /**
    * Appends k [B, Hkv, Lnew, Dk] and v [B, Hkv, Lnew, Dv]. Validates and checks every limit first:
    * a refused append changes nothing.
    */
@@ -154,29 +193,8 @@ export class KVStore {
       this.appendRing(k, v, added);
       return;
     }
-    const needed = this.total + added;
-    if (needed > this.slots) {
-      if (this.policy === 'fixed') {
-        throw new AttentionInputError(
-          'k',
-          `at most ${this.slots - this.total} new positions (the KV cache holds ${this.total} of its capacity ${this.slots}, growth: 'none')`,
-          `${added} new positions (${needed} in all)`,
-          `Create the cache with capacity >= ${needed} or growth: 'double', or reset() it.`,
-        );
-      }
-      let capacity = this.slots;
-      while (capacity < needed) capacity *= 2;
-      const bytes = this.storageBytes(capacity);
-      if (bytes > this.maxBytes) {
-        throw new AttentionInputError(
-          'k',
-          `at most ${this.slots - this.total} new positions without growing past ${gib(this.maxBytes)} (the cache's byte limit)`,
-          `${added} new positions: ${needed} in all would need ${capacity} slots, ${gib(bytes)}`,
-          'Raise the cache limit (maxBytes), reset() it, or split the batch over several caches.',
-        );
-      }
-      this.relayout(capacity);
-    }
+    const capacity = this.capacityFor(added);
+    if (capacity !== this.slots) this.relayout(capacity);
     const heap = this.engine.arena.heap;
     const { headDim, valueDim, slots, total } = this;
     for (let head = 0; head < this.batch * this.kvHeads; head++) {
@@ -188,7 +206,7 @@ export class KVStore {
         this.values + (head * slots + total) * valueDim,
       );
     }
-    this.total = needed;
+    this.total = total + added;
   }
 
   /** Ring append: only the last `capacity` of the new positions can still be needed. */
@@ -239,26 +257,6 @@ export class KVStore {
   /** The first position a store keeps (0 unless a ring has wrapped). */
   firstKept(): number {
     return this.policy === 'ring' ? Math.max(0, this.total - this.slots) : 0;
-  }
-
-  /**
-   * Shape-only views of positions [first, total) for core's validation (it reads shapes, lengths and
-   * aliasing, never the contents: the rows sit at the store's stride).
-   */
-  views(first: number): { k: Tensor; v: Tensor } {
-    const span = this.total - first;
-    const heads = this.batch * this.kvHeads;
-    const heap = this.engine.arena.heap;
-    return {
-      k: {
-        data: heap.subarray(this.keys, this.keys + heads * span * this.headDim),
-        shape: [this.batch, this.kvHeads, span, this.headDim],
-      },
-      v: {
-        data: heap.subarray(this.values, this.values + heads * span * this.valueDim),
-        shape: [this.batch, this.kvHeads, span, this.valueDim],
-      },
-    };
   }
 
   /**

@@ -1,11 +1,22 @@
 import { createKVCache } from '@attnkit/causal';
-import { errorStats, formatErrorStats, randn, type Tensor, type Tolerance } from '@attnkit/core';
+import {
+  AttentionInputError,
+  errorStats,
+  formatErrorStats,
+  randn,
+  type Tensor,
+  type Tolerance,
+} from '@attnkit/core';
+import { expectRefusalChangesNothing } from '@attnkit/core/testing';
 import { dense } from '@attnkit/dense';
 import { createRollingKVCache, slidingWindow } from '@attnkit/sliding-window';
 import { describe, expect, it } from 'vitest';
 import {
   createMultiHeadDecoder,
+  type DecoderCacheSpec,
   initMultiHeadWeights,
+  type MultiHeadDecoder,
+  type MultiHeadDecoderOptions,
   multiHeadAttention,
   referenceMultiHeadAttention,
 } from '../index.js';
@@ -159,5 +170,171 @@ describe('createMultiHeadDecoder (KV cache from @attnkit/causal)', () => {
       referenceMultiHeadAttention(x, weights, { heads, kvHeads, causal: true, window: [window, 0] }),
       VS_FLOAT64,
     );
+  });
+});
+
+describe('a refused step changes nothing (same bits afterwards as a decoder that never saw it)', () => {
+  const dModel = 16;
+  const heads = 4;
+  const kvHeads = 2;
+  const weights = initMultiHeadWeights({ dModel, heads, kvHeads, headDim: 8, bias: true, seed: 11 });
+  const x = randn([1, 12, dModel], 12);
+  const before = (decoder: MultiHeadDecoder) => void decoder.step(slice(x, 0, 3));
+  const after = (decoder: MultiHeadDecoder) => [
+    decoder.step(slice(x, 3, 4)).data,
+    decoder.step(slice(x, 4, 5)).data,
+    decoder.step(slice(x, 5, 6)).data,
+  ];
+  const observe = (decoder: MultiHeadDecoder) => ({ length: decoder.length });
+  const make = (options: Partial<MultiHeadDecoderOptions>) => () =>
+    createMultiHeadDecoder(weights, { heads, kvHeads, ...options });
+
+  it("the cache's attend refuses an option only a longer step gets wrong (out sized for one position)", () => {
+    const out = { data: new Float32Array(heads * 8), shape: [1, heads, 1, 8] };
+    expectRefusalChangesNothing({
+      create: make({ attendOptions: { out } }),
+      before: (decoder) => {
+        for (let t = 0; t < 3; t++) decoder.step(slice(x, t, t + 1));
+      },
+      refuse: (decoder) => decoder.step(slice(x, 3, 5)),
+      argument: 'options.attendOptions.out',
+      after: (decoder) => after(decoder).map((y) => y.slice()),
+      observe,
+    });
+  });
+
+  it('the rolling cache refuses more positions than maxStepTokens: its ring is not overwritten', () => {
+    const rolling = ({ capacity: _capacity, ...spec }: DecoderCacheSpec) =>
+      createRollingKVCache({ ...spec, window: 3 });
+    expectRefusalChangesNothing({
+      create: make({ createKVCache: rolling }),
+      before: (decoder) => {
+        for (let t = 0; t < 3; t++) decoder.step(slice(x, t, t + 1));
+      },
+      refuse: (decoder) => decoder.step(slice(x, 3, 7)), // 4 new positions, the ring holds 4
+      argument: 'xNew',
+      after,
+      observe,
+    });
+  });
+
+  it("growth 'none' past the capacity, named as the caller's xNew", () => {
+    const fixed = (spec: DecoderCacheSpec) => createKVCache({ ...spec, growth: 'none' });
+    expectRefusalChangesNothing({
+      create: make({ createKVCache: fixed, capacity: 6 }),
+      before,
+      refuse: (decoder) => decoder.step(slice(x, 3, 7)),
+      argument: 'xNew',
+      after,
+      observe,
+    });
+  });
+
+  it("growth refused by maxBytes, named as the caller's xNew", () => {
+    // 4 positions: 4 · (a(2·4·8) + a(2·4·8)) = 512 bytes; growing to 8 would need 1024
+    const limited = (spec: DecoderCacheSpec) => createKVCache({ ...spec, maxBytes: 600 });
+    expectRefusalChangesNothing({
+      create: make({ createKVCache: limited, capacity: 4 }),
+      before,
+      refuse: (decoder) => decoder.step(slice(x, 3, 5)),
+      argument: 'xNew',
+      after: (decoder) => [decoder.step(slice(x, 3, 4)).data],
+      observe,
+    });
+  });
+
+  it('a malformed xNew', () => {
+    expectRefusalChangesNothing({
+      create: make({}),
+      before,
+      refuse: (decoder) => decoder.step(randn([1, 1, dModel + 1], 3)),
+      argument: 'xNew',
+      after,
+      observe,
+    });
+  });
+});
+
+describe('attendOptions the cache cannot honour are refused at creation, named as written (item 10)', () => {
+  const weights = initMultiHeadWeights({ dModel: 16, heads: 4, kvHeads: 2, headDim: 8, seed: 13 });
+  const errorOf = (
+    attendOptions: Record<string, unknown>,
+    options: Partial<MultiHeadDecoderOptions> = {},
+  ) => {
+    try {
+      createMultiHeadDecoder(weights, { heads: 4, kvHeads: 2, attendOptions, ...options });
+    } catch (error) {
+      expect(error).toBeInstanceOf(AttentionInputError);
+      return error as AttentionInputError;
+    }
+    throw new Error('expected createMultiHeadDecoder to refuse the attendOptions');
+  };
+
+  it('threads (the cache owns its engine)', () => {
+    const error = errorOf({ threads: 2 });
+    expect(error.argument).toBe('options.attendOptions.threads');
+    expect(error.message).toBe(
+      "options.attendOptions.threads: expected only options this function knows, received unknown option 'threads'. Remove it: an option that cannot be honoured is refused rather than ignored. (Raised by the decoder's KV cache.)",
+    );
+  });
+
+  it('a typo, a bad value and causal: false', () => {
+    expect(errorOf({ blockq: 2 }).argument).toBe('options.attendOptions.blockq');
+    expect(errorOf({ blockQ: 0 }).argument).toBe('options.attendOptions.blockQ');
+    expect(errorOf({ causal: false }).argument).toBe('options.attendOptions.causal');
+  });
+
+  it("another cache's option: window given to the rolling cache (its window is its own)", () => {
+    const rolling = ({ capacity: _capacity, ...spec }: DecoderCacheSpec) =>
+      createRollingKVCache({ ...spec, window: 3 });
+    expect(errorOf({ window: [2, 0] }, { createKVCache: rolling }).argument).toBe(
+      'options.attendOptions.window',
+    );
+  });
+
+  it('options the cache can honour are accepted', () => {
+    const decoder = createMultiHeadDecoder(weights, {
+      heads: 4,
+      kvHeads: 2,
+      attendOptions: { scale: 0.25, window: [2, 0], blockQ: 2 },
+    });
+    expect(decoder.step(randn([1, 3, 16], 14)).shape).toEqual([1, 3, 16]);
+  });
+});
+
+describe("the decoder names the cache's complaints where its caller put them", () => {
+  const weights = initMultiHeadWeights({ dModel: 16, heads: 4, kvHeads: 2, headDim: 8, seed: 15 });
+
+  it("a step the ring cannot take is xNew's fault, in the cache's words", () => {
+    const decoder = createMultiHeadDecoder(weights, {
+      heads: 4,
+      kvHeads: 2,
+      createKVCache: ({ capacity: _capacity, ...spec }) => createRollingKVCache({ ...spec, window: 3 }),
+    });
+    expect(() => decoder.step(randn([1, 2, 16], 16))).toThrow(
+      "xNew: expected at most 1 queries per attend (the cache's maxStepTokens), received 2 queries (shape [1, 4, 2, 8]). The ring keeps window + maxStepTokens = 4 positions, so older keys are gone: create the cache with maxStepTokens >= 2, or use slidingWindowAttention for long chunks. (Raised by the decoder's KV cache, about q projected from xNew.)",
+    );
+    expect(decoder.length).toBe(0);
+  });
+
+  it('a factory whose caches have no step is refused at creation (it could not promise a clean refusal)', () => {
+    const appendOnly = (spec: DecoderCacheSpec) => {
+      const cache = createKVCache(spec);
+      return {
+        length: 0,
+        append: cache.append.bind(cache),
+        attend: cache.attend.bind(cache),
+        reset: cache.reset.bind(cache),
+      };
+    };
+    let caught: unknown;
+    try {
+      createMultiHeadDecoder(weights, { heads: 4, kvHeads: 2, createKVCache: appendOnly as never });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(AttentionInputError);
+    expect((caught as AttentionInputError).argument).toBe('options.createKVCache');
+    expect((caught as Error).message).toContain('step(q, k, v, options)');
   });
 });

@@ -1,4 +1,4 @@
-import { createKVCache } from '@attnkit/causal';
+import { causal, createKVCache } from '@attnkit/causal';
 import { AttentionInputError, randn, type Tensor, zeros } from '@attnkit/core';
 import { dense } from '@attnkit/dense';
 import { flash } from '@attnkit/flash';
@@ -200,6 +200,29 @@ describe('multiHeadAttention refuses malformed input, naming the argument', () =
   for (const [name, call, argument, fragment] of cases) {
     it(name, () => expectInputError(call, argument, fragment));
   }
+
+  it("an unknown key in variantOptions is named under options.variantOptions, the variant's words kept", () => {
+    let caught: unknown;
+    try {
+      multiHeadAttention(x, weights, {
+        heads: 4,
+        kvHeads: 2,
+        variant: causal,
+        causal: true,
+        variantOptions: { widnow: [2, 0] } as never,
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(AttentionInputError);
+    const error = caught as AttentionInputError;
+    expect(error.argument).toBe('options.variantOptions.widnow');
+    expect(error.expected).toBe('only options this function knows');
+    expect(error.received).toBe("unknown option 'widnow'");
+    expect(error.fix).toBe(
+      'Remove it: an option that cannot be honoured is refused rather than ignored. (Raised by the causal variant.)',
+    );
+  });
 });
 
 describe('the other entry points refuse malformed input too', () => {

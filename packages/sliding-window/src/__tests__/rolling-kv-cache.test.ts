@@ -1,23 +1,19 @@
 import { AttentionInputError, errorStats, formatErrorStats, randn, type Tensor } from '@attnkit/core';
+import { expectBitwiseEqual, expectRefusalChangesNothing, sliceSequence } from '@attnkit/core/testing';
 import { defaultBackend } from '@attnkit/kernels';
 import { describe, expect, it } from 'vitest';
-import { createRollingKVCache, slidingWindowAttention } from '../index.js';
+import {
+  createRollingKVCache,
+  type RollingKVCache,
+  type RollingKVCacheAttendOptions,
+  slidingWindowAttention,
+} from '../index.js';
 
 // The ring computes the same float32 dot products, maxima and sums as the full pass over the same
 // keys; only the order of summed terms differs (ring order vs position order, masked exactly-zero
 // columns, SIMD lanes), over ≤ window + step ≈ 16 terms: ≲ 16 · 2^-24 ≈ 1e-6 relative. 1e-5
 // absolute and relative is tight yet safe.
 const DECODE_TOLERANCE = { atol: 1e-5, rtol: 1e-5 };
-
-function sliceSequence(t: Tensor, start: number, end: number): Tensor {
-  const [b, h, length, d] = t.shape as [number, number, number, number];
-  const rows = end - start;
-  const data = new Float32Array(b * h * rows * d);
-  for (let head = 0; head < b * h; head++) {
-    data.set(t.data.subarray((head * length + start) * d, (head * length + end) * d), head * rows * d);
-  }
-  return { data, shape: [b, h, rows, d] };
-}
 
 function placeSequence(whole: Float32Array, shape: readonly number[], part: Tensor, start: number): void {
   const [b, h, length, d] = shape as [number, number, number, number];
@@ -170,5 +166,160 @@ describe('rolling KV cache errors', () => {
     expect(cache.length).toBe(0);
     cache.append(sliceSequence(k, 0, 1), sliceSequence(v, 0, 1));
     expectClose(cache.attend(sliceSequence(q, 0, 1)).data, sliceSequence(full, 0, 1).data);
+  });
+});
+
+describe('a refused call changes nothing (same bits afterwards as a ring that never saw it)', () => {
+  const slice = sliceSequence;
+  const make = () =>
+    createRollingKVCache({
+      batch: B,
+      kvHeads: HKV,
+      headDim: DK,
+      valueDim: DV,
+      window: WINDOW,
+      maxStepTokens: 2,
+    });
+  const counters = (cache: RollingKVCache) => ({ length: cache.length, capacity: cache.capacity });
+  // 11 positions in a ring of 8: it has wrapped, so a stray write would overwrite a live key.
+  const before = (cache: RollingKVCache) => cache.append(slice(k, 0, 11), slice(v, 0, 11));
+  /** Steps of 1 and 2 tokens past another wrap, keeping every out and lse. */
+  const decode = (cache: RollingKVCache) => {
+    const results: Float32Array[] = [];
+    for (let t = 11; t < 30; t += t % 2 === 0 ? 2 : 1) {
+      const end = Math.min(30, t + (t % 2 === 0 ? 2 : 1));
+      cache.append(slice(k, t, end), slice(v, t, end));
+      const lse = new Float32Array(B * HQ * (end - t));
+      results.push(cache.attend(slice(q, t, end), { lse }).data, lse);
+    }
+    return results;
+  };
+
+  for (const [name, argument, refuse] of [
+    [
+      'k of the wrong head dim',
+      'k',
+      (c: RollingKVCache) => c.append(randn([B, HKV, 1, DK + 1], 1), slice(v, 11, 12)),
+    ],
+    [
+      'v with more positions than k',
+      'v',
+      (c: RollingKVCache) => c.append(slice(k, 11, 12), slice(v, 11, 13)),
+    ],
+    [
+      'v of the wrong batch',
+      'v',
+      (c: RollingKVCache) => c.append(slice(k, 11, 12), randn([1, HKV, 1, DV], 2)),
+    ],
+    ['attend with more queries than maxStepTokens', 'q', (c: RollingKVCache) => c.attend(slice(q, 8, 11))],
+    [
+      'attend with an unknown option',
+      'options.window',
+      (c: RollingKVCache) => c.attend(slice(q, 10, 11), { window: [2, 0] } as never),
+    ],
+  ] as const) {
+    it(`${name}, then decoding on`, () => {
+      expectRefusalChangesNothing({
+        create: make,
+        before,
+        refuse,
+        argument,
+        after: decode,
+        observe: counters,
+      });
+    });
+  }
+});
+
+describe('a window the byte limit cannot hold is named as the caller wrote it (item 9)', () => {
+  const config = { batch: 1, kvHeads: 1, headDim: 4, valueDim: 4 };
+
+  it('over options.maxBytes: options.window, and the message names the limit', () => {
+    // window 63 + 1 step = 64 slots, mirrored: 128 · 8 floats · 4 bytes = 4096 bytes > 2048
+    let error: unknown;
+    try {
+      createRollingKVCache({ ...config, window: 63, maxBytes: 2048 });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(AttentionInputError);
+    expect((error as AttentionInputError).argument).toBe('options.window');
+    expect((error as Error).message).toBe(
+      'options.window: expected a cache of at most 2048 bytes (options.maxBytes), received window + maxStepTokens = 64 positions (a mirrored ring: stored twice) needing 4096 bytes. Use a smaller window, raise maxBytes, or split the batch over several caches.',
+    );
+    expect(createRollingKVCache({ ...config, window: 31, maxBytes: 2048 }).capacity).toBe(32); // exactly at the limit
+  });
+
+  it('over the WebAssembly memory limit: options.window, before anything is allocated', () => {
+    expect(() => createRollingKVCache({ ...config, window: 2 ** 28 })).toThrow(/^options\.window: /);
+  });
+});
+
+describe('step(q, k, v): append and attend in one call, both checked before the ring is written', () => {
+  const make = () =>
+    createRollingKVCache({
+      batch: B,
+      kvHeads: HKV,
+      headDim: DK,
+      valueDim: DV,
+      window: WINDOW,
+      maxStepTokens: 2,
+    });
+  const counters = (cache: RollingKVCache) => ({ length: cache.length, capacity: cache.capacity });
+  const stepOf = (cache: RollingKVCache, from: number, to: number, options?: RollingKVCacheAttendOptions) =>
+    cache.step(sliceSequence(q, from, to), sliceSequence(k, from, to), sliceSequence(v, from, to), options);
+  const before = (cache: RollingKVCache) => {
+    for (let t = 0; t < 11; t++) stepOf(cache, t, t + 1);
+  };
+  const decodeOn = (cache: RollingKVCache) => [11, 13, 14, 16, 17].map((t) => stepOf(cache, t, t + 2).data);
+
+  it('gives the same bits as append then attend, and the full pass within rounding', () => {
+    const stepped = make();
+    const split = make();
+    const out = new Float32Array(full.data.length);
+    for (let t = 0; t < 40; t += 2) {
+      const stepOut = stepOf(stepped, t, t + 2, { scale: 0.3 });
+      split.append(sliceSequence(k, t, t + 2), sliceSequence(v, t, t + 2));
+      expectBitwiseEqual(stepOut.data, split.attend(sliceSequence(q, t, t + 2), { scale: 0.3 }).data);
+      placeSequence(out, full.shape, stepOut, t);
+    }
+    expect(counters(stepped)).toEqual({ length: 40, capacity: WINDOW + 2 });
+    const scaled = slidingWindowAttention(q, k, v, { window: [WINDOW, 0], causal: true, scale: 0.3 });
+    const first40 = (t: Tensor) => sliceSequence(t, 0, 40).data;
+    expectClose(first40({ data: out, shape: full.shape }), first40(scaled));
+  });
+
+  for (const [name, argument, refuse] of [
+    ['more queries than maxStepTokens', 'q', (c: RollingKVCache) => stepOf(c, 11, 14)],
+    [
+      'an option the ring cannot honour',
+      'options.window',
+      (c: RollingKVCache) => stepOf(c, 11, 12, { window: [2, 0] } as never),
+    ],
+    ['causal: false', 'options.causal', (c: RollingKVCache) => stepOf(c, 11, 12, { causal: false })],
+    [
+      'lse sized for another step',
+      'options.lse',
+      (c: RollingKVCache) => stepOf(c, 11, 13, { lse: new Float32Array(B * HQ) }),
+    ],
+  ] as const) {
+    it(`an attend refusal (${name}) overwrites no live key`, () => {
+      expectRefusalChangesNothing({
+        create: make,
+        before,
+        refuse,
+        argument,
+        after: decodeOn,
+        observe: counters,
+      });
+    });
+  }
+
+  it('checkAttendOptions names what attend would refuse', () => {
+    const cache = make();
+    expect(() => cache.checkAttendOptions({ scale: 0.5 })).not.toThrow();
+    expect(() => cache.checkAttendOptions({ window: [2, 0] })).toThrow(/^options\.window: /);
+    expect(() => cache.checkAttendOptions({ blockQ: 2 })).toThrow(/^options\.blockQ: /);
+    expect(() => cache.checkAttendOptions({ causal: false })).toThrow(/^options\.causal: /);
   });
 });
