@@ -16,7 +16,6 @@
  */
 import {
   type AttentionCache,
-  AttentionInputError,
   attentionOptionsShape,
   parseCachedAttentionCall,
   parseOptions,
@@ -24,7 +23,7 @@ import {
   z,
 } from '@attnkit/core';
 import type { Backend } from '@attnkit/kernels';
-import { KVStore } from '@attnkit/kernels/runtime';
+import { type CacheAttendPlan, KVStore, KVStoreCache } from '@attnkit/kernels/runtime';
 import { withCausal } from './causal.js';
 import { DEFAULT_BLOCK_Q } from './options.js';
 
@@ -103,85 +102,40 @@ const attendOptionsSchema = z.strictObject({
   blockQ: z.number().int().positive().optional(),
 });
 
-class CausalKVCache implements KVCache {
+class CausalKVCache extends KVStoreCache<KVCacheAttendOptions> implements KVCache {
   readonly growth: 'double' | 'none';
-  private readonly store: KVStore;
 
   constructor(options: KVCacheOptions) {
-    this.growth = options.growth ?? 'double';
-    this.store = new KVStore({
-      ...options,
-      policy: this.growth === 'double' ? 'grow' : 'fixed',
-      capacityArgument: 'options.capacity',
-    });
-  }
-
-  get batch(): number {
-    return this.store.batch;
-  }
-  get kvHeads(): number {
-    return this.store.kvHeads;
-  }
-  get headDim(): number {
-    return this.store.headDim;
-  }
-  get valueDim(): number {
-    return this.store.valueDim;
-  }
-  get backend(): Backend {
-    return this.store.backend;
-  }
-  get length(): number {
-    return this.store.length;
-  }
-  get capacity(): number {
-    return this.store.capacity;
-  }
-
-  append(k: Tensor, v: Tensor): void {
-    this.store.append(k, v);
-  }
-
-  attend(q: Tensor, options?: KVCacheAttendOptions): Tensor {
-    const call = this.parseAttend(q, options, this.store.length);
-    return this.store.attend(q, call.problem, 0, call.options.blockQ ?? DEFAULT_BLOCK_Q, call);
-  }
-
-  step(q: Tensor, k: Tensor, v: Tensor, options?: KVCacheAttendOptions): Tensor {
-    // Both halves are checked before the append stores anything: a refused step changes nothing.
-    const added = this.store.checkAppend(k, v);
-    const call = this.parseAttend(q, options, this.store.length + added);
-    this.store.append(k, v);
-    return this.store.attend(q, call.problem, 0, call.options.blockQ ?? DEFAULT_BLOCK_Q, call);
+    const growth = options.growth ?? 'double';
+    super(
+      new KVStore({
+        ...options,
+        policy: growth === 'double' ? 'grow' : 'fixed',
+        capacityArgument: 'options.capacity',
+      }),
+    );
+    this.growth = growth;
   }
 
   checkAttendOptions(options?: unknown): void {
     parseOptions(attendOptionsSchema, withCausal(options as KVCacheAttendOptions | undefined));
   }
 
-  /** Parses an attend of q over `length` cached positions (the current ones, or those after a step's append). */
-  private parseAttend(q: Tensor, options: KVCacheAttendOptions | undefined, length: number) {
+  /** An attend over every cached position (the current ones, or those after a step's append). */
+  protected planAttend(q: Tensor, options: KVCacheAttendOptions | undefined, total: number): CacheAttendPlan {
     const causalOptions = withCausal(options);
-    if (length === 0) {
+    if (total === 0) {
       parseOptions(attendOptionsSchema, causalOptions); // a malformed option is named first
-      throw new AttentionInputError(
-        'q',
-        'queries for a cache holding at least one position',
-        'an attend on an empty KV cache',
-        'Call cache.append(k, v) with the new positions before cache.attend(q).',
-      );
+      throw this.emptyCacheError('KV cache');
     }
     const { batch, kvHeads, headDim, valueDim } = this.store;
-    return parseCachedAttentionCall(
+    const call = parseCachedAttentionCall(
       q,
-      { batch, kvHeads, kvLength: length, headDim, valueDim },
+      { batch, kvHeads, kvLength: total, headDim, valueDim },
       causalOptions,
       attendOptionsSchema,
     );
-  }
-
-  reset(): void {
-    this.store.reset();
+    return { call, first: 0, blockQ: call.options.blockQ ?? DEFAULT_BLOCK_Q };
   }
 }
 

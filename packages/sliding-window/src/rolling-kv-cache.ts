@@ -22,7 +22,7 @@ import {
   z,
 } from '@attnkit/core';
 import type { Backend } from '@attnkit/kernels';
-import { KVStore } from '@attnkit/kernels/runtime';
+import { type CacheAttendPlan, KVStore, KVStoreCache } from '@attnkit/kernels/runtime';
 
 export interface RollingKVCacheOptions {
   batch: number;
@@ -99,61 +99,24 @@ const attendOptionsSchema = z.strictObject({ scale, causal, out, lse });
 /** What attend parses: the caller's options plus the cache's own causal window. */
 const attendCallSchema = attendOptionsSchema.extend({ window: attentionOptionsShape.window });
 
-class RingKVCache implements RollingKVCache {
+class RingKVCache extends KVStoreCache<RollingKVCacheAttendOptions> implements RollingKVCache {
   readonly window: number;
   readonly maxStepTokens: number;
-  private readonly store: KVStore;
 
   constructor(options: RollingKVCacheOptions) {
-    this.window = options.window;
-    this.maxStepTokens = options.maxStepTokens ?? 1;
-    this.store = new KVStore({
-      ...options,
-      capacity: this.window + this.maxStepTokens,
-      policy: 'ring',
-      capacityArgument: 'options.window',
-      capacityDescription: `window + maxStepTokens = ${this.window + this.maxStepTokens}`,
-    });
-  }
-
-  get batch(): number {
-    return this.store.batch;
-  }
-  get kvHeads(): number {
-    return this.store.kvHeads;
-  }
-  get headDim(): number {
-    return this.store.headDim;
-  }
-  get valueDim(): number {
-    return this.store.valueDim;
-  }
-  get backend(): Backend {
-    return this.store.backend;
-  }
-  get capacity(): number {
-    return this.store.capacity;
-  }
-  get length(): number {
-    return this.store.length;
-  }
-
-  append(k: Tensor, v: Tensor): void {
-    this.store.append(k, v);
-  }
-
-  attend(q: Tensor, options?: RollingKVCacheAttendOptions): Tensor {
-    const { call, first } = this.parseAttend(q, options, this.store.length);
-    return this.store.attend(q, call.problem, first, call.problem.qLength, call);
-  }
-
-  step(q: Tensor, k: Tensor, v: Tensor, options?: RollingKVCacheAttendOptions): Tensor {
-    // Both halves are checked before the ring is written: a step with more queries than
-    // maxStepTokens, or a bad option, must not overwrite live keys.
-    const added = this.store.checkAppend(k, v);
-    const { call, first } = this.parseAttend(q, options, this.store.length + added);
-    this.store.append(k, v);
-    return this.store.attend(q, call.problem, first, call.problem.qLength, call);
+    const window = options.window;
+    const maxStepTokens = options.maxStepTokens ?? 1;
+    super(
+      new KVStore({
+        ...options,
+        capacity: window + maxStepTokens,
+        policy: 'ring',
+        capacityArgument: 'options.window',
+        capacityDescription: `window + maxStepTokens = ${window + maxStepTokens}`,
+      }),
+    );
+    this.window = window;
+    this.maxStepTokens = maxStepTokens;
   }
 
   checkAttendOptions(options?: unknown): void {
@@ -173,18 +136,17 @@ class RingKVCache implements RollingKVCache {
   }
 
   /**
-   * Parses an attend of q when the ring holds `total` positions (now, or after a step's append);
-   * returns the call over the positions [first, total) the new queries may see.
+   * Parses an attend of q when the ring holds `total` positions (now, or after a step's append):
+   * the call over the positions [first, total) the new queries may see.
    */
-  private parseAttend(q: Tensor, options: RollingKVCacheAttendOptions | undefined, total: number) {
+  protected planAttend(
+    q: Tensor,
+    options: RollingKVCacheAttendOptions | undefined,
+    total: number,
+  ): CacheAttendPlan {
     this.checkAttendOptions(options);
     if (total === 0) {
-      throw new AttentionInputError(
-        'q',
-        'queries for a cache holding at least one position',
-        'an attend on an empty rolling KV cache',
-        'Call cache.append(k, v) with the new positions before cache.attend(q).',
-      );
+      throw this.emptyCacheError('rolling KV cache');
     }
     const queries = Array.isArray(q?.shape) ? q.shape[2] : undefined;
     if (typeof queries === 'number' && queries > this.maxStepTokens) {
@@ -206,11 +168,7 @@ class RingKVCache implements RollingKVCache {
       { ...options, causal: true, window: [this.window, 0] },
       attendCallSchema,
     );
-    return { call, first };
-  }
-
-  reset(): void {
-    this.store.reset();
+    return { call, first, blockQ: call.problem.qLength };
   }
 }
 

@@ -54,7 +54,13 @@ export {
   variantOptionsSchema,
 } from './define-variant.js';
 export { type CacheDimensions, parseCacheAppend } from './kv-cache-input.js';
-export { KVStore, type KVStoreConfig, type KVStorePolicy } from './kv-store.js';
+export {
+  type CacheAttendPlan,
+  KVStore,
+  KVStoreCache,
+  type KVStoreConfig,
+  type KVStorePolicy,
+} from './kv-store.js';
 export {
   callArenaFloats,
   createQueryBlockItem,

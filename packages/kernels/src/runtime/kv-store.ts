@@ -14,7 +14,10 @@
  * scores buffer of blockQ · min(span, blockQ + left) floats.
  */
 import {
+  type AttentionCache,
+  type AttentionCall,
   AttentionInputError,
+  type AttentionOptions,
   type AttentionProblem,
   kvHeadOf,
   queryHeadRow,
@@ -313,5 +316,85 @@ export class KVStore {
   /** Forgets every position (keeps the storage). */
   reset(): void {
     this.total = 0;
+  }
+}
+
+/** How a cache attends: the parsed call over positions [first, total), in blocks of blockQ rows. */
+export interface CacheAttendPlan {
+  readonly call: AttentionCall<unknown>;
+  readonly first: number;
+  readonly blockQ: number;
+}
+
+/**
+ * The part every store-backed cache shares: its dimensions, append, attend, a step that checks both
+ * halves before storing anything, and reset. A cache says only how an attend is parsed and which
+ * positions it reads (planAttend) and which attend options it takes (checkAttendOptions).
+ */
+export abstract class KVStoreCache<O extends AttentionOptions> implements AttentionCache {
+  protected readonly store: KVStore;
+
+  protected constructor(store: KVStore) {
+    this.store = store;
+  }
+
+  get batch(): number {
+    return this.store.batch;
+  }
+  get kvHeads(): number {
+    return this.store.kvHeads;
+  }
+  get headDim(): number {
+    return this.store.headDim;
+  }
+  get valueDim(): number {
+    return this.store.valueDim;
+  }
+  get backend(): Backend {
+    return this.store.backend;
+  }
+  /** Positions appended so far. */
+  get length(): number {
+    return this.store.length;
+  }
+  get capacity(): number {
+    return this.store.capacity;
+  }
+
+  append(k: Tensor, v: Tensor): void {
+    this.store.append(k, v);
+  }
+
+  attend(q: Tensor, options?: O): Tensor {
+    const plan = this.planAttend(q, options, this.store.length);
+    return this.store.attend(q, plan.call.problem, plan.first, plan.blockQ, plan.call);
+  }
+
+  step(q: Tensor, k: Tensor, v: Tensor, options?: O): Tensor {
+    // Both halves are checked before the store is written: a refused step changes nothing.
+    const added = this.store.checkAppend(k, v);
+    const plan = this.planAttend(q, options, this.store.length + added);
+    this.store.append(k, v);
+    return this.store.attend(q, plan.call.problem, plan.first, plan.blockQ, plan.call);
+  }
+
+  reset(): void {
+    this.store.reset();
+  }
+
+  /** Throws what attend would throw for these options alone (naming options.<key>); changes nothing. */
+  abstract checkAttendOptions(options?: unknown): void;
+
+  /** Parses an attend of q when the store holds `total` positions (now, or after a step's append). */
+  protected abstract planAttend(q: Tensor, options: O | undefined, total: number): CacheAttendPlan;
+
+  /** The refusal of an attend on a cache that holds nothing yet. */
+  protected emptyCacheError(what: string): AttentionInputError {
+    return new AttentionInputError(
+      'q',
+      'queries for a cache holding at least one position',
+      `an attend on an empty ${what}`,
+      'Call cache.append(k, v) with the new positions before cache.attend(q).',
+    );
   }
 }
