@@ -58,30 +58,16 @@ export interface KVCacheAttendOptions {
   blockQ?: number;
 }
 
+/** The AttentionCache contract (core), plus growth and the capacity it implies. */
 export interface KVCache extends AttentionCache {
-  readonly batch: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly valueDim: number;
   readonly growth: 'double' | 'none';
   readonly backend: Backend;
-  /** Positions cached so far. */
-  readonly length: number;
   /** Positions the cache holds before it must grow. */
   readonly capacity: number;
-  /** Appends k [B, Hkv, Lnew, Dk] and v [B, Hkv, Lnew, Dv] (the new positions' keys and values). */
-  append(k: Tensor, v: Tensor): void;
   /** Attends q [B, Hq, Lnew, Dk] against every cached position; returns [B, Hq, Lnew, Dv]. */
   attend(q: Tensor, options?: KVCacheAttendOptions): Tensor;
-  /**
-   * append(k, v) then attend(q, options) in one call, both checked before anything is stored: a step
-   * whose attend would be refused does not append (what a decoder needs: one refused step, no trace).
-   */
+  /** append then attend, both checked first: a refused step stores nothing. */
   step(q: Tensor, k: Tensor, v: Tensor, options?: KVCacheAttendOptions): Tensor;
-  /** Throws what attend would throw for these options alone (naming options.<key>); changes nothing. */
-  checkAttendOptions(options?: unknown): void;
-  /** Forgets every position (keeps the storage). */
-  reset(): void;
 }
 
 const dimension = z.number().int().positive();

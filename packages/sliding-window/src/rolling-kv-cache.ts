@@ -50,35 +50,17 @@ export interface RollingKVCacheAttendOptions {
   lse?: Float32Array;
 }
 
+/** The AttentionCache contract (core), plus the ring's own parameters. */
 export interface RollingKVCache extends AttentionCache {
-  readonly batch: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly valueDim: number;
   readonly window: number;
   readonly maxStepTokens: number;
   readonly backend: Backend;
-  /** Slots in the ring: window + maxStepTokens. */
+  /** Slots in the ring: window + maxStepTokens (only the last `capacity` positions are kept). */
   readonly capacity: number;
-  /** Positions appended so far (the sequence length; may exceed the capacity). */
-  readonly length: number;
-  /** Appends k [B, Hkv, Lnew, Dk], v [B, Hkv, Lnew, Dv]; only the last `capacity` positions are kept. */
-  append(k: Tensor, v: Tensor): void;
-  /**
-   * Attends q [B, Hq, Lnew, Dk] (Lnew <= maxStepTokens; the queries of the last Lnew positions) against
-   * the keys each may see; returns [B, Hq, Lnew, Dv].
-   */
+  /** Attends q [B, Hq, Lnew, Dk], Lnew <= maxStepTokens: the queries of the last Lnew positions. */
   attend(q: Tensor, options?: RollingKVCacheAttendOptions): Tensor;
-  /**
-   * append(k, v) then attend(q, options) in one call, both checked before the ring is written: a
-   * step whose attend would be refused (more than maxStepTokens queries, a bad option) overwrites
-   * no live key.
-   */
+  /** append then attend, both checked first: a refused step overwrites no live key. */
   step(q: Tensor, k: Tensor, v: Tensor, options?: RollingKVCacheAttendOptions): Tensor;
-  /** Throws what attend would throw for these options alone (naming options.<key>); changes nothing. */
-  checkAttendOptions(options?: unknown): void;
-  /** Forgets every position (keeps the storage). */
-  reset(): void;
 }
 
 const dimension = z.number().int().positive();
