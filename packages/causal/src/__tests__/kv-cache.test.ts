@@ -1,5 +1,11 @@
-import { AttentionInputError, errorStats, formatErrorStats, randn, type Tensor } from '@attnkit/core';
-import { expectBitwiseEqual, expectRefusalChangesNothing, sliceSequence } from '@attnkit/core/testing';
+import { AttentionInputError, randn, type Tensor } from '@attnkit/core';
+import {
+  expectBitwiseEqual,
+  expectRefusalChangesNothing,
+  expectWithin,
+  placeSequence,
+  sliceSequence,
+} from '@attnkit/core/testing';
 import { defaultBackend } from '@attnkit/kernels';
 import { describe, expect, it } from 'vitest';
 import { causalAttention, createKVCache, type KVCache, type KVCacheAttendOptions } from '../index.js';
@@ -10,19 +16,8 @@ import { causalAttention, createKVCache, type KVCache, type KVCacheAttendOptions
 // ≈ 64 · 2^-24 ≈ 4e-6 relative, so 1e-5 absolute and relative is a tight, honest bound.
 const DECODE_TOLERANCE = { atol: 1e-5, rtol: 1e-5 };
 
-/** Writes `part` ([B, H, rows, D]) into rows [start, …) of axis 2 of `whole`. */
-function placeSequence(whole: Float32Array, shape: number[], part: Tensor, start: number): void {
-  const [b, h, length, d] = shape as [number, number, number, number];
-  const rows = part.shape[2]!;
-  for (let head = 0; head < b * h; head++) {
-    whole.set(part.data.subarray(head * rows * d, (head + 1) * rows * d), (head * length + start) * d);
-  }
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>) {
-  const stats = errorStats(actual, expected, DECODE_TOLERANCE);
-  expect(stats.failing, formatErrorStats(stats)).toBe(0);
-}
+const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>) =>
+  expectWithin(actual, expected, DECODE_TOLERANCE);
 
 const B = 2;
 const HQ = 4;

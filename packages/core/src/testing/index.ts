@@ -10,6 +10,7 @@ export { type MalformedInput, malformedInputs } from './malformed.js';
 export {
   expectBitwiseEqual,
   expectRefusalChangesNothing,
+  placeSequence,
   type RefusalScenario,
   sliceSequence,
 } from './refusal.js';

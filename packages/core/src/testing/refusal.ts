@@ -21,6 +21,20 @@ export function sliceSequence(t: Tensor, from: number, to: number): Tensor {
   return { data, shape: [b, h, rows, d] };
 }
 
+/** Writes `part` ([B, H, rows, D]) into rows [start, …) of axis 2 of `whole` (data of shape `shape`). */
+export function placeSequence(
+  whole: Float32Array,
+  shape: readonly number[],
+  part: Tensor,
+  start: number,
+): void {
+  const [b, h, length, d] = shape as [number, number, number, number];
+  const rows = part.shape[2]!;
+  for (let head = 0; head < b * h; head++) {
+    whole.set(part.data.subarray(head * rows * d, (head + 1) * rows * d), (head * length + start) * d);
+  }
+}
+
 export interface RefusalScenario<S> {
   /** Makes a fresh subject; called twice, it must build the same thing both times. */
   create(): S;

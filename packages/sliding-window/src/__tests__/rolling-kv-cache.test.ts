@@ -1,5 +1,11 @@
-import { AttentionInputError, errorStats, formatErrorStats, randn, type Tensor } from '@attnkit/core';
-import { expectBitwiseEqual, expectRefusalChangesNothing, sliceSequence } from '@attnkit/core/testing';
+import { AttentionInputError, randn, type Tensor } from '@attnkit/core';
+import {
+  expectBitwiseEqual,
+  expectRefusalChangesNothing,
+  expectWithin,
+  placeSequence,
+  sliceSequence,
+} from '@attnkit/core/testing';
 import { defaultBackend } from '@attnkit/kernels';
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,18 +21,8 @@ import {
 // absolute and relative is tight yet safe.
 const DECODE_TOLERANCE = { atol: 1e-5, rtol: 1e-5 };
 
-function placeSequence(whole: Float32Array, shape: readonly number[], part: Tensor, start: number): void {
-  const [b, h, length, d] = shape as [number, number, number, number];
-  const rows = part.shape[2]!;
-  for (let head = 0; head < b * h; head++) {
-    whole.set(part.data.subarray(head * rows * d, (head + 1) * rows * d), (head * length + start) * d);
-  }
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>) {
-  const stats = errorStats(actual, expected, DECODE_TOLERANCE);
-  expect(stats.failing, formatErrorStats(stats)).toBe(0);
-}
+const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>) =>
+  expectWithin(actual, expected, DECODE_TOLERANCE);
 
 const B = 2;
 const HQ = 4;
