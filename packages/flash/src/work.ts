@@ -124,6 +124,26 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
   }
 }
 
+/**
+ * True when a value row of the tile's ragged keys — those outside the block's fully visible range
+ * [plan.fullStart, plan.fullEnd), which some rows see and others do not — is not finite. Keys every
+ * row sees need no check: a non-finite value there reaches every row legitimately.
+ */
+function raggedValuesNotFinite(
+  heap: Float32Array,
+  values: number,
+  valueDim: number,
+  tileStart: number,
+  tileEnd: number,
+): boolean {
+  const fullStart = Math.min(Math.max(plan.fullStart, tileStart), tileEnd);
+  const fullEnd = Math.max(Math.min(plan.fullEnd, tileEnd), fullStart);
+  return (
+    anyNotFinite(heap, values + tileStart * valueDim, values + fullStart * valueDim) ||
+    anyNotFinite(heap, values + fullEnd * valueDim, values + tileEnd * valueDim)
+  );
+}
+
 /** True when a row with a finite, positive row sum came out non-finite (the accumulator overflowed). */
 function accumulatorOverflowed(
   heap: Float32Array,
@@ -204,10 +224,7 @@ function attendKeyTiles(
     if (normaliser >= 0) ops.divideRows(scores, blockK, rows, cols, normaliser, 0);
     // A key some row cannot see is left out of that row's sum, not multiplied by zero, when its value
     // is not finite (0 · NaN = NaN); only a masked tile can hold one, and its values are checked.
-    if (
-      masked &&
-      anyNotFinite(engine.arena.heap, values + tileStart * valueDim, values + tileEnd * valueDim)
-    ) {
+    if (masked && raggedValuesNotFinite(engine.arena.heap, values, valueDim, tileStart, tileEnd)) {
       attendValuesByRow(
         engine,
         problem,

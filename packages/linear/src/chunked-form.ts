@@ -54,6 +54,10 @@ export function causalHeadGroup(
     const cols = Math.min(rows, validKeys - firstKey);
     if (cols > 0)
       stabiliser = keyBlockFeatures(engine, plan, buffers, group, firstKey, firstKey + cols, stabiliser);
+    // A later key of the chunk is hidden from earlier rows; when a value there is not finite, rows
+    // take only their own keys (0 · NaN = NaN). One check per chunk, for every head of the group.
+    const valuesNotFinite =
+      cols > 0 && anyNotFinite(engine.arena.heap, group.v + firstKey * dv, group.v + (firstKey + cols) * dv);
     for (let g = 0; g < groupSize; g++) {
       const outRows = group.out + (g * qLength + first) * dv;
       queryFeatures(engine, plan, group.q + (g * qLength + first) * d, rows, buffers.phiQ, buffers.rowStat);
@@ -74,9 +78,8 @@ export function causalHeadGroup(
         );
         ops.relu(buffers.scores, rows * cols);
         const values = group.v + firstKey * dv;
-        if (anyNotFinite(engine.arena.heap, values, values + cols * dv)) {
-          // A later key of the chunk is hidden from earlier rows: leave it out of their sums rather
-          // than multiply it by zero (0 · NaN = NaN). Row r sees the chunk's first r + 1 keys.
+        if (valuesNotFinite) {
+          // Row r sees the chunk's first r + 1 keys.
           for (let r = 0; r < rows; r++) {
             const seen = Math.min(r + 1, cols);
             ops.gemmNN(1, dv, seen, buffers.scores + r * cols, cols, values, dv, outRows + r * dv, dv, 1, 1);
