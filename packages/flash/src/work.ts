@@ -114,6 +114,7 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
   //    overflow where the result (a convex combination of values) does not. Only then, a second
   //    pass with the final max and row sums known divides P by the row sum before P·V, so every
   //    partial sum stays within max|v|. lse from the first pass is already right.
+  if (engine.ops.notFinite(acc, rows * valueDim) === 0) return;
   if (!accumulatorOverflowed(heap, acc, rows, valueDim, rowSum)) return;
   for (let r = 0; r < rows; r++) heap[finalSum + r] = heap[rowSum + r]!;
   heap.fill(0, rowSum, rowSum + rows);
@@ -130,7 +131,7 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
  * row sees need no check: a non-finite value there reaches every row legitimately.
  */
 function raggedValuesNotFinite(
-  heap: Float32Array,
+  engine: Engine,
   values: number,
   valueDim: number,
   tileStart: number,
@@ -139,8 +140,8 @@ function raggedValuesNotFinite(
   const fullStart = Math.min(Math.max(plan.fullStart, tileStart), tileEnd);
   const fullEnd = Math.max(Math.min(plan.fullEnd, tileEnd), fullStart);
   return (
-    anyNotFinite(heap, values + tileStart * valueDim, values + fullStart * valueDim) ||
-    anyNotFinite(heap, values + fullEnd * valueDim, values + tileEnd * valueDim)
+    anyNotFinite(engine, values + tileStart * valueDim, values + fullStart * valueDim) ||
+    anyNotFinite(engine, values + fullEnd * valueDim, values + tileEnd * valueDim)
   );
 }
 
@@ -224,7 +225,7 @@ function attendKeyTiles(
     if (normaliser >= 0) ops.divideRows(scores, blockK, rows, cols, normaliser, 0);
     // A key some row cannot see is left out of that row's sum, not multiplied by zero, when its value
     // is not finite (0 · NaN = NaN); only a masked tile can hold one, and its values are checked.
-    if (masked && raggedValuesNotFinite(engine.arena.heap, values, valueDim, tileStart, tileEnd)) {
+    if (masked && raggedValuesNotFinite(engine, values, valueDim, tileStart, tileEnd)) {
       attendValuesByRow(
         engine,
         problem,

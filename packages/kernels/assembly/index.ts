@@ -8,6 +8,7 @@ export {
   expShiftRows,
   finishRows,
   maskBand,
+  notFinite,
   onlineSoftmaxStep,
   relu,
   rowMax,

@@ -277,6 +277,34 @@ export function eluPlusOne(x: i32, n: i32): void {
   }
 }
 
+/**
+ * 1 when x[0, n) holds a NaN or an infinity, else 0. x · 0 is NaN exactly for those, and a NaN
+ * survives the running sum, so the loop has no branch: one mul and one add per four floats.
+ */
+export function notFinite(x: i32, n: i32): i32 {
+  let p = ptr(x);
+  const zero = f32x4.splat(0);
+  let acc0 = zero;
+  let acc1 = zero;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(p), zero));
+    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(p, 16), zero));
+    p += 32;
+  }
+  for (; i + 4 <= n; i += 4) {
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(p), zero));
+    p += 16;
+  }
+  let tail: f32 = 0;
+  for (; i < n; i++) {
+    tail += load<f32>(p) * 0;
+    p += 4;
+  }
+  const acc = f32x4.add(acc0, acc1);
+  return v128.any_true(f32x4.ne(acc, acc)) || tail != tail ? 1 : 0;
+}
+
 export function relu(x: i32, n: i32): void {
   let p = ptr(x);
   const zero = f32x4.splat(0);

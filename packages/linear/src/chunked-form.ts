@@ -57,7 +57,7 @@ export function causalHeadGroup(
     // A later key of the chunk is hidden from earlier rows; when a value there is not finite, rows
     // take only their own keys (0 · NaN = NaN). One check per chunk, for every head of the group.
     const valuesNotFinite =
-      cols > 0 && anyNotFinite(engine.arena.heap, group.v + firstKey * dv, group.v + (firstKey + cols) * dv);
+      cols > 0 && anyNotFinite(engine, group.v + firstKey * dv, group.v + (firstKey + cols) * dv);
     for (let g = 0; g < groupSize; g++) {
       const outRows = group.out + (g * qLength + first) * dv;
       queryFeatures(engine, plan, group.q + (g * qLength + first) * d, rows, buffers.phiQ, buffers.rowStat);

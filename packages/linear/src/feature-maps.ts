@@ -43,6 +43,11 @@ export interface FeatureMapPlan {
   readonly halfScale: number;
   /** 1/√m. */
   readonly featureFactor: number;
+  /**
+   * elu / relu: whether query rows may hold a feature above ROW_LIMIT and must be bounded
+   * (boundQueryRows). True unless the caller has checked the queries (queriesNeedBound).
+   */
+  readonly boundQueries: boolean;
 }
 
 /**
@@ -55,6 +60,7 @@ export function featureMapPlan(
   features: number,
   scale: number,
   projection: number,
+  boundQueries = true,
 ): FeatureMapPlan {
   const root = Math.sqrt(Math.abs(scale));
   return {
@@ -66,7 +72,20 @@ export function featureMapPlan(
     keySqrtScale: scale < 0 ? -root : root,
     halfScale: Math.abs(scale) / 2,
     featureFactor: 1 / Math.sqrt(features),
+    boundQueries,
   };
+}
+
+/**
+ * Whether any of the `count` query floats at `x` can give an elu / relu feature above ROW_LIMIT:
+ * both maps are at most max(x, 0) + 1, so one max over all of them (one call per head group instead
+ * of one bound per chunk) settles it. `scratch` holds one float.
+ */
+export function queriesNeedBound(engine: Engine, x: number, count: number, scratch: number): boolean {
+  if (count === 0) return false;
+  engine.ops.rowMax(x, count, 1, count, scratch);
+  const max = engine.arena.heap[scratch]!;
+  return !(max <= ROW_LIMIT - 1); // NaN too: bounding leaves it as it is
 }
 
 /** φ of `rows` query rows at `x` into `phi` [rows × m]; `rowStat` is scratch for `rows` floats. */
@@ -90,7 +109,7 @@ export function queryFeatures(
     return;
   }
   elementwiseFeatures(engine, plan.featureMap, x, rows * d, phi);
-  boundQueryRows(engine, phi, rows, m, rowStat);
+  if (plan.boundQueries) boundQueryRows(engine, phi, rows, m, rowStat);
 }
 
 /** Rows whose largest feature is above this are scaled down (see the file comment). */

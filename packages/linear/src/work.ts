@@ -11,7 +11,7 @@
 import { kvHeadRow, queryHeadRow } from '@attnkit/core';
 import type { Engine, VariantPayload, VariantWorkModule } from '@attnkit/kernels/runtime';
 import { causalHeadGroup } from './chunked-form.js';
-import { featureMapPlan } from './feature-maps.js';
+import { featureMapPlan, queriesNeedBound } from './feature-maps.js';
 import type { HeadGroup } from './head-group.js';
 import { noncausalHeadGroup } from './noncausal-form.js';
 import type { FeatureMap } from './options.js';
@@ -78,7 +78,10 @@ export function runItem(engine: Engine, payload: LinearPayload, item: number): v
       valueDim: dv,
       features: m,
     };
-    const plan = featureMapPlan(params.featureMap, d, m, problem.scale, params.projection);
+    const boundQueries =
+      params.featureMap !== 'favor' &&
+      queriesNeedBound(engine, group.q, groupSize * qLength * d, buffers.rowStat);
+    const plan = featureMapPlan(params.featureMap, d, m, problem.scale, params.projection, boundQueries);
     if (params.causal) {
       const heap = arena.heap;
       heap.fill(0, buffers.state, buffers.state + m * dv);

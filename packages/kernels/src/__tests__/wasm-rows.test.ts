@@ -352,6 +352,31 @@ describe('wasm feature maps and reductions', () => {
     1e-40,
   ];
 
+  it('notFinite: 1 exactly when a NaN or an infinity is among the n floats, at every length and position', () => {
+    const rand = seeded(17);
+    for (const n of [...COLS, 257]) {
+      for (const special of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        for (const at of n === 0 ? [] : [0, n >> 1, n - 1]) {
+          withArena(() => {
+            const values = uniform(rand, n, 3e38); // huge but finite: must not count
+            values[at] = special;
+            const [w, j] = placeTwice(wasm, values);
+            expect(wasm.ops.notFinite(w, n), `wasm n=${n} ${special} at ${at}`).toBe(1);
+            expect(js.ops.notFinite(j, n), `js n=${n} ${special} at ${at}`).toBe(1);
+            // the float just past the range is not read
+            expect(wasm.ops.notFinite(w, at)).toBe(0);
+          });
+        }
+      }
+      withArena(() => {
+        const values = uniform(rand, n, 3e38);
+        const [w, j] = placeTwice(wasm, values);
+        expect(wasm.ops.notFinite(w, n), `wasm n=${n} finite`).toBe(0);
+        expect(js.ops.notFinite(j, n), `js n=${n} finite`).toBe(0);
+      });
+    }
+  });
+
   it('eluPlusOne and relu over every length, with special values', () => {
     const rand = seeded(16);
     for (const n of [...COLS, 257]) {

@@ -236,6 +236,15 @@ export class JsKernelOps implements KernelOps {
     }
   }
 
+  notFinite(x: number, n: number): number {
+    const h = this.arena.heap;
+    for (let i = x; i < x + n; i++) {
+      const v = h[i]!;
+      if (v - v !== 0) return 1; // NaN − NaN and ∞ − ∞ are NaN
+    }
+    return 0;
+  }
+
   relu(x: number, n: number): void {
     const h = this.arena.heap;
     for (let i = x; i < x + n; i++) if (!(h[i]! > 0)) h[i] = 0;

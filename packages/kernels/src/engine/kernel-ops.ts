@@ -138,6 +138,8 @@ export interface KernelOps {
   eluPlusOne(x: number, n: number): void;
   /** x[i] = max(x[i], 0) over a contiguous run of n. */
   relu(x: number, n: number): void;
+  /** 1 when x[0, n) holds a NaN or an infinity, else 0 (what decides whether hidden keys must be left out of P·V). */
+  notFinite(x: number, n: number): number;
   /** out[r] = scale · Σ_c x[r][c]²  (FAVOR+'s |x'|²/2 with scale = 1/(2√d)). */
   rowSquaredNorms(x: number, ldx: number, rows: number, cols: number, out: number, scale: number): void;
   /** out[r] = max_c x[r][c]  (-Infinity for cols == 0). */

@@ -195,6 +195,12 @@ export class WasmKernelOps implements KernelOps {
     this.kernels.eluPlusOne(x, n);
   }
 
+  notFinite(x: number, n: number): number {
+    this.count('notFinite', 'n', n);
+    this.block('notFinite', 'x', x, 1, 0, n);
+    return this.kernels.notFinite(x, n);
+  }
+
   relu(x: number, n: number): void {
     this.count('relu', 'n', n);
     this.block('relu', 'x', x, 1, 0, n);

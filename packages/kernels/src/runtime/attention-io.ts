@@ -180,22 +180,17 @@ export function hiddenValuesNotFinite(
     keyEnd,
     visibleKeyEnd(rowStart, qLength, kvLength, windowRight, problem.validKeys[b]!),
   );
-  const heap = engine.arena.heap;
   if (fullEnd <= fullStart)
-    return anyNotFinite(heap, head.v + keyStart * valueDim, head.v + keyEnd * valueDim);
+    return anyNotFinite(engine, head.v + keyStart * valueDim, head.v + keyEnd * valueDim);
   return (
-    anyNotFinite(heap, head.v + keyStart * valueDim, head.v + fullStart * valueDim) ||
-    anyNotFinite(heap, head.v + fullEnd * valueDim, head.v + keyEnd * valueDim)
+    anyNotFinite(engine, head.v + keyStart * valueDim, head.v + fullStart * valueDim) ||
+    anyNotFinite(engine, head.v + fullEnd * valueDim, head.v + keyEnd * valueDim)
   );
 }
 
-/** True when heap[from, to) holds a NaN or an infinity. */
-export function anyNotFinite(heap: Float32Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const x = heap[i]!;
-    if (x - x !== 0) return true; // NaN − NaN and ∞ − ∞ are NaN
-  }
-  return false;
+/** True when arena floats [from, to) hold a NaN or an infinity (the engine's notFinite primitive). */
+export function anyNotFinite(engine: Engine, from: number, to: number): boolean {
+  return to > from && engine.ops.notFinite(from, to - from) !== 0;
 }
 
 /**
