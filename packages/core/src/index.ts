@@ -19,9 +19,11 @@ export {
   visiblePairs,
   windowMask,
 } from './masks.js';
+export { type AttentionPart, type MergeOptions, mergeAttention, mergeAttentionRows } from './merge.js';
 export { naiveFloat32Attention } from './naive.js';
 export { referenceAttention } from './oracle.js';
 export { createRng, portableLog, type Rng } from './rng.js';
+export { type RopeOptions, referenceRope, rope } from './rope.js';
 export { numel, randn, tensor, zeros } from './tensor.js';
 export type {
   AttentionCache,

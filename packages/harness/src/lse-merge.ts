@@ -8,7 +8,7 @@
  * A row that sees no key in a part has lse = −∞ there and contributes nothing.
  * Time O(rows · Dv) per merge; memory: the merged result.
  */
-import { randn, referenceAttention, type Tensor } from '@attnkit/core';
+import { mergeAttentionRows, randn, referenceAttention, type Tensor } from '@attnkit/core';
 
 export interface PartialAttention {
   /** [rows, Dv] row-major */
@@ -17,29 +17,12 @@ export interface PartialAttention {
   readonly lse: Float64Array;
 }
 
-/** Merges two partial results of the same rows (float64). */
+/** Merges two partial results of the same rows (float64; core's mergeAttentionRows). */
 export function mergePartials(a: PartialAttention, b: PartialAttention, valueDim: number): PartialAttention {
   const rows = a.lse.length;
   const out = new Float64Array(rows * valueDim);
   const lse = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const la = a.lse[r] ?? Number.NEGATIVE_INFINITY;
-    const lb = b.lse[r] ?? Number.NEGATIVE_INFINITY;
-    const m = Math.max(la, lb);
-    if (m === Number.NEGATIVE_INFINITY) {
-      // Neither part sees a key: zeros and −∞, never NaN (docs/design.md, Masks).
-      lse[r] = Number.NEGATIVE_INFINITY;
-      continue;
-    }
-    const total = m + Math.log(Math.exp(la - m) + Math.exp(lb - m));
-    const wa = Math.exp(la - total);
-    const wb = Math.exp(lb - total);
-    lse[r] = total;
-    for (let c = 0; c < valueDim; c++) {
-      const i = r * valueDim + c;
-      out[i] = wa * (a.out[i] ?? 0) + wb * (b.out[i] ?? 0);
-    }
-  }
+  mergeAttentionRows([a.out, b.out], [a.lse, b.lse], rows, valueDim, out, lse);
   return { out, lse };
 }
 
