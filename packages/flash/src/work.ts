@@ -18,7 +18,9 @@
  * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per running item (so per thread):
  * one blockQ × blockK score tile + 3 · blockQ row statistics (scratchFloats), independent of N.
  */
+import type { AttentionProblem } from '@attnkit/core';
 import {
+  type ArenaOffsets,
   alignFloats,
   anyNotFinite,
   attendValuesByRow,
@@ -36,6 +38,15 @@ export interface FlashParams {
   readonly blockK: number;
   /** ceil(qLength / blockQ): items are numbered (b · Hq + h) · queryBlocks + block. */
   readonly queryBlocks: number;
+  /**
+   * Split-KV: the keys are cut into `keySplits` ranges of `splitKeys` keys (a multiple of blockK),
+   * each a work item of its own writing a partial result; finishSplits merges them. 1: no split.
+   */
+  readonly keySplits: number;
+  readonly splitKeys: number;
+  /** Arena offsets of the partial outputs [keySplits × B·Hq·Lq × Dv] and lse [keySplits × B·Hq·Lq] (−1 unsplit). */
+  readonly partialOut: number;
+  readonly partialLse: number;
 }
 
 export type FlashPayload = VariantPayload<FlashParams>;
@@ -52,6 +63,11 @@ export function scratchFloats(blockQ: number, blockK: number): number {
 // allocated per item or per tile.
 const plan = emptyKeyBlockPlan();
 const located = createQueryBlockItem();
+const locatedPayload: { problem: AttentionProblem; at: ArenaOffsets; params: null } = {
+  problem: null as unknown as AttentionProblem,
+  at: null as unknown as ArenaOffsets,
+  params: null,
+};
 const geometry: { -readonly [K in keyof MaskGeometry]: MaskGeometry[K] } = {
   qLength: 0,
   kvLength: 0,
@@ -66,23 +82,61 @@ const geometry: { -readonly [K in keyof MaskGeometry]: MaskGeometry[K] } = {
  * whichever thread runs it, so results do not depend on the thread count.
  */
 export function runItem(engine: Engine, payload: FlashPayload, item: number): void {
+  const splits = payload.params.keySplits;
   // The score tile and running statistics come from the engine's arena: on the caller thread that is
   // the call's arena (released below), in a pool worker its private region, so threads never share it.
   const { arena } = engine;
   const mark = arena.mark();
   const scratch = arena.alloc(scratchFloats(payload.params.blockQ, payload.params.blockK));
   try {
-    attendQueryBlock(engine, payload, item, scratch);
+    if (splits === 1)
+      attendQueryBlock(engine, payload, payload.at, item, 0, Number.POSITIVE_INFINITY, scratch);
+    else {
+      // Item = (query-block item, split): the split's partial result goes to its own out/lse rows.
+      const block = Math.floor(item / splits);
+      const split = item - block * splits;
+      const splitKeys = payload.params.splitKeys;
+      const at = partialOffsets(payload, split);
+      attendQueryBlock(engine, payload, at, block, split * splitKeys, (split + 1) * splitKeys, scratch);
+    }
   } finally {
     arena.release(mark);
   }
 }
 
-function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, scratch: number): void {
+/** The arena offsets of split `split`'s partial result (q, k, v as the call's); one object per thread. */
+function partialOffsets(payload: FlashPayload, split: number): ArenaOffsets {
+  const { problem, params, at } = payload;
+  const rows = problem.batch * problem.qHeads * problem.qLength;
+  splitAt.q = at.q;
+  splitAt.k = at.k;
+  splitAt.v = at.v;
+  splitAt.out = params.partialOut + split * rows * problem.valueDim;
+  splitAt.lse = params.partialLse + split * rows;
+  return splitAt;
+}
+
+const splitAt = { q: 0, k: 0, v: 0, out: 0, lse: 0 };
+
+/**
+ * One query block against the keys [keysFrom, keysTo) of its visible range (everything unsplit),
+ * writing out and lse at `at`'s offsets.
+ */
+function attendQueryBlock(
+  engine: Engine,
+  payload: FlashPayload,
+  at: ArenaOffsets,
+  item: number,
+  keysFrom: number,
+  keysTo: number,
+  scratch: number,
+): void {
   const { problem } = payload;
   const { qLength, kvLength, valueDim } = problem;
   const { blockQ, blockK, queryBlocks } = payload.params;
-  const { b, rowStart, rowEnd } = locateQueryBlockItem(payload, blockQ, queryBlocks, item, located);
+  locatedPayload.problem = problem;
+  locatedPayload.at = at;
+  const { b, rowStart, rowEnd } = locateQueryBlockItem(locatedPayload, blockQ, queryBlocks, item, located);
   const rows = rowEnd - rowStart;
   const acc = located.out + rowStart * valueDim;
   const lse = located.lse + rowStart;
@@ -104,6 +158,9 @@ function attendQueryBlock(engine: Engine, payload: FlashPayload, item: number, s
   geometry.windowRight = problem.windowRight;
   geometry.validKeys = problem.validKeys[b]!;
   planKeyBlocks(geometry, rowStart, rowEnd, plan);
+  // a split sees only its own keys (a row with none there: zeros, lse −∞, no weight in the merge)
+  plan.keyStart = Math.max(plan.keyStart, keysFrom);
+  plan.keyEnd = Math.min(plan.keyEnd, keysTo);
 
   // 3. key tiles, FlashAttention-2 inner loop; 4. one division per row at the end, lse straight
   //    into the arena's lse rows

@@ -25,7 +25,7 @@ import { alignFloats } from '../engine/arena.js';
 import type { Engine } from '../engine/engine.js';
 import { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
 import { maxThreads } from '../pool/thread-pool.js';
-import { finishAttention, placeAttention } from './attention-io.js';
+import { type ArenaOffsets, finishAttention, placeAttention } from './attention-io.js';
 import {
   callArenaFloats,
   engineFor,
@@ -68,6 +68,8 @@ export interface VariantSpec<O extends AttentionOptions & EngineOptions, P> {
   plan(problem: AttentionProblem, options: O): VariantPlan<P>;
   /** Places the call's shared data (sharedFloats) once q, k, v are in the arena; returns the params with its offsets. */
   place?(engine: Engine, problem: AttentionProblem, options: O, params: P): P;
+  /** Runs on the calling thread once every item is done (e.g. merging split-KV partial results). */
+  finish?(engine: Engine, problem: AttentionProblem, at: ArenaOffsets, params: P): void;
   readonly work: VariantWorkModule<P>;
 }
 
@@ -128,6 +130,7 @@ export function defineVariant<O extends AttentionOptions & EngineOptions, P>(
       const params = spec.place ? spec.place(engine, problem, call.options, plan.params) : plan.params;
       const payload: VariantPayload<P> = { problem, at: placed, params };
       runWorkItems(engine, spec.work, payload, plan.items, call.threads, plan.scratchFloats);
+      spec.finish?.(engine, problem, placed, params);
       return finishAttention(engine, problem, placed, call);
     } finally {
       engine.arena.release(placed.mark);
