@@ -311,12 +311,14 @@ export function relu(x: i32, n: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const v = v128.load(p);
-    // NaN and -0 become +0, like the twin's `if (!(x > 0)) x = 0`
-    v128.store(p, v128.and(v, f32x4.gt(v, zero)));
+    // -0 and negatives become +0; NaN stays NaN (it propagates, docs/design.md), like the twin
+    const keep = v128.or(f32x4.gt(v, zero), f32x4.ne(v, v));
+    v128.store(p, v128.and(v, keep));
     p += 16;
   }
   for (; i < n; i++) {
-    if (!(load<f32>(p) > 0)) store<f32>(p, 0);
+    const x = load<f32>(p);
+    if (!(x > 0) && x == x) store<f32>(p, 0);
     p += 4;
   }
 }

@@ -284,6 +284,75 @@ export function describeVariant(variant: AttentionVariant, config: ConformanceCo
       }
     });
 
+    describe('NaN propagates', () => {
+      const c = nanCase(variant, extra);
+      it(`a NaN in a query row makes that row NaN (output and lse), and only that row (${c.name})`, () => {
+        const { q, k, v } = makeCaseInputs(c);
+        const options = { ...c.options, ...extra } as AttentionOptions;
+        const [batch, qHeads, qLength] = q.shape as [number, number, number];
+        const headDim = q.shape[3]!;
+        const valueDim = v.shape[3]!;
+        const withLse = config.lse !== false;
+        const clean = variant.forward(q, k, v, options);
+        const row = qLength >> 1; // row `row` of batch 0, head 0
+        const poisoned = { data: Float32Array.from(q.data), shape: q.shape };
+        poisoned.data.fill(Number.NaN, row * headDim, (row + 1) * headDim);
+        const lse = new Float32Array(batch * qHeads * qLength);
+        const result = variant.forward(poisoned, k, v, {
+          ...options,
+          ...(withLse ? { lse } : {}),
+        } as AttentionOptions);
+        for (let d = 0; d < valueDim; d++) {
+          expect(Number.isNaN(result.data[row * valueDim + d]), `output ${d} of the NaN row`).toBe(true);
+        }
+        if (withLse) expect(Number.isNaN(lse[row]), 'lse of the NaN row').toBe(true);
+        for (let i = 0; i < result.data.length; i++) {
+          if (Math.floor(i / valueDim) === row) continue;
+          if (
+            !Object.is(result.data[i], clean.data[i]) &&
+            !(Number.isNaN(result.data[i]) && Number.isNaN(clean.data[i]))
+          ) {
+            expect.fail(`element ${i} (another row) is ${result.data[i]}, without the NaN ${clean.data[i]}`);
+          }
+        }
+      });
+      it(`a NaN in a key makes every row that sees it NaN (${c.name})`, () => {
+        const { q, k, v } = makeCaseInputs(c);
+        const options = { ...c.options, ...extra } as AttentionOptions;
+        const [, qHeads, qLength] = q.shape as [number, number, number];
+        const [, kvHeads, kvLength, headDim] = k.shape as [number, number, number, number];
+        const valueDim = v.shape[3]!;
+        const problem = validateAttentionInputs(q, k, v, c.options);
+        const key = kvLength - 1; // the last key of batch 0, kv head 0
+        const poisoned = { data: Float32Array.from(k.data), shape: k.shape };
+        poisoned.data.fill(Number.NaN, key * headDim, (key + 1) * headDim);
+        const result = variant.forward(q, poisoned, v, options);
+        let seen = 0;
+        for (let h = 0; h < qHeads; h++) {
+          if (Math.floor(h / problem.groupSize) !== 0) continue;
+          for (let i = 0; i < qLength; i++) {
+            if (
+              !isVisible(
+                i,
+                key,
+                qLength,
+                kvLength,
+                problem.windowLeft,
+                problem.windowRight,
+                problem.validKeys[0]!,
+              )
+            )
+              continue;
+            seen++;
+            const at = (h * qLength + i) * valueDim;
+            expect(Number.isNaN(result.data[at]), `row ${i} of head ${h} sees the NaN key`).toBe(true);
+          }
+        }
+        expect(seen, 'rows that see the NaN key').toBeGreaterThan(0);
+        expect(kvHeads).toBeGreaterThan(0);
+      });
+    });
+
     if (config.threads) {
       const pool = config.threads;
       describe('threads', () => {
@@ -341,6 +410,17 @@ export function describeVariant(variant: AttentionVariant, config: ConformanceCo
       });
     }
   });
+}
+
+/** A supported case with several query rows and no padding on batch 0, for the NaN checks. */
+function nanCase(variant: AttentionVariant, extra: Record<string, unknown>): ConformanceCase {
+  for (const c of conformanceCases()) {
+    if (c.shapes.q[2]! < 3 || c.logitScale !== undefined || c.options.kvLengths !== undefined) continue;
+    const { q, k, v } = makeCaseInputs(c);
+    if (variant.notSupportedReasons(q, k, v, { ...c.options, ...extra } as AttentionOptions).length === 0)
+      return c;
+  }
+  throw new Error(`describeVariant(${variant.name}): no conformance case for the NaN checks is supported`);
 }
 
 /** The first conformance case the variant runs with `extra` (for checks that need any valid call). */

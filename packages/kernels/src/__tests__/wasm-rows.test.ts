@@ -390,7 +390,7 @@ describe('wasm feature maps and reductions', () => {
         wasm.ops.relu(rW, n);
         js.ops.relu(rJ, n);
         const elu = Float64Array.from(values, (x) => (x > 0 ? x + 1 : Math.exp(x)));
-        const relu = Float64Array.from(values, (x) => (Number.isNaN(x) ? 0 : Math.max(x, 0)));
+        const relu = Float64Array.from(values, (x) => (Number.isNaN(x) ? Number.NaN : Math.max(x, 0)));
         // x + 1 rounds once; exp is within 2 ulp, or flushed to 0 below FLT_MIN
         const eluTol = (i: number) => Math.abs(elu[i]!) * 3 * U + FLUSH;
         expectClose(`eluPlusOne n=${n}`, readBack(wasm, eW, n), elu, eluTol);
@@ -398,8 +398,11 @@ describe('wasm feature maps and reductions', () => {
         const reluW = readBack(wasm, rW, n);
         expectClose(`relu n=${n}`, reluW, relu, () => 0);
         expectClose(`relu js n=${n}`, readBack(js, rJ, n), relu, () => 0);
-        // relu maps -0 and NaN to +0 like the twin
-        for (let i = 0; i < n; i++) if (!(values[i]! > 0)) expect(Object.is(reluW[i], 0)).toBe(true);
+        // relu maps -0 to +0 and keeps NaN, like the twin
+        for (let i = 0; i < n; i++) {
+          if (Number.isNaN(values[i]!)) expect(Number.isNaN(reluW[i])).toBe(true);
+          else if (!(values[i]! > 0)) expect(Object.is(reluW[i], 0)).toBe(true);
+        }
       });
     }
   });

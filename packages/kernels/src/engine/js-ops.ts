@@ -247,7 +247,7 @@ export class JsKernelOps implements KernelOps {
 
   relu(x: number, n: number): void {
     const h = this.arena.heap;
-    for (let i = x; i < x + n; i++) if (!(h[i]! > 0)) h[i] = 0;
+    for (let i = x; i < x + n; i++) if (!(h[i]! > 0) && !Number.isNaN(h[i]!)) h[i] = 0; // NaN propagates
   }
 
   rowSquaredNorms(x: number, ldx: number, rows: number, cols: number, out: number, scale: number): void {

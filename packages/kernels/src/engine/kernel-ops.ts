@@ -136,7 +136,7 @@ export interface KernelOps {
 
   /** x[i] = elu(x[i]) + 1 = (x > 0 ? x + 1 : exp(x)) over a contiguous run of n. */
   eluPlusOne(x: number, n: number): void;
-  /** x[i] = max(x[i], 0) over a contiguous run of n. */
+  /** x[i] = max(x[i], 0) over a contiguous run of n (−0 → +0; NaN stays NaN). */
   relu(x: number, n: number): void;
   /** 1 when x[0, n) holds a NaN or an infinity, else 0 (what decides whether hidden keys must be left out of P·V). */
   notFinite(x: number, n: number): number;
