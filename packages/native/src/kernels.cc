@@ -509,22 +509,73 @@ __attribute__((always_inline)) inline void microKernel(const Gemm &g, const floa
   }
 }
 
+/**
+ * dst[p·ldd + r] = src[r·ld + p] for an 8 × 8 (AVX paths) or 4 × 4 (baseline) block: the in-register
+ * transpose that lets gemmNT pack K's rows as panel columns at vector speed (scalar packing cost
+ * about as much as the 64 × 64 × 64 product itself on the AVX-512 path).
+ */
+#if AK_W >= 8
+constexpr int TB = 8;
+inline void transposeBlock(const float *src, long ld, float *dst, long ldd) {
+  const __m256 r0 = _mm256_loadu_ps(src);
+  const __m256 r1 = _mm256_loadu_ps(src + ld);
+  const __m256 r2 = _mm256_loadu_ps(src + 2 * ld);
+  const __m256 r3 = _mm256_loadu_ps(src + 3 * ld);
+  const __m256 r4 = _mm256_loadu_ps(src + 4 * ld);
+  const __m256 r5 = _mm256_loadu_ps(src + 5 * ld);
+  const __m256 r6 = _mm256_loadu_ps(src + 6 * ld);
+  const __m256 r7 = _mm256_loadu_ps(src + 7 * ld);
+  // pairs of rows interleaved, then quadruples, then the 128-bit halves exchanged
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1);
+  const __m256 t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3);
+  const __m256 t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5);
+  const __m256 t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 t6 = _mm256_unpacklo_ps(r6, r7);
+  const __m256 t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
+  _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
+  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
+  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
+  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
+  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
+  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
+  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#else
+constexpr int TB = 4;
+inline void transposeBlock(const float *src, long ld, float *dst, long ldd) {
+  __m128 r0 = _mm_loadu_ps(src);
+  __m128 r1 = _mm_loadu_ps(src + ld);
+  __m128 r2 = _mm_loadu_ps(src + 2 * ld);
+  __m128 r3 = _mm_loadu_ps(src + 3 * ld);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  _mm_storeu_ps(dst, r0);
+  _mm_storeu_ps(dst + ldd, r1);
+  _mm_storeu_ps(dst + 2 * ldd, r2);
+  _mm_storeu_ps(dst + 3 * ldd, r3);
+}
+#endif
+
 /** panel[p][c] = B[j0 + c][p0 + p] for B row-major [n × k] (b points at B[j0][p0]), zero-padded to NR. */
 void packTransposed(const float *b, long ldb, int nv, int kc, float *panel) {
   int c = 0;
-  // 4 source rows at a time: four read streams, stores 4 apart in the panel row
-  for (; c + 4 <= nv; c += 4) {
-    const float *s0 = b + c * ldb;
-    const float *s1 = s0 + ldb;
-    const float *s2 = s1 + ldb;
-    const float *s3 = s2 + ldb;
-    float *o = panel + c;
-    for (int p = 0; p < kc; p++, o += NR) {
-      o[0] = s0[p];
-      o[1] = s1[p];
-      o[2] = s2[p];
-      o[3] = s3[p];
-    }
+  // TB source rows at a time: TB × TB blocks transposed in registers, the k tail element by element
+  for (; c + TB <= nv; c += TB) {
+    const float *src = b + c * ldb;
+    int p = 0;
+    for (; p + TB <= kc; p += TB) transposeBlock(src + p, ldb, panel + p * NR + c, NR);
+    for (; p < kc; p++)
+      for (int r = 0; r < TB; r++) panel[p * NR + c + r] = src[r * ldb + p];
   }
   for (; c < nv; c++) {
     const float *s = b + c * ldb;
