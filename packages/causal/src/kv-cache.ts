@@ -22,7 +22,7 @@ import {
   type Tensor,
   z,
 } from '@attnkit/core';
-import type { Backend } from '@attnkit/kernels';
+import type { Backend, BackendChoice } from '@attnkit/kernels';
 import { type CacheAttendPlan, KVStore, KVStoreCache } from '@attnkit/kernels/runtime';
 import { withCausal } from './causal.js';
 import { DEFAULT_BLOCK_Q } from './options.js';
@@ -39,8 +39,8 @@ export interface KVCacheOptions {
   capacity: number;
   /** 'double' (default): grow to twice the capacity when full; 'none': a full cache refuses appends. */
   growth?: 'double' | 'none';
-  /** Engine the cache stores in and attends with (a private one): 'wasm' or 'js'; default as getEngine(). */
-  backend?: Backend;
+  /** Engine the cache stores in and attends with (a private one): 'auto' (the default: as getEngine()), 'native', 'wasm' or 'js'. */
+  backend?: BackendChoice;
   /** Most bytes the cache may take (keys and values); a growth past it is refused. Default: the WebAssembly memory limit. */
   maxBytes?: number;
 }
@@ -78,7 +78,7 @@ const kvCacheOptionsSchema = z.strictObject({
   valueDim: dimension,
   capacity: dimension,
   growth: z.enum(['double', 'none']).optional(),
-  backend: z.enum(['wasm', 'js']).optional(),
+  backend: z.enum(['auto', 'native', 'wasm', 'js']).optional(),
   maxBytes: dimension.optional(),
 });
 

@@ -1,9 +1,14 @@
 /**
- * @attnkit/kernels, what a user calls: the engines (wasm SIMD and plain JS), their start-up in
- * browsers, and the worker pool's controls. Variant authors import '@attnkit/kernels/runtime'.
+ * @attnkit/kernels, what a user calls: the engines (native in Node, wasm SIMD and plain JS), which
+ * one a default call uses and why, their start-up in browsers, and the worker pool's controls.
+ * Variant authors import '@attnkit/kernels/runtime'.
  */
 export {
   type Backend,
+  type BackendChoice,
+  type BackendInfo,
+  backendInfo,
+  backendUnavailableReason,
   createEngine,
   defaultBackend,
   type Engine,
@@ -11,6 +16,13 @@ export {
   wasmUnavailableReason,
 } from './engine/engine.js';
 export { type EngineOptions, engineOptionsSchema } from './engine/engine-options.js';
+export {
+  type NativePath,
+  type NativePathInfo,
+  nativePathInfo,
+  nativeUnavailableReason,
+  setNativePath,
+} from './engine/native-ops.js';
 export { measureSimdCeiling } from './engine/simd-ceiling.js';
 export { initKernels, type WasmFeatures, wasmFeatures } from './engine/wasm-module.js';
 export {

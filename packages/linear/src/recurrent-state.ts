@@ -14,6 +14,7 @@
  */
 import { AttentionInputError, parseOptions, type Tensor, validateAttentionInputs, z } from '@attnkit/core';
 import {
+  type BackendChoice,
   type Engine,
   engineOptionsSchema,
   finishAttention,
@@ -78,7 +79,7 @@ export interface LinearStateConfig {
   chunkSize?: number;
   /** Denominator guard. Default 1e-6 (elu / relu), 1e-30 (FAVOR+). */
   eps?: number;
-  backend?: 'wasm' | 'js';
+  backend?: BackendChoice;
 }
 
 export interface LinearState {
@@ -112,7 +113,7 @@ class RecurrentLinearState implements LinearState {
   private tokens = 0;
   private readonly settings: LinearSettings;
   private readonly scale: number;
-  private readonly backend: 'wasm' | 'js' | undefined;
+  private readonly backend: BackendChoice | undefined;
   /** S per (b, kv head), [B·Hkv × m × dv]. */
   private readonly sums: Float32Array;
   /** z per (b, kv head), [B·Hkv × m]. */

@@ -14,7 +14,7 @@
  */
 import { createKVCache as createCausalKVCache } from '@attnkit/causal';
 import { AttentionInputError, describeValue, parseOptions, type Tensor, z } from '@attnkit/core';
-import { type Backend, getEngine } from '@attnkit/kernels';
+import { type BackendChoice, engineOptionsSchema, getEngine } from '@attnkit/kernels';
 import { projectInputs, projectOutput } from './multi-head-attention.js';
 import {
   checkTensorArgument,
@@ -32,7 +32,7 @@ export interface DecoderCacheSpec {
   headDim: number;
   valueDim: number;
   capacity: number;
-  backend?: Backend;
+  backend?: BackendChoice;
 }
 
 /** The part of a KV cache the decoder uses (core's AttentionCache: causal's and sliding-window's caches have it). */
@@ -65,8 +65,8 @@ export interface MultiHeadDecoderOptions {
    * Checked by the cache when the decoder is created; refusals name options.attendOptions.<key>.
    */
   attendOptions?: Record<string, unknown>;
-  /** Engine for the projections (and passed to the cache): 'wasm' or 'js'. Default as getEngine(). */
-  backend?: Backend;
+  /** Engine for the projections (and passed to the cache): 'auto' (default, as getEngine()), 'native', 'wasm' or 'js'. */
+  backend?: BackendChoice;
 }
 
 export interface MultiHeadDecoder {
@@ -89,7 +89,7 @@ const decoderOptionsSchema = z.strictObject({
     })
     .optional(),
   attendOptions: z.record(z.string(), z.unknown()).optional(),
-  backend: z.enum(['wasm', 'js']).optional(),
+  backend: engineOptionsSchema.shape.backend,
 });
 
 /** The cache a factory made, if it has what the decoder calls (a missing step would fail at the first one). */
@@ -138,7 +138,7 @@ class CachedMultiHeadDecoder implements MultiHeadDecoder {
     createCache: (spec: DecoderCacheSpec) => DecoderKVCache,
     capacity: number,
     private readonly attendOptions: Record<string, unknown>,
-    private readonly backend: Backend | undefined,
+    private readonly backend: BackendChoice | undefined,
   ) {
     const spec: DecoderCacheSpec = {
       batch,

@@ -7,11 +7,11 @@
  * caller's arena buffers (projectRows) or x, W and y in the arena for one call (linearLayer).
  */
 import { AttentionInputError, parseOptions, type Tensor, z } from '@attnkit/core';
-import { type Engine, getEngine } from '@attnkit/kernels';
+import { type BackendChoice, type Engine, engineOptionsSchema, getEngine } from '@attnkit/kernels';
 import { checkTensorArgument } from './validate.js';
 
 // Strict: the GEMM runs on one thread, so a `threads` option would be ignored; refuse it instead.
-const linearLayerOptionsSchema = z.strictObject({ backend: z.enum(['wasm', 'js']).optional() });
+const linearLayerOptionsSchema = z.strictObject({ backend: engineOptionsSchema.shape.backend });
 
 /**
  * y[rows × outDim] = x[rows × inDim] · w[inDim × outDim] (+ bias[outDim]); x, w, y are arena
@@ -43,7 +43,7 @@ export function linearLayer(
   x: Tensor,
   weight: Tensor,
   bias?: Tensor,
-  options?: { backend?: 'wasm' | 'js' },
+  options?: { backend?: BackendChoice },
 ): Tensor {
   checkTensorArgument(weight, 'weight', 2, '[in, out]');
   if (!(typeof x === 'object' && x !== null && Array.isArray(x.shape) && x.shape.length >= 1)) {

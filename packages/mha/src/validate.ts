@@ -12,7 +12,7 @@ import {
   tensorSchema,
   z,
 } from '@attnkit/core';
-import { type Backend, type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
+import { type BackendChoice, type EngineOptions, engineOptionsSchema } from '@attnkit/kernels';
 
 const variantSchema = z.custom<AttentionVariant>(
   (value) =>
@@ -204,7 +204,7 @@ export interface LayerCall {
   readonly variant: AttentionVariant | null;
   /** The options handed to the variant: variantOptions with the layer's causal merged in. */
   readonly variantOptions: Record<string, unknown>;
-  readonly backend: Backend | undefined;
+  readonly backend: BackendChoice | undefined;
 }
 
 /**
@@ -242,7 +242,7 @@ export function parseHeads(heads: number, kvHeadsOption: number | undefined): nu
 export function variantOptionsFor(
   causal: boolean | undefined,
   variantOptions: Record<string, unknown> | undefined,
-): { options: Record<string, unknown>; backend: Backend | undefined } {
+): { options: Record<string, unknown>; backend: BackendChoice | undefined } {
   const options: Record<string, unknown> = { ...(variantOptions ?? {}) };
   if ('out' in options && options.out !== undefined) {
     throw new AttentionInputError(

@@ -21,7 +21,7 @@ import {
   type Tensor,
   z,
 } from '@attnkit/core';
-import type { Backend } from '@attnkit/kernels';
+import type { Backend, BackendChoice } from '@attnkit/kernels';
 import { type CacheAttendPlan, KVStore, KVStoreCache } from '@attnkit/kernels/runtime';
 
 export interface RollingKVCacheOptions {
@@ -36,8 +36,8 @@ export interface RollingKVCacheOptions {
   window: number;
   /** Most queries one attend may carry (default 1). The ring keeps window + maxStepTokens positions. */
   maxStepTokens?: number;
-  /** Engine the ring is stored in and attended with (a private one): 'wasm' or 'js'; default as getEngine(). */
-  backend?: Backend;
+  /** Engine the ring is stored in and attended with (a private one): 'auto' (the default: as getEngine()), 'native', 'wasm' or 'js'. */
+  backend?: BackendChoice;
   /** Most bytes the ring may take. Default: the WebAssembly memory limit. */
   maxBytes?: number;
 }
@@ -71,7 +71,7 @@ const rollingOptionsSchema = z.strictObject({
   valueDim: dimension,
   window: z.number().int().nonnegative(),
   maxStepTokens: dimension.optional(),
-  backend: z.enum(['wasm', 'js']).optional(),
+  backend: z.enum(['auto', 'native', 'wasm', 'js']).optional(),
   maxBytes: dimension.optional(),
 });
 

@@ -5,14 +5,15 @@
  * - backend 'js': the plain-TS kernels accumulate dot products, sums and P·V in float64 and round to
  *   float32 only when storing scores, weights and outputs: a few roundings of values up to ~5,
  *   2^-24 · 5 ≈ 3e-7 each; atol 2e-6 allows ~6 of them.
- * - default backend (wasm where SIMD validates): f32x4 accumulation over up to Dk = 128 and
+ * - compiled backends (wasm; native, whose float32 lanes are 4 to 16 wide): f32x4 accumulation over up to Dk = 128 and
  *   Lk = 1025 terms adds about sqrt(n) · 2^-24 · |term sum| ≈ 32 · 6e-8 · 5 ≈ 1e-5, so 2e-5.
  * Odd block sizes (7, and 1) put tile edges everywhere. The kit also applies the 2×-float32-dense
  * rule, determinism, out/lse handling and every malformed-input class.
  */
-import { describeVariant } from '@attnkit/core/testing';
-import { startThreads, stopThreads } from '@attnkit/kernels';
+import { type ConformanceConfig, describeVariant } from '@attnkit/core/testing';
+import { nativeUnavailableReason, startThreads, stopThreads } from '@attnkit/kernels';
 import { measureArenaBytes } from '@attnkit/kernels/runtime';
+import { describe, it } from 'vitest';
 
 // Thread determinism and workspace honesty run on the built package: pool workers import the built
 // work modules by URL (turbo's test task builds first).
@@ -20,7 +21,24 @@ const pool = { threads: { start: startThreads, stop: stopThreads }, measureArena
 
 import { causal } from '../../dist/index.js';
 
+/**
+ * The compiled backends with one tolerance: wasm, and native (packages/native, same float32
+ * arithmetic in wider vectors) where its addon loaded; where it did not, a skipped suite names why.
+ */
+const NATIVE_UNAVAILABLE = nativeUnavailableReason();
+function describeCompiled(config: ConformanceConfig): void {
+  describeVariant(causal, { ...config, options: { ...config.options, backend: 'wasm' } });
+  const native = { ...config, options: { ...config.options, backend: 'native' } };
+  if (NATIVE_UNAVAILABLE === undefined) {
+    describeVariant(causal, native);
+  } else {
+    describe.skip(`causal conformance ${JSON.stringify(native.options)} — native is unavailable: ${NATIVE_UNAVAILABLE}`, () => {
+      it('skipped', () => {});
+    });
+  }
+}
+
 describeVariant(causal, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' }, ...pool });
 describeVariant(causal, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js', blockQ: 7 } });
-describeVariant(causal, { tolerance: { atol: 2e-5, rtol: 0 }, ...pool });
-describeVariant(causal, { tolerance: { atol: 2e-5, rtol: 0 }, options: { blockQ: 1 } });
+describeCompiled({ tolerance: { atol: 2e-5, rtol: 0 }, ...pool });
+describeCompiled({ tolerance: { atol: 2e-5, rtol: 0 }, options: { blockQ: 1 } });

@@ -1,6 +1,7 @@
-import { describeVariant } from '@attnkit/core/testing';
-import { startThreads, stopThreads } from '@attnkit/kernels';
+import { type ConformanceConfig, describeVariant } from '@attnkit/core/testing';
+import { nativeUnavailableReason, startThreads, stopThreads } from '@attnkit/kernels';
 import { measureArenaBytes } from '@attnkit/kernels/runtime';
+import { describe, it } from 'vitest';
 
 // Thread determinism and workspace honesty run on the built package: pool workers import the built
 // work modules by URL (turbo's test task builds first).
@@ -20,9 +21,26 @@ import { flash } from '../../dist/index.js';
  */
 const TOLERANCE = { atol: 1e-4, rtol: 1e-4 };
 
-// The plain-TS twins (the specification), the default backend (WebAssembly SIMD where available),
+// The plain-TS twins (the specification), the compiled backends (wasm, and native where it loaded),
 // and awkward tile sizes that leave ragged edges on both axes of nearly every tile.
+/**
+ * The compiled backends with one tolerance: wasm, and native (packages/native, same float32
+ * arithmetic in wider vectors) where its addon loaded; where it did not, a skipped suite names why.
+ */
+const NATIVE_UNAVAILABLE = nativeUnavailableReason();
+function describeCompiled(config: ConformanceConfig): void {
+  describeVariant(flash, { ...config, options: { ...config.options, backend: 'wasm' } });
+  const native = { ...config, options: { ...config.options, backend: 'native' } };
+  if (NATIVE_UNAVAILABLE === undefined) {
+    describeVariant(flash, native);
+  } else {
+    describe.skip(`flash conformance ${JSON.stringify(native.options)} — native is unavailable: ${NATIVE_UNAVAILABLE}`, () => {
+      it('skipped', () => {});
+    });
+  }
+}
+
 describeVariant(flash, { tolerance: TOLERANCE, options: { backend: 'js' }, ...pool });
-describeVariant(flash, { tolerance: TOLERANCE, ...pool });
+describeCompiled({ tolerance: TOLERANCE, ...pool });
 describeVariant(flash, { tolerance: TOLERANCE, options: { backend: 'js', blockQ: 3, blockK: 5 } });
-describeVariant(flash, { tolerance: TOLERANCE, options: { blockQ: 1, blockK: 7 } });
+describeCompiled({ tolerance: TOLERANCE, options: { blockQ: 1, blockK: 7 } });

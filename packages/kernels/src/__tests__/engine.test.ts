@@ -6,24 +6,31 @@ import { AttentionInputError } from '@attnkit/core';
 import { describe, expect, it } from 'vitest';
 import { ArenaError } from '../engine/arena.js';
 import {
+  type Backend,
   createEngine,
   defaultBackend,
   engineMemory,
   getEngine,
   wasmUnavailableReason,
 } from '../engine/engine.js';
+import { nativeUnavailableReason } from '../engine/native-ops.js';
 import { wasmFeatures } from '../engine/wasm-module.js';
 
 describe('engines', () => {
-  it('default to wasm where SIMD validates, and both backends share one arena', () => {
+  it("default ('auto') to native where the addon loaded, else wasm where SIMD validates; all share one arena", () => {
     // Node 20's V8 ships SIMD (the kernels binary validates); Relaxed SIMD is off there, so not checked
     expect(wasmFeatures().simd).toBe(true);
-    expect(defaultBackend()).toBe(wasmFeatures().simd ? 'wasm' : 'js');
+    const native = nativeUnavailableReason() === undefined;
+    expect(defaultBackend()).toBe(native ? 'native' : wasmFeatures().simd ? 'wasm' : 'js');
     expect(wasmUnavailableReason()).toBeUndefined();
     expect(getEngine().backend).toBe(defaultBackend());
+    expect(getEngine('auto')).toBe(getEngine());
     expect(getEngine('js').arena).toBe(getEngine('wasm').arena);
+    if (native) expect(getEngine('native').arena).toBe(getEngine('wasm').arena);
     expect(getEngine('js')).toBe(getEngine('js'));
-    expect(() => getEngine('gpu' as never)).toThrow(/^backend: expected 'wasm' or 'js', received "gpu"/);
+    expect(() => getEngine('gpu' as never)).toThrow(
+      /^backend: expected 'auto', 'native', 'wasm' or 'js', received "gpu"/,
+    );
     expect(() => createEngine('gpu' as never)).toThrow(AttentionInputError);
   });
 
@@ -37,7 +44,12 @@ describe('engines', () => {
   });
 
   it('createEngine makes private engines whose results match the shared one', () => {
-    for (const backend of ['wasm', 'js'] as const) {
+    const backends: Backend[] = [
+      'wasm',
+      'js',
+      ...(nativeUnavailableReason() === undefined ? ['native' as const] : []),
+    ];
+    for (const backend of backends) {
       const own = createEngine(backend, { initialBytes: 4096 });
       expect(own.backend).toBe(backend);
       expect(own.arena.memory).not.toBe(getEngine().arena.memory);

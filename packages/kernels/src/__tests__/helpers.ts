@@ -1,5 +1,7 @@
 /** Test helpers: a seeded generator, float64 references, and placement of both backends' copies. */
+import { describe, it } from 'vitest';
 import type { Engine } from '../engine/engine.js';
+import { nativeUnavailableReason } from '../engine/native-ops.js';
 
 /** Unit roundoff of float32. */
 export const U = 2 ** -24;
@@ -85,5 +87,26 @@ export function expectPaddingIntact(
     for (let c = cols; c < ld; c++) {
       if (data[r * ld + c] !== SENTINEL) throw new Error(`${label}: wrote outside the row at (${r}, ${c})`);
     }
+  }
+}
+
+/**
+ * Why the native backend is unavailable in this run (undefined when it loaded). Tests that run on
+ * every compiled backend use `compiledBackends()` and call `reportNativeSkip` so that a run without
+ * the addon shows a skipped test carrying the reason instead of silently testing less.
+ */
+export const NATIVE_UNAVAILABLE = nativeUnavailableReason();
+
+/** The backends that compute in compiled code: wasm, and native where the addon loaded. */
+export function compiledBackends(): ('wasm' | 'native')[] {
+  return NATIVE_UNAVAILABLE === undefined ? ['wasm', 'native'] : ['wasm'];
+}
+
+/** Registers a visibly skipped test naming why native is not tested (nothing when it is). */
+export function reportNativeSkip(what: string): void {
+  if (NATIVE_UNAVAILABLE !== undefined) {
+    describe.skip(`native ${what} — the native backend is unavailable: ${NATIVE_UNAVAILABLE}`, () => {
+      it('skipped', () => {});
+    });
   }
 }

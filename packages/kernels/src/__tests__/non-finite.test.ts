@@ -1,5 +1,6 @@
 /**
- * Limits and non-finite values (docs/design.md, "Limits and non-finite values"), on both backends:
+ * Limits and non-finite values (docs/design.md, "Limits and non-finite values"), on every backend
+ * (js, wasm, and native where the addon loaded):
  * - NaN propagates: a row whose VISIBLE scores contain NaN gives NaN probabilities / output and a
  *   NaN lse; a NaN in a hidden key's score is discarded (maskBand writes −∞ over it); a row that
  *   sees no key still gives zeros and lse = −∞.
@@ -14,13 +15,13 @@ import { referenceAttention, tensor } from '@attnkit/core';
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../engine/engine.js';
 import { getEngine } from '../engine/engine.js';
-import { expectClose, readBack, U } from './helpers.js';
+import { compiledBackends, expectClose, readBack, reportNativeSkip, U } from './helpers.js';
 
 const FLT_MAX = 3.4028234663852886e38;
-const wasm = getEngine('wasm');
 const js = getEngine('js');
-const ENGINES = [wasm, js] as const;
-const arena = wasm.arena;
+const ENGINES = [...compiledBackends().map((backend) => getEngine(backend)), js] as const;
+const arena = js.arena;
+reportNativeSkip('non-finite values');
 
 function withArena<T>(body: () => T): T {
   const mark = arena.mark();
@@ -451,11 +452,12 @@ describe('gemmNT score semantics', () => {
     return { c, bound };
   }
 
-  it('saturates ±overflow to ±FLT_MAX, recomputes +∞ − ∞, keeps NaN; wasm and js agree (tails, k > 256)', () => {
+  it('saturates ±overflow to ±FLT_MAX, recomputes +∞ − ∞, keeps NaN; every backend agrees (tails, k > 256)', () => {
     for (const [m, n, k] of [
       [5, 11, 2], // full 8-column panel and a 3-column tail, a row tail
       [4, 8, 64],
       [6, 9, 300], // the overflow in the second 256-deep k block
+      [9, 37, 70], // native's 16- and 32-column panels with tails, a row tail of its 6- and 8-row tiles
     ] as const) {
       const at = k > 256 ? 280 : 0;
       const { a, b } = operands(m, n, k, at);

@@ -1,16 +1,29 @@
 /**
- * Accuracy of the kernels' vector exp (assembly/exp.ts) against float64 Math.exp, measured in ulps
+ * Accuracy of the kernels' vector exp (assembly/exp.ts, and its C++ port in packages/native on the
+ * CPU path the addon chose, where it loaded) against float64 Math.exp, measured in ulps
  * of the float32 result: |got - exp(x)| / ulp(exp(x)) with ulp(y) = 2^(floor(log2 y) - 23).
  * Measured maximum: 0.99 ulp (relative 8.2e-8) over 16 M points of [-87, 88]; asserted bound:
  * 1.5 ulp (some margin for sampling, well inside the 2 ulp the kernels' tolerances assume).
  * Special values are exact.
  */
 import { describe, expect, it } from 'vitest';
-import { instantiateKernels, type KernelExports, kernelsModule } from '../engine/wasm-module.js';
+import { createEngine } from '../engine/engine.js';
+import type { NativeKernelOps } from '../engine/native-ops.js';
+import { instantiateKernels, kernelsModule } from '../engine/wasm-module.js';
+import { compiledBackends, reportNativeSkip } from './helpers.js';
 
 const COUNT = 1 << 20;
 
-function setup(): { kernels: KernelExports; heap: Float32Array; x: number; out: number } {
+type ExpName = 'expArray' | 'expNonPositiveArray';
+
+interface ExpSetup {
+  heap: Float32Array;
+  x: number;
+  out: number;
+  exp(name: ExpName, x: number, n: number, out: number): void;
+}
+
+function wasmSetup(): ExpSetup {
   const module = kernelsModule(false);
   if (!module) throw new Error('wasm kernels unavailable');
   const memory = new WebAssembly.Memory({
@@ -21,7 +34,25 @@ function setup(): { kernels: KernelExports; heap: Float32Array; x: number; out: 
   // place the two arrays above the module's static data and scratch
   const x = Math.ceil((kernels.heapBase() + 32768) / 64) * 16;
   kernels.setScratch(Math.ceil(kernels.heapBase() / 64) * 16);
-  return { kernels, heap: new Float32Array(memory.buffer), x, out: x + COUNT };
+  return {
+    heap: new Float32Array(memory.buffer),
+    x,
+    out: x + COUNT,
+    exp: (name, at, n, out) => kernels[name](at, n, out),
+  };
+}
+
+function nativeSetup(): ExpSetup {
+  const engine = createEngine('native', { initialBytes: 8 * COUNT + 4096 });
+  const ops = engine.ops as NativeKernelOps;
+  const x = engine.arena.alloc(COUNT);
+  const out = engine.arena.alloc(COUNT);
+  return {
+    heap: engine.arena.heap,
+    x,
+    out,
+    exp: (name, at, n, o) => ops.expArray(at, n, o, name === 'expNonPositiveArray'),
+  };
 }
 
 function ulpError(got: number, x: number): number {
@@ -30,12 +61,14 @@ function ulpError(got: number, x: number): number {
   return Math.abs(got - exact) / ulp;
 }
 
-describe('wasm exp accuracy', () => {
-  const { kernels, heap, x, out } = setup();
+reportNativeSkip('exp accuracy');
 
-  function measure(name: 'expArray' | 'expNonPositiveArray', lo: number, hi: number): number {
+describe.each(compiledBackends())('%s exp accuracy', (backend) => {
+  const { heap, x, out, exp } = backend === 'wasm' ? wasmSetup() : nativeSetup();
+
+  function measure(name: ExpName, lo: number, hi: number): number {
     for (let i = 0; i < COUNT; i++) heap[x + i] = lo + ((hi - lo) * i) / (COUNT - 1);
-    kernels[name](x, COUNT, out);
+    exp(name, x, COUNT, out);
     let worst = 0;
     for (let i = 0; i < COUNT; i++) worst = Math.max(worst, ulpError(heap[out + i]!, heap[x + i]!));
     return worst;
@@ -49,11 +82,11 @@ describe('wasm exp accuracy', () => {
     expect(measure('expNonPositiveArray', -87, 0)).toBeLessThanOrEqual(1.5);
   });
 
-  function run(name: 'expArray' | 'expNonPositiveArray', inputs: number[]): Float32Array {
+  function run(name: ExpName, inputs: number[]): Float32Array {
     // each value in both the vector body and the scalar tail (n + 3 is not a multiple of 4)
     heap.set(inputs, x);
     heap.set([1, 1, 1], x + inputs.length);
-    kernels[name](x, inputs.length + 3, out);
+    exp(name, x, inputs.length + 3, out);
     return heap.slice(out, out + inputs.length);
   }
 
@@ -81,7 +114,7 @@ describe('wasm exp accuracy', () => {
 
   it('stays normal down to -87.3 and overflows only above ln(FLT_MAX)', () => {
     heap.set([-87.29, 88.72], x);
-    kernels.expArray(x, 2, out);
+    exp('expArray', x, 2, out);
     expect(ulpError(heap[out]!, heap[x]!)).toBeLessThanOrEqual(1.5);
     expect(ulpError(heap[out + 1]!, heap[x + 1]!)).toBeLessThanOrEqual(1.5);
   });

@@ -1,27 +1,31 @@
 /**
- * The three wasm GEMMs against their JS twins and a float64 reference, on every (m, n, k) in
- * {1, 3, 5, 7, 8, 13, 17, 64, 65}³ (tails of the 4×8 micro-kernel on every side), plus k above the
+ * The three GEMMs of each compiled backend (wasm; native where the addon loaded, on the CPU path it
+ * chose) against their JS twins and a float64 reference, on every (m, n, k) in
+ * {1, 3, 5, 7, 8, 13, 17, 64, 65}³ (tails of wasm's 4×8 and native's 4×8, 6×16 and 8×32 micro-kernels
+ * on every side; 33 and 65 cross native's 32-column panels), plus k above the
  * 256-deep k block, with row strides larger than the row, alpha ≠ 1 and beta ∈ {0, 1, 0.5}.
  *
  * Tolerance (per element, both backends vs float64): the standard bound for a float32 dot product
  * summed in order, (k + 4)·u·(|alpha|·Σ_p |a_ip·b_pj| + |beta·c_ij|) with u = 2⁻²⁴: one rounding per
  * product and per addition (k), plus alpha's product, beta's product and the final addition.
- * The wasm result and the twin are held to each other with the sum of their bounds.
+ * The compiled result and the twin are held to each other with the sum of their bounds.
  */
 import { describe, expect, it } from 'vitest';
 import { getEngine } from '../engine/engine.js';
 import {
+  compiledBackends,
   expectClose,
   expectPaddingIntact,
   placeTwice,
   readBack,
+  reportNativeSkip,
   seeded,
   strided,
   U,
   uniform,
 } from './helpers.js';
 
-const SIZES = [1, 3, 5, 7, 8, 13, 17, 64, 65];
+const SIZES = [1, 3, 5, 7, 8, 13, 17, 33, 64, 65];
 type Layout = 'NT' | 'NN' | 'TN';
 
 interface Case {
@@ -33,9 +37,14 @@ interface Case {
   extra: number;
 }
 
-/** Runs one GEMM on both backends and checks them against float64. */
-function checkGemm(layout: Layout, { m, n, k, alpha, beta, extra }: Case, seed: number): void {
-  const wasm = getEngine('wasm');
+/** Runs one GEMM on `backend` and on the twin and checks both against float64. */
+function checkGemm(
+  backend: 'wasm' | 'native',
+  layout: Layout,
+  { m, n, k, alpha, beta, extra }: Case,
+  seed: number,
+): void {
+  const wasm = getEngine(backend);
   const js = getEngine('js');
   const arena = wasm.arena;
   const rand = seeded(seed);
@@ -84,16 +93,22 @@ function checkGemm(layout: Layout, { m, n, k, alpha, beta, extra }: Case, seed: 
     const valid = (data: ArrayLike<number>) =>
       Float64Array.from({ length: m * n }, (_, t) => data[Math.floor(t / n) * ldc + (t % n)]!);
     const boundAt = (t: number) => bound[Math.floor(t / n) * ldc + (t % n)]!;
-    expectClose(`${label} wasm vs float64`, valid(gotWasm), valid(reference), boundAt);
+    expectClose(`${label} ${backend} vs float64`, valid(gotWasm), valid(reference), boundAt);
     expectClose(`${label} js vs float64`, valid(gotJs), valid(reference), boundAt);
-    expectClose(`${label} wasm vs js`, valid(gotWasm), valid(gotJs), (t) => 2 * boundAt(t));
-    expectPaddingIntact(`${label} wasm`, gotWasm, m, n, ldc);
+    expectClose(`${label} ${backend} vs js`, valid(gotWasm), valid(gotJs), (t) => 2 * boundAt(t));
+    expectPaddingIntact(`${label} ${backend}`, gotWasm, m, n, ldc);
   } finally {
     arena.release(mark);
   }
 }
 
-describe.each(['NT', 'NN', 'TN'] as const)('wasm gemm%s', (layout) => {
+reportNativeSkip('gemm');
+
+describe.each(
+  compiledBackends().flatMap((backend) =>
+    (['NT', 'NN', 'TN'] as const).map((layout) => [backend, layout] as const),
+  ),
+)('%s gemm%s', (backend, layout) => {
   it('matches the twin and float64 on every tail combination of m, n, k', () => {
     const rand = seeded(7);
     let seed = 100;
@@ -102,7 +117,7 @@ describe.each(['NT', 'NN', 'TN'] as const)('wasm gemm%s', (layout) => {
         for (const k of SIZES) {
           const alpha = [1, -1.7, 0.3][Math.floor(rand() * 3)]!;
           const beta = [0, 1, 0.5][Math.floor(rand() * 3)]!;
-          checkGemm(layout, { m, n, k, alpha, beta, extra: Math.floor(rand() * 4) }, seed++);
+          checkGemm(backend, layout, { m, n, k, alpha, beta, extra: Math.floor(rand() * 4) }, seed++);
         }
       }
     }
@@ -114,16 +129,19 @@ describe.each(['NT', 'NN', 'TN'] as const)('wasm gemm%s', (layout) => {
       [13, 17, 600],
       [64, 64, 513],
     ] as const) {
-      for (const beta of [0, 1]) checkGemm(layout, { m, n, k, alpha: 0.5, beta, extra: 3 }, m * n + k + beta);
+      for (const beta of [0, 1]) {
+        checkGemm(backend, layout, { m, n, k, alpha: 0.5, beta, extra: 3 }, m * n + k + beta);
+      }
     }
   });
 
   it('with k = 0 writes beta·C (and zeros for beta = 0 without reading C)', () => {
-    for (const beta of [0, 0.5]) checkGemm(layout, { m: 7, n: 9, k: 0, alpha: 2, beta, extra: 1 }, 3);
+    for (const beta of [0, 0.5])
+      checkGemm(backend, layout, { m: 7, n: 9, k: 0, alpha: 2, beta, extra: 1 }, 3);
   });
 
   it('does nothing for m = 0 or n = 0', () => {
-    const wasm = getEngine('wasm');
+    const wasm = getEngine(backend);
     const mark = wasm.arena.mark();
     const c = wasm.arena.put(new Float32Array([1, 2, 3, 4]));
     const call = layout === 'NT' ? 'gemmNT' : layout === 'NN' ? 'gemmNN' : 'gemmTN';

@@ -2,8 +2,11 @@
 import { z } from 'zod';
 
 export const engineOptionsSchema = z.strictObject({
-  /** 'wasm' (SIMD) or 'js' (the plain-TS twins). Default: wasm where SIMD validates. */
-  backend: z.enum(['wasm', 'js']).optional(),
+  /**
+   * 'native' (the @attnkit/native addon), 'wasm' (SIMD) or 'js' (the plain-TS twins); 'auto', the
+   * default, is native where the addon loaded, else wasm where SIMD validates, else js.
+   */
+  backend: z.enum(['auto', 'native', 'wasm', 'js']).optional(),
   /** Worker threads to split independent (batch, head, query-block) items over. Default 1. */
   threads: z.number().int().min(1).max(64).optional(),
 });

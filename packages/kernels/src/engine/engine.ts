@@ -1,9 +1,11 @@
 /**
  * An engine = one arena (memory) + one implementation of the primitives over it.
- * `getEngine()` returns the process-wide engine for a backend: 'wasm' (SIMD, default where
- * `WebAssembly.validate` accepts SIMD and the module compiles) or 'js' (the plain-TS twins).
+ * `getEngine()` returns the process-wide engine for a backend: 'native' (the @attnkit/native addon,
+ * Node on x86-64 where it was built), 'wasm' (SIMD, where `WebAssembly.validate` accepts SIMD and the
+ * module compiles) or 'js' (the plain-TS twins). The default, 'auto', is the first of those that is
+ * available (`backendInfo()` says which and why).
  *
- * Both backends share ONE WebAssembly.Memory and ONE arena, so an offset means the same thing
+ * All backends share ONE WebAssembly.Memory and ONE arena, so an offset means the same thing
  * whichever backend computes on it, and worker threads see it all. The memory is shared
  * (SharedArrayBuffer-backed) wherever the runtime allows, so `runParallel` can hand it to workers.
  *
@@ -20,6 +22,13 @@ import { Arena, ArenaError } from './arena.js';
 import { JsKernelOps } from './js-ops.js';
 import type { KernelOps } from './kernel-ops.js';
 import {
+  NativeKernelOps,
+  type NativePath,
+  nativeAddon,
+  nativePathInfo,
+  nativeUnavailableReason,
+} from './native-ops.js';
+import {
   instantiateKernels,
   KERNELS_MAX_PAGES,
   type KernelExports,
@@ -29,7 +38,12 @@ import {
 } from './wasm-module.js';
 import { WasmKernelOps } from './wasm-ops.js';
 
-export type Backend = 'wasm' | 'js';
+/** An implementation of the primitives. */
+export type Backend = 'native' | 'wasm' | 'js';
+/** What the `backend` option accepts: a backend, or 'auto' (native, else wasm, else js). */
+export type BackendChoice = Backend | 'auto';
+
+const BACKEND_CHOICES = "'auto', 'native', 'wasm' or 'js'";
 
 export interface Engine {
   readonly backend: Backend;
@@ -150,36 +164,100 @@ export function wasmUnavailableReason(): string | undefined {
   return wasmKernels() ? undefined : (kernelsFailure(engineMemory().shared) ?? 'unknown');
 }
 
-/** 'wasm' where the SIMD kernels validate and compile, else 'js'. */
+/** Why `backend` is unavailable here (undefined when it is available; 'js' always is). */
+export function backendUnavailableReason(backend: Backend): string | undefined {
+  if (backend === 'wasm') return wasmUnavailableReason();
+  if (backend === 'native') {
+    if (jobEngines) return jobEngines.has('native') ? undefined : 'the worker has no native kernels';
+    return nativeUnavailableReason();
+  }
+  return undefined;
+}
+
+/** What 'auto' (and an unset `backend`) runs on: 'native' where the addon loaded, else 'wasm' where the SIMD kernels compile, else 'js'. */
 export function defaultBackend(): Backend {
-  if (jobEngines) return jobEngines.has('wasm') ? 'wasm' : 'js';
+  if (jobEngines) return jobEngines.has('native') ? 'native' : jobEngines.has('wasm') ? 'wasm' : 'js';
+  if (nativeAddon()) return 'native';
   return wasmKernels() ? 'wasm' : 'js';
 }
 
-/**
- * The shared engine for `backend` (default: `defaultBackend()`), created on first use.
- * Asking for 'wasm' where it is unavailable throws with the reason; the default falls back to 'js'.
- * Inside a worker's `runItem`, returns that worker's engine for the job.
- */
-export function getEngine(backend: Backend = defaultBackend()): Engine {
-  if (backend !== 'wasm' && backend !== 'js') {
+/** Which backend a call without `backend` (or with 'auto') runs on, and why; what the others lack. */
+export interface BackendInfo {
+  /** The backend 'auto' picks here. */
+  readonly backend: Backend;
+  /** Why that one, in words. */
+  readonly reason: string;
+  readonly native: {
+    readonly available: boolean;
+    /** Why it is unavailable (absent when available). */
+    readonly reason?: string;
+    /** The CPU path native calls run on now (absent when unavailable). */
+    readonly path?: NativePath;
+    /** The paths this CPU runs, fastest first (absent when unavailable). */
+    readonly paths?: readonly NativePath[];
+  };
+  readonly wasm: { readonly available: boolean; readonly reason?: string };
+}
+
+/** Which backend a default call uses and why (docs/design.md, Engine options). */
+export function backendInfo(): BackendInfo {
+  const backend = defaultBackend();
+  const nativeWhy = backendUnavailableReason('native');
+  const wasmWhy = backendUnavailableReason('wasm');
+  const pathInfo = nativeWhy === undefined ? nativePathInfo() : undefined;
+  const native: BackendInfo['native'] = pathInfo
+    ? { available: true, path: pathInfo.path, paths: pathInfo.paths }
+    : { available: nativeWhy === undefined, ...(nativeWhy === undefined ? {} : { reason: nativeWhy }) };
+  const wasm: BackendInfo['wasm'] =
+    wasmWhy === undefined ? { available: true } : { available: false, reason: wasmWhy };
+  const reason =
+    backend === 'native'
+      ? `the native addon loaded${pathInfo ? ` (${pathInfo.path} path, chosen by ${pathInfo.selectedBy})` : ''}`
+      : backend === 'wasm'
+        ? `native is unavailable (${nativeWhy}); the wasm SIMD kernels compiled`
+        : `native is unavailable (${nativeWhy}) and so is wasm (${wasmWhy})`;
+  return { backend, reason, native, wasm };
+}
+
+function checkBackend(backend: unknown): asserts backend is BackendChoice {
+  if (backend !== 'auto' && backend !== 'native' && backend !== 'wasm' && backend !== 'js') {
     throw new AttentionInputError(
       'backend',
-      "'wasm' or 'js'",
+      BACKEND_CHOICES,
       describeValue(backend),
       'Leave it unset for the default.',
     );
   }
+}
+
+/**
+ * The shared engine for `backend` (default 'auto': `defaultBackend()`), created on first use.
+ * Asking for 'native' or 'wasm' where it is unavailable throws with the reason; 'auto' falls back.
+ * Inside a worker's `runItem`, returns that worker's engine for the job.
+ */
+export function getEngine(backend: BackendChoice = 'auto'): Engine {
+  checkBackend(backend);
+  const resolved = backend === 'auto' ? defaultBackend() : backend;
   if (jobEngines) {
-    const engine = jobEngines.get(backend);
-    if (!engine) throw new Error(`getEngine('${backend}'): ${wasmUnavailableReason()}`);
+    const engine = jobEngines.get(resolved);
+    if (!engine) throw new Error(`getEngine('${resolved}'): ${backendUnavailableReason(resolved)}`);
     return engine;
   }
-  let engine = engines.get(backend);
+  let engine = engines.get(resolved);
   if (!engine) {
-    const { arena } = engineMemory();
-    if (backend === 'js') {
-      engine = { backend, arena, ops: new JsKernelOps(arena) };
+    const memory = engineMemory();
+    const { arena } = memory;
+    if (resolved === 'js') {
+      engine = { backend: resolved, arena, ops: new JsKernelOps(arena) };
+    } else if (resolved === 'native') {
+      const addon = nativeAddon();
+      if (!addon) {
+        throw new Error(
+          `getEngine('native'): the native backend is unavailable (${nativeUnavailableReason()}); use backend 'wasm' or 'js'`,
+        );
+      }
+      // the caller thread's native calls pack into the same scratch as its wasm instance (never at once)
+      engine = { backend: resolved, arena, ops: new NativeKernelOps(addon, arena, memory.scratchBytes / 4) };
     } else {
       const kernels = wasmKernels();
       if (!kernels) {
@@ -187,9 +265,9 @@ export function getEngine(backend: Backend = defaultBackend()): Engine {
           `getEngine('wasm'): the wasm backend is unavailable (${wasmUnavailableReason()}); use backend 'js'`,
         );
       }
-      engine = { backend, arena, ops: new WasmKernelOps(kernels, arena) };
+      engine = { backend: resolved, arena, ops: new WasmKernelOps(kernels, arena) };
     }
-    engines.set(backend, engine);
+    engines.set(resolved, engine);
   }
   return engine;
 }
@@ -203,12 +281,12 @@ export interface PrivateEngineOptions {
  * A new engine over a memory of its own (not shared with other engines, not usable by worker
  * threads): for long-lived storage such as a KV cache, which must not sit in the shared bump
  * arena. 'wasm' instantiates the kernels over the new memory; its arena starts above their
- * static data and scratch. Default backend: `defaultBackend()`. Freed by the garbage collector.
+ * static data and scratch ('native' and 'js' reserve the same). Default backend: 'auto'
+ * (`defaultBackend()`). Freed by the garbage collector.
  */
-export function createEngine(
-  backend: Backend = defaultBackend(),
-  options: PrivateEngineOptions = {},
-): Engine {
+export function createEngine(backend: BackendChoice = 'auto', options: PrivateEngineOptions = {}): Engine {
+  checkBackend(backend);
+  const resolved = backend === 'auto' ? defaultBackend() : backend;
   const initialBytes = options.initialBytes ?? 2 ** 20;
   if (!Number.isInteger(initialBytes) || initialBytes < 0 || initialBytes > MAX_ARENA_BYTES) {
     throw new AttentionInputError(
@@ -219,19 +297,18 @@ export function createEngine(
     );
   }
   let module: WebAssembly.Module | undefined;
-  if (backend === 'wasm') {
+  if (resolved === 'wasm') {
     module = kernelsModule(false);
     if (!module) {
       throw new Error(
         `createEngine('wasm'): the wasm backend is unavailable (${kernelsFailure(false)}); use 'js'`,
       );
     }
-  } else if (backend !== 'js') {
-    throw new AttentionInputError(
-      'backend',
-      "'wasm' or 'js'",
-      describeValue(backend),
-      'Leave it unset for the default.',
+  }
+  const addon = resolved === 'native' ? nativeAddon() : undefined;
+  if (resolved === 'native' && !addon) {
+    throw new Error(
+      `createEngine('native'): the native backend is unavailable (${nativeUnavailableReason()}); use 'wasm' or 'js'`,
     );
   }
   const reserved = LATE_STATIC_RESERVE_BYTES + INSTANCE_SCRATCH_BYTES;
@@ -240,6 +317,14 @@ export function createEngine(
     maximum: KERNELS_MAX_PAGES,
   });
   const maximumBytes = Math.min(MAX_ARENA_BYTES, KERNELS_MAX_PAGES * PAGE_BYTES);
+  if (addon) {
+    const arena = new Arena(memory, reserved, maximumBytes);
+    return {
+      backend: 'native',
+      arena,
+      ops: new NativeKernelOps(addon, arena, LATE_STATIC_RESERVE_BYTES / 4),
+    };
+  }
   if (!module) {
     const arena = new Arena(memory, reserved, maximumBytes);
     return { backend: 'js', arena, ops: new JsKernelOps(arena) };

@@ -67,7 +67,7 @@ const runParallelSchema = z.object({
   threads: z.number().int().min(1).max(64),
   options: z
     .object({
-      backend: z.enum(['wasm', 'js']).optional(),
+      backend: z.enum(['native', 'wasm', 'js']).optional(),
       workerArenaBytes: z.number().int().positive().optional(),
     })
     .optional(),
@@ -77,7 +77,7 @@ const RUN_PARALLEL_EXPECTED: Record<string, string> = {
   workModuleUrl: 'the URL of an ES module exporting runItem(engine, payload, item)',
   items: 'a non-negative integer number of items',
   threads: 'an integer number of threads in [1, 64]',
-  'options.backend': "'wasm' or 'js'",
+  'options.backend': "'native', 'wasm' or 'js'",
   'options.workerArenaBytes': 'a positive integer number of bytes',
 };
 

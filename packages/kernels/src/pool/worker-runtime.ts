@@ -12,6 +12,7 @@
 import { Arena } from '../engine/arena.js';
 import { type Backend, type Engine, INSTANCE_SCRATCH_BYTES, setJobEngines } from '../engine/engine.js';
 import { JsKernelOps } from '../engine/js-ops.js';
+import { NativeKernelOps, nativeAddon } from '../engine/native-ops.js';
 import { instantiateKernels, type KernelExports } from '../engine/wasm-module.js';
 import { WasmKernelOps } from '../engine/wasm-ops.js';
 import { registeredWorkModule } from './thread-pool.js';
@@ -73,6 +74,16 @@ export class WorkerRuntime {
     if (this.kernels) {
       this.kernels.setScratch(job.regionBytes / 4);
       engines.set('wasm', { backend: 'wasm', arena, ops: new WasmKernelOps(this.kernels, arena) });
+    }
+    // Loaded on this thread's first job (the addon is context-aware: each worker has its own
+    // instance); it packs into the same per-worker scratch as the wasm instance.
+    const addon = nativeAddon();
+    if (addon) {
+      engines.set('native', {
+        backend: 'native',
+        arena,
+        ops: new NativeKernelOps(addon, arena, job.regionBytes / 4),
+      });
     }
     return engines;
   }

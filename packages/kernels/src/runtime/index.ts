@@ -6,6 +6,7 @@
 export { Arena, ArenaError, alignFloats } from '../engine/arena.js';
 export {
   type Backend,
+  type BackendChoice,
   createEngine,
   type Engine,
   getEngine,
@@ -16,6 +17,7 @@ export {
 export { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
 export { JsKernelOps } from '../engine/js-ops.js';
 export type { KernelOps } from '../engine/kernel-ops.js';
+export { NativeKernelOps } from '../engine/native-ops.js';
 export { WasmKernelOps } from '../engine/wasm-ops.js';
 export {
   DEFAULT_WORKER_ARENA_BYTES,

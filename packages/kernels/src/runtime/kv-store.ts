@@ -24,7 +24,13 @@ import {
   type Tensor,
 } from '@attnkit/core';
 import { alignFloats } from '../engine/arena.js';
-import { type Backend, createEngine, type Engine, MAX_ARENA_BYTES } from '../engine/engine.js';
+import {
+  type Backend,
+  type BackendChoice,
+  createEngine,
+  type Engine,
+  MAX_ARENA_BYTES,
+} from '../engine/engine.js';
 import { attendBand, bandScoreFloats } from './attention-io.js';
 import { parseCacheAppend } from './kv-cache-input.js';
 import type { HeadOffsets } from './variant-runtime.js';
@@ -39,7 +45,7 @@ export interface KVStoreConfig {
   /** Positions held before the policy applies. */
   readonly capacity: number;
   readonly policy: KVStorePolicy;
-  readonly backend?: Backend;
+  readonly backend?: BackendChoice;
   /** Most bytes the storage may take (default: the WebAssembly memory limit). */
   readonly maxBytes?: number;
   /** The option that sets the capacity, named in errors ('options.capacity', 'options.window'). */

@@ -14,12 +14,12 @@ import {
 } from '@attnkit/core';
 import { alignFloats } from '../engine/arena.js';
 import {
-  type Backend,
+  type BackendChoice,
+  backendUnavailableReason,
   type Engine,
   getEngine,
   INSTANCE_SCRATCH_BYTES,
   MAX_ARENA_BYTES,
-  wasmUnavailableReason,
 } from '../engine/engine.js';
 import { maxThreads, registerWorkModule, runParallel } from '../pool/thread-pool.js';
 import type { ArenaOffsets } from './attention-io.js';
@@ -64,11 +64,16 @@ export function callArenaFloats(
 }
 
 /** Why the engine cannot run a call needing `arenaBytes` on `backend` ([] when it can). Never throws. */
-export function engineReasons(backend: Backend | undefined, arenaBytes: number): string[] {
+export function engineReasons(backend: BackendChoice | undefined, arenaBytes: number): string[] {
   const reasons: string[] = [];
-  if (backend === 'wasm') {
-    const why = wasmUnavailableReason();
-    if (why) reasons.push(`backend 'wasm' is unavailable here (${why}): pass backend 'js' or leave it unset`);
+  if (backend === 'wasm' || backend === 'native') {
+    const why = backendUnavailableReason(backend);
+    if (why) {
+      const others = backend === 'wasm' ? "'js'" : "'wasm' or 'js'";
+      reasons.push(
+        `backend '${backend}' is unavailable here (${why}): pass backend ${others} or leave it unset`,
+      );
+    }
   }
   if (arenaBytes > MAX_ARENA_BYTES) {
     reasons.push(
@@ -87,7 +92,7 @@ export function engineReasons(backend: Backend | undefined, arenaBytes: number):
  * that fit, instead of asking to split the batch. Never throws.
  */
 export function threadedEngineReasons(
-  backend: Backend | undefined,
+  backend: BackendChoice | undefined,
   dims: ShapeSummary,
   itemScratchFloats: number,
   items: number,
@@ -122,7 +127,7 @@ export interface VariantPayload<P = unknown> {
 }
 
 /** The engine for `backend`, or an AttentionInputError naming options.backend when it cannot start. */
-export function engineFor(backend: Backend | undefined): Engine {
+export function engineFor(backend: BackendChoice | undefined): Engine {
   try {
     return getEngine(backend);
   } catch (error) {
@@ -242,7 +247,7 @@ export interface HeadOffsets {
  * with threads = 1, or read the figure as the caller thread's share.
  */
 export function measureArenaBytes(call: () => unknown, backend?: string): number {
-  const { arena } = getEngine(backend as Backend | undefined);
+  const { arena } = getEngine(backend as BackendChoice | undefined);
   const start = arena.mark();
   let peak = start;
   const alloc = arena.alloc;

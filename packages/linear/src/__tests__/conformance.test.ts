@@ -4,9 +4,10 @@
  * FAVOR+ with 32 features (the machinery is the same for any m, and the O(Lq·Lk·m) oracle stays
  * fast) and once with the default 256. Tolerance: see LINEAR_TOLERANCE.
  */
-import { describeVariant } from '@attnkit/core/testing';
-import { startThreads, stopThreads } from '@attnkit/kernels';
+import { type ConformanceConfig, describeVariant } from '@attnkit/core/testing';
+import { nativeUnavailableReason, startThreads, stopThreads } from '@attnkit/kernels';
 import { measureArenaBytes } from '@attnkit/kernels/runtime';
+import { describe, it } from 'vitest';
 
 // Thread determinism and workspace honesty run on the built package: pool workers import the built
 // work modules by URL (turbo's test task builds first).
@@ -22,8 +23,25 @@ const config = {
   oracle: referenceLinearAttention,
 } as const;
 
-describeVariant(linear, { ...config, ...pool });
-describeVariant(linear, { ...config, options: { featureMap: 'relu' } });
-describeVariant(linear, { ...config, options: { featureMap: 'favor', features: 32, seed: 7 } });
-describeVariant(linear, { ...config, options: { featureMap: 'favor' } });
+/**
+ * The compiled backends with one tolerance: wasm, and native (packages/native, same float32
+ * arithmetic in wider vectors) where its addon loaded; where it did not, a skipped suite names why.
+ */
+const NATIVE_UNAVAILABLE = nativeUnavailableReason();
+function describeCompiled(config: ConformanceConfig): void {
+  describeVariant(linear, { ...config, options: { ...config.options, backend: 'wasm' } });
+  const native = { ...config, options: { ...config.options, backend: 'native' } };
+  if (NATIVE_UNAVAILABLE === undefined) {
+    describeVariant(linear, native);
+  } else {
+    describe.skip(`linear conformance ${JSON.stringify(native.options)} — native is unavailable: ${NATIVE_UNAVAILABLE}`, () => {
+      it('skipped', () => {});
+    });
+  }
+}
+
+describeCompiled({ ...config, ...pool });
+describeCompiled({ ...config, options: { featureMap: 'relu' } });
+describeCompiled({ ...config, options: { featureMap: 'favor', features: 32, seed: 7 } });
+describeCompiled({ ...config, options: { featureMap: 'favor' } });
 describeVariant(linear, { ...config, options: { backend: 'js', chunkSize: 5 }, ...pool });

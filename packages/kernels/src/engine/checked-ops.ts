@@ -1,0 +1,260 @@
+/**
+ * KernelOps with argument checks around an unchecked implementation (the wasm exports, the native
+ * addon). Each method checks, once per call, that every operand it will touch lies inside the
+ * arena's live allocations (integer offsets and sizes, non-negative strides), then makes one call
+ * into the implementation. A bad offset is an ArenaError naming the primitive and the argument,
+ * never a silent write into someone else's memory. Checking costs O(number of operands) per call,
+ * nothing per element; no memory. Every backend that computes on the arena from outside JavaScript
+ * goes through these same checks.
+ */
+import { type Arena, ArenaError } from './arena.js';
+import type { KernelOps } from './kernel-ops.js';
+
+function isCount(x: number): boolean {
+  return (x | 0) === x && x >= 0;
+}
+
+export class CheckedKernelOps implements KernelOps {
+  constructor(
+    /** The unchecked primitives: they must receive only operands the checks below accepted. */
+    private readonly kernels: KernelOps,
+    protected readonly arena: Arena,
+  ) {}
+
+  /** Throws unless `count` is a non-negative integer. */
+  private count(primitive: string, argument: string, count: number): void {
+    if (!isCount(count)) {
+      throw new ArenaError(`${primitive}: ${argument} must be a non-negative integer, received ${count}`);
+    }
+  }
+
+  /** Throws unless the rows × cols block at `offset` (row stride `ld`) lies inside live allocations. */
+  private block(
+    primitive: string,
+    argument: string,
+    offset: number,
+    rows: number,
+    ld: number,
+    cols: number,
+  ): void {
+    if (rows === 0 || cols === 0) return;
+    const { floor } = this.arena;
+    const top = this.arena.mark();
+    const end = offset + (rows - 1) * ld + cols;
+    if ((offset | 0) !== offset || !isCount(ld) || offset < floor || end > top) {
+      throw new ArenaError(
+        `${primitive}: ${argument} = ${offset} (${rows} × ${cols}, stride ${ld}) spans [${offset}, ${end}), ` +
+          `outside the arena's live allocations [${floor}, ${top}); allocate it from engine.arena first`,
+      );
+    }
+  }
+
+  gemmNT(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+    saturate = true,
+  ): void {
+    this.dims('gemmNT', m, n, k);
+    this.block('gemmNT', 'a', a, m, lda, k);
+    this.block('gemmNT', 'b', b, n, ldb, k);
+    this.block('gemmNT', 'c', c, m, ldc, n);
+    // explicit: the wasm export reads an absent argument as 0 (false)
+    this.kernels.gemmNT(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, saturate);
+  }
+
+  gemmNN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void {
+    this.dims('gemmNN', m, n, k);
+    this.block('gemmNN', 'a', a, m, lda, k);
+    this.block('gemmNN', 'b', b, k, ldb, n);
+    this.block('gemmNN', 'c', c, m, ldc, n);
+    this.kernels.gemmNN(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
+  }
+
+  gemmTN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void {
+    this.dims('gemmTN', m, n, k);
+    this.block('gemmTN', 'a', a, k, lda, m);
+    this.block('gemmTN', 'b', b, k, ldb, n);
+    this.block('gemmTN', 'c', c, m, ldc, n);
+    this.kernels.gemmTN(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
+  }
+
+  /** Checks a contiguous run of `n` floats at `offset` (for methods a subclass adds). */
+  protected checkVector(primitive: string, argument: string, offset: number, n: number): void {
+    this.count(primitive, 'n', n);
+    this.block(primitive, argument, offset, 1, 0, n);
+  }
+
+  private dims(primitive: string, m: number, n: number, k: number): void {
+    this.count(primitive, 'm', m);
+    this.count(primitive, 'n', n);
+    this.count(primitive, 'k', k);
+  }
+
+  private rowsCols(primitive: string, rows: number, cols: number): void {
+    this.count(primitive, 'rows', rows);
+    this.count(primitive, 'cols', cols);
+  }
+
+  /** An optional per-row vector (offset -1 = not given). */
+  private optionalVector(primitive: string, argument: string, offset: number, rows: number): void {
+    if (offset !== -1) this.block(primitive, argument, offset, 1, 0, rows);
+  }
+
+  maskBand(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    firstQueryPos: number,
+    firstKey: number,
+    left: number,
+    right: number,
+    validKeys: number,
+  ): void {
+    this.rowsCols('maskBand', rows, cols);
+    this.block('maskBand', 's', s, rows, lds, cols);
+    this.kernels.maskBand(s, lds, rows, cols, firstQueryPos, firstKey, left, right, validKeys);
+  }
+
+  softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void {
+    this.rowsCols('softmaxRows', rows, cols);
+    this.block('softmaxRows', 's', s, rows, lds, cols);
+    this.optionalVector('softmaxRows', 'lse', lse, rows);
+    this.kernels.softmaxRows(s, lds, rows, cols, lse);
+  }
+
+  onlineSoftmaxStep(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    rowMax: number,
+    rowSum: number,
+    acc: number,
+    ldacc: number,
+    dv: number,
+  ): void {
+    this.rowsCols('onlineSoftmaxStep', rows, cols);
+    this.count('onlineSoftmaxStep', 'dv', dv);
+    this.block('onlineSoftmaxStep', 's', s, rows, lds, cols);
+    this.block('onlineSoftmaxStep', 'rowMax', rowMax, 1, 0, rows);
+    this.block('onlineSoftmaxStep', 'rowSum', rowSum, 1, 0, rows);
+    this.block('onlineSoftmaxStep', 'acc', acc, rows, ldacc, dv);
+    this.kernels.onlineSoftmaxStep(s, lds, rows, cols, rowMax, rowSum, acc, ldacc, dv);
+  }
+
+  finishRows(
+    acc: number,
+    ldacc: number,
+    rows: number,
+    dv: number,
+    rowMax: number,
+    rowSum: number,
+    out: number,
+    ldout: number,
+    lse: number,
+  ): void {
+    this.count('finishRows', 'rows', rows);
+    this.count('finishRows', 'dv', dv);
+    this.block('finishRows', 'acc', acc, rows, ldacc, dv);
+    this.block('finishRows', 'rowSum', rowSum, 1, 0, rows);
+    this.block('finishRows', 'out', out, rows, ldout, dv);
+    if (lse !== -1) this.block('finishRows', 'rowMax', rowMax, 1, 0, rows);
+    this.optionalVector('finishRows', 'lse', lse, rows);
+    this.kernels.finishRows(acc, ldacc, rows, dv, rowMax, rowSum, out, ldout, lse);
+  }
+
+  eluPlusOne(x: number, n: number): void {
+    this.count('eluPlusOne', 'n', n);
+    this.block('eluPlusOne', 'x', x, 1, 0, n);
+    this.kernels.eluPlusOne(x, n);
+  }
+
+  notFinite(x: number, n: number): number {
+    this.count('notFinite', 'n', n);
+    this.block('notFinite', 'x', x, 1, 0, n);
+    return this.kernels.notFinite(x, n);
+  }
+
+  relu(x: number, n: number): void {
+    this.count('relu', 'n', n);
+    this.block('relu', 'x', x, 1, 0, n);
+    this.kernels.relu(x, n);
+  }
+
+  rowSquaredNorms(x: number, ldx: number, rows: number, cols: number, out: number, scale: number): void {
+    this.rowsCols('rowSquaredNorms', rows, cols);
+    this.block('rowSquaredNorms', 'x', x, rows, ldx, cols);
+    this.block('rowSquaredNorms', 'out', out, 1, 0, rows);
+    this.kernels.rowSquaredNorms(x, ldx, rows, cols, out, scale);
+  }
+
+  rowMax(x: number, ldx: number, rows: number, cols: number, out: number): void {
+    this.rowsCols('rowMax', rows, cols);
+    this.block('rowMax', 'x', x, rows, ldx, cols);
+    this.block('rowMax', 'out', out, 1, 0, rows);
+    this.kernels.rowMax(x, ldx, rows, cols, out);
+  }
+
+  expShiftRows(
+    x: number,
+    ldx: number,
+    rows: number,
+    cols: number,
+    rowShift: number,
+    shift: number,
+    factor: number,
+  ): void {
+    this.rowsCols('expShiftRows', rows, cols);
+    this.block('expShiftRows', 'x', x, rows, ldx, cols);
+    this.optionalVector('expShiftRows', 'rowShift', rowShift, rows);
+    this.kernels.expShiftRows(x, ldx, rows, cols, rowShift, shift, factor);
+  }
+
+  columnSums(x: number, ldx: number, rows: number, cols: number, out: number, beta: number): void {
+    this.rowsCols('columnSums', rows, cols);
+    this.block('columnSums', 'x', x, rows, ldx, cols);
+    this.block('columnSums', 'out', out, 1, 0, cols);
+    this.kernels.columnSums(x, ldx, rows, cols, out, beta);
+  }
+
+  divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void {
+    this.rowsCols('divideRows', rows, cols);
+    this.block('divideRows', 'x', x, rows, ldx, cols);
+    this.block('divideRows', 'den', den, 1, 0, rows);
+    this.kernels.divideRows(x, ldx, rows, cols, den, eps);
+  }
+}

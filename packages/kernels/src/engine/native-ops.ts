@@ -1,0 +1,391 @@
+/**
+ * The native backend: KernelOps over @attnkit/native's C++ kernels (AVX-512 / AVX2 / baseline
+ * x86-64, chosen at load; packages/native/README.md), computing on the engine's arena memory in
+ * place, with the arena checks of CheckedKernelOps (the same as wasm's).
+ *
+ * Loading: lazily, on first use, in Node only (`process.getBuiltinModule('module').createRequire`),
+ * so browsers and bundlers never see the addon; @attnkit/native is an optional dependency. Where it
+ * is missing, was not built, or fails to load, `nativeUnavailableReason()` says why and the default
+ * backend ('auto') is wasm.
+ *
+ * Calling convention (packages/native/src/addon.cc): each thread has one argument block, a
+ * Float64Array bound once to the addon; a call writes the heap's address, this engine's scratch
+ * offset and the primitive's arguments there and passes only the opcode, since converting Node-API
+ * values costs more than the rest of a small call. The heap address is re-read whenever the
+ * arena's view changes (memory growth); a shared memory never moves.
+ */
+import type { Arena } from './arena.js';
+import { CheckedKernelOps } from './checked-ops.js';
+import type { KernelOps } from './kernel-ops.js';
+
+/** The CPU paths compiled into the addon, fastest first. */
+export type NativePath = 'avx512' | 'avx2' | 'baseline';
+
+/** Which path native calls run on, and which this CPU could run. */
+export interface NativePathInfo {
+  /** The path every native call runs now (on every thread). */
+  readonly path: NativePath;
+  /** 'cpu' (the best this CPU runs), 'ATTNKIT_NATIVE_PATH' (the environment) or 'setPath'. */
+  readonly selectedBy: string;
+  /** The paths this CPU can run, fastest first. */
+  readonly paths: readonly NativePath[];
+  /** Every path compiled into the addon. */
+  readonly compiled: readonly NativePath[];
+}
+
+/** The addon's functions (packages/native/src/addon.cc). */
+export interface NativeAddon {
+  bindArgs(args: Float64Array): void;
+  heapAddress(heap: Float32Array): number;
+  run(op: number): number;
+  pathInfo(): NativePathInfo;
+  setPath(path?: string): NativePathInfo;
+}
+
+/** Opcodes, in the order of attnkit::Op in packages/native/src/kernels.h. */
+const OP = {
+  gemmNT: 0,
+  gemmNN: 1,
+  gemmTN: 2,
+  maskBand: 3,
+  softmaxRows: 4,
+  onlineSoftmaxStep: 5,
+  finishRows: 6,
+  eluPlusOne: 7,
+  relu: 8,
+  notFinite: 9,
+  rowSquaredNorms: 10,
+  rowMax: 11,
+  expShiftRows: 12,
+  columnSums: 13,
+  divideRows: 14,
+  expArray: 15,
+  expNonPositiveArray: 16,
+} as const;
+
+/** This thread's argument block: [heap address, scratch offset, arguments...]. */
+const args = new Float64Array(16);
+
+type Loaded = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
+let loaded: Loaded | undefined;
+
+interface NodeProcess {
+  getBuiltinModule?: (id: string) => unknown;
+}
+
+function load(): Loaded {
+  const process = (globalThis as { process?: NodeProcess }).process;
+  const moduleApi = process?.getBuiltinModule?.('node:module') as
+    | { createRequire(from: string): (id: string) => unknown }
+    | undefined;
+  if (!moduleApi) return { reason: 'not running in Node (the native backend is a Node addon)' };
+  let entry: { addon?: NativeAddon; reason?: string };
+  try {
+    entry = moduleApi.createRequire(import.meta.url)('@attnkit/native') as typeof entry;
+  } catch (error) {
+    return {
+      reason: `@attnkit/native is not installed (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`,
+    };
+  }
+  if (!entry.addon) return { reason: entry.reason ?? '@attnkit/native loaded no addon' };
+  entry.addon.bindArgs(args);
+  return { addon: entry.addon };
+}
+
+/** The addon, loaded on first call (undefined where it is unavailable: see nativeUnavailableReason). */
+export function nativeAddon(): NativeAddon | undefined {
+  loaded ??= load();
+  return loaded.addon;
+}
+
+/** Why the native backend is unavailable here (undefined when it is available). */
+export function nativeUnavailableReason(): string | undefined {
+  loaded ??= load();
+  return loaded.reason;
+}
+
+/** The native path in use and the paths this CPU runs; undefined where native is unavailable. */
+export function nativePathInfo(): NativePathInfo | undefined {
+  return nativeAddon()?.pathInfo();
+}
+
+/**
+ * Runs every later native call, on every thread, on `path` ('avx512', 'avx2' or 'baseline');
+ * undefined returns to the best path this CPU runs. For tests and measurements: a path the CPU
+ * lacks is refused (never run). The environment variable ATTNKIT_NATIVE_PATH does the same at load
+ * (and `none` disables the native backend).
+ */
+export function setNativePath(path?: NativePath): NativePathInfo {
+  const addon = nativeAddon();
+  if (!addon)
+    throw new Error(`setNativePath: the native backend is unavailable (${nativeUnavailableReason()})`);
+  return addon.setPath(path);
+}
+
+/** The unchecked primitives: one argument block write and one addon call each. */
+class NativeKernels implements KernelOps {
+  private heap: Float32Array | undefined;
+  private address = 0;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly arena: Arena,
+    private readonly scratch: number,
+  ) {}
+
+  /** Fills the block's head (heap address, scratch) and returns it. */
+  private begin(): Float64Array {
+    const heap = this.arena.heap;
+    if (heap !== this.heap) {
+      this.heap = heap;
+      this.address = this.addon.heapAddress(heap);
+    }
+    args[0] = this.address;
+    args[1] = this.scratch;
+    return args;
+  }
+
+  private gemm(
+    op: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+    saturate: boolean,
+  ): void {
+    const x = this.begin();
+    x[2] = m;
+    x[3] = n;
+    x[4] = k;
+    x[5] = a;
+    x[6] = lda;
+    x[7] = b;
+    x[8] = ldb;
+    x[9] = c;
+    x[10] = ldc;
+    x[11] = alpha;
+    x[12] = beta;
+    x[13] = saturate ? 1 : 0;
+    this.addon.run(op);
+  }
+
+  gemmNT(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+    saturate = true,
+  ): void {
+    this.gemm(OP.gemmNT, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, saturate);
+  }
+
+  gemmNN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void {
+    this.gemm(OP.gemmNN, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, false);
+  }
+
+  gemmTN(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    alpha: number,
+    beta: number,
+  ): void {
+    this.gemm(OP.gemmTN, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, false);
+  }
+
+  maskBand(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    firstQueryPos: number,
+    firstKey: number,
+    left: number,
+    right: number,
+    validKeys: number,
+  ): void {
+    const x = this.begin();
+    x[2] = s;
+    x[3] = lds;
+    x[4] = rows;
+    x[5] = cols;
+    x[6] = firstQueryPos;
+    x[7] = firstKey;
+    x[8] = left;
+    x[9] = right;
+    x[10] = validKeys;
+    this.addon.run(OP.maskBand);
+  }
+
+  softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void {
+    const x = this.begin();
+    x[2] = s;
+    x[3] = lds;
+    x[4] = rows;
+    x[5] = cols;
+    x[6] = lse;
+    this.addon.run(OP.softmaxRows);
+  }
+
+  onlineSoftmaxStep(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    rowMax: number,
+    rowSum: number,
+    acc: number,
+    ldacc: number,
+    dv: number,
+  ): void {
+    this.nine(OP.onlineSoftmaxStep, s, lds, rows, cols, rowMax, rowSum, acc, ldacc, dv);
+  }
+
+  finishRows(
+    acc: number,
+    ldacc: number,
+    rows: number,
+    dv: number,
+    rowMax: number,
+    rowSum: number,
+    out: number,
+    ldout: number,
+    lse: number,
+  ): void {
+    this.nine(OP.finishRows, acc, ldacc, rows, dv, rowMax, rowSum, out, ldout, lse);
+  }
+
+  private nine(
+    op: number,
+    p0: number,
+    p1: number,
+    p2: number,
+    p3: number,
+    p4: number,
+    p5: number,
+    p6: number,
+    p7: number,
+    p8: number,
+  ): void {
+    const x = this.begin();
+    x[2] = p0;
+    x[3] = p1;
+    x[4] = p2;
+    x[5] = p3;
+    x[6] = p4;
+    x[7] = p5;
+    x[8] = p6;
+    x[9] = p7;
+    x[10] = p8;
+    this.addon.run(op);
+  }
+
+  private run(op: number, p0: number, p1: number, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0): number {
+    const x = this.begin();
+    x[2] = p0;
+    x[3] = p1;
+    x[4] = p2;
+    x[5] = p3;
+    x[6] = p4;
+    x[7] = p5;
+    x[8] = p6;
+    return this.addon.run(op);
+  }
+
+  eluPlusOne(x: number, n: number): void {
+    this.run(OP.eluPlusOne, x, n);
+  }
+
+  relu(x: number, n: number): void {
+    this.run(OP.relu, x, n);
+  }
+
+  notFinite(x: number, n: number): number {
+    return this.run(OP.notFinite, x, n);
+  }
+
+  rowSquaredNorms(x: number, ldx: number, rows: number, cols: number, out: number, scale: number): void {
+    this.run(OP.rowSquaredNorms, x, ldx, rows, cols, out, scale);
+  }
+
+  rowMax(x: number, ldx: number, rows: number, cols: number, out: number): void {
+    this.run(OP.rowMax, x, ldx, rows, cols, out);
+  }
+
+  expShiftRows(
+    x: number,
+    ldx: number,
+    rows: number,
+    cols: number,
+    rowShift: number,
+    shift: number,
+    factor: number,
+  ): void {
+    this.run(OP.expShiftRows, x, ldx, rows, cols, rowShift, shift, factor);
+  }
+
+  columnSums(x: number, ldx: number, rows: number, cols: number, out: number, beta: number): void {
+    this.run(OP.columnSums, x, ldx, rows, cols, out, beta);
+  }
+
+  divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void {
+    this.run(OP.divideRows, x, ldx, rows, cols, den, eps);
+  }
+
+  expArray(x: number, n: number, out: number, nonPositive: boolean): void {
+    this.run(nonPositive ? OP.expNonPositiveArray : OP.expArray, x, n, out);
+  }
+}
+
+/** KernelOps on the native addon, over `arena`, with its packing scratch at float offset `scratch`. */
+export class NativeKernelOps extends CheckedKernelOps {
+  private readonly raw: NativeKernels;
+
+  constructor(addon: NativeAddon, arena: Arena, scratch: number) {
+    const raw = new NativeKernels(addon, arena, scratch);
+    super(raw, arena);
+    this.raw = raw;
+  }
+
+  /**
+   * out[i] = exp(x[i]) with the kernels' vector exp (the general one, or with `nonPositive` the one
+   * softmax uses for x <= 0): for accuracy tests. Checked like the primitives.
+   */
+  expArray(x: number, n: number, out: number, nonPositive = false): void {
+    this.checkVector('expArray', 'x', x, n);
+    this.checkVector('expArray', 'out', out, n);
+    this.raw.expArray(x, n, out, nonPositive);
+  }
+}

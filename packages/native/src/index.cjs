@@ -1,0 +1,27 @@
+// @attnkit/native's entry: loads the addon built by scripts/build.mjs, or says why there is none.
+// CommonJS on purpose: @attnkit/kernels reaches it with createRequire in Node only, so browsers and
+// bundlers never see a .node file. Exports { addon } or { reason } (never throws).
+'use strict';
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const build = join(__dirname, '..', 'build');
+
+function load() {
+  const forced = process.env.ATTNKIT_NATIVE_PATH;
+  if (forced === 'none') return { reason: 'disabled by ATTNKIT_NATIVE_PATH=none' };
+  let status;
+  try {
+    status = JSON.parse(readFileSync(join(build, 'status.json'), 'utf8'));
+  } catch {
+    return { reason: '@attnkit/native was not built (no build/status.json): run its build script' };
+  }
+  if (!status.built) return { reason: `@attnkit/native was not built: ${status.reason}` };
+  try {
+    return { addon: require(join(build, 'attnkit_native.node')), status };
+  } catch (error) {
+    return { reason: `the @attnkit/native addon failed to load: ${error?.message}` };
+  }
+}
+
+module.exports = load();

@@ -1,0 +1,24 @@
+/** The addon's functions (see src/addon.cc; @attnkit/kernels' native-ops.ts is the only caller). */
+export interface NativeAddon {
+  bindArgs(args: Float64Array): void;
+  heapAddress(heap: Float32Array): number;
+  run(op: number): number;
+  pathInfo(): NativePathInfo;
+  setPath(path?: string): NativePathInfo;
+}
+
+export interface NativePathInfo {
+  /** The path every call runs now: 'avx512', 'avx2' or 'baseline'. */
+  path: string;
+  /** 'cpu' (the best this CPU runs), 'ATTNKIT_NATIVE_PATH' or 'setPath'. */
+  selectedBy: string;
+  /** The paths this CPU can run, best first. */
+  paths: string[];
+  /** Every path compiled into the binary. */
+  compiled: string[];
+}
+
+declare const loaded:
+  | { addon: NativeAddon; status: unknown; reason?: undefined }
+  | { addon?: undefined; reason: string };
+export = loaded;

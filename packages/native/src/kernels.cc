@@ -1,0 +1,736 @@
+// The KernelOps primitives in C++ (docs/design.md, Engine and threads), with the semantics of
+// packages/kernels/src/engine/kernel-ops.ts and of the wasm kernels in packages/kernels/assembly/.
+//
+// One source, three paths: scripts/build.mjs compiles this file three times, with
+//   AK_NS=ak_avx512   -mavx512f -mfma   AK_W=16 (floats per vector), AK_MR=8
+//   AK_NS=ak_avx2     -mavx2 -mfma      AK_W=8,  AK_MR=6
+//   AK_NS=ak_baseline (plain x86-64)   AK_W=4,  AK_MR=4
+// and links the three objects into one addon; addon.cc picks one at load. Everything here lives in
+// AK_NS and an anonymous namespace, and the file includes no header with out-of-line inline
+// functions (immintrin.h's are always_inline), so no function compiled for AVX-512 can be chosen by
+// the linker for another path (the classic one-definition-rule trap of multi-versioned code).
+// Vector code uses GCC vector extensions, so each path gets its own register width from one text;
+// `-ffp-contract=fast` lets the AVX paths fuse a·b + c (the paths therefore differ by roundings,
+// never by semantics; tests hold each to float64 bounds).
+//
+// Non-finite values (docs/design.md, Non-finite values and limits): as the wasm kernels. −Infinity
+// in a score row means hidden; a NaN among visible scores makes the row, its sum and lse NaN; gemmNT
+// with `saturate` stores ±FLT_MAX for results beyond float32's range and recomputes in float64 a
+// non-finite result of finite inputs.
+#include <immintrin.h>
+
+#include "kernels.h"
+
+extern "C" {
+double exp(double);
+double log(double);
+}
+
+namespace AK_NS {
+namespace {
+
+constexpr int W = AK_W;
+constexpr int MR = AK_MR;
+/** Columns of a packed B panel: two vectors per row of the micro-kernel's tile. */
+constexpr int NR = 2 * W;
+/** Depth of a k block: the packed panel is KC × NR floats (32 KiB on the AVX-512 path). */
+constexpr int KC = 256;
+
+typedef float vf __attribute__((vector_size(W * 4)));
+typedef int vi __attribute__((vector_size(W * 4)));
+typedef float vfu __attribute__((vector_size(W * 4), aligned(4), may_alias));
+
+constexpr float FLT_MAX_F = 3.4028234663852886e38f;
+constexpr float INF = __builtin_inff();
+
+inline vf load(const float *p) { return *reinterpret_cast<const vfu *>(p); }
+inline void store(float *p, vf v) { *reinterpret_cast<vfu *>(p) = v; }
+inline vf splat(float x) {
+  // the intrinsic, not vf{} + x (0 + x cannot be folded: −0) nor a lane loop (built lane by lane)
+#if AK_W == 16
+  return reinterpret_cast<vf>(_mm512_set1_ps(x));
+#elif AK_W == 8
+  return reinterpret_cast<vf>(_mm256_set1_ps(x));
+#else
+  return reinterpret_cast<vf>(_mm_set1_ps(x));
+#endif
+}
+/** a < b ? b : a (wasm's pmax: a NaN in b keeps a). */
+inline vf pmax(vf a, vf b) { return a < b ? b : a; }
+/** b < a ? b : a (wasm's pmin). */
+inline vf pmin(vf a, vf b) { return b < a ? b : a; }
+
+/** True when some lane of the comparison mask is set. */
+inline bool anyTrue(vi mask) {
+#if AK_W == 16
+  return _mm512_test_epi32_mask(reinterpret_cast<__m512i>(mask), reinterpret_cast<__m512i>(mask)) != 0;
+#elif AK_W == 8
+  return _mm256_movemask_ps(reinterpret_cast<__m256>(mask)) != 0;
+#else
+  return _mm_movemask_ps(reinterpret_cast<__m128>(mask)) != 0;
+#endif
+}
+
+inline float hmax(vf v) {
+  float m = v[0];
+  for (int i = 1; i < W; i++) m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+inline double hsum(vf v) {
+  double s = 0;
+  for (int i = 0; i < W; i++) s += static_cast<double>(v[i]);
+  return s;
+}
+
+// ---- exp (the Cephes expf scheme of assembly/exp.ts, W lanes) ----
+
+constexpr float LOG2E = 1.44269504088896341f;
+constexpr float LN2_HI = 0.693359375f;
+constexpr float LN2_LO = -2.12194440e-4f;
+constexpr float MAGIC = 12582912.0f;
+constexpr int MAGIC_BITS = 0x4b400000;
+constexpr float MAGIC_BIASED = 12583039.0f;
+constexpr float NON_POSITIVE_CLAMP = -88.0f;
+constexpr float UNDERFLOW_X = -87.3f;
+constexpr float OVERFLOW_CLAMP = 89.0f;
+constexpr float P0 = 1.9875691500e-4f;
+constexpr float P1 = 1.3981999507e-3f;
+constexpr float P2 = 8.3334519073e-3f;
+constexpr float P3 = 4.1665795894e-2f;
+constexpr float P4 = 1.6666665459e-1f;
+constexpr float P5 = 5.0000001201e-1f;
+
+inline vf expReduced(vf r) {
+  vf y = splat(P0) * r + P1;
+  y = y * r + P2;
+  y = y * r + P3;
+  y = y * r + P4;
+  y = y * r + P5;
+  return y * (r * r) + r + 1.0f;
+}
+
+/** exp for x <= 0 (see assembly/exp.ts): exp(−∞) = 0, NaN stays NaN. */
+inline vf vexpNonPositive(vf x) {
+  vf xc = pmax(x, splat(NON_POSITIVE_CLAMP));
+  vf nf = xc * LOG2E + MAGIC_BIASED;
+  vi biased = reinterpret_cast<vi>(nf) - MAGIC_BITS;
+  nf = nf - MAGIC_BIASED;
+  vf r = xc - nf * LN2_HI;
+  r = r - nf * LN2_LO;
+  return expReduced(r) * reinterpret_cast<vf>(biased << 23);
+}
+
+/** exp for any x: below −87.3 gives 0, above 88.72 +∞, NaN stays NaN. */
+inline vf vexp(vf x) {
+  vi underflow = x < UNDERFLOW_X;
+  vf xc = pmax(x, splat(UNDERFLOW_X));
+  xc = pmin(xc, splat(OVERFLOW_CLAMP));
+  vf nf = xc * LOG2E + MAGIC;
+  vi n = reinterpret_cast<vi>(nf) - MAGIC_BITS;
+  nf = nf - MAGIC;
+  vf r = xc - nf * LN2_HI;
+  r = r - nf * LN2_LO;
+  vi n1 = n >> 1;
+  vi n2 = n - n1;
+  vf scale1 = reinterpret_cast<vf>((n1 + 127) << 23);
+  vf scale2 = reinterpret_cast<vf>((n2 + 127) << 23);
+  vf e = expReduced(r) * scale1 * scale2;
+  return reinterpret_cast<vf>(reinterpret_cast<vi>(e) & ~underflow);
+}
+
+/** Scalar exp through the vector code, so tails round like full vectors. */
+inline float sexp(float x) { return vexp(splat(x))[0]; }
+inline float sexpNonPositive(float x) { return vexpNonPositive(splat(x))[0]; }
+
+// ---- row helpers ----
+
+void fill(float *p, long count, float value) {
+  vf v = splat(value);
+  long c = 0;
+  for (; c + W <= count; c += W) store(p + c, v);
+  for (; c < count; c++) p[c] = value;
+}
+
+void scaleRun(float *p, long count, float factor) {
+  long c = 0;
+  for (; c + W <= count; c += W) store(p + c, load(p + c) * factor);
+  for (; c < count; c++) p[c] = p[c] * factor;
+}
+
+/** Max over count floats (−∞ for none); NaN entries are skipped, like the twin's `>`. */
+float maxOf(const float *p, long count) {
+  vf m0 = splat(-INF);
+  vf m1 = m0;
+  long c = 0;
+  for (; c + 2 * W <= count; c += 2 * W) {
+    m0 = pmax(m0, load(p + c));
+    m1 = pmax(m1, load(p + c + W));
+  }
+  if (c + W <= count) {
+    m0 = pmax(m0, load(p + c));
+    c += W;
+  }
+  float m = hmax(pmax(m0, m1));
+  for (; c < count; c++)
+    if (p[c] > m) m = p[c];
+  return m;
+}
+
+bool hasNaN(const float *p, long count) {
+  long c = 0;
+  for (; c + W <= count; c += W) {
+    vf v = load(p + c);
+    if (anyTrue(v != v)) return true;
+  }
+  for (; c < count; c++)
+    if (p[c] != p[c]) return true;
+  return false;
+}
+
+/** p[c] = exp(p[c] − max) in place (arguments <= 0 after the subtraction); returns the sum. */
+double expShiftedSum(float *p, long count, float max) {
+  vf s0 = splat(0);
+  vf s1 = s0;
+  long c = 0;
+  for (; c + 2 * W <= count; c += 2 * W) {
+    vf e0 = vexpNonPositive(load(p + c) - max);
+    vf e1 = vexpNonPositive(load(p + c + W) - max);
+    store(p + c, e0);
+    store(p + c + W, e1);
+    s0 += e0;
+    s1 += e1;
+  }
+  if (c + W <= count) {
+    vf e0 = vexpNonPositive(load(p + c) - max);
+    store(p + c, e0);
+    s0 += e0;
+    c += W;
+  }
+  double sum = hsum(s0 + s1);
+  for (; c < count; c++) {
+    float e = sexpNonPositive(p[c] - max);
+    p[c] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+// ---- row primitives ----
+
+void maskBand(float *h, long s, long lds, long rows, long cols, double firstQueryPos, double firstKey,
+              double left, double right, double validKeys) {
+  const double colsF = static_cast<double>(cols);
+  for (long r = 0; r < rows; r++) {
+    const double pos = firstQueryPos + static_cast<double>(r);
+    // visible columns: [pos − left, min(pos + right + 1, validKeys)) − firstKey, clamped to [0, cols]
+    double lo = __builtin_fmin(__builtin_fmax(pos - left - firstKey, 0), colsF);
+    double hi = __builtin_fmin(__builtin_fmax(__builtin_fmin(pos + right + 1, validKeys) - firstKey, 0), colsF);
+    if (hi < lo) hi = lo;
+    float *row = h + s + r * lds;
+    const long loI = static_cast<long>(lo);
+    const long hiI = static_cast<long>(hi);
+    fill(row, loI, -INF);
+    fill(row + hiI, cols - hiI, -INF);
+  }
+}
+
+void softmaxRows(float *h, long s, long lds, long rows, long cols, long lse) {
+  for (long r = 0; r < rows; r++) {
+    float *row = h + s + r * lds;
+    float max = maxOf(row, cols);
+    if (max == -INF) {
+      if (hasNaN(row, cols)) {
+        max = __builtin_nanf("");
+      } else {
+        // a row that sees no key: zeros and lse = −∞, never NaN
+        fill(row, cols, 0);
+        if (lse >= 0) h[lse + r] = -INF;
+        continue;
+      }
+    }
+    const double sum = expShiftedSum(row, cols, max);
+    scaleRun(row, cols, static_cast<float>(1.0 / sum));
+    if (lse >= 0) h[lse + r] = static_cast<float>(static_cast<double>(max) + log(sum));
+  }
+}
+
+void onlineSoftmaxStep(float *h, long s, long lds, long rows, long cols, long rowMax, long rowSum, long acc,
+                       long ldacc, long dv) {
+  for (long r = 0; r < rows; r++) {
+    float *row = h + s + r * lds;
+    const float oldMax = h[rowMax + r];
+    const float tileMax = maxOf(row, cols);
+    // a NaN oldMax stays NaN (the comparison is false)
+    float newMax = tileMax > oldMax ? tileMax : oldMax;
+    if (newMax == -INF) {
+      if (!hasNaN(row, cols)) {
+        fill(row, cols, 0);
+        continue;
+      }
+      // the tile's only visible scores are NaN: rowMax, rowSum and acc all become NaN below
+      newMax = __builtin_nanf("");
+    }
+    const double sum = expShiftedSum(row, cols, newMax);
+    // oldMax == −∞: nothing accumulated yet, corr = 0
+    const double corr = exp(static_cast<double>(oldMax) - static_cast<double>(newMax));
+    h[rowSum + r] = static_cast<float>(static_cast<double>(h[rowSum + r]) * corr + sum);
+    if (corr != 1) scaleRun(h + acc + r * ldacc, dv, static_cast<float>(corr));
+    h[rowMax + r] = newMax;
+  }
+}
+
+void finishRows(float *h, long acc, long ldacc, long rows, long dv, long rowMax, long rowSum, long out, long ldout,
+                long lse) {
+  for (long r = 0; r < rows; r++) {
+    const double sum = h[rowSum + r];
+    const float *src = h + acc + r * ldacc;
+    float *dst = h + out + r * ldout;
+    if (sum == 0) {
+      fill(dst, dv, 0);
+      if (lse >= 0) h[lse + r] = -INF;
+      continue;
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    long c = 0;
+    for (; c + W <= dv; c += W) store(dst + c, load(src + c) * inv);
+    for (; c < dv; c++) dst[c] = src[c] * inv;
+    if (lse >= 0) h[lse + r] = static_cast<float>(static_cast<double>(h[rowMax + r]) + log(sum));
+  }
+}
+
+void eluPlusOne(float *h, long x, long n) {
+  float *p = h + x;
+  long i = 0;
+  for (; i + W <= n; i += W) {
+    vf v = load(p + i);
+    // exp only sees the non-positive side (positive lanes become v + 1)
+    vf e = vexpNonPositive(pmin(v, splat(0)));
+    store(p + i, v > 0.0f ? v + 1.0f : e);
+  }
+  for (; i < n; i++) p[i] = p[i] > 0 ? p[i] + 1 : sexpNonPositive(p[i]);
+}
+
+/** 1 when x[0, n) holds a NaN or an infinity: x · 0 is NaN exactly for those, and survives the sum. */
+int notFinite(const float *h, long x, long n) {
+  const float *p = h + x;
+  vf a0 = splat(0);
+  vf a1 = a0;
+  long i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    a0 += load(p + i) * 0.0f;
+    a1 += load(p + i + W) * 0.0f;
+  }
+  for (; i + W <= n; i += W) a0 += load(p + i) * 0.0f;
+  float tail = 0;
+  for (; i < n; i++) tail += p[i] * 0.0f;
+  vf a = a0 + a1;
+  return anyTrue(a != a) || tail != tail ? 1 : 0;
+}
+
+void relu(float *h, long x, long n) {
+  float *p = h + x;
+  long i = 0;
+  // −0 and negatives become +0; NaN stays NaN (it propagates), like the twin
+  for (; i + W <= n; i += W) {
+    vf v = load(p + i);
+    store(p + i, (v > 0.0f) | (v != v) ? v : splat(0));
+  }
+  for (; i < n; i++)
+    if (!(p[i] > 0) && p[i] == p[i]) p[i] = 0;
+}
+
+void rowSquaredNorms(float *h, long x, long ldx, long rows, long cols, long out, float scaleBy) {
+  for (long r = 0; r < rows; r++) {
+    const float *p = h + x + r * ldx;
+    vf s0 = splat(0);
+    vf s1 = s0;
+    long c = 0;
+    for (; c + 2 * W <= cols; c += 2 * W) {
+      vf v0 = load(p + c);
+      vf v1 = load(p + c + W);
+      s0 += v0 * v0;
+      s1 += v1 * v1;
+    }
+    if (c + W <= cols) {
+      vf v0 = load(p + c);
+      s0 += v0 * v0;
+      c += W;
+    }
+    double sum = hsum(s0 + s1);
+    for (; c < cols; c++) sum += static_cast<double>(p[c]) * p[c];
+    h[out + r] = static_cast<float>(static_cast<double>(scaleBy) * sum);
+  }
+}
+
+void rowMaxRows(float *h, long x, long ldx, long rows, long cols, long out) {
+  for (long r = 0; r < rows; r++) h[out + r] = maxOf(h + x + r * ldx, cols);
+}
+
+void expShiftRows(float *h, long x, long ldx, long rows, long cols, long rowShift, double shift, float factor) {
+  for (long r = 0; r < rows; r++) {
+    const float total = static_cast<float>(shift + (rowShift >= 0 ? static_cast<double>(h[rowShift + r]) : 0));
+    float *p = h + x + r * ldx;
+    long c = 0;
+    for (; c + W <= cols; c += W) store(p + c, vexp(load(p + c) - total) * factor);
+    for (; c < cols; c++) p[c] = factor * sexp(p[c] - total);
+  }
+}
+
+void columnSums(float *h, long x, long ldx, long rows, long cols, long out, float beta) {
+  float *o = h + out;
+  long c = 0;
+  // 2W columns at a time: two independent accumulators down the rows
+  for (; c + 2 * W <= cols; c += 2 * W) {
+    vf s0 = splat(0);
+    vf s1 = s0;
+    const float *p = h + x + c;
+    for (long r = 0; r < rows; r++, p += ldx) {
+      s0 += load(p);
+      s1 += load(p + W);
+    }
+    if (beta == 0) {
+      store(o + c, s0);
+      store(o + c + W, s1);
+    } else {
+      store(o + c, load(o + c) * beta + s0);
+      store(o + c + W, load(o + c + W) * beta + s1);
+    }
+  }
+  for (; c + W <= cols; c += W) {
+    vf s0 = splat(0);
+    const float *p = h + x + c;
+    for (long r = 0; r < rows; r++, p += ldx) s0 += load(p);
+    store(o + c, beta == 0 ? s0 : load(o + c) * beta + s0);
+  }
+  for (; c < cols; c++) {
+    float sum = 0;
+    const float *p = h + x + c;
+    for (long r = 0; r < rows; r++, p += ldx) sum += *p;
+    o[c] = beta == 0 ? sum : beta * o[c] + sum;
+  }
+}
+
+void divideRows(float *h, long x, long ldx, long rows, long cols, long den, double eps) {
+  for (long r = 0; r < rows; r++) {
+    const float inv = static_cast<float>(1.0 / (static_cast<double>(h[den + r]) + eps));
+    scaleRun(h + x + r * ldx, cols, inv);
+  }
+}
+
+// ---- GEMM ----
+//
+// C[m×n] = alpha · op(A) · op(B) + beta · C with op(A)(i, p) = A[i·rowStep + p·kStep] (NT, NN:
+// rowStep = lda, kStep = 1; TN: rowStep = 1, kStep = lda) and op(B)(p, j) = B[j·ldb + p] (NT) or
+// B[p·ldb + j] (NN, TN). k is cut in blocks of KC; for each block and each NR-column panel, the
+// KC × NR slice of op(B) is packed into this thread's scratch (zero-padded past n), then an
+// MR × NR register-blocked micro-kernel walks down all rows: 2·MR vector accumulators, per k step
+// two vector loads of the panel, MR broadcasts of A (read in place) and 2·MR fused multiply-adds.
+// Row tails repeat the last row (results not stored); column tails store lane by lane.
+// beta == 0 never reads C; later k blocks accumulate with beta = 1.
+// gemmNT's saturating store (score semantics): a row of results holding ±∞ or NaN takes a scalar
+// path recomputing those entries in float64 over the block (earlier blocks enter as the stored,
+// saturated float32 value), then ±∞ becomes ±FLT_MAX; finite rows cost one check per row.
+
+struct Gemm {
+  float *h;
+  const float *a;
+  long rowStep;
+  long kStep;
+  float *c;
+  long ldc;
+  float alpha;
+  double alpha64;
+  bool saturate;
+};
+
+inline float saturated(float x) { return x > FLT_MAX_F ? FLT_MAX_F : x < -FLT_MAX_F ? -FLT_MAX_F : x; }
+
+/** Column j of a tile recomputed in float64 (products of floats are exact, their sum cannot overflow). */
+float recomputed(const float *aRow, long kStep, const float *panel, int kc, int j, double alpha, double beta,
+                 float old) {
+  double dot = 0;
+  for (int p = 0; p < kc; p++) dot += static_cast<double>(aRow[p * kStep]) * static_cast<double>(panel[p * NR + j]);
+  const double t = beta == 0 ? alpha * dot : alpha * dot + beta * static_cast<double>(old);
+  return saturated(static_cast<float>(t));
+}
+
+inline void storeRow(const Gemm &g, float *c, vf v0, vf v1, int nv, float beta, double beta64, const float *aRow,
+                     const float *panel, int kc) {
+  vf r0 = v0 * g.alpha;
+  vf r1 = v1 * g.alpha;
+  if (nv == NR) {
+    if (beta != 0) {
+      r0 += load(c) * beta;
+      r1 += load(c + W) * beta;
+    }
+    if (!g.saturate || !anyTrue(((r0 - r0) != 0.0f) | ((r1 - r1) != 0.0f))) {
+      store(c, r0);
+      store(c + W, r1);
+      return;
+    }
+  }
+  for (int j = 0; j < nv; j++) {
+    float x = j < W ? r0[j] : r1[j - W];
+    if (nv != NR && beta != 0) x += beta * c[j];
+    // x − x is 0 for finite x, NaN for ±∞ and NaN
+    if (g.saturate && x - x != 0) x = recomputed(aRow, g.kStep, panel, kc, j, g.alpha64, beta64, c[j]);
+    c[j] = x;
+  }
+}
+
+/** One MR × NR tile over kc steps: rows `rows` (<= MR) starting at aRows[0..MR) (tails repeat the last). */
+__attribute__((always_inline)) inline void microKernel(const Gemm &g, const float *const *aRows, int rows,
+                                                        const float *panel, int kc, float *c, int nv, float beta,
+                                                        double beta64) {
+  vf acc0[MR];
+  vf acc1[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; r++) acc0[r] = acc1[r] = splat(0);
+  const float *ar[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; r++) ar[r] = aRows[r];
+  const long kStep = g.kStep;
+  const float *pb = panel;
+  long q = 0;
+  for (int p = 0; p < kc; p++, q += kStep, pb += NR) {
+    const vf b0 = load(pb);
+    const vf b1 = load(pb + W);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+      const vf av = splat(ar[r][q]);
+      acc0[r] += av * b0;
+      acc1[r] += av * b1;
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; r++) {
+    if (r < rows) storeRow(g, c + r * g.ldc, acc0[r], acc1[r], nv, beta, beta64, ar[r], panel, kc);
+  }
+}
+
+/**
+ * dst[p·ldd + r] = src[r·ld + p] for an 8 × 8 (AVX paths) or 4 × 4 (baseline) block: the in-register
+ * transpose that lets gemmNT pack K's rows as panel columns at vector speed (scalar packing cost
+ * about as much as the 64 × 64 × 64 product itself on the AVX-512 path).
+ */
+#if AK_W >= 8
+constexpr int TB = 8;
+inline void transposeBlock(const float *src, long ld, float *dst, long ldd) {
+  const __m256 r0 = _mm256_loadu_ps(src);
+  const __m256 r1 = _mm256_loadu_ps(src + ld);
+  const __m256 r2 = _mm256_loadu_ps(src + 2 * ld);
+  const __m256 r3 = _mm256_loadu_ps(src + 3 * ld);
+  const __m256 r4 = _mm256_loadu_ps(src + 4 * ld);
+  const __m256 r5 = _mm256_loadu_ps(src + 5 * ld);
+  const __m256 r6 = _mm256_loadu_ps(src + 6 * ld);
+  const __m256 r7 = _mm256_loadu_ps(src + 7 * ld);
+  // pairs of rows interleaved, then quadruples, then the 128-bit halves exchanged
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1);
+  const __m256 t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3);
+  const __m256 t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5);
+  const __m256 t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 t6 = _mm256_unpacklo_ps(r6, r7);
+  const __m256 t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
+  _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
+  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
+  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
+  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
+  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
+  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
+  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#else
+constexpr int TB = 4;
+inline void transposeBlock(const float *src, long ld, float *dst, long ldd) {
+  __m128 r0 = _mm_loadu_ps(src);
+  __m128 r1 = _mm_loadu_ps(src + ld);
+  __m128 r2 = _mm_loadu_ps(src + 2 * ld);
+  __m128 r3 = _mm_loadu_ps(src + 3 * ld);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  _mm_storeu_ps(dst, r0);
+  _mm_storeu_ps(dst + ldd, r1);
+  _mm_storeu_ps(dst + 2 * ldd, r2);
+  _mm_storeu_ps(dst + 3 * ldd, r3);
+}
+#endif
+
+/** panel[p][c] = B[j0 + c][p0 + p] for B row-major [n × k] (b points at B[j0][p0]), zero-padded to NR. */
+void packTransposed(const float *b, long ldb, int nv, int kc, float *panel) {
+  int c = 0;
+  // TB source rows at a time: TB × TB blocks transposed in registers, the k tail element by element
+  for (; c + TB <= nv; c += TB) {
+    const float *src = b + c * ldb;
+    int p = 0;
+    for (; p + TB <= kc; p += TB) transposeBlock(src + p, ldb, panel + p * NR + c, NR);
+    for (; p < kc; p++)
+      for (int r = 0; r < TB; r++) panel[p * NR + c + r] = src[r * ldb + p];
+  }
+  for (; c < nv; c++) {
+    const float *s = b + c * ldb;
+    for (int p = 0; p < kc; p++) panel[p * NR + c] = s[p];
+  }
+  if (nv < NR) {
+    for (int p = 0; p < kc; p++)
+      for (int z = nv; z < NR; z++) panel[p * NR + z] = 0;
+  }
+}
+
+/** panel[p][c] = B[p0 + p][j0 + c] for B row-major [k × n] (b points at B[p0][j0]), zero-padded to NR. */
+void packRows(const float *b, long ldb, int nv, int kc, float *panel) {
+  if (nv == NR) {
+    for (int p = 0; p < kc; p++, b += ldb, panel += NR) {
+      store(panel, load(b));
+      store(panel + W, load(b + W));
+    }
+    return;
+  }
+  for (int p = 0; p < kc; p++, b += ldb, panel += NR) {
+    int c = 0;
+    for (; c < nv; c++) panel[c] = b[c];
+    for (; c < NR; c++) panel[c] = 0;
+  }
+}
+
+/** C = beta · C for k == 0, never reading C when beta == 0. */
+void scaleOnly(float *c, long m, long n, long ldc, float beta, bool saturate) {
+  for (long i = 0; i < m; i++) {
+    float *row = c + i * ldc;
+    for (long j = 0; j < n; j++) {
+      const float x = beta == 0 ? 0.0f : beta * row[j];
+      row[j] = saturate ? saturated(x) : x;
+    }
+  }
+}
+
+enum Layout { NT, NN, TN };
+
+void gemm(Layout layout, float *h, float *scratch, long m, long n, long k, long a, long lda, long b, long ldb, long c,
+          long ldc, double alpha64, double beta64, bool saturate) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return scaleOnly(h + c, m, n, ldc, static_cast<float>(beta64), saturate);
+  Gemm g;
+  g.h = h;
+  g.a = h + a;
+  g.rowStep = layout == TN ? 1 : lda;
+  g.kStep = layout == TN ? lda : 1;
+  g.c = h + c;
+  g.ldc = ldc;
+  g.alpha = static_cast<float>(alpha64);
+  g.alpha64 = alpha64;
+  g.saturate = saturate;
+  const float *aRows[MR];
+  for (long p0 = 0; p0 < k; p0 += KC) {
+    const int kc = static_cast<int>(k - p0 < KC ? k - p0 : KC);
+    const double blockBeta64 = p0 == 0 ? beta64 : 1;
+    const float blockBeta = static_cast<float>(blockBeta64);
+    const float *aBlock = g.a + p0 * g.kStep;
+    for (long j0 = 0; j0 < n; j0 += NR) {
+      const int nv = static_cast<int>(n - j0 < NR ? n - j0 : NR);
+      if (layout == NT) {
+        packTransposed(h + b + j0 * ldb + p0, ldb, nv, kc, scratch);
+      } else {
+        packRows(h + b + p0 * ldb + j0, ldb, nv, kc, scratch);
+      }
+      float *cPanel = g.c + j0;
+      for (long i = 0; i < m; i += MR) {
+        const int rows = static_cast<int>(m - i < MR ? m - i : MR);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) aRows[r] = aBlock + (i + (r < rows ? r : rows - 1)) * g.rowStep;
+        microKernel(g, aRows, rows, scratch, kc, cPanel + i * ldc, nv, blockBeta, blockBeta64);
+      }
+    }
+  }
+}
+
+// ---- exp arrays (accuracy tests) ----
+
+void expArray(float *h, long x, long n, long out, bool nonPositive) {
+  const float *px = h + x;
+  float *po = h + out;
+  long i = 0;
+  for (; i + W <= n; i += W) store(po + i, nonPositive ? vexpNonPositive(load(px + i)) : vexp(load(px + i)));
+  for (; i < n; i++) po[i] = nonPositive ? sexpNonPositive(px[i]) : sexp(px[i]);
+}
+
+inline long L(double x) { return static_cast<long>(x); }
+inline float F(double x) { return static_cast<float>(x); }
+
+int run(int op, float *h, float *scratch, const double *a) {
+  switch (op) {
+    case attnkit::OP_GEMM_NT:
+    case attnkit::OP_GEMM_NN:
+    case attnkit::OP_GEMM_TN: {
+      const Layout layout = op == attnkit::OP_GEMM_NT ? NT : op == attnkit::OP_GEMM_NN ? NN : TN;
+      // only gemmNT saturates (gemmNN and gemmTN are plain IEEE float32); alpha and beta are float32 there
+      const bool saturate = layout == NT && a[11] != 0;
+      const double alpha = layout == NT ? a[9] : static_cast<double>(F(a[9]));
+      const double beta = layout == NT ? a[10] : static_cast<double>(F(a[10]));
+      gemm(layout, h, scratch, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]), L(a[5]), L(a[6]), L(a[7]), L(a[8]),
+           alpha, beta, saturate);
+      return 0;
+    }
+    case attnkit::OP_MASK_BAND:
+      maskBand(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), a[4], a[5], a[6], a[7], a[8]);
+      return 0;
+    case attnkit::OP_SOFTMAX_ROWS:
+      softmaxRows(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]));
+      return 0;
+    case attnkit::OP_ONLINE_SOFTMAX_STEP:
+      onlineSoftmaxStep(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]), L(a[5]), L(a[6]), L(a[7]), L(a[8]));
+      return 0;
+    case attnkit::OP_FINISH_ROWS:
+      finishRows(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]), L(a[5]), L(a[6]), L(a[7]), L(a[8]));
+      return 0;
+    case attnkit::OP_ELU_PLUS_ONE:
+      eluPlusOne(h, L(a[0]), L(a[1]));
+      return 0;
+    case attnkit::OP_RELU:
+      relu(h, L(a[0]), L(a[1]));
+      return 0;
+    case attnkit::OP_NOT_FINITE:
+      return notFinite(h, L(a[0]), L(a[1]));
+    case attnkit::OP_ROW_SQUARED_NORMS:
+      rowSquaredNorms(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]), F(a[5]));
+      return 0;
+    case attnkit::OP_ROW_MAX:
+      rowMaxRows(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]));
+      return 0;
+    case attnkit::OP_EXP_SHIFT_ROWS:
+      expShiftRows(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]), a[5], F(a[6]));
+      return 0;
+    case attnkit::OP_COLUMN_SUMS:
+      columnSums(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]), F(a[5]));
+      return 0;
+    case attnkit::OP_DIVIDE_ROWS:
+      divideRows(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]), a[5]);
+      return 0;
+    case attnkit::OP_EXP_ARRAY:
+      expArray(h, L(a[0]), L(a[1]), L(a[2]), false);
+      return 0;
+    case attnkit::OP_EXP_NON_POSITIVE_ARRAY:
+      expArray(h, L(a[0]), L(a[1]), L(a[2]), true);
+      return 0;
+    default:
+      return -1;
+  }
+}
+
+long scratchFloats() { return static_cast<long>(KC) * NR; }
+
+}  // namespace
+
+extern const attnkit::Path path = {AK_PATH_NAME, run, scratchFloats};
+
+}  // namespace AK_NS
