@@ -19,10 +19,10 @@ Usage
                                           rewrite the <!-- results:... --> sections of the docs
                                           notes and their charts from a results file
   attnkit-bench weights [--out <dir>]     attention-weights heatmaps (full, causal, window, linear)
-  attnkit-bench suites                    list the named suites
+  attnkit-bench suites                    list the named suites: what each measures, how long it takes
 
 Run options
-  --suite <name|path>   a suite from benchmarks/suites (name) or a suite JSON file (path)
+  --suite <name|path>   a named suite (attnkit-bench suites) or a suite JSON file (path)
   --quick               the quick suite (the default when no --suite is given)
   --variants <list>     comma-separated labels or ids, e.g. flash,linear (dense is always kept)
   --threads <list>      thread counts, e.g. 1,2 (default: the suite's)
