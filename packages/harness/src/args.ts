@@ -28,8 +28,9 @@ Run options
   --threads <list>      thread counts, e.g. 1,2 (default: the suite's)
   --peers <list>        only these peers, e.g. ort-node:mha,tfjs-wasm (default: the suite's)
   --no-peers            skip onnxruntime-node, onnxruntime-web and tfjs-wasm
-  --out <dir>           output directory (default: benchmarks/results/runs/<suite>-<time>)
-  --charts <list>       svg,png (default), svg, png, or none
+  --out <dir>           output directory (default: benchmarks/results/runs/<suite>-<time> in the
+                        repository, ./attnkit-bench-runs/<suite>-<time> elsewhere)
+  --charts <list>       svg (default), svg,png, png, or none
   --compare <old.json>  after the run, print time ratios against an earlier results file
   --help                this text
 
@@ -235,5 +236,6 @@ export function parseThreads(value: string | undefined): number[] | undefined {
 }
 
 export function parseCharts(value: string | undefined): ChartFormat[] {
-  return value === undefined ? ['svg', 'png'] : parseOption(chartsSchema, 'charts', value);
+  // SVG only by default: PNGs are for whoever asks (--charts svg,png), never generated into git.
+  return value === undefined ? ['svg'] : parseOption(chartsSchema, 'charts', value);
 }

@@ -208,7 +208,7 @@ async function commandDocs(argv: string[]): Promise<void> {
     resolve(args.docs ?? (benchmarks ? join(dirname(benchmarks), 'docs') : 'docs')),
     '--docs',
   );
-  const formats = args.charts ?? parseCharts('svg,png');
+  const formats = args.charts ?? parseCharts(undefined);
   const chartDir = join(docsDir, 'charts');
   await writeAttentionWeightsFigure(chartDir, formats);
   const outcome = await rewriteDocs(results, resultsPath, docsDir, chartDir, formats);
