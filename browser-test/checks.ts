@@ -7,7 +7,7 @@ import { causalAttention } from '@attnkit/causal';
 import { type ErrorStats, errorStats, randn, referenceAttention, type Tensor } from '@attnkit/core';
 import { denseAttention } from '@attnkit/dense';
 import { flashAttention } from '@attnkit/flash';
-import { type Backend, getEngine, runParallel } from '@attnkit/kernels';
+import { type Backend, getEngine, runParallel } from '@attnkit/kernels/runtime';
 import { linearAttention, referenceLinearAttention } from '@attnkit/linear';
 import { initMultiHeadWeights, multiHeadAttention, referenceMultiHeadAttention } from '@attnkit/mha';
 import { slidingWindowAttention } from '@attnkit/sliding-window';

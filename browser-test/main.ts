@@ -4,16 +4,17 @@
  * inline) and in a dedicated Worker (where the pool can start Web Workers), and writes a JSON
  * summary into <pre id="result"> for run.mjs.
  */
-import { FLASH_WORK_MODULE_URL } from '@attnkit/flash';
+import { flashWorkModule } from '@attnkit/flash';
 import {
   type Backend,
   defaultBackend,
   initKernels,
-  loadWorkModule,
+  registerWorkModule,
   startThreads,
   wasmFeatures,
   wasmUnavailableReason,
 } from '@attnkit/kernels';
+import { loadWorkModule } from '@attnkit/kernels/runtime';
 import { type Check, flashThreadsCheck, probePool, SHAPE, variantChecks } from './checks.js';
 import type { WorkerReport } from './worker.js';
 
@@ -84,10 +85,10 @@ async function run(summary: Summary): Promise<void> {
 
   // Main thread: the pool may not block here, so threads: 2 must run inline (and still be right).
   try {
-    await loadWorkModule(FLASH_WORK_MODULE_URL);
-    summary.mainThread.flashWorkModule = `loaded ${FLASH_WORK_MODULE_URL}`;
+    registerWorkModule(flashWorkModule.url, flashWorkModule);
+    summary.mainThread.flashWorkModule = `registered ${flashWorkModule.url}`;
   } catch (error) {
-    summary.mainThread.flashWorkModule = `loadWorkModule(${FLASH_WORK_MODULE_URL}) failed: ${describe(error)}`;
+    summary.mainThread.flashWorkModule = `registerWorkModule(${flashWorkModule.url}) failed: ${describe(error)}`;
   }
   summary.mainThread.startThreads = await startThreads(2);
   checks.push(

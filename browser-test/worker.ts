@@ -8,12 +8,12 @@ import { flashWorkModule } from '@attnkit/flash';
 import {
   defaultBackend,
   initKernels,
-  loadWorkModule,
   registerWorkModule,
   setWorkerFactory,
   startThreads,
   wasmUnavailableReason,
 } from '@attnkit/kernels';
+import { loadWorkModule } from '@attnkit/kernels/runtime';
 import { type Check, flashThreadsCheck, flashThreadsSpeed, probePool, variantChecks } from './checks.js';
 
 export interface WorkerReport {

@@ -19,17 +19,18 @@ Usage
                                           rewrite the <!-- results:... --> sections of the docs
                                           notes and their charts from a results file
   attnkit-bench weights [--out <dir>]     attention-weights heatmaps (full, causal, window, linear)
-  attnkit-bench suites                    list the named suites
+  attnkit-bench suites                    list the named suites: what each measures, how long it takes
 
 Run options
-  --suite <name|path>   a suite from benchmarks/suites (name) or a suite JSON file (path)
+  --suite <name|path>   a named suite (attnkit-bench suites) or a suite JSON file (path)
   --quick               the quick suite (the default when no --suite is given)
   --variants <list>     comma-separated labels or ids, e.g. flash,linear (dense is always kept)
   --threads <list>      thread counts, e.g. 1,2 (default: the suite's)
   --peers <list>        only these peers, e.g. ort-node:mha,tfjs-wasm (default: the suite's)
   --no-peers            skip onnxruntime-node, onnxruntime-web and tfjs-wasm
-  --out <dir>           output directory (default: benchmarks/results/runs/<suite>-<time>)
-  --charts <list>       svg,png (default), svg, png, or none
+  --out <dir>           output directory (default: benchmarks/results/runs/<suite>-<time> in the
+                        repository, ./attnkit-bench-runs/<suite>-<time> elsewhere)
+  --charts <list>       svg (default), svg,png, png, or none
   --compare <old.json>  after the run, print time ratios against an earlier results file
   --help                this text
 
@@ -235,5 +236,6 @@ export function parseThreads(value: string | undefined): number[] | undefined {
 }
 
 export function parseCharts(value: string | undefined): ChartFormat[] {
-  return value === undefined ? ['svg', 'png'] : parseOption(chartsSchema, 'charts', value);
+  // SVG only by default: PNGs are for whoever asks (--charts svg,png), never generated into git.
+  return value === undefined ? ['svg'] : parseOption(chartsSchema, 'charts', value);
 }

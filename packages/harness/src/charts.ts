@@ -1,8 +1,10 @@
 /**
  * Charts from a results file: Vega-Lite specs (data + encoding, no hand-drawn SVG), compiled by
  * vega-lite, rendered to SVG by a headless vega View (renderer 'none', toSVG), and to PNG by
- * resvg. Per group of the suite: time vs N (log-log), GFLOP/s vs N, peak memory vs N (analytic
- * and measured), error vs N, and accuracy against speed. Every title states the direction.
+ * resvg. Per group of the suite: time vs N (log-log), GFLOP/s vs N, peak memory vs N (measured
+ * and analytic in separate panels), error vs N, and accuracy against speed. Every title states
+ * the direction. One visual language across every chart: colour = implementation (a fixed colour
+ * per name, IMPLEMENTATION_COLOURS), line dash and point shape = thread count, nothing else.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +13,9 @@ import type { ResultRow, Results } from './results.js';
 import { describeMask } from './suite.js';
 
 export type ChartFormat = 'svg' | 'png';
-export type ChartKind = 'time' | 'gflops' | 'memory' | 'error' | 'accuracy-speed';
+/** The chart kinds, in the order a group's charts are drawn and embedded (file `${group}-${kind}`). */
+export const CHART_KINDS = ['time', 'gflops', 'memory', 'error', 'accuracy-speed'] as const;
+export type ChartKind = (typeof CHART_KINDS)[number];
 
 export interface ChartSpec {
   /** File name without extension: `${group}-${kind}`. */
@@ -24,26 +28,73 @@ export interface ChartSpec {
 const FONT = 'DejaVu Sans';
 const WIDTH = 560;
 const HEIGHT = 320;
+/** Each of the memory chart's two panels. */
+const PANEL_WIDTH = 330;
 
-/** category20 over a fixed domain: the same implementation has the same colour in every chart. */
+/**
+ * One colour per implementation, the same in every chart of every run. Picked so that the pairs a
+ * reader compares are far apart (dense / flash / linear / linear:favor / the peers): no two
+ * share a hue family, which category20's light/dark pairs did (docs/design.md has no colour rule;
+ * the charts test checks every pair's CIE76 distance).
+ */
+export const IMPLEMENTATION_COLOURS: Readonly<Record<string, string>> = {
+  dense: '#1f63b4', // blue: the baseline
+  naive: '#7f7f7f', // grey: the reference loop
+  causal: '#ff7f0e', // orange
+  'sliding-window': '#17becf', // cyan
+  linear: '#2ca02c', // green
+  'linear:favor': '#9467bd', // purple
+  flash: '#d62728', // red
+  'ort-node:mha (peer)': '#111111', // black
+  'ort-node:matmul (peer)': '#8c564b', // brown
+  'ort-web:mha (peer)': '#e377c2', // pink
+  'ort-web:matmul (peer)': '#bcbd22', // olive
+  'tfjs-wasm (peer)': '#f5b700', // amber
+};
+
+/** Colours for labels a suite adds (e.g. another linear configuration), in order of appearance. */
+const EXTRA_COLOURS = [
+  '#393b79',
+  '#ad494a',
+  '#637939',
+  '#7b4173',
+  '#3182bd',
+  '#e6550d',
+  '#31a354',
+  '#756bb1',
+];
+
+export function implementationColours(domain: readonly string[]): string[] {
+  let extra = 0;
+  return domain.map(
+    (name) => IMPLEMENTATION_COLOURS[name] ?? EXTRA_COLOURS[extra++ % EXTRA_COLOURS.length] ?? '#000000',
+  );
+}
+
+/** A fixed colour per implementation; the legend lists only what this chart shows. */
 function colorEncoding(domain: readonly string[], shown: readonly string[] = domain) {
   return {
     field: 'series',
     type: 'nominal',
     title: 'implementation',
-    scale: { scheme: 'category20', domain: [...domain] },
-    // The legend lists only what this chart shows; the scale keeps every colour fixed.
+    scale: { domain: [...domain], range: implementationColours(domain) },
     legend: { values: [...shown] },
   } as const;
 }
 
+/** Thread count: the dash of a line and the shape of a point, in every chart (1 thread solid, circle). */
 const DASHES = [
   [1, 0],
   [6, 4],
   [2, 3],
+  [8, 3, 2, 3],
 ];
+const SHAPES = ['circle', 'triangle-up', 'square', 'diamond'];
 
-const baseConfig = {
+export const baseConfig = {
+  // ARIA labels on every mark double an SVG's size and serve no one when it is embedded as an
+  // image (a reader gets the image's alt text); docs/ keeps many of these files in git.
+  aria: false,
   font: FONT,
   background: 'white',
   title: { fontSize: 15, subtitleFontSize: 12, anchor: 'start' as const, subtitleColor: '#444' },
@@ -80,43 +131,116 @@ function threadsDomain(rows: readonly ResultRow[]): string[] {
 interface SeriesChart {
   readonly title: string;
   readonly subtitle: string;
-  /** Each value has n, series, line (one line per series × second category) and yField. */
+  /** Each value has n, series, line (one line per series × thread count) and yField. */
   readonly values: Record<string, unknown>[];
   readonly yField: string;
   readonly yTitle: string;
   readonly yLog: boolean;
-  /** The second category (threads, or analytic vs measured): dashes on lines, opacity on bars. */
-  readonly second: { field: string; title: string; domain: string[] } | null;
+  /** The thread-count labels of the rows drawn (field `threads`), or null when all ran on one. */
+  readonly threads: string[] | null;
   readonly colorDomain: readonly string[];
+  /** The y values are bytes: tight power-of-two ticks labelled B / KiB / MiB / GiB. */
+  readonly bytes?: boolean;
 }
 
+/** Axis labels for a log scale in bytes ("256 KiB", "4 MiB"): powers of two read as round sizes. */
+const BYTES_LABEL =
+  "datum.value >= 1073741824 ? format(datum.value / 1073741824, '~r') + ' GiB' : " +
+  "datum.value >= 1048576 ? format(datum.value / 1048576, '~r') + ' MiB' : " +
+  "datum.value >= 1024 ? format(datum.value / 1024, '~r') + ' KiB' : format(datum.value, '~r') + ' B'";
+
 /**
- * Lines against N (log₂ axis) when the group sweeps N; grouped bars per implementation when it
- * has a single N (a line with one point says nothing).
+ * Power-of-two ticks spanning the data (at most 7) and the matching domain, so a log axis in bytes
+ * starts and ends at the data, not decades away from it.
  */
-function seriesSpec(chart: SeriesChart): TopLevelSpec {
-  const lengths = [...new Set(chart.values.map((value) => value.n as number))].sort((a, b) => a - b);
-  const y = {
+export function byteTicks(values: readonly number[]): { domain: [number, number]; ticks: number[] } {
+  const positive = values.filter((value) => value > 0);
+  const lo = Math.floor(Math.log2(Math.min(...positive)));
+  let hi = Math.ceil(Math.log2(Math.max(...positive)));
+  if (hi === lo) hi = lo + 1;
+  const step = Math.max(1, Math.ceil((hi - lo) / 6));
+  const ticks: number[] = [];
+  for (let k = lo; k <= hi; k += step) ticks.push(2 ** k);
+  return { domain: [2 ** lo, 2 ** hi], ticks };
+}
+
+function yEncoding(chart: SeriesChart) {
+  if (chart.bytes) {
+    const { domain, ticks } = byteTicks(chart.values.map((value) => value[chart.yField] as number));
+    return {
+      field: chart.yField,
+      type: 'quantitative',
+      scale: { type: 'log', base: 2, domain },
+      axis: { values: ticks, labelExpr: BYTES_LABEL },
+      title: chart.yTitle,
+    };
+  }
+  return {
     field: chart.yField,
     type: 'quantitative',
     scale: chart.yLog ? { type: 'log' } : { zero: true },
     title: chart.yTitle,
   };
+}
+
+function threadEncodings(threads: string[] | null, lines: boolean) {
+  if (!threads) return {};
+  const shape = {
+    shape: {
+      field: 'threads',
+      type: 'nominal',
+      title: 'threads',
+      scale: { domain: threads, range: SHAPES.slice(0, threads.length) },
+    },
+  };
+  if (!lines) return shape;
+  return {
+    ...shape,
+    strokeDash: {
+      field: 'threads',
+      type: 'nominal',
+      title: 'threads',
+      // The first value solid, the others dashed, whatever order the data comes in.
+      scale: { domain: threads, range: DASHES.slice(0, threads.length) },
+      legend: {
+        symbolType: 'stroke',
+        symbolStrokeWidth: 2,
+        symbolSize: 400,
+        // Vega gives dash-only legend symbols no stroke colour of their own.
+        encode: { symbols: { update: { stroke: { value: '#333' } } } },
+      },
+    },
+  };
+}
+
+/**
+ * One panel: lines against N (log₂ axis) when the values sweep N; a dot per implementation when
+ * they have a single N (a line with one point says nothing).
+ */
+function seriesUnit(chart: SeriesChart, width: number): Record<string, unknown> {
+  const lengths = [...new Set(chart.values.map((value) => value.n as number))].sort((a, b) => a - b);
   const present = chart.colorDomain.filter((name) => chart.values.some((value) => value.series === name));
   const color = colorEncoding(chart.colorDomain, present);
-  const common = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    width: WIDTH,
-    height: HEIGHT,
-    config: baseConfig,
-    data: { values: chart.values },
+  // Implementations with equal values (flash, linear and linear:favor hold the same arena copies)
+  // would hide each other: points shrink along the domain and are drawn largest first, so
+  // coinciding points show as concentric rings, one colour each.
+  const order = (value: Record<string, unknown>) => chart.colorDomain.indexOf(value.series as string);
+  const values = [...chart.values].sort((a, b) => order(a) - order(b));
+  const base = { width, height: HEIGHT, data: { values } };
+  const size = {
+    field: 'series',
+    type: 'nominal',
+    scale: {
+      domain: [...chart.colorDomain],
+      range: chart.colorDomain.map((_, index) => Math.max(25, 220 - 40 * index)),
+    },
+    legend: null,
   };
   if (lengths.length === 1) {
-    // One N: a dot plot per implementation (bars cannot start at 0 on a log scale).
     return {
-      ...common,
+      ...base,
       title: { text: `${chart.title} (N = ${lengths[0]})`, subtitle: chart.subtitle },
-      mark: { type: 'point', filled: true, size: 140, opacity: 0.9 },
+      mark: { type: 'point', filled: true, opacity: 0.9 },
       encoding: {
         x: {
           field: 'series',
@@ -125,29 +249,23 @@ function seriesSpec(chart: SeriesChart): TopLevelSpec {
           title: null,
           axis: { labelAngle: -30, labelLimit: 200 },
         },
-        y,
+        y: yEncoding(chart),
         color,
-        ...(chart.second
-          ? {
-              xOffset: { field: chart.second.field, type: 'nominal', scale: { domain: chart.second.domain } },
-              shape: {
-                field: chart.second.field,
-                type: 'nominal',
-                title: chart.second.title,
-                scale: {
-                  domain: chart.second.domain,
-                  range: ['circle', 'square', 'triangle-up'].slice(0, chart.second.domain.length),
-                },
-              },
-            }
+        size,
+        ...(chart.threads
+          ? { xOffset: { field: 'threads', type: 'nominal', scale: { domain: chart.threads } } }
           : {}),
+        ...threadEncodings(chart.threads, false),
       },
-    } as TopLevelSpec;
+    };
   }
+  const { strokeDash, shape } = threadEncodings(chart.threads, true) as {
+    strokeDash?: unknown;
+    shape?: unknown;
+  };
   return {
-    ...common,
+    ...base,
     title: { text: `${chart.title} vs N`, subtitle: chart.subtitle },
-    mark: { type: 'line', point: { size: 45 }, strokeWidth: 2 },
     encoding: {
       x: {
         field: 'n',
@@ -156,29 +274,27 @@ function seriesSpec(chart: SeriesChart): TopLevelSpec {
         axis: { values: lengths, format: 'd' },
         title: 'sequence length N (log scale)',
       },
-      y,
+      y: yEncoding(chart),
       color,
-      ...(chart.second
-        ? {
-            strokeDash: {
-              field: chart.second.field,
-              type: 'nominal',
-              title: chart.second.title,
-              // The first value solid, the others dashed, whatever order the data comes in.
-              scale: { domain: chart.second.domain, range: DASHES.slice(0, chart.second.domain.length) },
-              legend: {
-                symbolType: 'stroke',
-                symbolStrokeWidth: 2,
-                symbolSize: 400,
-                // Vega gives dash-only legend symbols no stroke colour of their own.
-                encode: { symbols: { update: { stroke: { value: '#333' } } } },
-              },
-            },
-          }
-        : {}),
-      detail: { field: 'line', type: 'nominal' },
     },
-  } as TopLevelSpec;
+    layer: [
+      {
+        // Slightly translucent, so a line drawn over another of equal values still shows through.
+        mark: { type: 'line', strokeWidth: 2, opacity: 0.85 },
+        encoding: { ...(strokeDash ? { strokeDash } : {}), detail: { field: 'line', type: 'nominal' } },
+      },
+      {
+        mark: { type: 'point', filled: true, opacity: 0.9 },
+        encoding: { size, ...(shape ? { shape } : {}) },
+      },
+    ],
+  };
+}
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+function seriesSpec(chart: SeriesChart): TopLevelSpec {
+  return { $schema: SCHEMA, config: baseConfig, ...seriesUnit(chart, WIDTH) } as TopLevelSpec;
 }
 
 function groupDescription(results: Results, group: string): { title: string; mask: string } {
@@ -203,7 +319,7 @@ export function timeChart(results: Results, group: string): ChartSpec | null {
     yField: 'ms',
     yTitle: 'median ms per call (log)',
     yLog: true,
-    second: { field: 'threads', title: 'threads', domain: threadsDomain(rows) },
+    threads: threadsDomain(rows),
     colorDomain: seriesDomain(results),
   });
   return { name: `${group}-time`, kind: 'time', group, spec };
@@ -226,53 +342,67 @@ export function gflopsChart(results: Results, group: string): ChartSpec | null {
     yField: 'gflops',
     yTitle: 'GFLOP/s (log)',
     yLog: true,
-    second: { field: 'threads', title: 'threads', domain: threadsDomain(rows) },
+    threads: threadsDomain(rows),
     colorDomain: seriesDomain(results),
   });
   return { name: `${group}-gflops`, kind: 'gflops', group, spec };
 }
 
-const MIB = 1024 * 1024;
-const ANALYTIC = 'analytic workspaceBytes';
-const MEASURED = 'measured peak RSS − baseline';
+export const MEASURED_PANEL = 'measured peak';
+export const ANALYTIC_PANEL = 'analytic workspace';
 
+/**
+ * Peak memory against N, one thread: the measured peak and the analytic workspace are different
+ * quantities (the peak includes the arena copies of q, k, v and the output), so each has its own
+ * panel and its own axis, in bytes, tight around its data; a shared axis ran from 0.0001 MiB
+ * (naive's workspace) to 1000 MiB.
+ */
 export function memoryChart(results: Results, group: string): ChartSpec | null {
   const rows = okRows(results.rows, group).filter((row) => row.threads === 1 && row.memory);
-  const values: Record<string, unknown>[] = [];
+  const measured: Record<string, unknown>[] = [];
+  const analytic: Record<string, unknown>[] = [];
   for (const row of rows) {
     const memory = row.memory;
     if (!memory) continue;
-    if (memory.workspaceBytes !== null && memory.workspaceBytes > 0) {
-      values.push({
-        n: row.n,
-        mib: memory.workspaceBytes / MIB,
-        series: seriesName(row),
-        source: ANALYTIC,
-        line: `${row.label}|analytic`,
-      });
-    }
-    if (memory.measured?.status === 'ok' && memory.measured.peakBytes > 0) {
-      values.push({
-        n: row.n,
-        mib: memory.measured.peakBytes / MIB,
-        series: seriesName(row),
-        source: MEASURED,
-        line: `${row.label}|measured`,
-      });
-    }
+    if (memory.measured?.status === 'ok' && memory.measured.peakBytes > 0)
+      measured.push({ n: row.n, bytes: memory.measured.peakBytes, series: seriesName(row), line: row.label });
+    if (memory.workspaceBytes !== null && memory.workspaceBytes > 0)
+      analytic.push({ n: row.n, bytes: memory.workspaceBytes, series: seriesName(row), line: row.label });
   }
-  if (values.length === 0) return null;
+  if (measured.length === 0 && analytic.length === 0) return null;
   const { title } = groupDescription(results, group);
-  const spec = seriesSpec({
-    title: `${title}: memory`,
-    subtitle: 'lower is better · measured peak per call (fresh process) and analytic workspace · log',
-    values,
-    yField: 'mib',
-    yTitle: 'MiB (log)',
-    yLog: true,
-    second: { field: 'source', title: 'memory', domain: [MEASURED, ANALYTIC] },
-    colorDomain: seriesDomain(results),
-  });
+  const colorDomain = seriesDomain(results);
+  const panel = (text: string, subtitle: string, values: Record<string, unknown>[]) =>
+    seriesUnit(
+      {
+        title: text,
+        subtitle,
+        values,
+        yField: 'bytes',
+        yTitle: 'bytes (log)',
+        yLog: true,
+        threads: null,
+        colorDomain,
+        bytes: true,
+      },
+      PANEL_WIDTH,
+    );
+  const panels = [
+    ...(measured.length > 0
+      ? [panel(MEASURED_PANEL, 'per call, fresh process: peak RSS − baseline', measured)]
+      : []),
+    ...(analytic.length > 0 ? [panel(ANALYTIC_PANEL, "the variant's workspaceBytes", analytic)] : []),
+  ];
+  const spec = {
+    $schema: SCHEMA,
+    config: baseConfig,
+    title: {
+      text: `${title}: memory`,
+      subtitle: 'lower is better · one thread · each panel on its own axis',
+    },
+    hconcat: panels,
+    resolve: { scale: { color: 'shared', y: 'independent' }, legend: { color: 'shared' } },
+  } as unknown as TopLevelSpec;
   return { name: `${group}-memory`, kind: 'memory', group, spec };
 }
 
@@ -297,7 +427,7 @@ export function errorChart(results: Results, group: string): ChartSpec | null {
     yField: 'error',
     yTitle: 'max abs error (log)',
     yLog: true,
-    second: null,
+    threads: null,
     colorDomain: seriesDomain(results),
   });
   return { name: `${group}-error`, kind: 'error', group, spec };
@@ -318,7 +448,7 @@ export function accuracySpeedChart(results: Results, group: string): ChartSpec |
     threads: threadsLabel(row.threads),
   }));
   const spec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: SCHEMA,
     title: {
       text: `${title}: accuracy against speed`,
       subtitle: 'lower-left is better · one point per (N, threads) · point size = N',
@@ -337,7 +467,7 @@ export function accuracySpeedChart(results: Results, group: string): ChartSpec |
       },
       y: { field: 'error', type: 'quantitative', scale: { type: 'log' }, title: 'max abs error (log)' },
       color: colorEncoding(seriesDomain(results), [...new Set(values.map((value) => value.series))]),
-      shape: { field: 'threads', type: 'nominal', title: 'threads' },
+      ...threadEncodings(threadsDomain(rows), false),
       size: { field: 'n', type: 'quantitative', title: 'N', scale: { type: 'log', range: [30, 300] } },
     },
   } as TopLevelSpec;
@@ -360,13 +490,21 @@ export function chartSpecs(results: Results): ChartSpec[] {
   return specs;
 }
 
+/**
+ * Coordinates to 2 decimals (a hundredth of a pixel): vega writes 14-digit positions, a third
+ * of the bytes of a committed chart.
+ */
+export function roundSvgNumbers(svg: string): string {
+  return svg.replace(/(\d\.\d\d)\d+/g, '$1');
+}
+
 /** Vega-Lite → Vega → SVG string, headless. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const compiled = vegaLite.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
-    return await view.toSVG();
+    return roundSvgNumbers(await view.toSVG());
   } finally {
     view.finalize();
   }

@@ -5,8 +5,9 @@
  * default; see `attnkit-bench --help`. A bad invocation prints one line (what was wrong, what is
  * accepted) and exits 2, before anything runs.
  */
-import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   COMMANDS,
   type Command,
@@ -30,12 +31,13 @@ import { markdownReport, terminalTable } from './report.js';
 import { type Results, resultsSchema } from './results.js';
 import { defaultRunId, peerMatches, runBenchmarks } from './runner.js';
 import {
-  findSuitesDirectory,
-  listSuiteNames,
+  formatSuiteList,
+  listSuites,
   loadSuite,
   normaliseVariantSpec,
   type Suite,
   SuiteError,
+  suitesDirectory,
 } from './suite.js';
 import { writeAttentionWeightsFigure } from './weights-figure.js';
 
@@ -95,10 +97,14 @@ function checkAgainstSuite(args: RunArgs, suite: Suite): void {
   }
 }
 
-/** benchmarks/ of the monorepo (next to suites/), or null outside it. */
+/**
+ * benchmarks/ of the attnkit repository when this harness runs from its workspace (dist/ inside
+ * packages/harness), or null when installed from a tarball: then runs go to the working directory.
+ */
 function benchmarksDirectory(): string | null {
-  const suites = findSuitesDirectory();
-  return suites ? dirname(suites) : null;
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const benchmarks = join(root, 'benchmarks');
+  return existsSync(join(root, 'pnpm-workspace.yaml')) && existsSync(benchmarks) ? benchmarks : null;
 }
 
 async function renderOutputs(results: Results, outDir: string, charts: readonly ChartFormat[]) {
@@ -202,7 +208,7 @@ async function commandDocs(argv: string[]): Promise<void> {
     resolve(args.docs ?? (benchmarks ? join(dirname(benchmarks), 'docs') : 'docs')),
     '--docs',
   );
-  const formats = args.charts ?? parseCharts('svg,png');
+  const formats = args.charts ?? parseCharts(undefined);
   const chartDir = join(docsDir, 'charts');
   await writeAttentionWeightsFigure(chartDir, formats);
   const outcome = await rewriteDocs(results, resultsPath, docsDir, chartDir, formats);
@@ -222,7 +228,9 @@ async function commandWeights(argv: string[]): Promise<void> {
 
 function commandSuites(argv: string[]): void {
   tokenize('suites', argv);
-  process.stdout.write(`${listSuiteNames().join('\n')}\n`);
+  const suites = listSuites();
+  if (suites.length === 0) throw new SuiteError(`no suites found in ${suitesDirectory()}`);
+  process.stdout.write(`${formatSuiteList(suites)}\n`);
 }
 
 const HANDLERS: Record<Command, (argv: string[]) => Promise<void> | void> = {

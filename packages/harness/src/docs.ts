@@ -15,9 +15,9 @@
  *   lse-merge                  the ring-attention merge identity, computed now with core's oracle
  *   weights                    the attention-weights figure
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { type ChartFormat, chartSpecs, writeChart } from './charts.js';
+import { CHART_KINDS, type ChartFormat, chartSpecs, writeChart } from './charts.js';
 import { lseMergeDemo } from './lse-merge.js';
 import { formatBytes } from './machine.js';
 import {
@@ -117,48 +117,98 @@ function sectionSpeedup(context: DocsContext, args: Record<string, string>): str
   const rows = results.rows.filter((row) => row.group === args.group && row.threads === threads);
   const lengths = [...new Set(rows.map((row) => row.n))].sort((a, b) => a - b);
   const body: string[][] = [];
-  const ratios: { n: number; ratio: number }[] = [];
+  const points: TimedPair[] = [];
   for (const n of lengths) {
     const a = rows.find((row) => row.n === n && row.label === baseline);
     const b = rows.find((row) => row.n === n && row.label === args.variant);
-    if (a?.time && b?.time) ratios.push({ n, ratio: a.time.medianMs / b.time.medianMs });
+    if (a?.time && b?.time)
+      points.push({
+        n,
+        baselineMs: a.time.medianMs,
+        baselineSpreadMs: timingSpread(a.time),
+        variantMs: b.time.medianMs,
+        variantSpreadMs: timingSpread(b.time),
+      });
     const ratio = a?.time && b?.time ? `${(a.time.medianMs / b.time.medianMs).toFixed(2)}×` : '–';
     const peak = (row: ResultRow | undefined) =>
       row?.memory?.measured?.status === 'ok' ? formatBytes(row.memory.measured.peakBytes) : '–';
     const time = (row: ResultRow | undefined) =>
-      row?.time ? formatMs(row.time.medianMs) : row ? 'skipped' : '–';
+      row?.time ? `${formatMs(row.time.medianMs)} ± ${formatMs(row.time.madMs)}` : row ? 'skipped' : '–';
     body.push([String(n), time(a), time(b), ratio, peak(a), peak(b)]);
   }
   const header = [
     'N',
-    `${baseline} median`,
-    `${args.variant} median`,
+    `${baseline} median ± mad`,
+    `${args.variant} median ± mad`,
     `${baseline} / ${args.variant}`,
     `${baseline} peak`,
     `${args.variant} peak`,
   ];
   const table = alignedMarkdownTable(header, body, ['right', 'right', 'right', 'right', 'right', 'right']);
-  return `${table}\n\n${crossoverSentence(ratios, baseline, args.variant ?? '')}`;
+  return `${table}\n\n${crossoverSentence(points, baseline, args.variant ?? '')}`;
+}
+
+/** Both medians of one N and their spreads (timingSpread). */
+export interface TimedPair {
+  readonly n: number;
+  readonly baselineMs: number;
+  readonly baselineSpreadMs: number;
+  readonly variantMs: number;
+  readonly variantSpreadMs: number;
 }
 
 /**
- * Where `variant` overtakes `baseline` for good: the smallest measured N from which every larger
- * measured N has baseline / variant > 1 (the issue's "N where linear overtakes flash").
+ * How far a median may sit from the true cost: the larger of its median absolute deviation and
+ * its distance to the fastest sample. The MAD of the 3 samples a slow case gets says little
+ * (dense at N = 4096: ± 2.4 ms around 1.203 s, fastest 1.197 s); the fastest sample bounds what
+ * the call costs when nothing else runs.
  */
-export function crossoverSentence(
-  ratios: readonly { n: number; ratio: number }[],
-  baseline: string,
-  variant: string,
-): string {
-  if (ratios.length === 0) return `No N has timings for both ${baseline} and ${variant}.`;
+export function timingSpread(time: { medianMs: number; madMs: number; minMs: number }): number {
+  return Math.max(time.madMs, time.medianMs - time.minMs);
+}
+
+export type Verdict = 'faster' | 'slower' | 'within noise';
+
+/**
+ * Whether the variant is faster or slower than the baseline at one N, or within noise: a
+ * difference counts only when it exceeds the measured spread of both medians (the sum of their
+ * timingSpread), so a 1.01× ratio on a shared machine is no claim.
+ */
+export function timingVerdict(pair: TimedPair): Verdict {
+  const spread = pair.baselineSpreadMs + pair.variantSpreadMs;
+  const difference = pair.baselineMs - pair.variantMs;
+  if (difference > spread) return 'faster';
+  if (-difference > spread) return 'slower';
+  return 'within noise';
+}
+
+const ratioText = (pair: TimedPair) => `${(pair.baselineMs / pair.variantMs).toFixed(2)}×`;
+
+/**
+ * Where `variant` overtakes `baseline` for good: the smallest measured N from which every larger
+ * measured N has the variant faster beyond the measured spread (timingVerdict). Claims of
+ * "faster" or "overtakes" are made only then; otherwise the sentence says "within noise".
+ */
+export function crossoverSentence(points: readonly TimedPair[], baseline: string, variant: string): string {
+  if (points.length === 0) return `No N has timings for both ${baseline} and ${variant}.`;
+  const verdicts = points.map(timingVerdict);
+  const last = points.at(-1)!;
+  if (verdicts.every((verdict) => verdict === 'within noise'))
+    return `${variant} and ${baseline} are within noise of each other at every measured N (the medians differ by less than their measured spread).`;
   let from = -1;
-  for (let i = ratios.length - 1; i >= 0 && ratios[i]!.ratio > 1; i--) from = i;
-  if (from === -1)
-    return `${variant} is not faster than ${baseline} at the largest measured N (${ratios.at(-1)!.n}).`;
-  if (from === 0) {
-    return `${variant} is faster than ${baseline} at every measured N: the crossover lies at or below N = ${ratios[0]!.n}.`;
+  for (let i = points.length - 1; i >= 0 && verdicts[i] === 'faster'; i--) from = i;
+  if (from === -1) {
+    return verdicts.at(-1) === 'within noise'
+      ? `${variant} and ${baseline} are within noise of each other at the largest measured N (${last.n}, ${ratioText(last)}).`
+      : `${variant} is slower than ${baseline} at the largest measured N (${last.n}, ${ratioText(last)}).`;
   }
-  return `${variant} overtakes ${baseline} between N = ${ratios[from - 1]!.n} and N = ${ratios[from]!.n}, and stays faster from there on.`;
+  if (from === 0)
+    return `${variant} is faster than ${baseline} at every measured N, by more than the measured spread: the crossover lies at or below N = ${points[0]!.n}.`;
+  const before = points[from - 1]!;
+  const at = points[from]!;
+  if (verdicts[from - 1] === 'within noise')
+    return `${variant} is faster than ${baseline} beyond noise from N = ${at.n} on (${ratioText(at)}); at N = ${before.n} the two are within noise (${ratioText(before)}).`;
+  return `${variant} overtakes ${baseline} between N = ${before.n} and N = ${at.n}, and stays faster (beyond the measured spread) from there on.`;
 }
 
 function sectionVariant(context: DocsContext, args: Record<string, string>): string {
@@ -219,7 +269,7 @@ function sectionCase(context: DocsContext, args: Record<string, string>): string
 }
 
 function sectionCharts(context: DocsContext, args: Record<string, string>): string {
-  const kinds = args.kinds?.split(',') ?? ['time', 'gflops', 'memory', 'error', 'accuracy-speed'];
+  const kinds = args.kinds?.split(',') ?? CHART_KINDS;
   const lines: string[] = [];
   for (const kind of kinds) {
     const name = `${args.group}-${kind}`;
@@ -313,9 +363,23 @@ export function rewriteMarkdown(text: string, context: DocsContext): string {
   });
 }
 
+/** The chart names (`${group}-${kind}`) the `charts` markers of these markdown texts embed. */
+export function referencedCharts(texts: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const text of texts) {
+    for (const match of text.matchAll(MARKER)) {
+      if (match[1] !== 'charts') continue;
+      const args = parseMarkerArgs(match[2] ?? '');
+      for (const kind of args.kinds?.split(',') ?? CHART_KINDS) names.add(`${args.group}-${kind}`);
+    }
+  }
+  return names;
+}
+
 /**
- * Renders the results' charts into `chartDir` and rewrites every marked section of the notes in
- * `docsDir`. Returns one line per file touched.
+ * Renders the charts the notes in `docsDir` embed into `chartDir` (only those: docs/ is in git)
+ * and rewrites every marked section of those notes. A chart file of this results file that no note
+ * embeds any longer is removed. Returns one line per file touched.
  */
 export async function rewriteDocs(
   results: Results,
@@ -324,31 +388,44 @@ export async function rewriteDocs(
   chartDir: string,
   formats: readonly ChartFormat[],
 ): Promise<string[]> {
+  if (!existsSync(docsDir)) return [`no docs directory at ${docsDir}`];
+  const notes = readdirSync(docsDir)
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((file) => ({ path: join(docsDir, file), text: readFileSync(join(docsDir, file), 'utf8') }));
+  const wanted = referencedCharts(notes.map((note) => note.text));
   const log: string[] = [];
   const written: string[] = [];
-  for (const chart of chartSpecs(results))
-    written.push(...(await writeChart(chart.spec, chartDir, chart.name, formats)));
-  for (const file of ['attention-weights.svg', 'attention-weights.png']) {
-    if (existsSync(join(chartDir, file))) written.push(join(chartDir, file));
+  for (const chart of chartSpecs(results)) {
+    if (wanted.has(chart.name)) {
+      written.push(...(await writeChart(chart.spec, chartDir, chart.name, formats)));
+      continue;
+    }
+    for (const format of ['svg', 'png']) {
+      const stale = join(chartDir, `${chart.name}.${format}`);
+      if (existsSync(stale)) {
+        rmSync(stale);
+        log.push(`removed ${stale} (no note embeds it)`);
+      }
+    }
   }
-  log.push(`charts: ${written.length} files in ${chartDir}`);
+  for (const format of formats) {
+    const file = join(chartDir, `attention-weights.${format}`);
+    if (existsSync(file)) written.push(file);
+  }
+  log.unshift(`charts: ${written.length} files in ${chartDir}`);
   const context: DocsContext = {
     results,
     resultsLabel: relative(join(docsDir, '..'), resultsPath),
     charts: written.map((file) => relative(docsDir, file)),
   };
-  if (!existsSync(docsDir)) return [...log, `no docs directory at ${docsDir}`];
-  for (const file of readdirSync(docsDir)
-    .filter((name) => name.endsWith('.md'))
-    .sort()) {
-    const path = join(docsDir, file);
-    const before = readFileSync(path, 'utf8');
-    const after = rewriteMarkdown(before, context);
-    if (after !== before) {
-      writeFileSync(path, after);
-      log.push(`rewrote ${path}`);
+  for (const note of notes) {
+    const after = rewriteMarkdown(note.text, context);
+    if (after !== note.text) {
+      writeFileSync(note.path, after);
+      log.push(`rewrote ${note.path}`);
     } else {
-      log.push(`unchanged ${path}`);
+      log.push(`unchanged ${note.path}`);
     }
   }
   return log;

@@ -53,14 +53,19 @@ export { type RunOptions, runBenchmarks, selectPeers, selectVariants } from './r
 export {
   type BenchCase,
   expandGroup,
+  formatSuiteList,
   groupSchema,
+  listSuiteNames,
+  listSuites,
   loadSuite,
   type MaskSpec,
   PEER_IDS,
   parseSuite,
   type Suite,
   SuiteError,
+  type SuiteSummary,
   suiteSchema,
+  suitesDirectory,
   VARIANT_IDS,
 } from './suite.js';
 export { plannedSamples, type TimingPlan, timeAsync, timeSync } from './timing.js';

@@ -1,6 +1,8 @@
 /**
  * Progress on stderr. On a TTY: one bar redrawn in place; otherwise (CI, pipes): one plain line
- * per step, so logs stay readable. Messages (`note`) print above the bar in both modes.
+ * per step, so logs stay readable. Messages (`note`) print above the bar in both modes. The bar
+ * appears only once the total is known (a run learns it after planning): before that a bar would
+ * read "full, 0/0".
  */
 export interface ProgressStream {
   readonly isTTY?: boolean;
@@ -41,15 +43,16 @@ export class Progress {
     else if (outcome) this.stream.write(`    ${outcome}\n`);
   }
 
-  /** Grows the total when work is discovered late. */
+  /** Grows the total when work is discovered late (the first call makes the bar appear). */
   addWork(steps: number): void {
     this.total += steps;
+    if (this.enabled && this.tty) this.redraw();
   }
 
   note(line: string): void {
     if (!this.enabled) return;
     if (this.tty) {
-      this.clearLine();
+      if (this.total > 0) this.clearLine();
       this.stream.write(`${line}\n`);
       this.redraw();
     } else {
@@ -58,7 +61,7 @@ export class Progress {
   }
 
   end(): void {
-    if (this.enabled && this.tty) {
+    if (this.enabled && this.tty && this.total > 0) {
       this.clearLine();
     }
   }
@@ -76,6 +79,7 @@ export class Progress {
   }
 
   private redraw(): void {
+    if (this.total === 0) return;
     const width = Math.max(40, (this.stream.columns ?? 100) - 1);
     const fraction = this.total === 0 ? 1 : this.done / this.total;
     const barWidth = 24;

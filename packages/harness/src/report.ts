@@ -1,5 +1,6 @@
 /** Human-readable views of a results file: the terminal table and the markdown report. */
-import { relative } from 'node:path';
+import { basename, relative } from 'node:path';
+import { CHART_KINDS } from './charts.js';
 import { formatBytes } from './machine.js';
 import type { ResultRow, Results } from './results.js';
 import { describeMask } from './suite.js';
@@ -88,9 +89,64 @@ export function tableColumns(results: Results): TableColumn[] {
   ];
 }
 
+/** Skipped rows of one implementation (at some thread count) that no N of the group could run. */
+export interface NeverApplicable {
+  readonly group: string;
+  readonly label: string;
+  readonly threads: readonly number[];
+  readonly reason: string;
+  readonly rows: number;
+}
+
+/**
+ * Skips that can never run in a group: every row of an (implementation, threads) series in it is
+ * skipped for the same reason, which the variant itself gave ("not supported: …", e.g. causal on
+ * unmasked cases, naive on 2 threads). The tables show them as one line per group, not a row per
+ * case; the results JSON keeps every row.
+ */
+export function neverApplicable(results: Results): {
+  readonly rows: ReadonlySet<ResultRow>;
+  readonly byGroup: ReadonlyMap<string, NeverApplicable[]>;
+} {
+  const series = new Map<string, ResultRow[]>();
+  for (const row of results.rows) {
+    const key = `${row.group}\u0000${row.label}\u0000${row.threads}`;
+    series.set(key, [...(series.get(key) ?? []), row]);
+  }
+  const collapsed = new Set<ResultRow>();
+  const byGroup = new Map<string, NeverApplicable[]>();
+  for (const rows of series.values()) {
+    const [first] = rows;
+    const reason = first?.reason;
+    if (!first || !reason?.startsWith('not supported:')) continue;
+    if (!rows.every((row) => row.status === 'skipped' && row.reason === reason)) continue;
+    for (const row of rows) collapsed.add(row);
+    const entries = byGroup.get(first.group) ?? [];
+    const same = entries.find((entry) => entry.label === first.label && entry.reason === reason);
+    const entry: NeverApplicable = same
+      ? { ...same, threads: [...same.threads, first.threads], rows: same.rows + rows.length }
+      : { group: first.group, label: first.label, threads: [first.threads], reason, rows: rows.length };
+    byGroup.set(first.group, [...entries.filter((other) => other !== same), entry]);
+  }
+  return { rows: collapsed, byGroup };
+}
+
+function threadsText(threads: readonly number[]): string {
+  return `t=${[...threads].sort((a, b) => a - b).join(',')}`;
+}
+
+/** The one terminal line standing for a group's never-applicable rows (reasons: report and JSON). */
+export function neverApplicableLine(group: string, entries: readonly NeverApplicable[]): string {
+  const rows = entries.reduce((sum, entry) => sum + entry.rows, 0);
+  const names = entries.map((entry) => `${entry.label} ${threadsText(entry.threads)}`).join(', ');
+  return `${group}: ${rows} row${rows === 1 ? '' : 's'} not applicable at any N (${names}); reasons in the report`;
+}
+
 export function terminalTable(results: Results, maxReason = 70): string {
   const columns = tableColumns(results);
-  const cells = results.rows.map((row) =>
+  const { rows: hidden, byGroup } = neverApplicable(results);
+  const shown = results.rows.filter((row) => !hidden.has(row));
+  const cells = shown.map((row) =>
     columns.map((column) => {
       const text = column.cell(row);
       return column.header === 'status' && text.length > maxReason
@@ -110,7 +166,34 @@ export function terminalTable(results: Results, maxReason = 70): string {
       .join('  ')
       .trimEnd();
   const header = line(columns.map((column) => column.header));
-  return [header, '-'.repeat(header.length), ...cells.map(line)].join('\n');
+  const body: string[] = [];
+  // Each group's collapsed line follows its last shown row (or stands alone if nothing was shown).
+  const groups = [...new Set(results.rows.map((row) => row.group))];
+  for (const group of groups) {
+    shown.forEach((row, index) => {
+      if (row.group === group) body.push(line(cells[index] ?? []));
+    });
+    const entries = byGroup.get(group);
+    if (entries) body.push(`  ${neverApplicableLine(group, entries)}`);
+  }
+  return [header, '-'.repeat(header.length), ...body].join('\n');
+}
+
+/**
+ * The charts of one group among the files written: exactly `${group}-${kind}` for each chart kind
+ * (a prefix match would give group "gpt2-small" the charts of "gpt2-small-causal"), SVG where it
+ * exists, else PNG.
+ */
+export function groupChartFiles(chartFiles: readonly string[], group: string): string[] {
+  const files: string[] = [];
+  for (const kind of CHART_KINDS) {
+    const name = `${group}-${kind}`;
+    const file =
+      chartFiles.find((candidate) => basename(candidate) === `${name}.svg`) ??
+      chartFiles.find((candidate) => basename(candidate) === `${name}.png`);
+    if (file) files.push(file);
+  }
+  return files;
 }
 
 function escapeCell(text: string): string {
@@ -193,19 +276,33 @@ export function markdownReport(
       'Timings on a shared machine are noisy: compare ratios within one run.',
     '',
   );
+  const { rows: hidden, byGroup } = neverApplicable(results);
   for (const group of results.suite.groups) {
     const rows = results.rows.filter((row) => row.group === group.id);
     if (rows.length === 0) continue;
     lines.push(`## ${group.title}`, '', `${group.source}. Mask: ${describeMask(group.mask)}.`, '');
-    lines.push(markdownTable(results, rows), '');
-    const charts = chartFiles.filter(
-      (file) =>
-        file.includes(`${group.id}-`) &&
-        (file.endsWith('.svg') || !chartFiles.includes(file.replace(/\.png$/, '.svg'))),
+    lines.push(
+      markdownTable(
+        results,
+        rows.filter((row) => !hidden.has(row)),
+      ),
+      '',
     );
-    for (const file of charts) lines.push(`![${group.title}](${relative(reportDirectory, file)})`, '');
+    const entries = byGroup.get(group.id);
+    if (entries) {
+      const count = entries.reduce((sum, entry) => sum + entry.rows, 0);
+      const parts = entries.map(
+        (entry) => `${entry.label} (${threadsText(entry.threads)}): ${escapeCell(entry.reason)}`,
+      );
+      lines.push(
+        `Not applicable at any N (${count} rows, kept in the results JSON): ${parts.join('; ')}`,
+        '',
+      );
+    }
+    for (const file of groupChartFiles(chartFiles, group.id))
+      lines.push(`![${group.title}](${relative(reportDirectory, file)})`, '');
   }
-  const skipped = results.rows.filter((row) => row.status === 'skipped');
+  const skipped = results.rows.filter((row) => row.status === 'skipped' && !hidden.has(row));
   if (skipped.length > 0) {
     const reasons = new Map<string, number>();
     for (const row of skipped)

@@ -1,11 +1,11 @@
 /**
- * Benchmark suites: named shape tables (benchmarks/suites/*.json) validated with zod, and their
+ * Benchmark suites: named shape tables (the package's suites/*.json) validated with zod, and their
  * expansion into concrete cases. A group is one shape family named after where it comes from
  * (GPT-2 small, Llama-style GQA, ...) swept over sequence lengths; a suite is a list of groups
  * plus the variants, threads, peers and budgets to run them with.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -124,6 +124,11 @@ export const suiteSchema = z
     $schema: z.string().optional(),
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
     description: z.string().min(1),
+    /**
+     * Expected wall time of a full run on the reference machine (2 cores), for `attnkit-bench
+     * suites`: a person picks a suite by what it measures and how long it takes.
+     */
+    duration: z.string().min(1).optional(),
     variants: z
       .array(variantSpecSchema)
       .min(1)
@@ -297,46 +302,62 @@ export function describeMask(mask: MaskSpec): string {
 }
 
 /**
- * Where the named suites live: benchmarks/suites of the monorepo. Looked up from the working
- * directory upwards, then from this module upwards (dist/ inside packages/harness).
+ * Where the named suites live: suites/ of this package, next to dist/. They ship in the tarball,
+ * so `--suite quick` and `loadSuite('quick')` work wherever the harness is installed; the repository
+ * keeps no other copy (one source of truth).
  */
-export function findSuitesDirectory(start = process.cwd()): string | null {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const origin of [start, here]) {
-    let dir = resolve(origin);
-    for (;;) {
-      const candidate = join(dir, 'benchmarks', 'suites');
-      if (existsSync(candidate)) return candidate;
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  return null;
+export function suitesDirectory(): string {
+  return fileURLToPath(new URL('../suites/', import.meta.url));
 }
 
-export function listSuiteNames(directory = findSuitesDirectory()): string[] {
-  if (!directory) return [];
+export function listSuiteNames(directory: string | null = suitesDirectory()): string[] {
+  if (!directory || !existsSync(directory)) return [];
   return readdirSync(directory)
     .filter((file) => file.endsWith('.json'))
     .map((file) => file.slice(0, -'.json'.length))
     .sort();
 }
 
-/** `name` is a suite in benchmarks/suites, or a path to a suite JSON file. */
+export interface SuiteSummary {
+  readonly name: string;
+  readonly description: string;
+  readonly duration: string | null;
+}
+
+/** Every named suite with its description and expected duration, for `attnkit-bench suites`. */
+export function listSuites(directory: string = suitesDirectory()): SuiteSummary[] {
+  return listSuiteNames(directory).map((name) => {
+    const { suite } = loadSuite(name, directory);
+    return { name, description: suite.description, duration: suite.duration ?? null };
+  });
+}
+
+/** One block per named suite: name and expected duration, then the description wrapped. */
+export function formatSuiteList(suites: readonly SuiteSummary[], width = 100): string {
+  const nameWidth = Math.max(...suites.map((suite) => suite.name.length));
+  const blocks = suites.map((suite) => {
+    const head = `${suite.name.padEnd(nameWidth)}  ${suite.duration ?? 'duration not stated'}`;
+    const lines: string[] = [];
+    let line = '';
+    for (const word of suite.description.split(/\s+/)) {
+      if (line && line.length + 1 + word.length > width - nameWidth - 2) {
+        lines.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    if (line) lines.push(line);
+    return [head, ...lines.map((text) => `${' '.repeat(nameWidth + 2)}${text}`)].join('\n');
+  });
+  return `${blocks.join('\n\n')}\n\nrun one with: attnkit-bench --suite <name>`;
+}
+
+/** `name` is one of the package's named suites (`listSuiteNames()`), or a path to a suite JSON file. */
 export function loadSuite(
   nameOrPath: string,
-  directory = findSuitesDirectory(),
+  directory: string = suitesDirectory(),
 ): { suite: Suite; path: string } {
   const looksLikePath = nameOrPath.endsWith('.json') || nameOrPath.includes('/') || nameOrPath.includes('\\');
-  let path: string;
-  if (looksLikePath) {
-    path = resolve(nameOrPath);
-  } else {
-    if (!directory)
-      throw new SuiteError(`no benchmarks/suites directory found to look up suite '${nameOrPath}'`);
-    path = join(directory, `${nameOrPath}.json`);
-  }
+  const path = looksLikePath ? resolve(nameOrPath) : join(directory, `${nameOrPath}.json`);
   if (!existsSync(path)) {
     const known = listSuiteNames(directory);
     throw new SuiteError(

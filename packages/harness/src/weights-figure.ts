@@ -71,6 +71,8 @@ export function weightsSpec(panels: readonly WeightsPanel[], length = LENGTH): T
         'row i = query, column j = key; each row sums to 1; darker = more weight; white = masked (weight 0)',
     },
     config: {
+      // As in charts.ts: no per-cell ARIA labels in a figure embedded as an image.
+      aria: false,
       font: 'DejaVu Sans',
       background: 'white',
       title: { fontSize: 15, subtitleFontSize: 12, anchor: 'start' },

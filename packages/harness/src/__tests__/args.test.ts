@@ -11,7 +11,8 @@ describe('command-line values', () => {
   });
 
   it('parses chart formats', () => {
-    expect(parseCharts(undefined)).toEqual(['svg', 'png']);
+    expect(parseCharts(undefined)).toEqual(['svg']); // PNG on demand only
+    expect(parseCharts('svg,png')).toEqual(['svg', 'png']);
     expect(parseCharts('svg')).toEqual(['svg']);
     expect(parseCharts('none')).toEqual([]);
     expect(() => parseCharts('gif')).toThrow("received 'gif'");

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childScriptPath } from '../child.js';
+import { listSuiteNames, listSuites } from '../suite.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'attnkit-cli-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -88,5 +89,22 @@ describe('a bad invocation prints one line and exits 2', () => {
       cli('benchmark'),
       "unknown command 'benchmark'; accepted: run, render, compare, docs, weights, suites, or run options alone",
     );
+  });
+});
+
+describe('attnkit-bench suites', () => {
+  it('lists every shipped suite with its expected duration and exits 0', () => {
+    const result = cli('suites');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const heads = result.stdout.split('\n').filter((line) => /^\S/.test(line));
+    const names = listSuiteNames();
+    expect(names).toContain('quick');
+    expect(heads.slice(0, names.length).map((line) => line.split(/\s+/)[0])).toEqual(names);
+    for (const suite of listSuites())
+      expect(result.stdout).toContain(
+        `${suite.name.padEnd(Math.max(...names.map((n) => n.length)))}  ${suite.duration}`,
+      );
+    expect(heads.at(-1)).toBe('run one with: attnkit-bench --suite <name>');
   });
 });

@@ -1,9 +1,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   expandGroup,
-  findSuitesDirectory,
+  formatSuiteList,
+  listSuites,
   loadSuite,
   maskOptions,
   parseSuite,
@@ -11,6 +13,7 @@ import {
   type SuiteInput,
   seedFromId,
   sequenceLengths,
+  suitesDirectory,
 } from '../suite.js';
 import { tinySuiteInput } from './fixtures.js';
 
@@ -30,13 +33,13 @@ describe('suite schema', () => {
     expect(suite.groups[0]?.kind).toBe('attention');
   });
 
-  it('validates every named suite in benchmarks/suites', () => {
-    const directory = findSuitesDirectory();
-    expect(directory).not.toBeNull();
-    const files = readdirSync(directory as string).filter((file) => file.endsWith('.json'));
+  it('validates every named suite the package ships (suites/, next to dist/)', () => {
+    const directory = suitesDirectory();
+    expect(directory).toBe(fileURLToPath(new URL('../../suites/', import.meta.url)));
+    const files = readdirSync(directory).filter((file) => file.endsWith('.json'));
     expect(files).toContain('quick.json');
     for (const file of files) {
-      const { suite } = loadSuite(join(directory as string, file));
+      const { suite } = loadSuite(join(directory, file));
       expect(suite.name, file).toBe(file.replace(/\.json$/, ''));
       for (const group of suite.groups)
         expect(expandGroup(group).length, `${file} ${group.id}`).toBeGreaterThan(0);
@@ -75,6 +78,41 @@ describe('suite schema', () => {
   it('rejects an unknown variant or peer id', () => {
     expect(() => parseSuite({ ...tinySuiteInput, variants: ['fast'] as never })).toThrow('variants.0');
     expect(() => parseSuite({ ...tinySuiteInput, peers: ['torch'] as never })).toThrow('peers.0');
+  });
+
+  it('lists every shipped suite by name with its description and expected duration', () => {
+    const names = readdirSync(suitesDirectory())
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => file.replace(/\.json$/, ''))
+      .sort();
+    const suites = listSuites();
+    expect(suites.map((suite) => suite.name)).toEqual(names);
+    for (const suite of suites) {
+      expect(suite.description, suite.name).toBe(loadSuite(suite.name).suite.description);
+      expect(suite.duration, suite.name).toMatch(/^about \d+(\.\d+)? (s|min) \((measured|estimate)/);
+    }
+  });
+
+  it('formats the list as name, duration, then the description wrapped under it', () => {
+    const text = formatSuiteList(
+      [
+        { name: 'a', description: 'one two three four five six', duration: 'about 1 min (measured: 60 s)' },
+        { name: 'longer', description: 'short', duration: null },
+      ],
+      22,
+    );
+    expect(text).toBe(
+      [
+        'a       about 1 min (measured: 60 s)',
+        '        one two three',
+        '        four five six',
+        '',
+        'longer  duration not stated',
+        '        short',
+        '',
+        'run one with: attnkit-bench --suite <name>',
+      ].join('\n'),
+    );
   });
 
   it('names the known suites when one is missing', () => {

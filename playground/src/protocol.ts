@@ -1,0 +1,38 @@
+/** Messages between the page (main.ts) and its compute worker (worker.ts). */
+export interface CaseRequest {
+  readonly variant: 'dense' | 'causal' | 'sliding-window' | 'linear' | 'flash';
+  readonly backend: 'wasm' | 'js';
+  /** Sequence length N (Lq = Lk). */
+  readonly n: number;
+  readonly heads: number;
+  readonly headDim: number;
+  /** none; causal; window = symmetric ±w; causal-window = [w, 0]. */
+  readonly mask: 'none' | 'causal' | 'window' | 'causal-window';
+  readonly window: number;
+  readonly threads: number;
+  /** The head whose attention weights are drawn. */
+  readonly head: number;
+  readonly repeats: number;
+  readonly seed: number;
+}
+
+export interface CaseResult {
+  readonly request: CaseRequest;
+  /** kernels' default backend in the worker ('wasm' where WebAssembly SIMD is available). */
+  readonly backend: string;
+  /** Pool workers startThreads(2) started (0 where the page is not cross-origin isolated). */
+  readonly poolWorkers: number;
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly gflops: number;
+  /** max |out − float64 oracle| over every element. */
+  readonly maxAbsError: number | null;
+  readonly oracle: string;
+  readonly head: number;
+  /** dense's attentionWeights for that head, N × N, row = query. */
+  readonly weights: Float32Array;
+}
+
+export type WorkerMessage =
+  | { readonly kind: 'result'; readonly result: CaseResult }
+  | { readonly kind: 'error'; readonly message: string };

@@ -1,0 +1,155 @@
+/**
+ * The playground's compute thread: a dedicated Worker, where a browser allows blocking waits, so
+ * the kernels pool can run threads (the main thread may not). It runs one case on request and
+ * answers with the timing, the error against the float64 oracle and one head's attention weights.
+ */
+import { causalAttention, causalWorkModule } from '@attnkit/causal';
+import {
+  type AttentionProblem,
+  attentionFlops,
+  errorStats,
+  randn,
+  referenceAttention,
+  type Tensor,
+} from '@attnkit/core';
+import { attentionWeights, denseAttention, denseWorkModule } from '@attnkit/dense';
+import { flashAttention, flashWorkModule } from '@attnkit/flash';
+import {
+  defaultBackend,
+  initKernels,
+  registerWorkModule,
+  setWorkerFactory,
+  startThreads,
+} from '@attnkit/kernels';
+import { linearAttention, linearWorkModule, referenceLinearAttention } from '@attnkit/linear';
+import { slidingWindowAttention, slidingWindowWorkModule } from '@attnkit/sliding-window';
+import type { CaseRequest, CaseResult, WorkerMessage } from './protocol.js';
+
+type Variant = CaseRequest['variant'];
+type Attend = (q: Tensor, k: Tensor, v: Tensor, options: Record<string, unknown>) => Tensor;
+
+const VARIANTS: Record<Variant, Attend> = {
+  dense: denseAttention as Attend,
+  causal: causalAttention as Attend,
+  'sliding-window': slidingWindowAttention as Attend,
+  linear: linearAttention as Attend,
+  flash: flashAttention as Attend,
+};
+
+let ready: Promise<{ backend: string; poolWorkers: number }> | null = null;
+
+function setUp(): Promise<{ backend: string; poolWorkers: number }> {
+  ready ??= (async () => {
+    await initKernels();
+    setWorkerFactory(() => new Worker(new URL('./pool-worker.ts', import.meta.url), { type: 'module' }));
+    for (const module of [
+      denseWorkModule,
+      causalWorkModule,
+      slidingWindowWorkModule,
+      linearWorkModule,
+      flashWorkModule,
+    ])
+      registerWorkModule(module.url, module);
+    const poolWorkers = await startThreads(2);
+    return { backend: defaultBackend(), poolWorkers };
+  })();
+  return ready;
+}
+
+/** The mask a request asks for, as attention options. */
+function maskOptions(request: CaseRequest): { causal?: boolean; window?: [number, number] } {
+  if (request.mask === 'causal') return { causal: true };
+  if (request.mask === 'window') return { window: [request.window, request.window] };
+  if (request.mask === 'causal-window') return { window: [request.window, 0] };
+  return {};
+}
+
+/** The problem the FLOP model counts (docs/design.md, FLOP model): same for every variant. */
+function problemOf(request: CaseRequest): AttentionProblem {
+  const { heads, n, headDim } = request;
+  const mask = maskOptions(request);
+  const left = mask.window ? mask.window[0] : Number.POSITIVE_INFINITY;
+  const right = mask.causal ? 0 : mask.window ? mask.window[1] : Number.POSITIVE_INFINITY;
+  return {
+    batch: 1,
+    qHeads: heads,
+    kvHeads: heads,
+    groupSize: 1,
+    qLength: n,
+    kvLength: n,
+    headDim,
+    valueDim: headDim,
+    scale: 1 / Math.sqrt(headDim),
+    causal: mask.causal === true,
+    windowLeft: left,
+    windowRight: right,
+    validKeys: [n],
+    hasKvLengths: false,
+    masked: mask.causal === true || mask.window !== undefined,
+  };
+}
+
+/** One head of a [1, H, N, d] tensor as a [1, 1, N, d] tensor (a view, no copy). */
+function oneHead(tensor: Tensor, head: number): Tensor {
+  const [, , n = 0, d = 0] = tensor.shape;
+  return { data: tensor.data.subarray(head * n * d, (head + 1) * n * d), shape: [1, 1, n, d] };
+}
+
+async function runCase(request: CaseRequest): Promise<CaseResult> {
+  const setup = await setUp();
+  const { heads, n, headDim, seed } = request;
+  const q = randn([1, heads, n, headDim], seed);
+  const k = randn([1, heads, n, headDim], seed + 1);
+  const v = randn([1, heads, n, headDim], seed + 2);
+  const options: Record<string, unknown> = { ...maskOptions(request), backend: request.backend };
+  if (request.threads > 1) options.threads = request.threads;
+  const attend = VARIANTS[request.variant];
+  const out = attend(q, k, v, options); // warm-up (and the output checked below)
+  const times: number[] = [];
+  for (let repeat = 0; repeat < request.repeats; repeat++) {
+    const start = performance.now();
+    attend(q, k, v, options);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const medianMs = times[Math.floor(times.length / 2)] ?? Number.NaN;
+  // linear attention is its own definition: compare it with its own float64 oracle.
+  const mask = maskOptions(request);
+  const expected =
+    request.variant === 'linear'
+      ? referenceLinearAttention(q, k, v, mask).out
+      : referenceAttention(q, k, v, mask).out;
+  const error = errorStats(out.data, expected);
+  const head = Math.min(request.head, heads - 1);
+  const weights = attentionWeights(oneHead(q, head), oneHead(k, head), mask).data;
+  const flops = attentionFlops(problemOf(request));
+  return {
+    request,
+    backend: setup.backend,
+    poolWorkers: setup.poolWorkers,
+    medianMs,
+    minMs: times[0] ?? Number.NaN,
+    gflops: flops / (medianMs * 1e6),
+    maxAbsError: error.maxAbs,
+    oracle:
+      request.variant === 'linear' ? 'referenceLinearAttention (float64)' : 'referenceAttention (float64)',
+    head,
+    weights: Float32Array.from(weights),
+  };
+}
+
+const scope = globalThis as unknown as {
+  onmessage: ((event: MessageEvent<CaseRequest>) => void) | null;
+  postMessage(message: WorkerMessage, transfer?: Transferable[]): void;
+};
+
+scope.onmessage = (event) => {
+  runCase(event.data).then(
+    (result) => scope.postMessage({ kind: 'result', result }, [result.weights.buffer]),
+    (error: unknown) =>
+      scope.postMessage({
+        kind: 'error',
+        message: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      }),
+  );
+};

@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+/**
+ * `pnpm test:playground`: serves the playground with vite (as `pnpm playground` does), opens it in
+ * headless Chromium with `?autorun` (flash, N = 256, 4 heads of 64, causal, 2 threads), and checks
+ * what a visitor sees: cross-origin isolation, the heatmap (N × N, exactly the causal pairs painted,
+ * rows summing to 1), the time, GFLOP/s and the error against the float64 oracle. Then it saves a
+ * screenshot of the page (`--screenshot PATH`; playground/screenshot.jpeg is the README's).
+ * Prints one line per check and `N passed, M failed`; exits 1 on a failure, 2 without Chromium.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+// JPEG: the repository tracks no PNG. By default into the temporary directory, so a run leaves the
+// work tree clean; `--screenshot playground/screenshot.jpeg` refreshes the README's.
+const screenshotIndex = process.argv.indexOf('--screenshot');
+const screenshot = resolve(
+  screenshotIndex >= 0
+    ? (process.argv[screenshotIndex + 1] ?? '')
+    : join(tmpdir(), 'attnkit-playground.jpeg'),
+);
+const TIMEOUT_MS = 120_000;
+const N = 256;
+
+function findChromium() {
+  for (const name of ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome']) {
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+      try {
+        accessSync(join(dir, name), constants.X_OK);
+        return join(dir, name);
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** /__hold?id= stays pending until /__done?id= (the page's load event waits on it). */
+function holdLoadEvent() {
+  const held = new Map();
+  const done = new Set();
+  const pixel = (res) => {
+    res.writeHead(200, { 'Content-Type': 'image/gif', 'Cache-Control': 'no-store' });
+    res.end(Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64'));
+  };
+  return {
+    name: 'playground-test-hold',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        const id = url.searchParams.get('id') ?? '';
+        if (url.pathname === '/__hold') {
+          if (done.has(id)) pixel(res);
+          else held.set(id, [...(held.get(id) ?? []), res]);
+        } else if (url.pathname === '/__done') {
+          done.add(id);
+          for (const waiting of held.get(id) ?? []) pixel(waiting);
+          held.delete(id);
+          res.writeHead(204);
+          res.end();
+        } else next();
+      });
+    },
+  };
+}
+
+function chromiumRun(chromium, extra, url) {
+  const profile = mkdtempSync(join(tmpdir(), 'attnkit-playground-'));
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--hide-scrollbars',
+    `--user-data-dir=${profile}`,
+    `--timeout=${TIMEOUT_MS - 10_000}`,
+    ...extra,
+    url,
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(chromium, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.resume();
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      rmSync(profile, { recursive: true, force: true });
+      resolve({ stdout, code });
+    });
+  });
+}
+
+function unescapeHtml(text) {
+  return text
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#39;', "'")
+    .replaceAll('&amp;', '&');
+}
+
+async function main() {
+  const chromium = findChromium();
+  if (!chromium) {
+    console.error('Chromium not found on PATH: apt-get update && apt-get install -y chromium (as root)');
+    console.log('0 passed, 1 failed');
+    return 2;
+  }
+  const vite = await import('vite');
+  const port = await freePort();
+  const server = await vite.createServer({
+    configFile: join(here, 'vite.config.ts'),
+    plugins: [holdLoadEvent()],
+    logLevel: 'warn',
+    server: { port, host: '127.0.0.1', strictPort: true },
+  });
+  await server.listen();
+  const query = `?autorun&variant=flash&n=${N}&mask=causal&threads=2`;
+  const checks = [];
+  const check = (name, pass, detail) => checks.push({ name, pass: Boolean(pass), detail });
+  try {
+    const started = Date.now();
+    const { stdout } = await chromiumRun(
+      chromium,
+      ['--dump-dom'],
+      `http://127.0.0.1:${port}/${query}&hold=dom`,
+    );
+    const match = /<pre id="result"[^>]*>([\s\S]*?)<\/pre>/.exec(stdout);
+    const summary = match?.[1] ? JSON.parse(unescapeHtml(match[1])) : null;
+    console.log(`page ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    check(
+      'the page ran a case',
+      summary && summary.error === null,
+      summary ? (summary.error ?? 'ok') : 'no result in the DOM',
+    );
+    if (summary && summary.error === null) {
+      const { request, heatmap } = summary;
+      check(
+        'cross-origin isolated (threads)',
+        summary.crossOriginIsolated === true,
+        `${summary.crossOriginIsolated}`,
+      );
+      check(
+        'the form case: flash, N = 256, causal, 2 threads',
+        request.variant === 'flash' && request.n === N && request.mask === 'causal' && request.threads === 2,
+        JSON.stringify(request),
+      );
+      check('the pool started a worker', summary.poolWorkers >= 1, `poolWorkers ${summary.poolWorkers}`);
+      check(
+        'heatmap is N × N',
+        heatmap.width === N && heatmap.height === N,
+        `${heatmap.width} × ${heatmap.height}`,
+      );
+      // Causal: row i sees keys 0..i, each with a positive weight; everything above the diagonal is white.
+      check(
+        'heatmap paints exactly the N(N+1)/2 causal pairs',
+        heatmap.painted === (N * (N + 1)) / 2,
+        `${heatmap.painted} painted`,
+      );
+      check(
+        'each heatmap row sums to 1',
+        heatmap.maxRowSumError < 1e-5,
+        `max |row sum − 1| = ${heatmap.maxRowSumError}`,
+      );
+      check(
+        'time and GFLOP/s shown',
+        summary.medianMs > 0 &&
+          summary.gflops > 0 &&
+          summary.numbersShown.every((text) => text && text !== '–'),
+        summary.numbersShown.join(', '),
+      );
+      check(
+        'error against the float64 oracle shown and below 1e-5',
+        summary.maxAbsError !== null && summary.maxAbsError < 1e-5,
+        `${summary.maxAbsError} (${summary.oracle})`,
+      );
+    }
+    rmSync(screenshot, { force: true });
+    await chromiumRun(
+      chromium,
+      [`--screenshot=${screenshot}`, '--window-size=1150,860'],
+      `http://127.0.0.1:${port}/${query}&hold=shot`,
+    );
+    const saved = existsSync(screenshot) ? statSync(screenshot).size : 0;
+    check('screenshot saved', saved > 10_000, `${screenshot} (${saved} bytes)`);
+  } finally {
+    await server.close();
+  }
+  for (const { name, pass, detail } of checks) console.log(`${pass ? 'PASS' : 'FAIL'}  ${name}: ${detail}`);
+  const failed = checks.filter((entry) => !entry.pass).length;
+  console.log(`${checks.length - failed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();
