@@ -31,18 +31,7 @@ const USAGE = 'node browser-test/run.mjs [bundled] [dev] [--chromium=PATH]';
  * vitest's it.fails): such a check prints XFAIL and counts as passed while it fails; once it
  * passes it prints XPASS and counts as failed, so the entry must go with the fix.
  */
-const KNOWN_FAILURES = [
-  {
-    mode: 'bundled',
-    thread: 'worker',
-    name: 'pool probe, 32 items',
-    why:
-      "flash's work module is keyed by the import.meta.url of its work.js (since the defineVariant refactor), " +
-      'which a bundle rewrites to the URL of the chunk it lands in: the dedicated worker asks the pool worker for ' +
-      'worker-*.js, the pool worker registered pool-worker-*.js, imports worker-*.js instead (running that ' +
-      "bundle's top level, which takes over its onmessage) and takes no item again: threads silently run on one thread",
-  },
-];
+const KNOWN_FAILURES = [];
 
 function knownFailure(mode, check) {
   return KNOWN_FAILURES.find(

@@ -9,15 +9,25 @@
  * blockQ × blockK score tile and 2 · blockQ running statistics — independent of N.
  */
 import { type AttentionProblem, mergeAttentionRows, type Tensor } from '@attnkit/core';
-import { alignFloats, defineVariant, queryBlockItems } from '@attnkit/kernels/runtime';
+import {
+  alignFloats,
+  defineVariant,
+  queryBlockItems,
+  type VariantWorkModule,
+} from '@attnkit/kernels/runtime';
 import { DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, type FlashOptions, flashOptionsSchema } from './options.js';
-import { type FlashParams, flashWork, scratchFloats } from './work.js';
+import { type FlashParams, runItem, scratchFloats } from './work.js';
 
 /**
  * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
  * kernels' setWorkerFactory): `registerWorkModule(flashWorkModule.url, flashWorkModule)` inside that worker.
  */
-export const flashWorkModule = flashWork;
+export const flashWorkModule: VariantWorkModule<FlashParams> = {
+  // new URL('./work.js', import.meta.url): the pattern bundlers rewrite to the emitted work module,
+  // so the key is the same string in an app's main bundle and in its pool worker's bundle
+  url: new URL('./work.js', import.meta.url).href,
+  runItem,
+};
 
 /** Tile sizes actually used: the requested ones, clipped to the sequence lengths (a tile never exceeds them). */
 function effectiveBlocks(
@@ -110,7 +120,7 @@ const defined = defineVariant<FlashOptions, FlashParams>({
       heap.subarray(at.lse, at.lse + rows),
     );
   },
-  work: flashWork,
+  work: flashWorkModule,
 });
 
 export const flash = defined.variant;

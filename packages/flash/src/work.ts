@@ -28,7 +28,6 @@ import {
   type Engine,
   locateQueryBlockItem,
   type VariantPayload,
-  type VariantWorkModule,
 } from '@attnkit/kernels/runtime';
 import { emptyKeyBlockPlan, type MaskGeometry, planKeyBlocks, tileNeedsMask } from './plan.js';
 
@@ -314,6 +313,3 @@ function attendKeyTiles(
     );
   }
 }
-
-/** Flash's work module: this file, which pool workers import by URL. */
-export const flashWork: VariantWorkModule<FlashParams> = { url: import.meta.url, runItem };

@@ -11,7 +11,7 @@
  * running item (R = block rows), independent of N.
  */
 import type { AttentionProblem, Tensor } from '@attnkit/core';
-import { defineVariant } from '@attnkit/kernels/runtime';
+import { defineVariant, type VariantWorkModule } from '@attnkit/kernels/runtime';
 import { sharedFavorProjection } from './favor-projection.js';
 import {
   type LinearOptions,
@@ -21,14 +21,18 @@ import {
   maskForm,
   resolveSettings,
 } from './options.js';
-import { itemScratchFloats, type LinearParams, linearWork } from './work.js';
+import { itemScratchFloats, type LinearParams, runItem } from './work.js';
 import { QUERY_BLOCK } from './workspace.js';
 
 /**
  * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
  * kernels' setWorkerFactory): `registerWorkModule(linearWorkModule.url, linearWorkModule)` inside that worker.
  */
-export const linearWorkModule = linearWork;
+export const linearWorkModule: VariantWorkModule<LinearParams> = {
+  // the bundler-recognised pattern: the same key in an app's main bundle and its pool worker's
+  url: new URL('./work.js', import.meta.url).href,
+  runItem,
+};
 
 /** The parameters of a call (the FAVOR+ projection's arena offset still to be placed: −1). */
 function describeCall(problem: AttentionProblem, settings: LinearSettings): LinearParams {
@@ -71,7 +75,7 @@ const defined = defineVariant<LinearOptions, LinearParams>({
     const projection = sharedFavorProjection(problem.headDim, settings.features, settings.seed);
     return { ...params, projection: engine.arena.put(projection) };
   },
-  work: linearWork,
+  work: linearWorkModule,
 });
 
 /**

@@ -9,7 +9,7 @@
  * running item: itemScratchFloats.
  */
 import { kvHeadRow, queryHeadRow } from '@attnkit/core';
-import type { Engine, VariantPayload, VariantWorkModule } from '@attnkit/kernels/runtime';
+import type { Engine, VariantPayload } from '@attnkit/kernels/runtime';
 import { causalHeadGroup } from './chunked-form.js';
 import { featureMapPlan, queriesNeedBound } from './feature-maps.js';
 import type { HeadGroup } from './head-group.js';
@@ -94,6 +94,3 @@ export function runItem(engine: Engine, payload: LinearPayload, item: number): v
     arena.release(mark);
   }
 }
-
-/** Linear's work module: this file, which pool workers import by URL. */
-export const linearWork: VariantWorkModule<LinearParams> = { url: import.meta.url, runItem };

@@ -15,17 +15,21 @@
  * gathered floats and G more score columns per row, at least one full key row).
  */
 import { AttentionInputError, type Tensor } from '@attnkit/core';
-import { defineVariant, queryBlockItems } from '@attnkit/kernels/runtime';
+import { defineVariant, queryBlockItems, type VariantWorkModule } from '@attnkit/kernels/runtime';
 import { globalPositions } from './global-tokens.js';
 import { DEFAULT_BLOCK_Q, type SlidingWindowOptions, slidingWindowOptionsSchema } from './options.js';
-import { itemScratchFloats, type SlidingWindowParams, slidingWindowWork } from './work.js';
+import { itemScratchFloats, runItem, type SlidingWindowParams } from './work.js';
 
 /**
  * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
  * kernels' setWorkerFactory): `registerWorkModule(slidingWindowWorkModule.url, slidingWindowWorkModule)`
  * inside that worker.
  */
-export const slidingWindowWorkModule = slidingWindowWork;
+export const slidingWindowWorkModule: VariantWorkModule<SlidingWindowParams> = {
+  // the bundler-recognised pattern: the same key in an app's main bundle and its pool worker's
+  url: new URL('./work.js', import.meta.url).href,
+  runItem,
+};
 
 const defined = defineVariant<SlidingWindowOptions, SlidingWindowParams>({
   name: 'sliding-window',
@@ -51,7 +55,7 @@ const defined = defineVariant<SlidingWindowOptions, SlidingWindowParams>({
       params: { globals, blockQ, queryBlocks: Math.ceil(problem.qLength / blockQ) },
     };
   },
-  work: slidingWindowWork,
+  work: slidingWindowWorkModule,
 });
 
 export const slidingWindow = defined.variant;

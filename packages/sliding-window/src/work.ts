@@ -15,7 +15,6 @@ import {
   type Engine,
   locateQueryBlockItem,
   type VariantPayload,
-  type VariantWorkModule,
 } from '@attnkit/kernels/runtime';
 import {
   attendBandWithGlobalsBlock,
@@ -121,6 +120,3 @@ export function runItem(engine: Engine, payload: SlidingWindowPayload, item: num
     arena.release(mark);
   }
 }
-
-/** Sliding-window's work module: this file, which pool workers import by URL. */
-export const slidingWindowWork: VariantWorkModule<SlidingWindowParams> = { url: import.meta.url, runItem };

@@ -14,7 +14,6 @@ import {
   locateQueryBlockItem,
   queryBlockItems,
   type VariantPayload,
-  type VariantWorkModule,
 } from './variant-runtime.js';
 
 export interface BandParams {
@@ -47,9 +46,6 @@ export function runBandItem(engine: Engine, payload: VariantPayload<BandParams>,
     arena.release(mark);
   }
 }
-
-/** The band step as a work module (its URL is this file's, which pool workers import). */
-export const bandWorkModule: VariantWorkModule<BandParams> = { url: import.meta.url, runItem: runBandItem };
 
 /** What a pool worker that imports this module by URL calls. */
 export { runBandItem as runItem };

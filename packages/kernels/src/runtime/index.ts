@@ -40,13 +40,8 @@ export {
   type PlacedAttention,
   placeAttention,
 } from './attention-io.js';
-export {
-  type BandParams,
-  bandItemScratchFloats,
-  bandWorkModule,
-  planBand,
-  runBandItem,
-} from './band-work.js';
+export { type BandParams, bandItemScratchFloats, planBand, runBandItem } from './band-work.js';
+export { bandWorkModule } from './band-work-module.js';
 export {
   type DefinedVariant,
   defineVariant,
