@@ -1,4 +1,4 @@
-// Builds build/attnkit_native.node with the machine's C/C++ compiler, or explains why not.
+// Builds dist/attnkit_native.node with the machine's C/C++ compiler, or explains why not.
 //
 // kernels.cc is compiled three times (AVX-512F + FMA, AVX2 + FMA, baseline x86-64), each into its
 // own namespace, and linked with the Node-API glue (addon.cc, baseline) into one addon that picks a
@@ -6,10 +6,10 @@
 //
 // This script never fails the build: where there is no compiler, no Node-API headers, or a platform
 // other than x86-64 Linux/macOS (or ATTNKIT_NATIVE_BUILD=skip), it removes any stale addon, writes
-// build/status.json { built: false, reason } and exits 0, and the native backend reports that reason
+// dist/status.json { built: false, reason } and exits 0, and the native backend reports that reason
 // (src/index.cjs). Nothing is downloaded: the headers come from the node-api-headers package (a
 // devDependency, installed with the workspace) or from the headers Node ships with.
-// Inputs: CC (default gcc). Output: build/attnkit_native.node, build/status.json.
+// Inputs: CC (default gcc). Output: dist/attnkit_native.node, dist/status.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'build');
+const out = join(root, 'dist');
 const addon = join(out, 'attnkit_native.node');
 const statusFile = join(out, 'status.json');
 

@@ -5,7 +5,7 @@
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 
-const build = join(__dirname, '..', 'build');
+const build = join(__dirname, '..', 'dist');
 
 function load() {
   const forced = process.env.ATTNKIT_NATIVE_PATH;
@@ -14,7 +14,7 @@ function load() {
   try {
     status = JSON.parse(readFileSync(join(build, 'status.json'), 'utf8'));
   } catch {
-    return { reason: '@attnkit/native was not built (no build/status.json): run its build script' };
+    return { reason: '@attnkit/native was not built (no dist/status.json): run its build script' };
   }
   if (!status.built) return { reason: `@attnkit/native was not built: ${status.reason}` };
   try {
@@ -24,4 +24,8 @@ function load() {
   }
 }
 
-module.exports = load();
+// Assigned one by one so Node's CommonJS lexer sees the names (ESM `import { addon }` works too).
+const loaded = load();
+exports.addon = loaded.addon;
+exports.status = loaded.status;
+exports.reason = loaded.reason;

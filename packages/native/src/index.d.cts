@@ -18,7 +18,9 @@ export interface NativePathInfo {
   compiled: string[];
 }
 
-declare const loaded:
-  | { addon: NativeAddon; status: unknown; reason?: undefined }
-  | { addon?: undefined; reason: string };
-export = loaded;
+/** The loaded addon, or undefined (then `reason` says why). */
+export declare const addon: NativeAddon | undefined;
+/** dist/status.json of the build, when it built. */
+export declare const status: unknown;
+/** Why there is no addon (undefined when it loaded). */
+export declare const reason: string | undefined;
