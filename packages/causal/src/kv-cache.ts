@@ -16,6 +16,7 @@
  */
 import {
   type AttentionCache,
+  type AttentionOptions,
   attentionOptionsShape,
   parseCachedAttentionCall,
   parseOptions,
@@ -45,16 +46,8 @@ export interface KVCacheOptions {
   maxBytes?: number;
 }
 
-export interface KVCacheAttendOptions {
-  scale?: number;
-  /** Always causal; false is refused. */
-  causal?: boolean;
-  /** A causal window: [left, right] with right folded to 0 (each query sees its `left` previous positions). */
-  window?: readonly [left: number, right: number];
-  /** Per batch entry: only the first kvLengths[b] cached positions are attended (ragged batches). */
-  kvLengths?: ArrayLike<number>;
-  out?: Tensor;
-  lse?: Float32Array;
+/** The shared attention options (causal always; a window is causal, right folded to 0), plus blockQ. */
+export interface KVCacheAttendOptions extends AttentionOptions {
   blockQ?: number;
 }
 

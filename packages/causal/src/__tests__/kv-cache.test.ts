@@ -1,5 +1,6 @@
 import { AttentionInputError, randn, type Tensor } from '@attnkit/core';
 import {
+  DECODE_TOLERANCE,
   expectBitwiseEqual,
   expectRefusalChangesNothing,
   expectWithin,
@@ -10,11 +11,7 @@ import { defaultBackend } from '@attnkit/kernels';
 import { describe, expect, it } from 'vitest';
 import { causalAttention, createKVCache, type KVCache, type KVCacheAttendOptions } from '../index.js';
 
-// Decoding computes the same float32 dot products, row maxima and sums as the full pass; only the
-// order of the summed terms may differ (which masked, exactly-zero columns share a block, and on the
-// SIMD backend which lane a term lands in). For ≤ 64 keys that reorders sums of ≤ 64 terms: at most
-// ≈ 64 · 2^-24 ≈ 4e-6 relative, so 1e-5 absolute and relative is a tight, honest bound.
-const DECODE_TOLERANCE = { atol: 1e-5, rtol: 1e-5 };
+// Decode steps against the full pass: core/testing's DECODE_TOLERANCE (its justification is there).
 
 const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>) =>
   expectWithin(actual, expected, DECODE_TOLERANCE);

@@ -18,6 +18,14 @@ import type { Tensor } from '../types.js';
  */
 export const MATERIALISED_TOLERANCE: Tolerance = { atol: 2e-6, rtol: 1e-5 };
 
+/**
+ * The tolerance of a KV-cache decode step against the full pass over the same keys: the same float32
+ * dot products, maxima and sums, only summed in another order (which masked, exactly-zero columns
+ * share a block, ring order, SIMD lanes). For at most 64 terms that is ≤ 64 · 2^-24 ≈ 4e-6 relative,
+ * so 1e-5 absolute and relative is a tight, honest bound.
+ */
+export const DECODE_TOLERANCE: Tolerance = { atol: 1e-5, rtol: 1e-5 };
+
 /** q [b, hq, lq, dk], k [b, hkv, lk, dk], v [b, hkv, lk, dv], N(0, 1) from seeds seed, seed + 1, seed + 2. */
 export function attentionInputs(
   b: number,

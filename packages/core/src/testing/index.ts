@@ -2,6 +2,7 @@ export { type ConformanceCase, conformanceCases, makeCaseInputs } from './cases.
 export { type ConformanceConfig, describeVariant } from './describe-variant.js';
 export {
   attentionInputs,
+  DECODE_TOLERANCE,
   expectWithin,
   MATERIALISED_TOLERANCE,
   thrownInputError,

@@ -1,5 +1,6 @@
 import { AttentionInputError, randn, type Tensor } from '@attnkit/core';
 import {
+  DECODE_TOLERANCE,
   expectBitwiseEqual,
   expectRefusalChangesNothing,
   expectWithin,
@@ -15,11 +16,7 @@ import {
   slidingWindowAttention,
 } from '../index.js';
 
-// The ring computes the same float32 dot products, maxima and sums as the full pass over the same
-// keys; only the order of summed terms differs (ring order vs position order, masked exactly-zero
-// columns, SIMD lanes), over ≤ window + step ≈ 16 terms: ≲ 16 · 2^-24 ≈ 1e-6 relative. 1e-5
-// absolute and relative is tight yet safe.
-const DECODE_TOLERANCE = { atol: 1e-5, rtol: 1e-5 };
+// Decode steps against the full pass: core/testing's DECODE_TOLERANCE (its justification is there).
 
 const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>) =>
   expectWithin(actual, expected, DECODE_TOLERANCE);
