@@ -13,7 +13,7 @@
  * 400). Every test's name starts with `#index seed` and carries the shapes and options, so a
  * failure reproduces with the same seed, a count above its index and `-t '#index seed'`.
  *
- * What is drawn: variant (dense, causal, sliding-window, flash, linear), backend ('wasm', 'js'),
+ * What is drawn: variant (dense, causal, sliding-window, flash, linear), backend ('wasm', 'js', 'native'),
  * B, GQA / MQA head counts, Lq and Lk independently (so Lq ≠ Lk both ways; mostly small, some up
  * to 300, heads and head dimensions shrunk so B·Hq·Lq·Lk·(Dk + Dv) stays under a budget), Dk ≠ Dv,
  * causal, windows (including [0, 0], one-sided, unbounded, wider than the sequence), kvLengths
@@ -64,13 +64,19 @@ import {
 import { defaultLseTolerance, firstBitDifference, twoXRule } from '@attnkit/core/testing';
 import { dense } from '@attnkit/dense';
 import { flash } from '@attnkit/flash';
-import { startThreads, stopThreads, threadsInfo, wasmUnavailableReason } from '@attnkit/kernels';
+import {
+  nativeUnavailableReason,
+  startThreads,
+  stopThreads,
+  threadsInfo,
+  wasmUnavailableReason,
+} from '@attnkit/kernels';
 import { linear, linearAttention, referenceLinearAttention } from '@attnkit/linear';
 import { slidingWindow } from '@attnkit/sliding-window';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 type VariantName = 'dense' | 'causal' | 'sliding-window' | 'flash' | 'linear';
-type Backend = 'wasm' | 'js';
+type Backend = 'wasm' | 'js' | 'native';
 
 const DEFAULT_SEED = 20240611;
 const DEFAULT_COUNT = 400;
@@ -92,14 +98,27 @@ const VARIANTS: Record<VariantName, AttentionVariant> = {
  * derivations are beside them): packages/{dense,causal,sliding-window,flash}/src/__tests__/
  * conformance.test.ts, and LINEAR_TOLERANCE in packages/linear/src/__tests__/helpers.ts. The
  * conformance tests' "default backend" rows are the wasm ones (SIMD validates on every runtime CI
- * uses; where it does not, wasm calls are refused and counted as such).
+ * uses; where it does not, wasm calls are refused and counted as such). Native has wasm's tolerances
+ * (docs/design.md, Engine and threads), and is refused and counted where it did not load.
  */
 const TOLERANCES: Record<VariantName, Record<Backend, Tolerance>> = {
-  dense: { js: { atol: 2e-6, rtol: 0 }, wasm: { atol: 1e-5, rtol: 0 } },
-  causal: { js: { atol: 2e-6, rtol: 0 }, wasm: { atol: 2e-5, rtol: 0 } },
-  'sliding-window': { js: { atol: 2e-6, rtol: 0 }, wasm: { atol: 2e-5, rtol: 0 } },
-  flash: { js: { atol: 1e-4, rtol: 1e-4 }, wasm: { atol: 1e-4, rtol: 1e-4 } },
-  linear: { js: { atol: 2e-5, rtol: 1e-4 }, wasm: { atol: 2e-5, rtol: 1e-4 } },
+  dense: { js: { atol: 2e-6, rtol: 0 }, wasm: { atol: 1e-5, rtol: 0 }, native: { atol: 1e-5, rtol: 0 } },
+  causal: { js: { atol: 2e-6, rtol: 0 }, wasm: { atol: 2e-5, rtol: 0 }, native: { atol: 2e-5, rtol: 0 } },
+  'sliding-window': {
+    js: { atol: 2e-6, rtol: 0 },
+    wasm: { atol: 2e-5, rtol: 0 },
+    native: { atol: 2e-5, rtol: 0 },
+  },
+  flash: {
+    js: { atol: 1e-4, rtol: 1e-4 },
+    wasm: { atol: 1e-4, rtol: 1e-4 },
+    native: { atol: 1e-4, rtol: 1e-4 },
+  },
+  linear: {
+    js: { atol: 2e-5, rtol: 1e-4 },
+    wasm: { atol: 2e-5, rtol: 1e-4 },
+    native: { atol: 2e-5, rtol: 1e-4 },
+  },
 };
 
 /**
@@ -164,7 +183,7 @@ function drawConfigs(seed: number, count: number): FuzzConfig[] {
   const configs: FuzzConfig[] = [];
   for (let index = 0; index < count; index++) {
     const variant = pick<VariantName>(['dense', 'causal', 'sliding-window', 'flash', 'linear']);
-    const backend = pick<Backend>(['wasm', 'js']);
+    const backend = pick<Backend>(['wasm', 'js', 'native']);
     const lq = length();
     const lk = chance(0.2) ? lq : length();
     let b = pick([1, 1, 1, 2, 3]);
@@ -310,6 +329,9 @@ function expectedRefusals(c: FuzzConfig): Refusal[] {
   const refusals: Refusal[] = [];
   if (c.backend === 'wasm' && wasmUnavailableReason() !== undefined) {
     refusals.push({ why: 'wasm unavailable', mentions: 'wasm' });
+  }
+  if (c.backend === 'native' && nativeUnavailableReason() !== undefined) {
+    refusals.push({ why: 'native unavailable', mentions: 'native' });
   }
   switch (c.variant) {
     case 'causal':
@@ -693,18 +715,23 @@ describe('known bugs the fuzz found (it.fails: green while the bug is there)', (
       expect(stats.failing, `chunkSize ${chunkSize}: ${formatErrorStats(stats)}`).toBe(0);
     }
   });
+});
 
-  it.fails("referenceAttention ignores a variant call's own options (docs/design.md, Options)", () => {
-    // docs/design.md: core's oracle and naive loop "ignore other keys, so the options object of any
-    // variant call can be handed to the oracle unchanged". They parse with the strict
-    // attentionOptionsSchema and throw "options.blockQ: … unknown option 'blockQ'".
+describe('the oracles take the shared options only (docs/design.md, Strict schemas)', () => {
+  it("referenceAttention and naiveFloat32Attention refuse a variant's own option, naming it", () => {
     const q = randn([1, 1, 2, 4], 1);
     const k = randn([1, 1, 2, 4], 2);
     const v = randn([1, 1, 2, 4], 3);
-    const options = { causal: true, blockQ: 1, backend: 'js', threads: 2 } as AttentionOptions;
-    expect(referenceAttention(q, k, v, options).out).toEqual(
-      referenceAttention(q, k, v, { causal: true }).out,
-    );
-    expect(naiveFloat32Attention(q, k, v, options)).toEqual(naiveFloat32Attention(q, k, v, { causal: true }));
+    const options = { causal: true, blockQ: 1 } as AttentionOptions;
+    for (const oracle of [referenceAttention, naiveFloat32Attention]) {
+      let caught: unknown;
+      try {
+        oracle(q, k, v, options);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(AttentionInputError);
+      expect((caught as AttentionInputError).argument).toBe('options.blockQ');
+    }
   });
 });
