@@ -14,7 +14,14 @@
  * scores buffer of blockQ · min(Lk, blockQ + left) floats — O(blockQ · Lk), never O(Lq · Lk).
  */
 import { AttentionInputError, type Tensor } from '@attnkit/core';
-import { type BandParams, bandWorkModule, defineVariant, planBand } from '@attnkit/kernels/runtime';
+import {
+  type BandParams,
+  bandWorkModule,
+  defineVariant,
+  mergeSplits,
+  placeSplits,
+  planBand,
+} from '@attnkit/kernels/runtime';
 import { type CausalOptions, causalOptionsSchema, DEFAULT_BLOCK_Q } from './options.js';
 
 /**
@@ -37,6 +44,9 @@ const defined = defineVariant<CausalOptions, BandParams>({
           'causal: the causal variant computes causal attention only: pass causal: true (dense or flash handle non-causal calls)',
         ],
   plan: (problem, options) => planBand(problem, options.blockQ ?? DEFAULT_BLOCK_Q),
+  // split-KV when the call has few items (decoding): partial results placed, then merged
+  place: (engine, problem, _options, params) => placeSplits(engine, problem, params),
+  finish: mergeSplits,
   work: bandWorkModule,
 });
 

@@ -10,7 +10,14 @@
  * score buffer per running thread.
  */
 import { AttentionInputError, type Tensor } from '@attnkit/core';
-import { type BandParams, bandWorkModule, defineVariant, planBand } from '@attnkit/kernels/runtime';
+import {
+  type BandParams,
+  bandWorkModule,
+  defineVariant,
+  mergeSplits,
+  placeSplits,
+  planBand,
+} from '@attnkit/kernels/runtime';
 import { DEFAULT_MAX_SCORES_BYTES, type DenseOptions, denseOptionsSchema } from './options.js';
 
 /**
@@ -58,6 +65,9 @@ const defined = defineVariant<DenseOptions, BandParams>({
   },
   // One block of all Lq rows per (batch, query head): the whole score matrix of a head at once.
   plan: (problem) => planBand(problem, problem.qLength),
+  // split-KV when the call has few items (decoding): partial results placed, then merged
+  place: (engine, problem, _options, params) => placeSplits(engine, problem, params),
+  finish: mergeSplits,
   work: bandWorkModule,
 });
 

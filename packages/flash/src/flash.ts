@@ -8,11 +8,14 @@
  * window. Extra memory: the arena copies of q, k, v, out and lse (O(N · D)) plus, per thread, one
  * blockQ × blockK score tile and 2 · blockQ running statistics — independent of N.
  */
-import { type AttentionProblem, mergeAttentionRows, type Tensor } from '@attnkit/core';
+import type { Tensor } from '@attnkit/core';
 import {
-  alignFloats,
   defineVariant,
+  mergeSplits,
+  placeSplits,
+  planSplits,
   queryBlockItems,
+  splitFloats,
   type VariantWorkModule,
 } from '@attnkit/kernels/runtime';
 import { DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, type FlashOptions, flashOptionsSchema } from './options.js';
@@ -39,31 +42,6 @@ function effectiveBlocks(
   return { blockQ: Math.max(1, Math.min(blockQ, qLength)), blockK: Math.max(1, Math.min(blockK, kvLength)) };
 }
 
-/**
- * Split-KV: a call with fewer than SPLIT_TARGET_ITEMS (batch, head, query-block) items — decoding a
- * few tokens against a long context — also splits its keys, so every thread has work. The split
- * depends on the shape only (never on the thread count), so results stay the same bits at every
- * thread count; each split is at least 2 · blockK keys.
- */
-const SPLIT_TARGET_ITEMS = 16;
-
-function keySplitsOf(problem: AttentionProblem, blockQ: number, blockK: number) {
-  const base = queryBlockItems(problem, blockQ);
-  const wanted = Math.ceil(SPLIT_TARGET_ITEMS / base);
-  const most = Math.floor(problem.kvLength / (2 * blockK));
-  if (base >= SPLIT_TARGET_ITEMS || most < 2) return { keySplits: 1, splitKeys: problem.kvLength };
-  const target = Math.min(wanted, most);
-  const splitKeys = Math.ceil(Math.ceil(problem.kvLength / target) / blockK) * blockK;
-  return { keySplits: Math.ceil(problem.kvLength / splitKeys), splitKeys };
-}
-
-/** Floats of the partial results of a split call: keySplits × (out rows + lse rows). */
-function partialFloats(problem: AttentionProblem, keySplits: number): number {
-  if (keySplits === 1) return 0;
-  const rows = problem.batch * problem.qHeads * problem.qLength;
-  return alignFloats(keySplits * rows * problem.valueDim) + alignFloats(keySplits * rows);
-}
-
 const defined = defineVariant<FlashOptions, FlashParams>({
   name: 'flash',
   exact: true,
@@ -75,51 +53,18 @@ const defined = defineVariant<FlashOptions, FlashParams>({
       options.blockQ,
       options.blockK,
     );
-    const { keySplits, splitKeys } = keySplitsOf(problem, blockQ, blockK);
+    const items = queryBlockItems(problem, blockQ);
+    // split-KV when the call has few items (decoding): ranges of at least two key tiles
+    const split = planSplits(problem, items, 2 * blockK, blockK);
     return {
-      items: queryBlockItems(problem, blockQ) * keySplits,
+      items: items * split.keySplits,
       scratchFloats: scratchFloats(blockQ, blockK),
-      params: {
-        blockQ,
-        blockK,
-        queryBlocks: Math.ceil(problem.qLength / blockQ),
-        keySplits,
-        splitKeys,
-        partialOut: -1,
-        partialLse: -1,
-      },
-      sharedFloats: partialFloats(problem, keySplits),
+      params: { blockQ, blockK, queryBlocks: Math.ceil(problem.qLength / blockQ), ...split },
+      sharedFloats: splitFloats(problem, split),
     };
   },
-  place(engine, problem, _options, params) {
-    if (params.keySplits === 1) return params;
-    const rows = problem.batch * problem.qHeads * problem.qLength;
-    const partialOut = engine.arena.alloc(params.keySplits * rows * problem.valueDim);
-    const partialLse = engine.arena.alloc(params.keySplits * rows);
-    return { ...params, partialOut, partialLse };
-  },
-  finish(engine, problem, at, params) {
-    if (params.keySplits === 1) return;
-    // The exact result from the splits' partial ones (core's LSE merge), in split order on the
-    // calling thread: the same bits whichever threads computed the splits.
-    const rows = problem.batch * problem.qHeads * problem.qLength;
-    const dv = problem.valueDim;
-    const heap = engine.arena.heap;
-    const outs: Float32Array[] = [];
-    const lses: Float32Array[] = [];
-    for (let s = 0; s < params.keySplits; s++) {
-      outs.push(heap.subarray(params.partialOut + s * rows * dv, params.partialOut + (s + 1) * rows * dv));
-      lses.push(heap.subarray(params.partialLse + s * rows, params.partialLse + (s + 1) * rows));
-    }
-    mergeAttentionRows(
-      outs,
-      lses,
-      rows,
-      dv,
-      heap.subarray(at.out, at.out + rows * dv),
-      heap.subarray(at.lse, at.lse + rows),
-    );
-  },
+  place: (engine, problem, _options, params) => placeSplits(engine, problem, params),
+  finish: mergeSplits,
   work: flashWorkModule,
 });
 

@@ -27,25 +27,19 @@ import {
   createQueryBlockItem,
   type Engine,
   locateQueryBlockItem,
+  type SplitParams,
+  splitOffsets,
   type VariantPayload,
 } from '@attnkit/kernels/runtime';
 import { emptyKeyBlockPlan, type MaskGeometry, planKeyBlocks, tileNeedsMask } from './plan.js';
 
 /** Flash's own part of the payload (the rest is the problem and the arena offsets). */
-export interface FlashParams {
+/** Split-KV (kernels' split-kv.ts): ranges of splitKeys keys (a multiple of blockK), merged at the end. */
+export interface FlashParams extends SplitParams {
   readonly blockQ: number;
   readonly blockK: number;
-  /** ceil(qLength / blockQ): items are numbered (b · Hq + h) · queryBlocks + block. */
+  /** ceil(qLength / blockQ): items are numbered (b · Hq + h) · queryBlocks + block, times keySplits. */
   readonly queryBlocks: number;
-  /**
-   * Split-KV: the keys are cut into `keySplits` ranges of `splitKeys` keys (a multiple of blockK),
-   * each a work item of its own writing a partial result; finishSplits merges them. 1: no split.
-   */
-  readonly keySplits: number;
-  readonly splitKeys: number;
-  /** Arena offsets of the partial outputs [keySplits × B·Hq·Lq × Dv] and lse [keySplits × B·Hq·Lq] (−1 unsplit). */
-  readonly partialOut: number;
-  readonly partialLse: number;
 }
 
 export type FlashPayload = VariantPayload<FlashParams>;
@@ -95,24 +89,12 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
       const block = Math.floor(item / splits);
       const split = item - block * splits;
       const splitKeys = payload.params.splitKeys;
-      const at = partialOffsets(payload, split);
+      const at = splitOffsets(payload.problem, payload.at, payload.params, split, splitAt);
       attendQueryBlock(engine, payload, at, block, split * splitKeys, (split + 1) * splitKeys, scratch);
     }
   } finally {
     arena.release(mark);
   }
-}
-
-/** The arena offsets of split `split`'s partial result (q, k, v as the call's); one object per thread. */
-function partialOffsets(payload: FlashPayload, split: number): ArenaOffsets {
-  const { problem, params, at } = payload;
-  const rows = problem.batch * problem.qHeads * problem.qLength;
-  splitAt.q = at.q;
-  splitAt.k = at.k;
-  splitAt.v = at.v;
-  splitAt.out = params.partialOut + split * rows * problem.valueDim;
-  splitAt.lse = params.partialLse + split * rows;
-  return splitAt;
 }
 
 const splitAt = { q: 0, k: 0, v: 0, out: 0, lse: 0 };

@@ -15,7 +15,15 @@
  * gathered floats and G more score columns per row, at least one full key row).
  */
 import { AttentionInputError, type Tensor } from '@attnkit/core';
-import { defineVariant, queryBlockItems, type VariantWorkModule } from '@attnkit/kernels/runtime';
+import {
+  defineVariant,
+  mergeSplits,
+  noSplit,
+  placeSplits,
+  planBand,
+  queryBlockItems,
+  type VariantWorkModule,
+} from '@attnkit/kernels/runtime';
 import { globalPositions } from './global-tokens.js';
 import { DEFAULT_BLOCK_Q, type SlidingWindowOptions, slidingWindowOptionsSchema } from './options.js';
 import { itemScratchFloats, runItem, type SlidingWindowParams } from './work.js';
@@ -48,13 +56,26 @@ const defined = defineVariant<SlidingWindowOptions, SlidingWindowParams>({
   },
   plan(problem, options) {
     const globals = Array.from(globalPositions(options.globalTokens, problem.kvLength));
-    const blockQ = Math.max(1, Math.min(options.blockQ ?? DEFAULT_BLOCK_Q, problem.qLength));
+    const blockQ = options.blockQ ?? DEFAULT_BLOCK_Q;
+    if (globals.length === 0) {
+      // the plain band is kernels' banded plan (it splits the keys of calls with few items)
+      const band = planBand(problem, blockQ);
+      return { ...band, params: { ...band.params, globals } };
+    }
+    const rows = Math.max(1, Math.min(blockQ, problem.qLength));
     return {
-      items: queryBlockItems(problem, blockQ),
-      scratchFloats: itemScratchFloats(problem, blockQ, globals.length),
-      params: { globals, blockQ, queryBlocks: Math.ceil(problem.qLength / blockQ) },
+      items: queryBlockItems(problem, rows),
+      scratchFloats: itemScratchFloats(problem, rows, globals.length),
+      params: {
+        globals,
+        blockQ: rows,
+        queryBlocks: Math.ceil(problem.qLength / rows),
+        ...noSplit(problem), // global rows see every key: no split
+      },
     };
   },
+  place: (engine, problem, _options, params) => placeSplits(engine, problem, params),
+  finish: mergeSplits,
   work: slidingWindowWorkModule,
 });
 

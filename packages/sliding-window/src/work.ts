@@ -14,6 +14,8 @@ import {
   createQueryBlockItem,
   type Engine,
   locateQueryBlockItem,
+  runBandItem,
+  type SplitParams,
   type VariantPayload,
 } from '@attnkit/kernels/runtime';
 import {
@@ -25,7 +27,7 @@ import {
 } from './global-tokens.js';
 
 /** Sliding-window's own part of the payload (the rest is the problem and the arena offsets). */
-export interface SlidingWindowParams {
+export interface SlidingWindowParams extends SplitParams {
   /** Sorted, distinct global key positions (empty: the plain band). */
   readonly globals: readonly number[];
   readonly blockQ: number;
@@ -92,6 +94,11 @@ function prepare(payload: SlidingWindowPayload): void {
 
 /** Runs item `item` (one query block of one head) to completion, writing its out and lse rows. */
 export function runItem(engine: Engine, payload: SlidingWindowPayload, item: number): void {
+  // without global tokens the band is kernels' banded step (key splits included)
+  if (payload.params.globals.length === 0) {
+    runBandItem(engine, payload, item);
+    return;
+  }
   prepare(payload);
   const { headDim, valueDim } = payload.problem;
   const { b, rowStart, rowEnd } = locateQueryBlockItem(

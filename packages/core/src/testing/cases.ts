@@ -52,6 +52,31 @@ function specs(): CaseSpec[] {
   for (const l of AWKWARD_LENGTHS) list.push({ name: 'square', lq: l, lk: l, options: { causal: true } });
   list.push({ name: 'long', hq: 1, hkv: 1, lq: 1025, lk: 1025, dk: 64, dv: 64 });
   list.push({ name: 'long', hq: 1, hkv: 1, lq: 1025, lk: 1025, dk: 64, dv: 64, options: { causal: true } });
+  // Decoding against a long context: few (batch, head, query-block) items, so the variants that split
+  // their keys (split-KV) run several ranges and merge them.
+  list.push({ name: 'decode', b: 1, hq: 4, hkv: 2, lq: 1, lk: 2049, dk: 32, dv: 32 });
+  list.push({
+    name: 'decode',
+    b: 1,
+    hq: 2,
+    hkv: 1,
+    lq: 3,
+    lk: 2049,
+    dk: 32,
+    dv: 16,
+    options: { causal: true },
+  });
+  list.push({
+    name: 'decode',
+    b: 2,
+    hq: 2,
+    hkv: 2,
+    lq: 2,
+    lk: 1500,
+    dk: 16,
+    dv: 16,
+    options: { window: [700, 0], kvLengths: [1500, 901] },
+  });
   // 2. Head dims, and Dv != Dk.
   for (const d of HEAD_DIMS) list.push({ name: 'head dim', lq: 31, lk: 31, dk: d, dv: d });
   list.push({ name: 'head dim', lq: 33, lk: 33, dk: 128, dv: 128, options: { causal: true } });

@@ -252,10 +252,16 @@ export function attendBand(
   rowStart: number,
   rowEnd: number,
   scores: number,
+  keysFrom = 0,
+  keysTo = Number.POSITIVE_INFINITY,
 ): void {
   const { qLength, kvLength, windowLeft, windowRight } = problem;
-  const keyStart = firstVisibleKey(rowStart, qLength, kvLength, windowLeft);
-  const keyEnd = visibleKeyEnd(rowEnd - 1, qLength, kvLength, windowRight, problem.validKeys[b]!);
+  // the rows' visible union, clipped to [keysFrom, keysTo) when the call splits its keys
+  const keyStart = Math.max(keysFrom, firstVisibleKey(rowStart, qLength, kvLength, windowLeft));
+  const keyEnd = Math.min(
+    keysTo,
+    visibleKeyEnd(rowEnd - 1, qLength, kvLength, windowRight, problem.validKeys[b]!),
+  );
   // An empty range still runs: attendRows writes zeros and lse = −∞ for rows that see nothing.
   attendRows(engine, problem, head, b, rowStart, rowEnd, keyStart, Math.max(keyStart, keyEnd), scores);
 }

@@ -8,7 +8,8 @@
  */
 import type { AttentionProblem } from '@attnkit/core';
 import type { Engine } from '../engine/engine.js';
-import { attendBand, bandScoreFloats } from './attention-io.js';
+import { type ArenaOffsets, attendBand, bandScoreFloats } from './attention-io.js';
+import { planSplits, type SplitParams, splitFloats, splitOffsets } from './split-kv.js';
 import {
   createQueryBlockItem,
   locateQueryBlockItem,
@@ -16,15 +17,25 @@ import {
   type VariantPayload,
 } from './variant-runtime.js';
 
-export interface BandParams {
+export interface BandParams extends SplitParams {
   /** Query rows per item. */
   readonly blockQ: number;
-  /** ceil(Lq / blockQ): items are numbered per head (locateQueryBlockItem). */
+  /** ceil(Lq / blockQ): items are numbered per head (locateQueryBlockItem), times keySplits. */
   readonly queryBlocks: number;
 }
 
-// One located item per module instance (per thread), reused: nothing is allocated per item.
+/** Keys per split of a banded call at least (its scores are materialised: blocks × this many). */
+const MIN_SPLIT_KEYS = 512;
+
+// One located item, one payload view and one offsets object per module instance (per thread),
+// reused: nothing is allocated per item.
 const located = createQueryBlockItem();
+const splitAt = { q: 0, k: 0, v: 0, out: 0, lse: 0 };
+const view: { problem: AttentionProblem; at: ArenaOffsets; params: null } = {
+  problem: null as unknown as AttentionProblem,
+  at: null as unknown as ArenaOffsets,
+  params: null,
+};
 
 /** Floats of one item's scores buffer. */
 export function bandItemScratchFloats(problem: AttentionProblem, blockQ: number): number {
@@ -34,14 +45,31 @@ export function bandItemScratchFloats(problem: AttentionProblem, blockQ: number)
 /** Runs item `item` (one query block of one head) to completion, writing its out and lse rows. */
 export function runBandItem(engine: Engine, payload: VariantPayload<BandParams>, item: number): void {
   const { problem, params } = payload;
-  locateQueryBlockItem(payload, params.blockQ, params.queryBlocks, item, located);
+  const splits = params.keySplits;
+  const block = splits === 1 ? item : Math.floor(item / splits);
+  const split = item - block * splits;
+  view.problem = problem;
+  view.at = splits === 1 ? payload.at : splitOffsets(problem, payload.at, params, split, splitAt);
+  locateQueryBlockItem(view, params.blockQ, params.queryBlocks, block, located);
   // Scores from the running thread's arena: the call's arena on the caller, the worker's private
   // region in a pool worker, so threads never share a buffer.
   const { arena } = engine;
   const mark = arena.mark();
   try {
     const scores = arena.alloc(bandItemScratchFloats(problem, params.blockQ));
-    attendBand(engine, problem, located, located.b, located.rowStart, located.rowEnd, scores);
+    const keysFrom = splits === 1 ? 0 : split * params.splitKeys;
+    const keysTo = splits === 1 ? Number.POSITIVE_INFINITY : keysFrom + params.splitKeys;
+    attendBand(
+      engine,
+      problem,
+      located,
+      located.b,
+      located.rowStart,
+      located.rowEnd,
+      scores,
+      keysFrom,
+      keysTo,
+    );
   } finally {
     arena.release(mark);
   }
@@ -50,12 +78,18 @@ export function runBandItem(engine: Engine, payload: VariantPayload<BandParams>,
 /** What a pool worker that imports this module by URL calls. */
 export { runBandItem as runItem };
 
-/** The plan of a banded call with blocks of `blockQ` rows (clipped to Lq). */
+/**
+ * The plan of a banded call with blocks of `blockQ` rows (clipped to Lq), splitting its keys when it
+ * has few items (split-kv.ts). The spec's place and finish hooks are placeSplits and mergeSplits.
+ */
 export function planBand(problem: AttentionProblem, blockQ: number) {
   const rows = Math.max(1, Math.min(blockQ, problem.qLength));
+  const items = queryBlockItems(problem, rows);
+  const split = planSplits(problem, items, MIN_SPLIT_KEYS, 64);
   return {
-    items: queryBlockItems(problem, rows),
+    items: items * split.keySplits,
     scratchFloats: bandItemScratchFloats(problem, rows),
-    params: { blockQ: rows, queryBlocks: Math.ceil(problem.qLength / rows) } satisfies BandParams,
+    params: { blockQ: rows, queryBlocks: Math.ceil(problem.qLength / rows), ...split } satisfies BandParams,
+    sharedFloats: splitFloats(problem, split),
   };
 }

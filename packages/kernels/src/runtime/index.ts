@@ -59,6 +59,16 @@ export {
   type KVStorePolicy,
 } from './kv-store.js';
 export {
+  mergeSplits,
+  noSplit,
+  placeSplits,
+  planSplits,
+  SPLIT_TARGET_ITEMS,
+  type SplitParams,
+  splitFloats,
+  splitOffsets,
+} from './split-kv.js';
+export {
   callArenaFloats,
   createQueryBlockItem,
   engineFor,
