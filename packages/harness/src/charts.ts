@@ -47,6 +47,7 @@ export const IMPLEMENTATION_COLOURS: Readonly<Record<string, string>> = {
   flash: '#d62728', // red
   'ort-node:mha (peer)': '#111111', // black
   'ort-node:matmul (peer)': '#8c564b', // brown
+  'ort-node:gqa (peer)': '#00a087', // teal-green
   'ort-web:mha (peer)': '#e377c2', // pink
   'ort-web:matmul (peer)': '#bcbd22', // olive
   'tfjs-wasm (peer)': '#f5b700', // amber
