@@ -83,7 +83,7 @@ describe('a bad invocation prints one line and exits 2', () => {
   it('an unknown option and an unknown command', () => {
     expectUsageError(
       cli('--thread', '2'),
-      "run: unknown option '--thread'; accepted: --suite, --quick, --variants, --threads, --peers, --no-peers, --out, --charts, --compare",
+      "run: unknown option '--thread'; accepted: --suite, --quick, --variants, --threads, --backends, --peers, --no-peers, --out, --charts, --compare",
     );
     expectUsageError(
       cli('benchmark'),

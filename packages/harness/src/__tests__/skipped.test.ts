@@ -137,6 +137,7 @@ describe('a small run keeps every row', () => {
       description: 'unit-test run',
       variants: ['naive', 'dense', 'flash', 'causal'],
       threads: [1, 2],
+      backends: ['wasm'],
       peers: [],
       timing: { budgetMs: 5, minSamples: 2, maxSamples: 3, warmupSamples: 1, maxCallMs: 10_000 },
       accuracy: { rowsPerHead: 4 },
