@@ -7,6 +7,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { ChartFormat } from './charts.js';
 import { PEER_IDS, PEER_PREFIXES } from './registry.js';
+import { HARNESS_BACKENDS, type HarnessBackend } from './suite.js';
 
 export const HELP = `attnkit-bench — accuracy, time and memory of attention variants against sequence length
 
@@ -26,6 +27,8 @@ Run options
   --quick               the quick suite (the default when no --suite is given)
   --variants <list>     comma-separated labels or ids, e.g. flash,linear (dense is always kept)
   --threads <list>      thread counts, e.g. 1,2 (default: the suite's)
+  --backends <list>     kernels backends for every variant row, e.g. wasm,native (default: the
+                        suite's; wasm and native side by side, native skipped where it did not load)
   --peers <list>        only these peers, e.g. ort-node:mha,tfjs-wasm (default: the suite's)
   --no-peers            skip onnxruntime-node, onnxruntime-web and tfjs-wasm
   --out <dir>           output directory (default: benchmarks/results/runs/<suite>-<time> in the
@@ -76,6 +79,19 @@ function isThreadCount(item: string): boolean {
   return /^\d+$/.test(item) && Number(item) >= 1 && Number(item) <= 64;
 }
 
+const BACKENDS_EXPECTED = `backends (${HARNESS_BACKENDS.join(', ')}) separated by commas, each once, e.g. wasm,native`;
+
+export const backendsArgSchema = z
+  .string()
+  .refine((value) => {
+    const list = items(value);
+    return (
+      list.every((item) => (HARNESS_BACKENDS as readonly string[]).includes(item)) &&
+      new Set(list).size === list.length
+    );
+  }, BACKENDS_EXPECTED)
+  .transform((value) => items(value) as HarnessBackend[]);
+
 export const threadsSchema = z
   .string()
   .refine((value) => items(value).every(isThreadCount), THREADS_EXPECTED)
@@ -110,6 +126,7 @@ export const runArgsSchema = z
     quick: z.boolean(),
     variants: namesSchema('variant labels or ids separated by commas, e.g. flash,linear').optional(),
     threads: threadsSchema.optional(),
+    backends: backendsArgSchema.optional(),
     peers: peersSchema.optional(),
     'no-peers': z.boolean(),
     out: path.optional(),
@@ -141,6 +158,7 @@ const OPTIONS = {
     quick: { type: 'boolean', default: false },
     variants: { type: 'string' },
     threads: { type: 'string' },
+    backends: { type: 'string' },
     peers: { type: 'string' },
     'no-peers': { type: 'boolean', default: false },
     out: { type: 'string' },

@@ -4,7 +4,8 @@
  * resvg. Per group of the suite: time vs N (log-log), GFLOP/s vs N, peak memory vs N (measured
  * and analytic in separate panels), error vs N, and accuracy against speed. Every title states
  * the direction. One visual language across every chart: colour = implementation (a fixed colour
- * per name, IMPLEMENTATION_COLOURS), line dash and point shape = thread count, nothing else.
+ * per name, IMPLEMENTATION_COLOURS; 'flash@wasm' and 'flash@native' share flash's), line dash and
+ * point shape = thread count, opacity = kernels backend (native solid, wasm faded), nothing else.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +48,7 @@ export const IMPLEMENTATION_COLOURS: Readonly<Record<string, string>> = {
   flash: '#d62728', // red
   'ort-node:mha (peer)': '#111111', // black
   'ort-node:matmul (peer)': '#8c564b', // brown
+  'ort-node:gqa (peer)': '#00a087', // teal-green
   'ort-web:mha (peer)': '#e377c2', // pink
   'ort-web:matmul (peer)': '#bcbd22', // olive
   'tfjs-wasm (peer)': '#f5b700', // amber
@@ -64,11 +66,66 @@ const EXTRA_COLOURS = [
   '#756bb1',
 ];
 
+const BACKEND_SUFFIX = /@(wasm|native|js)$/;
+
+/** The implementation a series name measures, without its backend ('flash@native' → 'flash'). */
+export function colourKey(name: string): string {
+  return name.replace(BACKEND_SUFFIX, '');
+}
+
+/** The backend a series runs on ('flash@wasm' → 'wasm'), or '–' (naive, the peers). */
+export function seriesBackend(name: string): string {
+  return BACKEND_SUFFIX.exec(name)?.[1] ?? NO_BACKEND;
+}
+
+const NO_BACKEND = '–';
+
+/** One colour per implementation: every backend of it shares the colour (opacity tells them apart). */
 export function implementationColours(domain: readonly string[]): string[] {
-  let extra = 0;
-  return domain.map(
-    (name) => IMPLEMENTATION_COLOURS[name] ?? EXTRA_COLOURS[extra++ % EXTRA_COLOURS.length] ?? '#000000',
+  const extras = new Map<string, string>();
+  return domain.map((name) => {
+    const key = colourKey(name);
+    const known = IMPLEMENTATION_COLOURS[key];
+    if (known) return known;
+    if (!extras.has(key)) extras.set(key, EXTRA_COLOURS[extras.size % EXTRA_COLOURS.length] ?? '#000000');
+    return extras.get(key) ?? '#000000';
+  });
+}
+
+/**
+ * The backend channel: opacity, which thread count (dash, shape) and implementation (colour) do
+ * not use. Native fully opaque, wasm faded, js more so; rows without a backend opaque. Only when
+ * a chart shows more than one backend.
+ */
+const BACKEND_OPACITY: Readonly<Record<string, number>> = {
+  native: 0.95,
+  wasm: 0.4,
+  js: 0.22,
+  [NO_BACKEND]: 0.95,
+};
+
+export function backendEncoding(values: readonly Record<string, unknown>[]) {
+  const shown = [...new Set(values.map((value) => seriesBackend(value.series as string)))].filter(
+    (backend) => backend !== NO_BACKEND,
   );
+  if (shown.length < 2) return {};
+  const domain = Object.keys(BACKEND_OPACITY);
+  return {
+    opacity: {
+      field: 'backend',
+      type: 'ordinal',
+      sort: domain,
+      title: 'backend',
+      // 'ordinal': a value per backend (a point scale would spread the range evenly instead).
+      scale: { type: 'ordinal', domain, range: domain.map((backend) => BACKEND_OPACITY[backend] ?? 1) },
+      legend: { values: shown },
+    },
+  } as const;
+}
+
+/** Each value with its `backend` field (from its series name), for backendEncoding. */
+function withBackend(values: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  return values.map((value) => ({ ...value, backend: seriesBackend(value.series as string) }));
 }
 
 /** A fixed colour per implementation; the legend lists only what this chart shows. */
@@ -225,7 +282,8 @@ function seriesUnit(chart: SeriesChart, width: number): Record<string, unknown> 
   // would hide each other: points shrink along the domain and are drawn largest first, so
   // coinciding points show as concentric rings, one colour each.
   const order = (value: Record<string, unknown>) => chart.colorDomain.indexOf(value.series as string);
-  const values = [...chart.values].sort((a, b) => order(a) - order(b));
+  const values = withBackend(chart.values).sort((a, b) => order(a) - order(b));
+  const backend = backendEncoding(values);
   const base = { width, height: HEIGHT, data: { values } };
   const size = {
     field: 'series',
@@ -256,6 +314,7 @@ function seriesUnit(chart: SeriesChart, width: number): Record<string, unknown> 
           ? { xOffset: { field: 'threads', type: 'nominal', scale: { domain: chart.threads } } }
           : {}),
         ...threadEncodings(chart.threads, false),
+        ...backend,
       },
     };
   }
@@ -276,6 +335,7 @@ function seriesUnit(chart: SeriesChart, width: number): Record<string, unknown> 
       },
       y: yEncoding(chart),
       color,
+      ...backend,
     },
     layer: [
       {
@@ -440,13 +500,15 @@ export function accuracySpeedChart(results: Results, group: string): ChartSpec |
   );
   if (rows.length === 0) return null;
   const { title } = groupDescription(results, group);
-  const values = rows.map((row) => ({
-    ms: row.time?.medianMs,
-    error: row.accuracy?.vsOracle.maxAbs,
-    series: seriesName(row),
-    n: row.n,
-    threads: threadsLabel(row.threads),
-  }));
+  const values = withBackend(
+    rows.map((row) => ({
+      ms: row.time?.medianMs,
+      error: row.accuracy?.vsOracle.maxAbs,
+      series: seriesName(row),
+      n: row.n,
+      threads: threadsLabel(row.threads),
+    })),
+  );
   const spec = {
     $schema: SCHEMA,
     title: {
@@ -466,7 +528,10 @@ export function accuracySpeedChart(results: Results, group: string): ChartSpec |
         title: 'median ms per call (log) — lower is better',
       },
       y: { field: 'error', type: 'quantitative', scale: { type: 'log' }, title: 'max abs error (log)' },
-      color: colorEncoding(seriesDomain(results), [...new Set(values.map((value) => value.series))]),
+      color: colorEncoding(seriesDomain(results), [
+        ...new Set(values.map((value) => value.series as string)),
+      ]),
+      ...backendEncoding(values),
       ...threadEncodings(threadsDomain(rows), false),
       size: { field: 'n', type: 'quantitative', title: 'N', scale: { type: 'log', range: [30, 300] } },
     },

@@ -143,6 +143,7 @@ async function commandRun(argv: string[]): Promise<void> {
     quick,
     ...(args.variants ? { variants: args.variants } : {}),
     ...(args.threads ? { threads: args.threads } : {}),
+    ...(args.backends ? { backends: args.backends } : {}),
     peers: !args['no-peers'],
     ...(args.peers ? { peerFilter: args.peers } : {}),
     outDir,

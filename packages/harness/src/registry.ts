@@ -42,41 +42,62 @@ export function variantEntry(id: VariantId): VariantEntry {
 export interface PeerInfo {
   /** The npm packages the peer needs (all must be installed). */
   readonly packages: readonly string[];
-  readonly graph: 'mha' | 'matmul';
+  readonly graph: 'mha' | 'matmul' | 'gqa';
+  /**
+   * The masks the peer's graph expresses: 'any' (an additive mask input), 'unmasked',
+   * 'causal' (unmasked or causal, no window), 'causal-window' (causal only, with or without a
+   * left window: GroupQueryAttention has no non-causal mode).
+   */
+  readonly masks: 'any' | 'unmasked' | 'causal' | 'causal-window';
   readonly description: string;
 }
 
 /**
  * Attention implementations a JS user could pick instead, each run in its own child process:
- *   ort-node:mha     onnxruntime-node, com.microsoft MultiHeadAttention (fused CPU kernel), unmasked cases
+ *   ort-node:mha     onnxruntime-node, com.microsoft MultiHeadAttention (fused CPU kernel), unmasked
+ *                    and causal (`unidirectional`) cases
+ *   ort-node:gqa     onnxruntime-node, com.microsoft GroupQueryAttention (fused, causal only),
+ *                    causal and causal-windowed (`local_window_size`) cases, GQA heads included
  *   ort-node:matmul  onnxruntime-node, MatMul → Softmax → MatMul with an additive mask (materialised)
  *   ort-web:mha / ort-web:matmul   the same graphs on onnxruntime-web's wasm backend in Node
+ *                    (ort-web:mha unmasked only: its causal mode is not checked here)
  *   tfjs-wasm        @tensorflow/tfjs-core ops (matMul, softmax, matMul) on tfjs-backend-wasm
  */
 export const PEERS = {
   'ort-node:mha': {
     packages: ['onnxruntime-node', 'protobufjs'],
     graph: 'mha',
+    masks: 'causal',
     description: 'onnxruntime-node, com.microsoft MultiHeadAttention',
+  },
+  'ort-node:gqa': {
+    packages: ['onnxruntime-node', 'protobufjs'],
+    graph: 'gqa',
+    masks: 'causal-window',
+    description: 'onnxruntime-node, com.microsoft GroupQueryAttention',
   },
   'ort-node:matmul': {
     packages: ['onnxruntime-node', 'protobufjs'],
     graph: 'matmul',
+    masks: 'any',
     description: 'onnxruntime-node, MatMul→Softmax→MatMul graph',
   },
   'ort-web:mha': {
     packages: ['onnxruntime-web', 'protobufjs'],
     graph: 'mha',
+    masks: 'unmasked',
     description: 'onnxruntime-web (wasm), com.microsoft MultiHeadAttention',
   },
   'ort-web:matmul': {
     packages: ['onnxruntime-web', 'protobufjs'],
     graph: 'matmul',
+    masks: 'any',
     description: 'onnxruntime-web (wasm), MatMul→Softmax→MatMul graph',
   },
   'tfjs-wasm': {
     packages: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm'],
     graph: 'matmul',
+    masks: 'any',
     description: '@tensorflow/tfjs-core on tfjs-backend-wasm',
   },
 } as const satisfies Record<string, PeerInfo>;

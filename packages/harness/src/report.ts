@@ -21,17 +21,23 @@ export function formatError(value: number | null | undefined): string {
 
 /**
  * Dense's one-thread median on the same case divided by this row's: > 1 means faster than the
- * baseline. Dense runs on one thread, so every thread count is compared with that same baseline.
+ * baseline. Dense runs on one thread, so every thread count is compared with that same baseline;
+ * a row on a backend is compared with dense on the same backend (naive and the peers, which have
+ * none, with dense on native where it ran, else the first dense).
  */
 export function speedupVsDense(results: Results, row: ResultRow): number | null {
   if (!row.time) return null;
-  const dense = results.rows.find(
+  const denses = results.rows.filter(
     (candidate) =>
       candidate.caseId === row.caseId &&
       candidate.threads === 1 &&
-      candidate.label === 'dense' &&
+      candidate.variant === 'dense' &&
+      candidate.implementation === 'attnkit' &&
       candidate.time,
   );
+  const dense =
+    denses.find((candidate) => candidate.backend === (row.backend ?? 'native')) ??
+    (row.backend === undefined ? denses[0] : undefined);
   return dense?.time ? dense.time.medianMs / row.time.medianMs : null;
 }
 

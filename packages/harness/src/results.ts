@@ -7,7 +7,7 @@
  * are stored as null and read back as null.
  */
 import { z } from 'zod';
-import { maskSchema, PEER_IDS, suiteSchema } from './suite.js';
+import { HARNESS_BACKENDS, maskSchema, PEER_IDS, suiteSchema } from './suite.js';
 
 export const RESULTS_SCHEMA_VERSION = 1;
 
@@ -135,6 +135,11 @@ export const rowSchema = z
     variant: z.string(),
     exact: z.boolean().nullable(),
     threads: z.number().int().positive(),
+    /**
+     * The kernels backend the row ran on; absent for naive and the peers (and in files written
+     * before the backend axis: those measured the default backend, named in the file's backend).
+     */
+    backend: z.enum(HARNESS_BACKENDS).optional(),
     status: z.enum(['ok', 'skipped']),
     reason: z.string().optional(),
     flops: z.number().nonnegative(),
@@ -169,6 +174,8 @@ export const runOptionsSchema = z
     quick: z.boolean(),
     variants: z.array(z.string()),
     threads: z.array(z.number().int().positive()),
+    /** The backends each variant was measured on (absent in files written before the backend axis). */
+    backends: z.array(z.enum(HARNESS_BACKENDS)).optional(),
     peers: z.boolean(),
     charts: z.array(z.enum(['svg', 'png'])),
     argv: z.array(z.string()),

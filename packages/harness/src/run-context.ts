@@ -2,12 +2,26 @@
  * What the row kinds (cases/*) share with the run loop (runner.ts): the run's context, which
  * labels a group runs, and how a row that could not be measured is recorded.
  */
+import { backendUnavailableReason } from '@attnkit/kernels';
 import type { Progress } from './progress.js';
 import { type PeerId, VARIANTS } from './registry.js';
 import type { ResultRow } from './results.js';
 import type { ResultsWriter } from './results-writer.js';
 import { baseRow } from './rows.js';
-import type { BenchCase, GroupSpec, Suite, VariantSpec } from './suite.js';
+import type { BenchCase, GroupSpec, HarnessBackend, Suite, VariantSpec } from './suite.js';
+
+/**
+ * Why a spec's backend cannot run here (the native addon did not load, no wasm), or null. The
+ * row is recorded as skipped with this reason: the table still shows where native was missing.
+ */
+export function backendSkipReason(
+  spec: VariantSpec,
+  unavailable: (backend: HarnessBackend) => string | undefined = backendUnavailableReason,
+): string | null {
+  if (!spec.backend) return null;
+  const why = unavailable(spec.backend);
+  return why === undefined ? null : `backend ${spec.backend} unavailable: ${why}`;
+}
 
 /** Predicted milliseconds of one call from this label's GFLOP/s on an earlier case of the group. */
 export class CallPredictor {
@@ -38,7 +52,7 @@ export function specsForGroup(context: Pick<RunContext, 'specs'>, group: GroupSp
   return context.specs.filter(
     (spec) =>
       spec.variant === 'dense' ||
-      group.variants?.includes(spec.label) ||
+      group.variants?.includes(spec.baseLabel ?? spec.label) ||
       group.variants?.includes(spec.variant),
   );
 }
@@ -62,6 +76,7 @@ export interface PlannedRow {
   readonly implementation: ResultRow['implementation'];
   readonly variant: string;
   readonly exact: boolean | null;
+  readonly backend?: HarnessBackend;
 }
 
 export function variantRow(spec: VariantSpec, threads: number): PlannedRow {
@@ -71,6 +86,7 @@ export function variantRow(spec: VariantSpec, threads: number): PlannedRow {
     implementation: spec.variant === 'naive' ? 'naive' : 'attnkit',
     variant: spec.variant,
     exact: VARIANTS[spec.variant].variant.exact,
+    ...(spec.backend ? { backend: spec.backend } : {}),
   };
 }
 

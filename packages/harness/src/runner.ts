@@ -5,7 +5,7 @@
  * a way its row kind did not catch has its missing rows recorded as skipped, and the run goes on.
  */
 import { join } from 'node:path';
-import { defaultBackend } from '@attnkit/kernels';
+import { backendUnavailableReason, defaultBackend } from '@attnkit/kernels';
 import { runAttentionCase } from './cases/attention-case.js';
 import { runMhaCase } from './cases/mha-case.js';
 import { describeMachine, gitState, packageVersions } from './machine.js';
@@ -25,8 +25,10 @@ import {
 import {
   type BenchCase,
   describeMask,
+  expandBackends,
   expandGroup,
   type GroupSpec,
+  type HarnessBackend,
   normaliseVariantSpec,
   type Suite,
   type VariantSpec,
@@ -39,6 +41,8 @@ export interface RunOptions {
   /** Labels or variant ids to keep (dense is always kept: it is the baseline). */
   readonly variants?: readonly string[];
   readonly threads?: readonly number[];
+  /** Backends to measure each variant on (default: the suite's). */
+  readonly backends?: readonly HarnessBackend[];
   readonly peers: boolean;
   /** Peer ids to keep (default: the suite's). */
   readonly peerFilter?: readonly string[];
@@ -132,8 +136,14 @@ function recordCaseFailure(
 export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
   const started = Date.now();
   const { suite, progress } = options;
-  const { specs, notes } = selectVariants(suite, options.variants);
-  for (const note of notes) progress.note(note);
+  const selected = selectVariants(suite, options.variants);
+  for (const note of selected.notes) progress.note(note);
+  const backends = [...new Set(options.backends ?? suite.backends)];
+  for (const backend of backends) {
+    const why = backendUnavailableReason(backend);
+    if (why) progress.note(`backend ${backend}: unavailable here, its rows are skipped (${why})`);
+  }
+  const specs = expandBackends(selected.specs, backends);
   const threads = [...new Set(options.threads ?? suite.threads)].sort((a, b) => a - b);
   const peers = selectPeers(suite, options.peers, options.peerFilter);
   if (!options.peers) progress.note('peers: not run (--no-peers)');
@@ -157,6 +167,7 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
       quick: options.quick,
       variants: specs.map((spec) => spec.label),
       threads,
+      backends,
       peers: options.peers,
       charts: [...options.charts],
       argv: [...options.argv],

@@ -42,9 +42,57 @@ export const variantSpecSchema = z.union([
 export type VariantSpecInput = z.input<typeof variantSpecSchema>;
 
 export interface VariantSpec {
+  /** The row label: the suite's label, with '@backend' when the run measures more than one backend. */
   readonly label: string;
   readonly variant: VariantId;
   readonly options: Record<string, unknown>;
+  /** The kernels backend the rows of this spec run on (absent for naive: core's own loop). */
+  readonly backend?: HarnessBackend;
+  /** The suite's label before the backend was appended (what groups and --variants name). */
+  readonly baseLabel?: string;
+}
+
+/** The kernels backends a suite can measure each variant on (docs/design.md, Backends). */
+export const HARNESS_BACKENDS = ['wasm', 'native', 'js'] as const;
+export type HarnessBackend = (typeof HARNESS_BACKENDS)[number];
+export const backendsSchema = z
+  .array(z.enum(HARNESS_BACKENDS))
+  .min(1)
+  .refine((list) => new Set(list).size === list.length, 'each backend once');
+
+/**
+ * One spec per (variant, backend): 'flash' becomes 'flash@wasm' and 'flash@native' with the
+ * backend in its options, side by side in that order. A single backend keeps the plain label
+ * (nothing to tell apart; docs and --compare keep matching). naive (core's loop, no engine) and
+ * a spec whose options already pin a backend stay one spec.
+ */
+export function expandBackends(
+  specs: readonly VariantSpec[],
+  backends: readonly HarnessBackend[],
+): VariantSpec[] {
+  const expanded: VariantSpec[] = [];
+  for (const spec of specs) {
+    const pinned = spec.options.backend;
+    if (spec.variant === 'naive') {
+      expanded.push(spec);
+    } else if (typeof pinned === 'string') {
+      const backend = (HARNESS_BACKENDS as readonly string[]).includes(pinned)
+        ? { backend: pinned as HarnessBackend }
+        : {};
+      expanded.push({ ...spec, ...backend, baseLabel: spec.label });
+    } else {
+      for (const backend of backends) {
+        expanded.push({
+          label: backends.length > 1 ? `${spec.label}@${backend}` : spec.label,
+          baseLabel: spec.label,
+          variant: spec.variant,
+          options: { ...spec.options, backend },
+          backend,
+        });
+      }
+    }
+  }
+  return expanded;
 }
 
 const lengthsSchema = z.array(positiveInt).min(1);
@@ -134,6 +182,11 @@ export const suiteSchema = z
       .min(1)
       .default([...VARIANT_IDS]),
     threads: z.array(z.number().int().min(1).max(64)).min(1).default([1, 2]),
+    /**
+     * Each variant row at each of these backends ('flash@wasm', 'flash@native'); a backend that
+     * did not load here gives skipped rows with the reason.
+     */
+    backends: backendsSchema.default(['wasm', 'native']),
     peers: z.array(z.enum(PEER_IDS)).default([...PEER_IDS]),
     timing: z
       .object({

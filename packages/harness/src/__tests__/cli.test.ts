@@ -37,7 +37,7 @@ describe('a bad invocation prints one line and exits 2', () => {
   it('--peers with an unknown peer', () => {
     expectUsageError(
       cli('--peers', 'onnx', '--charts', 'none'),
-      "--peers: expected peer ids (ort-node:mha, ort-node:matmul, ort-web:mha, ort-web:matmul, tfjs-wasm) or runtimes (ort-node, ort-web), separated by commas, received 'onnx'",
+      "--peers: expected peer ids (ort-node:mha, ort-node:gqa, ort-node:matmul, ort-web:mha, ort-web:matmul, tfjs-wasm) or runtimes (ort-node, ort-web), separated by commas, received 'onnx'",
     );
   });
 
@@ -83,7 +83,7 @@ describe('a bad invocation prints one line and exits 2', () => {
   it('an unknown option and an unknown command', () => {
     expectUsageError(
       cli('--thread', '2'),
-      "run: unknown option '--thread'; accepted: --suite, --quick, --variants, --threads, --peers, --no-peers, --out, --charts, --compare",
+      "run: unknown option '--thread'; accepted: --suite, --quick, --variants, --threads, --backends, --peers, --no-peers, --out, --charts, --compare",
     );
     expectUsageError(
       cli('benchmark'),

@@ -31,6 +31,7 @@ describe('the registry', () => {
     expect(typeof VARIANTS.linear.ownOracle).toBe('function');
     expect(Object.keys(PEERS)).toEqual([
       'ort-node:mha',
+      'ort-node:gqa',
       'ort-node:matmul',
       'ort-web:mha',
       'ort-web:matmul',
@@ -75,6 +76,29 @@ describe('peers that are missing or cannot run become reasons', () => {
     expect(peerPrecheck('tfjs-wasm', shape, { causal: false }, 2 ** 30, () => true)).toBeNull();
   });
 
+  it('gives causal and windowed cases a fused onnxruntime-node peer, and says which it cannot take', () => {
+    const d8 = { ...shape, headDim: 8, valueDim: 8 };
+    const yes = () => true;
+    // Causal MultiHeadAttention (unidirectional); no window, no Lq ≠ Lk.
+    expect(peerPrecheck('ort-node:mha', shape, { causal: true }, 2 ** 30, yes)).toBeNull();
+    expect(peerPrecheck('ort-node:mha', shape, { causal: true, window: [2, 0] }, 2 ** 30, yes)).toBe(
+      'not supported: MultiHeadAttention has no window; GroupQueryAttention covers causal windows',
+    );
+    expect(peerPrecheck('ort-node:mha', { ...shape, qLength: 4 }, { causal: true }, 2 ** 30, yes)).toMatch(
+      /only for Lq = Lk/,
+    );
+    // GroupQueryAttention: causal, causal windows and GQA heads; never unmasked, D % 8 = 0.
+    expect(peerPrecheck('ort-node:gqa', d8, { causal: true }, 2 ** 30, yes)).toBeNull();
+    expect(peerPrecheck('ort-node:gqa', d8, { causal: true, window: [3, 0] }, 2 ** 30, yes)).toBeNull();
+    expect(peerPrecheck('ort-node:gqa', { ...d8, kvHeads: 1 }, { causal: true }, 2 ** 30, yes)).toBeNull();
+    expect(peerPrecheck('ort-node:gqa', d8, { causal: false }, 2 ** 30, yes)).toBe(
+      'not supported: GroupQueryAttention is always causal; this case is not',
+    );
+    expect(peerPrecheck('ort-node:gqa', shape, { causal: true }, 2 ** 30, yes)).toBe(
+      "not supported: onnxruntime's CPU GroupQueryAttention needs D % 8 = 0 (D = 4)",
+    );
+  });
+
   it('refuses a case over the memory budget before starting it', () => {
     expect(peerPrecheck('ort-node:matmul', shape, { causal: false }, 100, () => true)).toMatch(
       /exceeds the memory budget/,
@@ -113,6 +137,7 @@ describe('a small run keeps every row', () => {
       description: 'unit-test run',
       variants: ['naive', 'dense', 'flash', 'causal'],
       threads: [1, 2],
+      backends: ['wasm'],
       peers: [],
       timing: { budgetMs: 5, minSamples: 2, maxSamples: 3, warmupSamples: 1, maxCallMs: 10_000 },
       accuracy: { rowsPerHead: 4 },

@@ -13,6 +13,7 @@ import { VARIANTS, type VariantEntry } from '../registry.js';
 import type { ResultRow } from '../results.js';
 import { baseRow, describeError, lazy, SkipRow, safely } from '../rows.js';
 import {
+  backendSkipReason,
   type RunContext,
   recordSkipped,
   runsPeers,
@@ -112,6 +113,8 @@ function measureRow(
 ): ResultRow {
   const { suite } = context;
   const { flops, pairs } = data;
+  const unavailable = backendSkipReason(spec);
+  if (unavailable) throw new SkipRow(unavailable);
   const budget = suite.memory.budgetBytes;
   if (data.floorBytes > budget) {
     throw new SkipRow(
@@ -185,6 +188,7 @@ function measureRow(
     implementation: planned.implementation,
     variant: spec.variant,
     exact: variant.exact,
+    ...(spec.backend ? { backend: spec.backend } : {}),
     status: 'ok',
     accuracy,
     time: timed.value,

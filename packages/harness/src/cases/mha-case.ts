@@ -11,7 +11,13 @@ import { mhaFlops } from '../flops.js';
 import { VARIANTS } from '../registry.js';
 import type { Accuracy, ResultRow } from '../results.js';
 import { baseRow, describeError, lazy, SkipRow, safely } from '../rows.js';
-import { type RunContext, recordSkipped, specsForGroup, variantRow } from '../run-context.js';
+import {
+  backendSkipReason,
+  type RunContext,
+  recordSkipped,
+  specsForGroup,
+  variantRow,
+} from '../run-context.js';
 import { type BenchCase, type GroupSpec, maskOptions, type VariantSpec } from '../suite.js';
 import { timeSync } from '../timing.js';
 
@@ -102,6 +108,8 @@ function measureLayerRow(
 ): ResultRow {
   const { benchCase, flops, dModel } = layer;
   const variant = VARIANTS[spec.variant].variant;
+  const unavailable = backendSkipReason(spec);
+  if (unavailable) throw new SkipRow(unavailable);
   const causal = benchCase.mask.causal;
   const { window } = maskOptions(benchCase.mask);
   // The layer passes causal itself; a window (and the spec's own options) go through variantOptions.
@@ -158,6 +166,7 @@ function measureLayerRow(
     implementation: 'attnkit',
     variant: spec.variant,
     exact: variant.exact,
+    ...(spec.backend ? { backend: spec.backend } : {}),
     status: 'ok',
     time: timed.value,
     ...(accuracy ? { accuracy } : {}),

@@ -7,11 +7,14 @@
  *   on BHSD tensors, with an additive [Lq, Lk] mask input (0 visible, −∞ hidden) for causal and
  *   windowed cases.
  * - 'mha': com.microsoft MultiHeadAttention (onnxruntime's fused kernel) on [B, S, H·D] inputs,
- *   unmasked cases only.
+ *   unmasked, or causal through its `unidirectional` attribute (Lq = Lk only).
+ * - 'gqa': com.microsoft GroupQueryAttention (onnxruntime's fused causal kernel) on [B, S, H·D]
+ *   inputs with Hq/Hkv query/kv heads: always causal; `local_window_size` = left reach + 1 for a
+ *   causal window (it counts the query's own key). A prompt call: no past, seqlens_k = S − 1.
  *
  * protobufjs is an optional dependency: it is imported when a model is built.
  */
-import type { CaseShape } from '../suite.js';
+import type { CaseShape, MaskSpec, Reach } from '../suite.js';
 
 export const ONNX_SUBSET_PROTO = `
 syntax = "proto2";
@@ -101,8 +104,9 @@ const FLOAT = 1;
 const ATTRIBUTE_FLOAT = 1;
 const ATTRIBUTE_INT = 2;
 const ATTRIBUTE_INTS = 7;
+export const INT32 = 6;
 
-export type OnnxGraphKind = 'matmul' | 'mha';
+export type OnnxGraphKind = 'matmul' | 'mha' | 'gqa';
 
 interface ProtobufType {
   fromObject(object: Record<string, unknown>): unknown;
@@ -127,10 +131,10 @@ export function onnxModelType(): Promise<ProtobufType> {
   return modelType;
 }
 
-function tensorInput(name: string, dims: readonly number[]) {
+function tensorInput(name: string, dims: readonly number[], elemType = FLOAT) {
   return {
     name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((dimValue) => ({ dimValue })) } } },
+    type: { tensorType: { elemType, shape: { dim: dims.map((dimValue) => ({ dimValue })) } } },
   };
 }
 
@@ -144,7 +148,11 @@ function scalarInitializer(name: string, value: number) {
 export interface OnnxModelSpec {
   readonly kind: OnnxGraphKind;
   readonly bytes: Uint8Array;
-  readonly inputs: ReadonlyArray<{ readonly name: string; readonly dims: readonly number[] }>;
+  readonly inputs: ReadonlyArray<{
+    readonly name: string;
+    readonly dims: readonly number[];
+    readonly type?: 'int32';
+  }>;
   readonly output: { readonly name: string; readonly dims: readonly number[] };
 }
 
@@ -188,8 +196,11 @@ export function matmulGraph(shape: CaseShape, scale: number, masked: boolean) {
   return { graph, inputs, output, opsets: [{ domain: '', version: OPSET }] };
 }
 
-/** com.microsoft MultiHeadAttention: query [B, Lq, H·Dk], key [B, Lk, H·Dk], value [B, Lk, H·Dv]. */
-export function mhaGraph(shape: CaseShape, scale: number) {
+/**
+ * com.microsoft MultiHeadAttention: query [B, Lq, H·Dk], key [B, Lk, H·Dk], value [B, Lk, H·Dv];
+ * `causal` sets unidirectional = 1 (onnxruntime-node ≥ 1.18 on CPU; checked against the oracle).
+ */
+export function mhaGraph(shape: CaseShape, scale: number, causal = false) {
   const { batch, qHeads, qLength, kvLength, headDim, valueDim } = shape;
   const inputs = [
     { name: 'query', dims: [batch, qLength, qHeads * headDim] },
@@ -209,6 +220,7 @@ export function mhaGraph(shape: CaseShape, scale: number) {
         attribute: [
           { name: 'num_heads', type: ATTRIBUTE_INT, i: qHeads },
           { name: 'scale', type: ATTRIBUTE_FLOAT, f: scale },
+          ...(causal ? [{ name: 'unidirectional', type: ATTRIBUTE_INT, i: 1 }] : []),
         ],
       },
     ],
@@ -226,14 +238,69 @@ export function mhaGraph(shape: CaseShape, scale: number) {
   };
 }
 
+/**
+ * com.microsoft GroupQueryAttention, a prompt call without past: query [B, S, Hq·D], key and
+ * value [B, S, Hkv·D], seqlens_k [B] int32 (= S − 1: the index of the last valid key),
+ * total_sequence_length int32 scalar (= S). onnxruntime's CPU kernel needs D % 8 = 0.
+ */
+export function gqaGraph(shape: CaseShape, scale: number, windowLeft?: Reach) {
+  const { batch, qHeads, kvHeads, qLength, headDim } = shape;
+  const inputs = [
+    { name: 'query', dims: [batch, qLength, qHeads * headDim] },
+    { name: 'key', dims: [batch, qLength, kvHeads * headDim] },
+    { name: 'value', dims: [batch, qLength, kvHeads * headDim] },
+    { name: 'seqlens_k', dims: [batch], type: 'int32' as const },
+    { name: 'total_sequence_length', dims: [], type: 'int32' as const },
+  ];
+  const output = { name: 'out', dims: [batch, qLength, qHeads * headDim] };
+  const graph = {
+    name: 'attention_gqa',
+    node: [
+      {
+        opType: 'GroupQueryAttention',
+        domain: 'com.microsoft',
+        // Empty names: the optional past_key / past_value inputs are absent.
+        input: ['query', 'key', 'value', '', '', 'seqlens_k', 'total_sequence_length'],
+        output: ['out'],
+        name: 'gqa',
+        attribute: [
+          { name: 'num_heads', type: ATTRIBUTE_INT, i: qHeads },
+          { name: 'kv_num_heads', type: ATTRIBUTE_INT, i: kvHeads },
+          { name: 'scale', type: ATTRIBUTE_FLOAT, f: scale },
+          ...(typeof windowLeft === 'number'
+            ? [{ name: 'local_window_size', type: ATTRIBUTE_INT, i: windowLeft + 1 }]
+            : []),
+        ],
+      },
+    ],
+    input: inputs.map((input) => tensorInput(input.name, input.dims, input.type ? INT32 : FLOAT)),
+    output: [tensorInput(output.name, output.dims)],
+  };
+  return {
+    graph,
+    inputs,
+    output,
+    opsets: [
+      { domain: '', version: OPSET },
+      { domain: 'com.microsoft', version: 1 },
+    ],
+  };
+}
+
 export async function buildOnnxModel(
   kind: OnnxGraphKind,
   shape: CaseShape,
   scale: number,
-  masked: boolean,
+  mask: MaskSpec,
 ): Promise<OnnxModelSpec> {
+  // Which masks each graph can express is peers.ts's precheck; here each takes what it needs.
   const type = await onnxModelType();
-  const built = kind === 'mha' ? mhaGraph(shape, scale) : matmulGraph(shape, scale, masked);
+  const built =
+    kind === 'mha'
+      ? mhaGraph(shape, scale, mask.causal)
+      : kind === 'gqa'
+        ? gqaGraph(shape, scale, mask.window?.[0])
+        : matmulGraph(shape, scale, mask.causal || mask.window !== undefined);
   const message = type.fromObject({
     irVersion: IR_VERSION,
     producerName: 'attnkit-bench',

@@ -25,6 +25,7 @@ interface PreparedPeer {
 
 interface OrtTensorConstructor {
   new (type: 'float32', data: Float32Array, dims: readonly number[]): unknown;
+  new (type: 'int32', data: Int32Array, dims: readonly number[]): unknown;
 }
 interface OrtSession {
   run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>>;
@@ -43,8 +44,8 @@ function feedsFor(
   inputs: AttentionInputs,
 ): Record<string, unknown> {
   const { q, k, v } = inputs;
-  if (graph === 'mha') {
-    return {
+  if (graph === 'mha' || graph === 'gqa') {
+    const fused: Record<string, unknown> = {
       query: new ort.Tensor('float32', bhsdToBshd(q.data, q.shape), [
         shape.batch,
         shape.qLength,
@@ -61,6 +62,14 @@ function feedsFor(
         shape.kvHeads * shape.valueDim,
       ]),
     };
+    if (graph === 'gqa') {
+      // A prompt without past: every batch entry's last valid key is S − 1, the total length S.
+      fused.seqlens_k = new ort.Tensor('int32', new Int32Array(shape.batch).fill(shape.kvLength - 1), [
+        shape.batch,
+      ]);
+      fused.total_sequence_length = new ort.Tensor('int32', Int32Array.of(shape.kvLength), []);
+    }
+    return fused;
   }
   const feeds: Record<string, unknown> = {
     q: new ort.Tensor('float32', q.data, q.shape),
@@ -81,7 +90,7 @@ async function prepareOrt(
   const ort = (await import(packageName)) as unknown as OrtModule;
   const graph = PEERS[request.peer].graph;
   const { shape, mask } = request;
-  const model = await buildOnnxModel(graph, shape, 1 / Math.sqrt(shape.headDim), isMasked(mask));
+  const model = await buildOnnxModel(graph, shape, 1 / Math.sqrt(shape.headDim), mask);
   const notes: string[] = [];
   let threadsUsed = request.threads;
   const sessionOptions: Record<string, unknown> = { graphOptimizationLevel: 'all' };
@@ -99,7 +108,7 @@ async function prepareOrt(
   }
   const session = await ort.InferenceSession.create(model.bytes, sessionOptions);
   if (web) threadsUsed = ort.env.wasm?.numThreads ?? 1;
-  if (graph === 'mha') notes.push('inputs given as [B, S, H·D] (layout change outside the timing)');
+  if (graph !== 'matmul') notes.push('inputs given as [B, S, H·D] (layout change outside the timing)');
   const feeds = feedsFor(ort, graph, shape, mask, inputs);
   const call = async () => {
     const result = await session.run(feeds);
@@ -108,7 +117,7 @@ async function prepareOrt(
     return out.data;
   };
   const toBhsd =
-    graph === 'mha'
+    graph !== 'matmul'
       ? (out: Float32Array) => bshdToBhsd(out, [shape.batch, shape.qLength, shape.qHeads, shape.valueDim])
       : (out: Float32Array) => out;
   return { call, toBhsd, version: packageVersion(packageName), threadsUsed, notes };

@@ -19,19 +19,41 @@ export function isMasked(mask: MaskSpec): boolean {
 
 /** Why a peer cannot run a case ([] when it can). */
 export function peerNotSupportedReasons(peer: PeerId, shape: CaseShape, mask: MaskSpec): string[] {
+  const { graph, masks } = PEERS[peer];
   const reasons: string[] = [];
-  if (shape.qHeads !== shape.kvHeads) {
+  if (graph !== 'gqa' && shape.qHeads !== shape.kvHeads) {
     reasons.push(
-      `GQA (${shape.qHeads}/${shape.kvHeads} heads) is not expressed in the ${PEERS[peer].graph} graph used here`,
+      `GQA (${shape.qHeads}/${shape.kvHeads} heads) is not expressed in the ${graph} graph used here`,
     );
   }
-  if (PEERS[peer].graph === 'mha' && isMasked(mask)) {
+  if (masks === 'unmasked' && isMasked(mask)) {
     reasons.push(
-      'the MultiHeadAttention graph runs unmasked cases; the matmul graph covers causal and windowed masks',
+      'this MultiHeadAttention graph runs unmasked cases; the matmul graph covers causal and windowed masks',
     );
   }
-  if (PEERS[peer].graph === 'mha' && shape.headDim !== shape.valueDim) {
-    reasons.push('MultiHeadAttention here needs Dv = Dk');
+  if (masks === 'causal' && mask.window !== undefined) {
+    reasons.push('MultiHeadAttention has no window; GroupQueryAttention covers causal windows');
+  }
+  if (masks === 'causal' && mask.causal && shape.qLength !== shape.kvLength) {
+    reasons.push('causal MultiHeadAttention (unidirectional) is checked here only for Lq = Lk');
+  }
+  if (masks === 'causal-window' && !mask.causal) {
+    reasons.push('GroupQueryAttention is always causal; this case is not');
+  }
+  if (masks === 'causal-window' && mask.window?.[0] === 'inf') {
+    reasons.push('GroupQueryAttention windows are finite on the left');
+  }
+  if (graph === 'gqa' && shape.qLength !== shape.kvLength) {
+    reasons.push('GroupQueryAttention runs here as a prompt call: Lq = Lk');
+  }
+  if (graph === 'gqa' && shape.headDim % 8 !== 0) {
+    reasons.push(`onnxruntime's CPU GroupQueryAttention needs D % 8 = 0 (D = ${shape.headDim})`);
+  }
+  if (graph === 'gqa' && shape.qHeads % shape.kvHeads !== 0) {
+    reasons.push(`GroupQueryAttention needs Hq a multiple of Hkv (${shape.qHeads}/${shape.kvHeads})`);
+  }
+  if (graph !== 'matmul' && shape.headDim !== shape.valueDim) {
+    reasons.push(`${graph === 'gqa' ? 'GroupQueryAttention' : 'MultiHeadAttention'} here needs Dv = Dk`);
   }
   return reasons;
 }
