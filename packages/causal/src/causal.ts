@@ -18,9 +18,8 @@ import {
   type BandParams,
   bandWorkModule,
   defineVariant,
-  mergeSplits,
-  placeSplits,
   planBand,
+  splitKvHooks,
 } from '@attnkit/kernels/runtime';
 import { type CausalOptions, causalOptionsSchema, DEFAULT_BLOCK_Q } from './options.js';
 
@@ -45,8 +44,7 @@ const defined = defineVariant<CausalOptions, BandParams>({
         ],
   plan: (problem, options) => planBand(problem, options.blockQ ?? DEFAULT_BLOCK_Q),
   // split-KV when the call has few items (decoding): partial results placed, then merged
-  place: (engine, problem, _options, params) => placeSplits(engine, problem, params),
-  finish: mergeSplits,
+  ...splitKvHooks,
   work: bandWorkModule,
 });
 

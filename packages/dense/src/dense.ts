@@ -14,9 +14,8 @@ import {
   type BandParams,
   bandWorkModule,
   defineVariant,
-  mergeSplits,
-  placeSplits,
   planBand,
+  splitKvHooks,
 } from '@attnkit/kernels/runtime';
 import { DEFAULT_MAX_SCORES_BYTES, type DenseOptions, denseOptionsSchema } from './options.js';
 
@@ -66,8 +65,7 @@ const defined = defineVariant<DenseOptions, BandParams>({
   // One block of all Lq rows per (batch, query head): the whole score matrix of a head at once.
   plan: (problem) => planBand(problem, problem.qLength),
   // split-KV when the call has few items (decoding): partial results placed, then merged
-  place: (engine, problem, _options, params) => placeSplits(engine, problem, params),
-  finish: mergeSplits,
+  ...splitKvHooks,
   work: bandWorkModule,
 });
 

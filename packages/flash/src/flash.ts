@@ -11,11 +11,10 @@
 import type { Tensor } from '@attnkit/core';
 import {
   defineVariant,
-  mergeSplits,
-  placeSplits,
   planSplits,
   queryBlockItems,
   splitFloats,
+  splitKvHooks,
   type VariantWorkModule,
 } from '@attnkit/kernels/runtime';
 import { DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, type FlashOptions, flashOptionsSchema } from './options.js';
@@ -63,8 +62,7 @@ const defined = defineVariant<FlashOptions, FlashParams>({
       sharedFloats: splitFloats(problem, split),
     };
   },
-  place: (engine, problem, _options, params) => placeSplits(engine, problem, params),
-  finish: mergeSplits,
+  ...splitKvHooks,
   work: flashWorkModule,
 });
 

@@ -22,10 +22,10 @@ import type { AttentionProblem } from '@attnkit/core';
 import {
   type ArenaOffsets,
   alignFloats,
-  anyNotFinite,
   attendValuesByRow,
   createQueryBlockItem,
   type Engine,
+  hiddenValuesNotFinite,
   locateQueryBlockItem,
   type SplitParams,
   splitOffsets,
@@ -163,26 +163,6 @@ function attendQueryBlock(
   }
 }
 
-/**
- * True when a value row of the tile's ragged keys — those outside the block's fully visible range
- * [plan.fullStart, plan.fullEnd), which some rows see and others do not — is not finite. Keys every
- * row sees need no check: a non-finite value there reaches every row legitimately.
- */
-function raggedValuesNotFinite(
-  engine: Engine,
-  values: number,
-  valueDim: number,
-  tileStart: number,
-  tileEnd: number,
-): boolean {
-  const fullStart = Math.min(Math.max(plan.fullStart, tileStart), tileEnd);
-  const fullEnd = Math.max(Math.min(plan.fullEnd, tileEnd), fullStart);
-  return (
-    anyNotFinite(engine, values + tileStart * valueDim, values + fullStart * valueDim) ||
-    anyNotFinite(engine, values + fullEnd * valueDim, values + tileEnd * valueDim)
-  );
-}
-
 /** True when a row with a finite, positive row sum came out non-finite (the accumulator overflowed). */
 function accumulatorOverflowed(
   heap: Float32Array,
@@ -262,8 +242,9 @@ function attendKeyTiles(
     ops.onlineSoftmaxStep(scores, blockK, rows, cols, rowMax, rowSum, acc, valueDim, valueDim);
     if (normaliser >= 0) ops.divideRows(scores, blockK, rows, cols, normaliser, 0);
     // A key some row cannot see is left out of that row's sum, not multiplied by zero, when its value
-    // is not finite (0 · NaN = NaN); only a masked tile can hold one, and its values are checked.
-    if (masked && raggedValuesNotFinite(engine, values, valueDim, tileStart, tileEnd)) {
+    // is not finite (0 · NaN = NaN); only a masked tile can hold one, and only its ragged keys (those
+    // outside the rows' common range) are checked, with the banded step's own check.
+    if (masked && hiddenValuesNotFinite(engine, problem, located, b, rowStart, rowEnd, tileStart, tileEnd)) {
       attendValuesByRow(
         engine,
         problem,

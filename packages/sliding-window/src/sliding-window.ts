@@ -17,11 +17,10 @@
 import { AttentionInputError, type Tensor } from '@attnkit/core';
 import {
   defineVariant,
-  mergeSplits,
   noSplit,
-  placeSplits,
   planBand,
   queryBlockItems,
+  splitKvHooks,
   type VariantWorkModule,
 } from '@attnkit/kernels/runtime';
 import { globalPositions } from './global-tokens.js';
@@ -74,8 +73,7 @@ const defined = defineVariant<SlidingWindowOptions, SlidingWindowParams>({
       },
     };
   },
-  place: (engine, problem, _options, params) => placeSplits(engine, problem, params),
-  finish: mergeSplits,
+  ...splitKvHooks,
   work: slidingWindowWorkModule,
 });
 

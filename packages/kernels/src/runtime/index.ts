@@ -66,6 +66,7 @@ export {
   SPLIT_TARGET_ITEMS,
   type SplitParams,
   splitFloats,
+  splitKvHooks,
   splitOffsets,
 } from './split-kv.js';
 export {

@@ -106,3 +106,14 @@ export function mergeSplits(
     heap.subarray(at.lse, at.lse + rows),
   );
 }
+
+/** The place and finish hooks of a spec whose params carry a split: spread them into the spec. */
+export const splitKvHooks = {
+  place: <P extends SplitParams>(
+    engine: Engine,
+    problem: AttentionProblem,
+    _options: unknown,
+    params: P,
+  ): P => placeSplits(engine, problem, params),
+  finish: mergeSplits,
+};
