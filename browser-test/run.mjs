@@ -14,11 +14,11 @@
  * `N passed, M failed`; exits 1 on any failure, 2 when Chromium is missing.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findChromium, freePort } from '../scripts/headless-chromium.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const configFile = join(here, 'vite.config.ts');
@@ -37,37 +37,6 @@ function knownFailure(mode, check) {
   return KNOWN_FAILURES.find(
     (known) => known.mode === mode && known.thread === check.thread && known.name === check.name,
   );
-}
-
-function findChromium(given) {
-  const candidates = given
-    ? [given]
-    : ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome'];
-  for (const name of candidates) {
-    const paths = name.includes('/')
-      ? [name]
-      : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, name));
-    for (const path of paths) {
-      try {
-        accessSync(path, constants.X_OK);
-        return path;
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Loads `url` in headless Chromium and returns the DOM it dumps once the page's load event fired. */

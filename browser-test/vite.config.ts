@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Connect, defineConfig, type Plugin } from 'vite';
+import { defineConfig } from 'vite';
+import { holdLoadEvent } from '../scripts/headless-chromium.mjs';
 
 const packages = fileURLToPath(new URL('../packages/', import.meta.url));
 
@@ -43,46 +43,6 @@ const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
-
-// A 1×1 transparent GIF.
-const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
-
-/**
- * Holds the page's load event until its checks are done, so `chromium --dump-dom` (which dumps at
- * load) sees the result: the page requests `/__hold?id=…` with an <img> before its first await (a
- * pending image delays the load event) and calls `/__done?id=…` once the result is in the DOM.
- * Virtual time (--virtual-time-budget) cannot do this: it jumps ahead while the page awaits wasm
- * compilation or Web Workers, and the dump happens before the work is done.
- */
-function holdLoadEvent(): Plugin {
-  const held = new Map<string, ServerResponse[]>();
-  const done = new Set<string>();
-  const pixel = (res: ServerResponse) => {
-    res.writeHead(200, { 'Content-Type': 'image/gif', 'Cache-Control': 'no-store' });
-    res.end(PIXEL);
-  };
-  const middleware: Connect.NextHandleFunction = (req: IncomingMessage, res: ServerResponse, next) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const id = url.searchParams.get('id') ?? '';
-    if (url.pathname === '/__hold') {
-      if (done.has(id)) pixel(res);
-      else held.set(id, [...(held.get(id) ?? []), res]);
-    } else if (url.pathname === '/__done') {
-      done.add(id);
-      for (const waiting of held.get(id) ?? []) pixel(waiting);
-      held.delete(id);
-      res.writeHead(204, { 'Cache-Control': 'no-store' });
-      res.end();
-    } else {
-      next();
-    }
-  };
-  return {
-    name: 'attnkit-hold-load-event',
-    configureServer: (server) => void server.middlewares.use(middleware),
-    configurePreviewServer: (server) => void server.middlewares.use(middleware),
-  };
-}
 
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),

@@ -8,11 +8,11 @@
  * Prints one line per check and `N passed, M failed`; exits 1 on a failure, 2 without Chromium.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findChromium, freePort, holdLoadEvent } from '../scripts/headless-chromium.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 // JPEG: the repository tracks no PNG. By default into the temporary directory, so a run leaves the
@@ -25,60 +25,6 @@ const screenshot = resolve(
 );
 const TIMEOUT_MS = 120_000;
 const N = 256;
-
-function findChromium() {
-  for (const name of ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome']) {
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      try {
-        accessSync(join(dir, name), constants.X_OK);
-        return join(dir, name);
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** /__hold?id= stays pending until /__done?id= (the page's load event waits on it). */
-function holdLoadEvent() {
-  const held = new Map();
-  const done = new Set();
-  const pixel = (res) => {
-    res.writeHead(200, { 'Content-Type': 'image/gif', 'Cache-Control': 'no-store' });
-    res.end(Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64'));
-  };
-  return {
-    name: 'playground-test-hold',
-    configureServer(server) {
-      server.middlewares.use((req, res, next) => {
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        const id = url.searchParams.get('id') ?? '';
-        if (url.pathname === '/__hold') {
-          if (done.has(id)) pixel(res);
-          else held.set(id, [...(held.get(id) ?? []), res]);
-        } else if (url.pathname === '/__done') {
-          done.add(id);
-          for (const waiting of held.get(id) ?? []) pixel(waiting);
-          held.delete(id);
-          res.writeHead(204);
-          res.end();
-        } else next();
-      });
-    },
-  };
-}
 
 function chromiumRun(chromium, extra, url) {
   const profile = mkdtempSync(join(tmpdir(), 'attnkit-playground-'));

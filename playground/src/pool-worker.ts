@@ -4,18 +4,6 @@
  * be imported by URL (the kernels README's set-up for browser apps).
  */
 import '@attnkit/kernels/web-worker';
-import { causalWorkModule } from '@attnkit/causal';
-import { denseWorkModule } from '@attnkit/dense';
-import { flashWorkModule } from '@attnkit/flash';
-import { registerWorkModule } from '@attnkit/kernels';
-import { linearWorkModule } from '@attnkit/linear';
-import { slidingWindowWorkModule } from '@attnkit/sliding-window';
+import { registerVariantWorkModules } from './work-modules.js';
 
-for (const module of [
-  denseWorkModule,
-  causalWorkModule,
-  slidingWindowWorkModule,
-  linearWorkModule,
-  flashWorkModule,
-])
-  registerWorkModule(module.url, module);
+registerVariantWorkModules();

@@ -3,7 +3,7 @@
  * the kernels pool can run threads (the main thread may not). It runs one case on request and
  * answers with the timing, the error against the float64 oracle and one head's attention weights.
  */
-import { causalAttention, causalWorkModule } from '@attnkit/causal';
+import { causalAttention } from '@attnkit/causal';
 import {
   type AttentionProblem,
   attentionFlops,
@@ -12,18 +12,13 @@ import {
   referenceAttention,
   type Tensor,
 } from '@attnkit/core';
-import { attentionWeights, denseAttention, denseWorkModule } from '@attnkit/dense';
-import { flashAttention, flashWorkModule } from '@attnkit/flash';
-import {
-  defaultBackend,
-  initKernels,
-  registerWorkModule,
-  setWorkerFactory,
-  startThreads,
-} from '@attnkit/kernels';
-import { linearAttention, linearWorkModule, referenceLinearAttention } from '@attnkit/linear';
-import { slidingWindowAttention, slidingWindowWorkModule } from '@attnkit/sliding-window';
+import { attentionWeights, denseAttention } from '@attnkit/dense';
+import { flashAttention } from '@attnkit/flash';
+import { defaultBackend, initKernels, setWorkerFactory, startThreads } from '@attnkit/kernels';
+import { linearAttention, referenceLinearAttention } from '@attnkit/linear';
+import { slidingWindowAttention } from '@attnkit/sliding-window';
 import type { CaseRequest, CaseResult, WorkerMessage } from './protocol.js';
+import { registerVariantWorkModules } from './work-modules.js';
 
 type Variant = CaseRequest['variant'];
 type Attend = (q: Tensor, k: Tensor, v: Tensor, options: Record<string, unknown>) => Tensor;
@@ -42,14 +37,7 @@ function setUp(): Promise<{ backend: string; poolWorkers: number }> {
   ready ??= (async () => {
     await initKernels();
     setWorkerFactory(() => new Worker(new URL('./pool-worker.ts', import.meta.url), { type: 'module' }));
-    for (const module of [
-      denseWorkModule,
-      causalWorkModule,
-      slidingWindowWorkModule,
-      linearWorkModule,
-      flashWorkModule,
-    ])
-      registerWorkModule(module.url, module);
+    registerVariantWorkModules();
     const poolWorkers = await startThreads(2);
     return { backend: defaultBackend(), poolWorkers };
   })();
