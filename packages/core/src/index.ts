@@ -5,25 +5,62 @@ export { AttentionInputError, describeValue } from './errors.js';
 export { attentionFlops, attentionGflops } from './flops.js';
 export { kvHeadOf, kvHeadRow, queryHeadRow } from './heads.js';
 export {
+  type AndMask,
+  type AttentionMask,
   andMasks,
+  type BlockSparseMask,
+  blockSparseMask,
   causalMask,
+  containsPredicate,
+  type DocumentMask,
+  documentMask,
+  type GlobalTokensMask,
+  globalTokensMask,
+  isAttentionMask,
+  type KvLengthsMask,
+  kvLengthMask,
+  type NotMask,
+  notMask,
+  type OrMask,
+  orMasks,
+  type PredicateMask,
+  type PredicateMaskOptions,
+  type PrefixLMMask,
+  predicateMask,
+  prefixLMMask,
+  type WindowMask,
+  windowMask,
+} from './mask-values.js';
+export {
   firstVisibleKey,
   isVisible,
   keyPosition,
-  kvLengthMask,
   type MaskPredicate,
   maskForProblem,
   maskToString,
   materializeMask,
   visibleKeyEnd,
   visiblePairs,
-  windowMask,
 } from './masks.js';
 export { type AttentionPart, type MergeOptions, mergeAttention, mergeAttentionRows } from './merge.js';
 export { naiveFloat32Attention } from './naive.js';
 export { referenceAttention } from './oracle.js';
 export { createRng, portableLog, type Rng } from './rng.js';
 export { type RopeOptions, referenceRope, rope } from './rope.js';
+export {
+  type AlibiMod,
+  alibi,
+  alibiSlopes,
+  isScoreMod,
+  referenceScore,
+  type ScoreFunction,
+  type ScoreFunctionMod,
+  type ScoreMod,
+  type SoftcapMod,
+  scoreFunction,
+  scoreModList,
+  softcap,
+} from './score-mods.js';
 export { numel, randn, tensor, zeros } from './tensor.js';
 export type {
   AttentionCache,
@@ -31,6 +68,7 @@ export type {
   AttentionOptions,
   AttentionProblem,
   AttentionVariant,
+  ProblemScoreMod,
   Tensor,
 } from './types.js';
 export {
@@ -46,3 +84,23 @@ export {
   tensorSchema,
   validateAttentionInputs,
 } from './validate.js';
+export {
+  BLOCK_EMPTY,
+  BLOCK_FULL,
+  BLOCK_PARTIAL,
+  type BlockMask,
+  blockClass,
+  blockIndex,
+  documentOf,
+  emptyRowRange,
+  evaluateMask,
+  generalAllows,
+  isMaskCompiled,
+  isVisibleIn,
+  MASK_BLOCK,
+  MASK_CACHE_SHAPES,
+  type ProblemDocuments,
+  queryPosition,
+  type RowRange,
+  rowRange,
+} from './visibility.js';

@@ -3,10 +3,23 @@
  * Bottom-right aligned (flash-attention >= 2.1): query i sits at key position p = i + Lk − Lq and
  * sees key j iff j < validKeys and p − left <= j <= p + right (causal: right = 0). The visible keys
  * of a row are therefore one contiguous range [firstVisibleKey, visibleKeyEnd), possibly empty.
- * Predicates are FlexAttention-style (b, h, qIdx, kvIdx) → boolean, composed with andMasks.
+ * Mask values (mask-values.ts) add documents, prefix-LM, global tokens, block-sparse layouts and
+ * predicates; visibility.ts decides the whole mask of a call.
  * Time O(1) per predicate call; materializeMask / maskToString O(Lq·Lk).
  */
+import type { AttentionMask } from './mask-values.js';
 import type { AttentionProblem } from './types.js';
+import {
+  BLOCK_FULL,
+  BLOCK_PARTIAL,
+  type BlockMask,
+  blockIndex,
+  emptyRowRange,
+  evaluateMask,
+  isVisibleIn,
+  MASK_BLOCK,
+  rowRange,
+} from './visibility.js';
 
 export type MaskPredicate = (b: number, h: number, qIdx: number, kvIdx: number) => boolean;
 
@@ -44,57 +57,47 @@ export function isVisible(
   return kvIdx >= 0 && kvIdx < validKeys && kvIdx >= p - left && kvIdx <= p + right;
 }
 
-/** Causal (GPT) mask, bottom-right aligned: query i sees keys j <= i + Lk − Lq. */
-export function causalMask(qLength: number, kvLength: number): MaskPredicate {
-  return windowMask(qLength, kvLength, Number.POSITIVE_INFINITY, 0);
-}
-
-/** Band mask: query i sees keys in [p − left, p + right] (Infinity = unbounded on that side). */
-export function windowMask(qLength: number, kvLength: number, left: number, right: number): MaskPredicate {
-  return (_b, _h, qIdx, kvIdx) => isVisible(qIdx, kvIdx, qLength, kvLength, left, right, kvLength);
-}
-
-/** Padding mask: batch entry b sees keys j < kvLengths[b]. */
-export function kvLengthMask(kvLengths: ArrayLike<number>): MaskPredicate {
-  return (b, _h, _qIdx, kvIdx) => kvIdx < kvLengths[b]!;
-}
-
-/** Visible iff every mask says visible (no masks: everything visible). */
-export function andMasks(...masks: MaskPredicate[]): MaskPredicate {
-  return (b, h, qIdx, kvIdx) => {
-    for (const mask of masks) if (!mask(b, h, qIdx, kvIdx)) return false;
-    return true;
-  };
-}
-
-/** The mask a validated problem applies (window with causal folded in, and kvLengths). */
+/** The whole mask of a parsed call as a predicate (both parts: visibility.ts's isVisibleIn). */
 export function maskForProblem(problem: AttentionProblem): MaskPredicate {
-  const { qLength, kvLength, windowLeft, windowRight, validKeys } = problem;
-  return (b, _h, qIdx, kvIdx) =>
-    isVisible(qIdx, kvIdx, qLength, kvLength, windowLeft, windowRight, validKeys[b]!);
+  return (b, h, qIdx, kvIdx) => isVisibleIn(problem, b, h, qIdx, kvIdx);
+}
+
+function predicateOf(mask: AttentionMask | MaskPredicate, qLength: number, kvLength: number): MaskPredicate {
+  return typeof mask === 'function' ? mask : evaluateMask(mask, qLength, kvLength);
 }
 
 /** The mask of one (b, h) as bytes, row-major [Lq, Lk]: 1 = visible. */
 export function materializeMask(
-  mask: MaskPredicate,
+  mask: AttentionMask | MaskPredicate,
   qLength: number,
   kvLength: number,
   b = 0,
   h = 0,
 ): Uint8Array {
+  const visible = predicateOf(mask, qLength, kvLength);
   const bytes = new Uint8Array(qLength * kvLength);
   for (let i = 0; i < qLength; i++) {
-    for (let j = 0; j < kvLength; j++) bytes[i * kvLength + j] = mask(b, h, i, j) ? 1 : 0;
+    for (let j = 0; j < kvLength; j++) bytes[i * kvLength + j] = visible(b, h, i, j) ? 1 : 0;
   }
   return bytes;
 }
 
-/** An ASCII picture of one (b, h): '#' visible, '.' hidden, one line per query. */
-export function maskToString(mask: MaskPredicate, qLength: number, kvLength: number, b = 0, h = 0): string {
+/**
+ * An ASCII picture of one (b, h) of a mask value or predicate: '#' visible, '.' hidden, one line per
+ * query. A mask value is drawn alone (not ANDed with any call's causal, window or kvLengths).
+ */
+export function maskToString(
+  mask: AttentionMask | MaskPredicate,
+  qLength: number,
+  kvLength: number,
+  b = 0,
+  h = 0,
+): string {
+  const visible = predicateOf(mask, qLength, kvLength);
   const lines: string[] = [];
   for (let i = 0; i < qLength; i++) {
     let line = '';
-    for (let j = 0; j < kvLength; j++) line += mask(b, h, i, j) ? '#' : '.';
+    for (let j = 0; j < kvLength; j++) line += visible(b, h, i, j) ? '#' : '.';
     lines.push(line);
   }
   return lines.join('\n');
@@ -102,16 +105,47 @@ export function maskToString(mask: MaskPredicate, qLength: number, kvLength: num
 
 /** Σ over (b, h, i) of the keys row i sees: the pair count of the FLOP model (docs/design.md, FLOP model). */
 export function visiblePairs(problem: AttentionProblem): number {
-  const { batch, qHeads, qLength, kvLength, windowLeft, windowRight, validKeys } = problem;
+  const { batch, qHeads, qLength } = problem;
+  const range = emptyRowRange();
+  const general = problem.generalMask;
   let pairs = 0;
   for (let b = 0; b < batch; b++) {
-    let perHead = 0;
-    for (let i = 0; i < qLength; i++) {
-      const first = firstVisibleKey(i, qLength, kvLength, windowLeft);
-      const end = visibleKeyEnd(i, qLength, kvLength, windowRight, validKeys[b]!);
-      if (end > first) perHead += end - first;
+    // without a general part every head sees the same keys
+    const heads = general === null || !general.perHead ? 1 : qHeads;
+    let counted = 0;
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < qLength; i++) {
+        rowRange(problem, b, i, range);
+        if (general === null) counted += range.end - range.first;
+        else counted += generalPairsInRow(problem, general, b, h, i, range.first, range.end);
+      }
     }
-    pairs += perHead * qHeads;
+    pairs += heads === 1 ? counted * qHeads : counted;
   }
   return pairs;
+}
+
+/** Keys in [first, end) the general part lets row i of (b, h) see: whole blocks by class, partial ones by byte. */
+function generalPairsInRow(
+  problem: AttentionProblem,
+  general: BlockMask,
+  b: number,
+  h: number,
+  i: number,
+  first: number,
+  end: number,
+): number {
+  let count = 0;
+  for (let kb = Math.floor(first / MASK_BLOCK); kb * MASK_BLOCK < end; kb++) {
+    const c0 = Math.max(first, kb * MASK_BLOCK);
+    const c1 = Math.min(end, (kb + 1) * MASK_BLOCK);
+    const index = blockIndex(general, problem, b, h, Math.floor(i / MASK_BLOCK), kb);
+    const cls = general.classes[index]!;
+    if (cls === BLOCK_FULL) count += c1 - c0;
+    else if (cls === BLOCK_PARTIAL) {
+      const base = general.partialAt[index]! * MASK_BLOCK * MASK_BLOCK + (i % MASK_BLOCK) * MASK_BLOCK;
+      for (let j = c0; j < c1; j++) count += general.bits[base + (j % MASK_BLOCK)]!;
+    }
+  }
+  return count;
 }

@@ -13,9 +13,10 @@
  * Time O(B·Hq·Lq·Lk·(Dk + Dv)); extra memory O(Lk) for one row of scores.
  */
 import { kvHeadRow, queryHeadRow } from './heads.js';
-import { isVisible } from './masks.js';
+import { referenceScore, scoreModList } from './score-mods.js';
 import type { AttentionOptions, Tensor } from './types.js';
-import { validateAttentionInputs } from './validate.js';
+import { parseAttentionCall } from './validate.js';
+import { isVisibleIn, queryPosition } from './visibility.js';
 
 const f = Math.fround;
 
@@ -26,7 +27,10 @@ export function naiveFloat32Attention(
   v: Tensor,
   options: AttentionOptions = {},
 ): Float32Array {
-  const p = validateAttentionInputs(q, k, v, options);
+  const { problem: p } = parseAttentionCall(q, k, v, options);
+  const functions = scoreModList(options.scoreMod);
+  const bias = options.bias?.data ?? null;
+  const decorated = p.bias !== null || p.scoreMods.length > 0;
   const { batch, qHeads, qLength, kvLength, headDim, valueDim } = p;
   const scale = f(p.scale);
   const out = new Float32Array(batch * qHeads * qLength * valueDim);
@@ -45,24 +49,27 @@ export function naiveFloat32Attention(
       for (let i = 0; i < qLength; i++) {
         const row = queryHeadRow(p, b, h) + i;
         const qBase = row * headDim;
+        const position = queryPosition(p, i);
         let max = Number.NEGATIVE_INFINITY;
         let seen = 0;
         for (let j = 0; j < kvLength; j++) {
-          visible[j] = isVisible(i, j, qLength, kvLength, p.windowLeft, p.windowRight, p.validKeys[b]!)
-            ? 1
-            : 0;
+          visible[j] = isVisibleIn(p, b, h, i, j) ? 1 : 0;
           if (!visible[j]) continue;
           seen++;
           let dot = 0;
           for (let d = 0; d < headDim; d++) dot = f(dot + f(qd[qBase + d]! * kd[kBase + j * headDim + d]!));
-          const s = f(dot * scale);
+          let s = f(dot * scale);
+          if (decorated) s = referenceScore(p, functions, bias, position, b, h, i, j, s, f);
           scores[j] = s;
           if (s > max) max = s;
         }
         // sees no key: zeros. (A max of −∞ with visible keys, all scores −∞ or NaN, falls through:
         // s − max is NaN there, as in any plain loop.)
         if (seen === 0) continue;
-        let sum = 0;
+        // a sink: one more logit in the max and the sum, with no value
+        const sink = p.sinks ? f(p.sinks[h]!) : Number.NEGATIVE_INFINITY;
+        if (sink > max) max = sink;
+        let sum = p.sinks ? f(Math.exp(f(sink - max))) : 0;
         for (let j = 0; j < kvLength; j++) {
           if (!visible[j]) continue;
           const e = f(Math.exp(f(scores[j]! - max)));

@@ -19,9 +19,10 @@
  * Time O(B·Hq·Lq·Lk·(Dk + Dv)); extra memory O(Lk) for one row of weights.
  */
 import { kvHeadRow, queryHeadRow } from './heads.js';
-import { isVisible } from './masks.js';
+import { referenceScore, scoreModList } from './score-mods.js';
 import type { AttentionOptions, Tensor } from './types.js';
-import { validateAttentionInputs } from './validate.js';
+import { parseAttentionCall } from './validate.js';
+import { isVisibleIn, queryPosition } from './visibility.js';
 
 /**
  * Exact (float64) softmax attention. Returns out [B, Hq, Lq, Dv] and lse [B, Hq, Lq] as
@@ -35,7 +36,10 @@ export function referenceAttention(
   v: Tensor,
   options: AttentionOptions = {},
 ): { out: Float64Array; lse: Float64Array } {
-  const p = validateAttentionInputs(q, k, v, options);
+  const { problem: p } = parseAttentionCall(q, k, v, options);
+  const functions = scoreModList(options.scoreMod);
+  const bias = options.bias?.data ?? null;
+  const decorated = p.bias !== null || p.scoreMods.length > 0;
   const { batch, qHeads, qLength, kvLength, headDim, valueDim, scale } = p;
   const out = new Float64Array(batch * qHeads * qLength * valueDim);
   const lse = new Float64Array(batch * qHeads * qLength);
@@ -51,27 +55,33 @@ export function referenceAttention(
       for (let i = 0; i < qLength; i++) {
         const row = queryHeadRow(p, b, h) + i;
         const qBase = row * headDim;
+        const position = queryPosition(p, i);
         // 2. Scaled scores of the visible keys (saturated: overflow is not masking), their
         //    maximum, and whether one is NaN.
         let max = Number.NEGATIVE_INFINITY;
         let seen = 0;
         let nan = false;
         for (let j = 0; j < kvLength; j++) {
-          visible[j] = isVisible(i, j, qLength, kvLength, p.windowLeft, p.windowRight, p.validKeys[b]!)
-            ? 1
-            : 0;
+          visible[j] = isVisibleIn(p, b, h, i, j) ? 1 : 0;
           if (!visible[j]) continue;
           seen++;
           let dot = 0;
           for (let d = 0; d < headDim; d++) dot += q.data[qBase + d]! * k.data[kBase + j * headDim + d]!;
           scores[j] = Math.min(Math.max(scale * dot, -Number.MAX_VALUE), Number.MAX_VALUE);
+          // 2b. bias, then the modifiers in order (docs/design.md, Masks, "Order of operations"); +∞ is
+          //     never a score (saturated), −∞ gives the key weight 0 without hiding it
+          if (decorated) {
+            const s = referenceScore(p, functions, bias, position, b, h, i, j, scores[j]!, identity);
+            scores[j] = s > Number.MAX_VALUE ? Number.MAX_VALUE : s;
+          }
           if (Number.isNaN(scores[j]!)) nan = true;
           else if (scores[j]! > max) max = scores[j]!;
         }
-        // 3. A row that sees no key: zeros (already) and lse = −Infinity. NaN among the visible
-        //    scores: out and lse NaN.
+        // 3. A row that sees no key: zeros (already) and lse = −Infinity (the sink's logit when the
+        //    head has one). NaN among the visible scores: out and lse NaN.
+        const sink = p.sinks ? p.sinks[h]! : Number.NEGATIVE_INFINITY;
         if (seen === 0) {
-          lse[row] = Number.NEGATIVE_INFINITY;
+          lse[row] = sink;
           continue;
         }
         if (nan) {
@@ -80,26 +90,31 @@ export function referenceAttention(
           continue;
         }
         // 4. Weights exp(s − max) (max subtraction keeps exp finite for any logits; s − max may
-        //    be −∞ between saturated scores, whose weight is then 0) and their sum.
-        let sum = 0;
+        //    be −∞ between saturated scores, whose weight is then 0) and their sum. A sink is one
+        //    more logit in the max and the sum, with no value. Visible keys whose scores are all −∞
+        //    (a −∞ bias) weigh 0 each; their values still enter as 0 · v.
+        if (sink > max) max = sink;
+        let sum = max === Number.NEGATIVE_INFINITY ? 0 : Math.exp(sink - max);
         for (let j = 0; j < kvLength; j++) {
           if (!visible[j]) continue;
-          scores[j] = Math.exp(scores[j]! - max);
+          scores[j] = max === Number.NEGATIVE_INFINITY ? 0 : Math.exp(scores[j]! - max);
           sum += scores[j]!;
         }
         // 5. out = Σ_j (w_j / sum) · v_j.
         const outBase = row * valueDim;
         for (let j = 0; j < kvLength; j++) {
           if (!visible[j]) continue;
-          const weight = scores[j]! / sum;
+          const weight = sum === 0 ? 0 : scores[j]! / sum;
           for (let d = 0; d < valueDim; d++) {
             out[outBase + d] = out[outBase + d]! + weight * v.data[vBase + j * valueDim + d]!;
           }
         }
-        // 6. lse = log Σ_j exp(s_j) = max + log(sum).
-        lse[row] = max + Math.log(sum);
+        // 6. lse = log Σ_j exp(s_j) = max + log(sum) (−∞ when every weight is 0).
+        lse[row] = sum === 0 ? Number.NEGATIVE_INFINITY : max + Math.log(sum);
       }
     }
   }
   return { out, lse };
 }
+
+const identity = (x: number) => x;

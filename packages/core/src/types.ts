@@ -1,3 +1,7 @@
+import type { AttentionMask } from './mask-values.js';
+import type { ScoreMod } from './score-mods.js';
+import type { BlockMask, ProblemDocuments } from './visibility.js';
+
 /**
  * The attention contract (docs/design.md, Tensors and Variant interface). Every variant package implements `AttentionVariant`
  * and reads its inputs through `validateAttentionInputs`, which returns an `AttentionProblem`.
@@ -18,6 +22,18 @@ export interface AttentionOptions {
   window?: readonly [left: number, right: number];
   /** Per batch: keys j >= kvLengths[b] are padding and never attended. */
   kvLengths?: ArrayLike<number>;
+  /**
+   * More masking, ANDed with causal, window and kvLengths (docs/design.md, Masks): documentMask,
+   * prefixLMMask, globalTokensMask, blockSparseMask, predicateMask, windowMask, kvLengthMask and their
+   * compositions andMasks, orMasks, notMask.
+   */
+  mask?: AttentionMask;
+  /** Score modifiers applied in order to the scaled score (plus bias) before the mask: alibi, softcap, scoreFunction. */
+  scoreMod?: ScoreMod | readonly ScoreMod[];
+  /** Additive score bias [B|1, Hq|1, Lq, Lk], added to scale · q·k before the modifiers. */
+  bias?: Tensor;
+  /** One logit per query head that joins every row's softmax denominator with no value (gpt-oss); lse includes it. */
+  sinks?: ArrayLike<number>;
   /** Write the result here (shape [B, Hq, Lq, Dv]) instead of allocating. */
   out?: Tensor;
   /** [B, Hq, Lq]: filled with the log-sum-exp of the scaled, masked scores (-Infinity for empty rows). */
@@ -61,9 +77,32 @@ export interface AttentionProblem {
   readonly validKeys: readonly number[];
   /** True when the caller passed kvLengths (some keys may be padding). */
   readonly hasKvLengths: boolean;
-  /** True when any mask (causal, finite window, kvLengths shorter than Lk) is in force. */
+  /**
+   * True when any mask (causal, finite window, kvLengths shorter than Lk, documents, prefix-LM or a
+   * general mask) is in force.
+   */
   readonly masked: boolean;
+  /** Packed documents (a top-level documentMask): causal, window and p(i) are per document. */
+  readonly documents: ProblemDocuments | null;
+  /** Prefix-LM's prefix (keys [0, P) visible to every row); −1 when there is none. */
+  readonly prefixLength: number;
+  /** The general part of the mask, compiled per block (visibility.ts); null when there is none. */
+  readonly generalMask: BlockMask | null;
+  /** The score modifiers in order; a scoreFunction is named by its index in options.scoreMod. */
+  readonly scoreMods: readonly ProblemScoreMod[];
+  /** Where bias row (b, h, i) starts in options.bias.data: b · batchStride + h · headStride + i · Lk. */
+  readonly bias: { readonly batchStride: number; readonly headStride: number } | null;
+  /** Per query head: the sink logit; null when there are none. */
+  readonly sinks: readonly number[] | null;
+  /** True when a modifier is a JS function: the call runs on the calling thread only. */
+  readonly hasScoreFunction: boolean;
 }
+
+/** A score modifier as the problem keeps it (plain data: it crosses to pool workers). */
+export type ProblemScoreMod =
+  | { readonly kind: 'alibi'; readonly slopes: readonly number[] }
+  | { readonly kind: 'softcap'; readonly cap: number }
+  | { readonly kind: 'scoreFunction'; readonly index: number };
 
 /**
  * One parsed call: the problem, the options parsed once by the variant's strict schema (defaults

@@ -7,8 +7,11 @@
  */
 import { type ZodType, z } from 'zod';
 import { AttentionInputError, describeValue } from './errors.js';
+import { type AttentionMask, isAttentionMask } from './mask-values.js';
+import { isScoreMod, type ScoreMod } from './score-mods.js';
 import { numel } from './tensor.js';
-import type { AttentionCall, AttentionOptions, AttentionProblem, Tensor } from './types.js';
+import type { AttentionCall, AttentionOptions, AttentionProblem, ProblemScoreMod, Tensor } from './types.js';
+import { cachedGeneralMask, checkMaskFits, foldMask } from './visibility.js';
 
 /** 1 / sqrt(headDim): the softmax temperature of "Attention Is All You Need". */
 export function defaultScale(headDim: number): number {
@@ -61,6 +64,28 @@ export const attentionOptionsShape = {
   kvLengths: z
     .custom<ArrayLike<number>>(isArrayLikeOfNumbers, {
       error: 'an array or typed array of integers (one per batch entry)',
+    })
+    .optional(),
+  mask: z
+    .custom<AttentionMask>(isAttentionMask, {
+      error:
+        'a mask value (documentMask, prefixLMMask, globalTokensMask, blockSparseMask, predicateMask, windowMask, kvLengthMask, andMasks, orMasks or notMask)',
+    })
+    .optional(),
+  scoreMod: z
+    .custom<ScoreMod | readonly ScoreMod[]>(
+      (x) => isScoreMod(x) || (Array.isArray(x) && x.every(isScoreMod)),
+      {
+        error: 'a score modifier (alibi, softcap, scoreFunction) or an array of them',
+      },
+    )
+    .optional(),
+  bias: z
+    .custom<Tensor>(isTensorLike, { error: 'a tensor { data: Float32Array, shape } [B|1, Hq|1, Lq, Lk]' })
+    .optional(),
+  sinks: z
+    .custom<ArrayLike<number>>(isArrayLikeOfNumbers, {
+      error: 'an array or typed array of finite numbers (one per query head)',
     })
     .optional(),
   out: z.custom<Tensor>(isTensorLike, { error: 'a tensor { data: Float32Array, shape }' }).optional(),
@@ -412,6 +437,7 @@ function finishCall<O extends AttentionOptions>(
   const windowRight = causal ? Math.min(requestedRight, 0) : requestedRight;
 
   const validKeys: number[] = new Array(batch).fill(kvLength);
+  // (the mask option's kvLengths terms may lower these further, below)
   const hasKvLengths = opts.kvLengths !== undefined;
   let padded = false;
   if (opts.kvLengths !== undefined) {
@@ -502,7 +528,28 @@ function finishCall<O extends AttentionOptions>(
     }
   }
 
-  const problem: AttentionProblem = {
+  const extras = maskAndScoreExtras(opts, { batch, qHeads, qLength, kvLength });
+  let windowLeftAll = windowLeft;
+  let windowRightAll = windowRight;
+  if (extras.folded) {
+    windowLeftAll = Math.min(windowLeft, extras.folded.windowLeft);
+    windowRightAll = Math.min(windowRight, extras.folded.windowRight);
+    const limits = extras.folded.kvLimits;
+    if (limits) {
+      for (let b = 0; b < batch; b++) {
+        if (limits[b]! < validKeys[b]!) {
+          validKeys[b] = limits[b]!;
+          padded = true;
+        }
+      }
+    }
+  }
+  const folded = extras.folded;
+  const documents = folded?.documents
+    ? { q: folded.documents.qOffsets, kv: folded.documents.kvOffsets }
+    : null;
+  const prefixLength = folded ? folded.prefixLength : -1;
+  const rangeProblem: AttentionProblem = {
     batch,
     qHeads,
     kvHeads,
@@ -513,12 +560,31 @@ function finishCall<O extends AttentionOptions>(
     valueDim,
     scale,
     causal,
-    windowLeft,
-    windowRight,
+    windowLeft: windowLeftAll,
+    windowRight: windowRightAll,
     validKeys,
     hasKvLengths,
-    masked: windowLeft !== Number.POSITIVE_INFINITY || windowRight !== Number.POSITIVE_INFINITY || padded,
+    masked:
+      windowLeftAll !== Number.POSITIVE_INFINITY ||
+      windowRightAll !== Number.POSITIVE_INFINITY ||
+      padded ||
+      documents !== null ||
+      prefixLength >= 0 ||
+      (folded !== null && folded.general.length > 0),
+    documents,
+    prefixLength,
+    generalMask: null,
+    scoreMods: extras.scoreMods,
+    bias: extras.bias,
+    sinks: extras.sinks,
+    hasScoreFunction: extras.scoreMods.some((mod) => mod.kind === 'scoreFunction'),
   };
+  let problem = rangeProblem;
+  if (folded && folded.general.length > 0) {
+    const general: AttentionMask =
+      folded.general.length === 1 ? folded.general[0]! : { kind: 'and', masks: folded.general };
+    problem = { ...rangeProblem, generalMask: cachedGeneralMask(rangeProblem, opts.mask!, general) };
+  }
   return { problem, options: opts, out, lse };
 }
 
@@ -530,4 +596,67 @@ export function validateAttentionInputs(
   options?: AttentionOptions,
 ): AttentionProblem {
   return parseAttentionCall(q, k, v, options).problem;
+}
+
+/** The mask option's range part folded, the score modifiers, bias and sinks of a call, checked against its dims. */
+function maskAndScoreExtras(
+  opts: AttentionOptions,
+  dims: { batch: number; qHeads: number; qLength: number; kvLength: number },
+) {
+  const { batch, qHeads, qLength, kvLength } = dims;
+  let folded: ReturnType<typeof foldMask> | null = null;
+  if (opts.mask !== undefined) {
+    checkMaskFits(opts.mask, dims);
+    folded = foldMask(opts.mask);
+  }
+  const mods: readonly ScoreMod[] =
+    opts.scoreMod === undefined
+      ? []
+      : Array.isArray(opts.scoreMod)
+        ? opts.scoreMod
+        : [opts.scoreMod as ScoreMod];
+  const scoreMods: ProblemScoreMod[] = mods.map((mod, index) => {
+    if (mod.kind === 'alibi') {
+      if (mod.slopes.length !== qHeads) {
+        mismatch(
+          'options.scoreMod',
+          `ALiBi slopes for ${qHeads} query heads`,
+          `${mod.slopes.length} slopes`,
+          'alibi(alibiSlopes(Hq)) gives one slope per query head.',
+        );
+      }
+      return mod;
+    }
+    if (mod.kind === 'softcap') return mod;
+    return { kind: 'scoreFunction', index };
+  });
+  let bias: AttentionProblem['bias'] = null;
+  if (opts.bias !== undefined) {
+    const t = parseTensor(opts.bias, 'options.bias', { rank: 4, dims: 'B|1, Hq|1, Lq, Lk' });
+    const [bb, bh, bq, bk] = t.shape as [number, number, number, number];
+    if ((bb !== 1 && bb !== batch) || (bh !== 1 && bh !== qHeads) || bq !== qLength || bk !== kvLength) {
+      mismatch(
+        'options.bias',
+        `a tensor of shape [${batch} or 1, ${qHeads} or 1, ${qLength}, ${kvLength}] ([B|1, Hq|1, Lq, Lk])`,
+        `shape [${t.shape.join(', ')}]`,
+        'A size-1 batch or head axis is shared by every batch entry or head.',
+      );
+    }
+    const headStride = bh === 1 ? 0 : qLength * kvLength;
+    bias = { batchStride: bb === 1 ? 0 : bh * qLength * kvLength, headStride };
+  }
+  let sinks: number[] | null = null;
+  if (opts.sinks !== undefined) {
+    const list = Array.from(opts.sinks, Number);
+    if (list.length !== qHeads || !list.every(Number.isFinite)) {
+      mismatch(
+        'options.sinks',
+        `${qHeads} finite numbers (one sink logit per query head)`,
+        describeValue(opts.sinks),
+        'A sink joins every row of its head as one extra logit with no value.',
+      );
+    }
+    sinks = list;
+  }
+  return { folded, scoreMods, bias, sinks };
 }

@@ -149,6 +149,40 @@ export class CheckedKernelOps implements KernelOps {
     this.kernels.maskBand(s, lds, rows, cols, firstQueryPos, firstKey, left, right, validKeys);
   }
 
+  maskRanges(s: number, lds: number, rows: number, cols: number, firstKey: number, ranges: number): void {
+    this.rowsCols('maskRanges', rows, cols);
+    this.block('maskRanges', 's', s, rows, lds, cols);
+    this.block('maskRanges', 'ranges', ranges, 1, 0, 2 * rows);
+    this.kernels.maskRanges(s, lds, rows, cols, firstKey, ranges);
+  }
+
+  addTile(s: number, lds: number, rows: number, cols: number, x: number, ldx: number): void {
+    this.rowsCols('addTile', rows, cols);
+    this.block('addTile', 's', s, rows, lds, cols);
+    this.block('addTile', 'x', x, rows, ldx, cols);
+    this.kernels.addTile(s, lds, rows, cols, x, ldx);
+  }
+
+  addAlibi(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    slope: number,
+    firstQueryPos: number,
+    firstKey: number,
+  ): void {
+    this.rowsCols('addAlibi', rows, cols);
+    this.block('addAlibi', 's', s, rows, lds, cols);
+    this.kernels.addAlibi(s, lds, rows, cols, slope, firstQueryPos, firstKey);
+  }
+
+  softcapScores(s: number, lds: number, rows: number, cols: number, cap: number): void {
+    this.rowsCols('softcapScores', rows, cols);
+    this.block('softcapScores', 's', s, rows, lds, cols);
+    this.kernels.softcapScores(s, lds, rows, cols, cap);
+  }
+
   softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void {
     this.rowsCols('softmaxRows', rows, cols);
     this.block('softmaxRows', 's', s, rows, lds, cols);

@@ -126,6 +126,60 @@ export class JsKernelOps implements KernelOps {
     }
   }
 
+  maskRanges(s: number, lds: number, rows: number, cols: number, firstKey: number, ranges: number): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      const row = s + r * lds;
+      // visible columns [lo, hi) clamped to the tile
+      const lo = Math.min(Math.max(h[ranges + 2 * r]! - firstKey, 0), cols);
+      const hi = Math.max(lo, Math.min(Math.max(h[ranges + 2 * r + 1]! - firstKey, 0), cols));
+      for (let c = 0; c < lo; c++) h[row + c] = Number.NEGATIVE_INFINITY;
+      for (let c = hi; c < cols; c++) h[row + c] = Number.NEGATIVE_INFINITY;
+    }
+  }
+
+  addTile(s: number, lds: number, rows: number, cols: number, x: number, ldx: number): void {
+    const h = this.arena.heap;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const a = h[s + r * lds + c]!;
+        const b = h[x + r * ldx + c]!;
+        h[s + r * lds + c] = saturatingSum(a, b);
+      }
+    }
+  }
+
+  addAlibi(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    slope: number,
+    firstQueryPos: number,
+    firstKey: number,
+  ): void {
+    const h = this.arena.heap;
+    const slope32 = Math.fround(slope);
+    for (let r = 0; r < rows; r++) {
+      const distance0 = firstKey - (firstQueryPos + r);
+      for (let c = 0; c < cols; c++) {
+        const term = Math.fround(slope32 * (distance0 + c));
+        h[s + r * lds + c] = saturatingSum(h[s + r * lds + c]!, term);
+      }
+    }
+  }
+
+  softcapScores(s: number, lds: number, rows: number, cols: number, cap: number): void {
+    const h = this.arena.heap;
+    const cap32 = Math.fround(cap);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const x = h[s + r * lds + c]!;
+        h[s + r * lds + c] = cap32 * Math.tanh(Math.fround(x / cap32));
+      }
+    }
+  }
+
   softmaxRows(s: number, lds: number, rows: number, cols: number, lse: number): void {
     const h = this.arena.heap;
     for (let r = 0; r < rows; r++) {
@@ -304,4 +358,14 @@ export class JsKernelOps implements KernelOps {
       for (let c = 0; c < cols; c++) h[row + c] = h[row + c]! * inv;
     }
   }
+}
+
+/** a + b in float32, saturating (KernelOps.addTile): ±∞ only from a −∞ term, never +∞. */
+function saturatingSum(a: number, b: number): number {
+  const sum = Math.fround(a + b);
+  if (sum === Number.POSITIVE_INFINITY) return FLT_MAX;
+  if (sum === Number.NEGATIVE_INFINITY && a !== Number.NEGATIVE_INFINITY && b !== Number.NEGATIVE_INFINITY) {
+    return -FLT_MAX;
+  }
+  return sum;
 }

@@ -87,6 +87,40 @@ export interface KernelOps {
   ): void;
 
   /**
+   * Sets s[r][c] = -Infinity where key `firstKey + c` lies outside row r's range [ranges[2r],
+   * ranges[2r + 1]) (absolute key indices stored as floats; end <= first: the row sees nothing).
+   * The range part of any mask (docs/design.md, Masks: documents, prefix-LM, band, kvLengths).
+   */
+  maskRanges(s: number, lds: number, rows: number, cols: number, firstKey: number, ranges: number): void;
+
+  /**
+   * s[r][c] += x[r][c] (an additive score bias tile), saturating: a sum beyond float32's range is
+   * ±FLT_MAX unless a term is −Infinity (which stays: the key then weighs 0), and +Infinity never
+   * stays a score (it becomes FLT_MAX). NaN propagates.
+   */
+  addTile(s: number, lds: number, rows: number, cols: number, x: number, ldx: number): void;
+
+  /**
+   * ALiBi: s[r][c] += slope · ((firstKey + c) − (firstQueryPos + r)), the product rounded to float32,
+   * the sum saturating as addTile's.
+   */
+  addAlibi(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    slope: number,
+    firstQueryPos: number,
+    firstKey: number,
+  ): void;
+
+  /**
+   * Logit softcapping: s[r][c] = cap · tanh(s[r][c] / cap) (cap > 0), within a few float32 ulp of
+   * the exact value; ±Infinity gives ±cap, NaN stays NaN.
+   */
+  softcapScores(s: number, lds: number, rows: number, cols: number, cap: number): void;
+
+  /**
    * Row softmax in place, max-subtracted. A row whose entries are all -Infinity becomes zeros.
    * If lse >= 0, lse[r] = max + log(sum) (-Infinity for an empty row).
    * A row holding a NaN (not -Infinity, i.e. visible) becomes all NaN, lse NaN. Entries tied at the

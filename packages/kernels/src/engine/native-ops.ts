@@ -16,6 +16,7 @@
  */
 import type { Arena } from './arena.js';
 import { CheckedKernelOps } from './checked-ops.js';
+import { JsKernelOps } from './js-ops.js';
 import type { KernelOps } from './kernel-ops.js';
 
 /** The CPU paths compiled into the addon, fastest first. */
@@ -126,12 +127,40 @@ export function setNativePath(path?: NativePath): NativePathInfo {
 class NativeKernels implements KernelOps {
   private heap: Float32Array | undefined;
   private address = 0;
+  /** The score-tile primitives the addon does not implement yet run as the JS kernels on the same memory. */
+  private readonly js: JsKernelOps;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly arena: Arena,
     private readonly scratch: number,
-  ) {}
+  ) {
+    this.js = new JsKernelOps(arena);
+  }
+
+  maskRanges(s: number, lds: number, rows: number, cols: number, firstKey: number, ranges: number): void {
+    this.js.maskRanges(s, lds, rows, cols, firstKey, ranges);
+  }
+
+  addTile(s: number, lds: number, rows: number, cols: number, x: number, ldx: number): void {
+    this.js.addTile(s, lds, rows, cols, x, ldx);
+  }
+
+  addAlibi(
+    s: number,
+    lds: number,
+    rows: number,
+    cols: number,
+    slope: number,
+    firstQueryPos: number,
+    firstKey: number,
+  ): void {
+    this.js.addAlibi(s, lds, rows, cols, slope, firstQueryPos, firstKey);
+  }
+
+  softcapScores(s: number, lds: number, rows: number, cols: number, cap: number): void {
+    this.js.softcapScores(s, lds, rows, cols, cap);
+  }
 
   /** Fills the block's head (heap address, scratch) and returns it. */
   private begin(): Float64Array {
