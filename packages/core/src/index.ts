@@ -72,6 +72,7 @@ export type {
   Tensor,
 } from './types.js';
 export {
+  type AttentionShape,
   assertSupported,
   attentionOptionsSchema,
   attentionOptionsShape,
@@ -81,6 +82,7 @@ export {
   parseCachedAttentionCall,
   parseOptions,
   parseTensor,
+  problemForShape,
   tensorSchema,
   validateAttentionInputs,
 } from './validate.js';

@@ -588,6 +588,38 @@ function finishCall<O extends AttentionOptions>(
   return { problem, options: opts, out, lse };
 }
 
+/** The dimensions of a call without its tensors. */
+export interface AttentionShape {
+  readonly batch: number;
+  readonly qHeads: number;
+  readonly kvHeads: number;
+  readonly qLength: number;
+  readonly kvLength: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+}
+
+/**
+ * The problem a call of this shape and these common options would have, without tensors (the FLOP
+ * model, budgets and plans need no data). Same rules and errors as parseAttentionCall.
+ */
+export function problemForShape(shape: AttentionShape, options?: AttentionOptions): AttentionProblem {
+  const opts = parseOptions(attentionOptionsSchema, options);
+  const { batch, qHeads, kvHeads, qLength, kvLength, headDim, valueDim } = shape;
+  const q: Tensor = { data: new Float32Array(0), shape: [batch, qHeads, qLength, headDim] };
+  const keys = {
+    kBatch: batch,
+    kvHeads,
+    kvLength,
+    headDim,
+    vBatch: batch,
+    vHeads: kvHeads,
+    vLength: kvLength,
+    valueDim,
+  };
+  return finishCall(q, keys, [], opts as AttentionOptions).problem;
+}
+
 /** The problem of a call with the common options alone (the oracles' entry). */
 export function validateAttentionInputs(
   q: Tensor,

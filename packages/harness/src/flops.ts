@@ -7,32 +7,17 @@
  * GFLOP/s compares variants on the same work (for linear attention it is the softmax work the
  * approximation stands in for).
  */
-import { type AttentionProblem, attentionFlops as coreAttentionFlops, visiblePairs } from '@attnkit/core';
+import {
+  type AttentionProblem,
+  attentionFlops as coreAttentionFlops,
+  problemForShape,
+  visiblePairs,
+} from '@attnkit/core';
 import { type CaseShape, type MaskSpec, maskOptions } from './suite.js';
 
 /** An AttentionProblem for a shape and mask without tensors (the FLOP model and budgets need no data). */
 export function problemFor(shape: CaseShape, mask: MaskSpec): AttentionProblem {
-  const options = maskOptions(mask);
-  const window = options.window ?? [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
-  const windowRight = options.causal ? Math.min(window[1], 0) : window[1];
-  const validKeys = new Array<number>(shape.batch).fill(shape.kvLength);
-  return {
-    batch: shape.batch,
-    qHeads: shape.qHeads,
-    kvHeads: shape.kvHeads,
-    groupSize: shape.qHeads / shape.kvHeads,
-    qLength: shape.qLength,
-    kvLength: shape.kvLength,
-    headDim: shape.headDim,
-    valueDim: shape.valueDim,
-    scale: 1 / Math.sqrt(shape.headDim),
-    causal: options.causal ?? false,
-    windowLeft: window[0],
-    windowRight,
-    validKeys,
-    hasKvLengths: false,
-    masked: (options.causal ?? false) || Number.isFinite(window[0]) || Number.isFinite(windowRight),
-  };
+  return problemForShape(shape, maskOptions(mask));
 }
 
 /** Pairs actually attended (core's visiblePairs): B·Hq·Lq·Lk without a mask. */
