@@ -8,6 +8,7 @@ import {
   type AttentionProblem,
   attentionFlops,
   errorStats,
+  problemForShape,
   randn,
   referenceAttention,
   type Tensor,
@@ -55,26 +56,16 @@ function maskOptions(request: CaseRequest): { causal?: boolean; window?: [number
 /** The problem the FLOP model counts (docs/design.md, FLOP model): same for every variant. */
 function problemOf(request: CaseRequest): AttentionProblem {
   const { heads, n, headDim } = request;
-  const mask = maskOptions(request);
-  const left = mask.window ? mask.window[0] : Number.POSITIVE_INFINITY;
-  const right = mask.causal ? 0 : mask.window ? mask.window[1] : Number.POSITIVE_INFINITY;
-  return {
+  const shape = {
     batch: 1,
     qHeads: heads,
     kvHeads: heads,
-    groupSize: 1,
     qLength: n,
     kvLength: n,
     headDim,
     valueDim: headDim,
-    scale: 1 / Math.sqrt(headDim),
-    causal: mask.causal === true,
-    windowLeft: left,
-    windowRight: right,
-    validKeys: [n],
-    hasKvLengths: false,
-    masked: mask.causal === true || mask.window !== undefined,
   };
+  return problemForShape(shape, maskOptions(request));
 }
 
 /** One head of a [1, H, N, d] tensor as a [1, 1, N, d] tensor (a view, no copy). */

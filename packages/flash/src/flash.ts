@@ -57,7 +57,7 @@ const defined = defineVariant<FlashOptions, FlashParams>({
     const split = planSplits(problem, items, 2 * blockK, blockK);
     return {
       items: items * split.keySplits,
-      scratchFloats: scratchFloats(blockQ, blockK),
+      scratchFloats: scratchFloats(problem, blockQ, blockK),
       params: { blockQ, blockK, queryBlocks: Math.ceil(problem.qLength / blockQ), ...split },
       sharedFloats: splitFloats(problem, split),
     };

@@ -18,20 +18,28 @@
  * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per running item (so per thread):
  * one blockQ × blockK score tile + 3 · blockQ row statistics (scratchFloats), independent of N.
  */
-import type { AttentionProblem } from '@attnkit/core';
+import { type AttentionProblem, documentOf } from '@attnkit/core';
 import {
   type ArenaOffsets,
   alignFloats,
   attendValuesByRow,
+  BLOCK_EMPTY,
+  BLOCK_PARTIAL,
   createQueryBlockItem,
   type Engine,
+  emptyRowSpan,
   hiddenValuesNotFinite,
   locateQueryBlockItem,
+  nextVisibleKey,
+  rangeScratchFloats,
+  rowSpan,
   type SplitParams,
+  scoreTile,
   splitOffsets,
+  tileClass,
   type VariantPayload,
+  visibleRunEnd,
 } from '@attnkit/kernels/runtime';
-import { emptyKeyBlockPlan, type MaskGeometry, planKeyBlocks, tileNeedsMask } from './plan.js';
 
 /** Flash's own part of the payload (the rest is the problem and the arena offsets). */
 /** Split-KV (kernels' split-kv.ts): ranges of splitKeys keys (a multiple of blockK), merged at the end. */
@@ -46,27 +54,21 @@ export type FlashPayload = VariantPayload<FlashParams>;
 
 /**
  * Floats of per-item scratch: the score tile, then rowMax, rowSum and the final row sums a
- * normalised second pass divides by (each start 64-byte aligned).
+ * normalised second pass divides by (each start 64-byte aligned), then the row ranges scoreTile
+ * takes for a tile under documents or prefix-LM.
  */
-export function scratchFloats(blockQ: number, blockK: number): number {
-  return alignFloats(blockQ * blockK) + 3 * alignFloats(blockQ);
+export function scratchFloats(problem: AttentionProblem, blockQ: number, blockK: number): number {
+  return alignFloats(blockQ * blockK) + 3 * alignFloats(blockQ) + rangeScratchFloats(problem, blockQ);
 }
 
-// One plan and one geometry per module instance (per thread), reused across items: nothing is
-// allocated per item or per tile.
-const plan = emptyKeyBlockPlan();
+// One located item and one row span per module instance (per thread), reused across items: nothing
+// is allocated per item or per tile.
 const located = createQueryBlockItem();
+const span = emptyRowSpan();
 const locatedPayload: { problem: AttentionProblem; at: ArenaOffsets; params: null } = {
   problem: null as unknown as AttentionProblem,
   at: null as unknown as ArenaOffsets,
   params: null,
-};
-const geometry: { -readonly [K in keyof MaskGeometry]: MaskGeometry[K] } = {
-  qLength: 0,
-  kvLength: 0,
-  windowLeft: 0,
-  windowRight: 0,
-  validKeys: 0,
 };
 
 /**
@@ -80,7 +82,9 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
   // the call's arena (released below), in a pool worker its private region, so threads never share it.
   const { arena } = engine;
   const mark = arena.mark();
-  const scratch = arena.alloc(scratchFloats(payload.params.blockQ, payload.params.blockK));
+  const scratch = arena.alloc(
+    alignFloats(payload.params.blockQ * payload.params.blockK) + 3 * alignFloats(payload.params.blockQ),
+  );
   try {
     if (splits === 1)
       attendQueryBlock(engine, payload, payload.at, item, 0, Number.POSITIVE_INFINITY, scratch);
@@ -97,11 +101,12 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
   }
 }
 
-const splitAt = { q: 0, k: 0, v: 0, out: 0, lse: 0 };
+const splitAt = { q: 0, k: 0, v: 0, out: 0, lse: 0, bias: -1 };
 
 /**
  * One query block against the keys [keysFrom, keysTo) of its visible range (everything unsplit),
- * writing out and lse at `at`'s offsets.
+ * writing out and lse at `at`'s offsets. Under packed documents the block runs one segment of rows
+ * per document, so a tile never mixes two documents' keys.
  */
 function attendQueryBlock(
   engine: Engine,
@@ -113,11 +118,35 @@ function attendQueryBlock(
   scratch: number,
 ): void {
   const { problem } = payload;
-  const { qLength, kvLength, valueDim } = problem;
-  const { blockQ, blockK, queryBlocks } = payload.params;
+  const { blockQ, queryBlocks } = payload.params;
   locatedPayload.problem = problem;
   locatedPayload.at = at;
-  const { b, rowStart, rowEnd } = locateQueryBlockItem(locatedPayload, blockQ, queryBlocks, item, located);
+  const { rowStart, rowEnd } = locateQueryBlockItem(locatedPayload, blockQ, queryBlocks, item, located);
+  const docs = problem.documents;
+  if (docs === null) {
+    attendSegment(engine, payload, rowStart, rowEnd, keysFrom, keysTo, scratch);
+    return;
+  }
+  for (let segment = rowStart; segment < rowEnd; ) {
+    const segmentEnd = Math.min(rowEnd, docs.q[documentOf(docs.q, segment) + 1]!);
+    attendSegment(engine, payload, segment, segmentEnd, keysFrom, keysTo, scratch);
+    segment = segmentEnd;
+  }
+}
+
+/** Rows [rowStart, rowEnd) of the located head against their visible keys in [keysFrom, keysTo). */
+function attendSegment(
+  engine: Engine,
+  payload: FlashPayload,
+  rowStart: number,
+  rowEnd: number,
+  keysFrom: number,
+  keysTo: number,
+  scratch: number,
+): void {
+  const { problem } = payload;
+  const { valueDim } = problem;
+  const { blockQ, blockK } = payload.params;
   const rows = rowEnd - rowStart;
   const acc = located.out + rowStart * valueDim;
   const lse = located.lse + rowStart;
@@ -125,27 +154,23 @@ function attendQueryBlock(
   const rowSum = rowMax + alignFloats(blockQ);
   const finalSum = rowSum + alignFloats(blockQ);
 
-  // 1. fresh running statistics and accumulator for this block (the scratch was allocated before and
-  //    nothing is allocated below, so this heap view stays valid for the whole item)
+  // 1. fresh running statistics and accumulator for these rows (the scratch was allocated before and
+  //    nothing is allocated below but scoreTile's row ranges, which it releases, so this heap view
+  //    stays valid for the whole item)
   const heap = engine.arena.heap;
   heap.fill(Number.NEGATIVE_INFINITY, rowMax, rowMax + rows);
   heap.fill(0, rowSum, rowSum + rows);
   heap.fill(0, acc, acc + rows * valueDim);
 
-  // 2. which keys this block visits, and where the mask can be skipped
-  geometry.qLength = qLength;
-  geometry.kvLength = kvLength;
-  geometry.windowLeft = problem.windowLeft;
-  geometry.windowRight = problem.windowRight;
-  geometry.validKeys = problem.validKeys[b]!;
-  planKeyBlocks(geometry, rowStart, rowEnd, plan);
-  // a split sees only its own keys (a row with none there: zeros, lse −∞, no weight in the merge)
-  plan.keyStart = Math.max(plan.keyStart, keysFrom);
-  plan.keyEnd = Math.min(plan.keyEnd, keysTo);
+  // 2. which keys the rows visit: their visible union, clipped to a split's keys (a row with none
+  //    there: zeros, lse −∞, no weight in the merge)
+  rowSpan(problem, located.b, rowStart, rowEnd, span);
+  const keyStart = Math.max(span.first, keysFrom);
+  const keyEnd = Math.min(span.end, keysTo);
 
   // 3. key tiles, FlashAttention-2 inner loop; 4. one division per row at the end, lse straight
   //    into the arena's lse rows
-  attendKeyTiles(engine, payload, b, rowStart, rowEnd, scratch, -1);
+  attendKeyTiles(engine, payload, rowStart, rowEnd, keyStart, keyEnd, scratch, -1);
   engine.ops.finishRows(acc, valueDim, rows, valueDim, rowMax, rowSum, acc, valueDim, lse);
 
   // 5. The unnormalised accumulator holds up to rowSum · max|v|: with values near FLT_MAX it can
@@ -157,7 +182,7 @@ function attendQueryBlock(
   for (let r = 0; r < rows; r++) heap[finalSum + r] = heap[rowSum + r]!;
   heap.fill(0, rowSum, rowSum + rows);
   heap.fill(0, acc, acc + rows * valueDim);
-  attendKeyTiles(engine, payload, b, rowStart, rowEnd, scratch, finalSum);
+  attendKeyTiles(engine, payload, rowStart, rowEnd, keyStart, keyEnd, scratch, finalSum);
   for (let r = 0; r < rows; r++) {
     if (heap[finalSum + r] === 0) heap.fill(0, acc + r * valueDim, acc + (r + 1) * valueDim); // saw no key
   }
@@ -183,96 +208,115 @@ function accumulatorOverflowed(
 }
 
 /**
- * The tile loop over the plan's key tiles. `normaliser` < 0: the online pass (running max and sums,
+ * The tile loop over keys [keyStart, keyEnd): tiles of at most blockK keys, each a run of key columns
+ * the general part does not hide entirely (score-tile.ts: empty tiles are skipped, full ones run
+ * unmasked, partial ones masked). `normaliser` < 0: the online pass (running max and sums,
  * acc += P·V). `normaliser` ≥ 0: the normalised pass, rowMax already final (so no rescaling), P
  * divided by the final row sums at `normaliser` before acc += P·V.
  */
 function attendKeyTiles(
   engine: Engine,
   payload: FlashPayload,
-  b: number,
   rowStart: number,
   rowEnd: number,
+  keyStart: number,
+  keyEnd: number,
   scratch: number,
   normaliser: number,
 ): void {
-  const { ops } = engine;
   const { problem } = payload;
-  const { qLength, kvLength, headDim, valueDim } = problem;
   const { blockQ, blockK } = payload.params;
-  const rows = rowEnd - rowStart;
-  const qRows = located.q + rowStart * headDim;
-  const acc = located.out + rowStart * valueDim;
-  const keys = located.k;
-  const values = located.v;
+  const { b } = located;
+  const h = located.head;
   const scores = scratch;
   const rowMax = scratch + alignFloats(blockQ * blockK);
   const rowSum = rowMax + alignFloats(blockQ);
-  const firstQueryPos = rowStart + kvLength - qLength;
-  for (let tileStart = plan.keyStart; tileStart < plan.keyEnd; tileStart += blockK) {
-    const tileEnd = Math.min(tileStart + blockK, plan.keyEnd);
-    const cols = tileEnd - tileStart;
-    ops.gemmNT(
-      rows,
-      cols,
-      headDim,
-      qRows,
-      headDim,
-      keys + tileStart * headDim,
-      headDim,
-      scores,
-      blockK,
-      problem.scale,
-      0,
+  let tileStart = nextVisibleKey(problem, b, h, rowStart, rowEnd, keyStart, keyEnd);
+  while (tileStart < keyEnd) {
+    const tileEnd = visibleRunEnd(
+      problem,
+      b,
+      h,
+      rowStart,
+      rowEnd,
+      tileStart,
+      Math.min(tileStart + blockK, keyEnd),
     );
-    const masked = tileNeedsMask(plan, tileStart, tileEnd);
-    if (masked) {
-      ops.maskBand(
-        scores,
-        blockK,
-        rows,
-        cols,
-        firstQueryPos,
-        tileStart,
-        problem.windowLeft,
-        problem.windowRight,
-        geometry.validKeys,
-      );
-    }
-    ops.onlineSoftmaxStep(scores, blockK, rows, cols, rowMax, rowSum, acc, valueDim, valueDim);
-    if (normaliser >= 0) ops.divideRows(scores, blockK, rows, cols, normaliser, 0);
-    // A key some row cannot see is left out of that row's sum, not multiplied by zero, when its value
-    // is not finite (0 · NaN = NaN); only a masked tile can hold one, and only its ragged keys (those
-    // outside the rows' common range) are checked, with the banded step's own check.
-    if (masked && hiddenValuesNotFinite(engine, problem, located, b, rowStart, rowEnd, tileStart, tileEnd)) {
-      attendValuesByRow(
+    const cls = tileClass(problem, span, b, h, rowStart, rowEnd, tileStart, tileEnd);
+    if (cls !== BLOCK_EMPTY)
+      attendTile(
         engine,
-        problem,
-        values,
-        located.out,
-        b,
+        payload,
         rowStart,
         rowEnd,
         tileStart,
         tileEnd,
+        cls === BLOCK_PARTIAL,
         scores,
-        blockK,
-        1,
+        rowMax,
+        rowSum,
+        normaliser,
       );
-      continue;
-    }
-    ops.gemmNN(
-      rows,
-      valueDim,
-      cols,
-      scores,
-      blockK,
-      values + tileStart * valueDim,
-      valueDim,
-      acc,
-      valueDim,
-      1,
-      1,
-    );
+    tileStart = nextVisibleKey(problem, b, h, rowStart, rowEnd, tileEnd, keyEnd);
   }
+}
+
+/** One tile: scores, bias/modifiers/mask, the online softmax step, acc += P·V. */
+function attendTile(
+  engine: Engine,
+  payload: FlashPayload,
+  rowStart: number,
+  rowEnd: number,
+  tileStart: number,
+  tileEnd: number,
+  masked: boolean,
+  scores: number,
+  rowMax: number,
+  rowSum: number,
+  normaliser: number,
+): void {
+  const { ops } = engine;
+  const { problem } = payload;
+  const { headDim, valueDim } = problem;
+  const { blockK } = payload.params;
+  const { b } = located;
+  const rows = rowEnd - rowStart;
+  const cols = tileEnd - tileStart;
+  const acc = located.out + rowStart * valueDim;
+  ops.gemmNT(
+    rows,
+    cols,
+    headDim,
+    located.q + rowStart * headDim,
+    headDim,
+    located.k + tileStart * headDim,
+    headDim,
+    scores,
+    blockK,
+    problem.scale,
+    0,
+  );
+  scoreTile(engine, problem, located, b, rowStart, rows, tileStart, cols, scores, blockK, masked);
+  ops.onlineSoftmaxStep(scores, blockK, rows, cols, rowMax, rowSum, acc, valueDim, valueDim);
+  if (normaliser >= 0) ops.divideRows(scores, blockK, rows, cols, normaliser, 0);
+  // A key some row cannot see is left out of that row's sum, not multiplied by zero, when its value
+  // is not finite (0 · NaN = NaN); only a masked tile can hold one, and the banded step's own check
+  // reads only the keys that need it.
+  if (masked && hiddenValuesNotFinite(engine, problem, located, b, rowStart, rowEnd, tileStart, tileEnd)) {
+    attendValuesByRow(engine, problem, located, b, rowStart, rowEnd, tileStart, tileEnd, scores, blockK, 1);
+    return;
+  }
+  ops.gemmNN(
+    rows,
+    valueDim,
+    cols,
+    scores,
+    blockK,
+    located.v + tileStart * valueDim,
+    valueDim,
+    acc,
+    valueDim,
+    1,
+    1,
+  );
 }

@@ -62,7 +62,15 @@ function exactAttention(q: Tensor, k: Tensor, v: Tensor, causal: boolean): Tenso
     const shift = problem.kvLength - problem.qLength;
     for (let b = 0; b < problem.batch; b++) {
       for (let h = 0; h < problem.qHeads; h++) {
-        const head = headOffsetsInto(problem, placed, b, h, { q: 0, out: 0, lse: 0, k: 0, v: 0 });
+        const head = headOffsetsInto(problem, placed, b, h, {
+          q: 0,
+          out: 0,
+          lse: 0,
+          k: 0,
+          v: 0,
+          head: 0,
+          bias: -1,
+        });
         for (let first = 0; first < problem.qLength; first += rowsPerBlock) {
           const last = Math.min(problem.qLength, first + rowsPerBlock);
           const keyEnd = causal ? Math.min(problem.kvLength, last + shift) : problem.kvLength;

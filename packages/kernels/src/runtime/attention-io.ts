@@ -4,8 +4,9 @@
  * into the caller's tensor. Layout in the arena matches the tensors (BHSD, row-major), so
  * head (b, h) of q starts at qOffset + ((b · Hq + h) · Lq) · Dk.
  */
-import { type AttentionProblem, firstVisibleKey, type Tensor, visibleKeyEnd } from '@attnkit/core';
+import { type AttentionProblem, documentOf, emptyRowRange, rowRange, type Tensor } from '@attnkit/core';
 import type { Engine } from '../engine/engine.js';
+import { BLOCK_FULL, emptyRowSpan, generalSees, rowSpan, scoreTile, tileClass } from './score-tile.js';
 import type { HeadOffsets } from './variant-runtime.js';
 
 /** Where a call's tensors sit in the arena (float offsets). */
@@ -17,6 +18,8 @@ export interface ArenaOffsets {
   readonly out: number;
   /** [B, Hq, Lq] log-sum-exp rows. */
   readonly lse: number;
+  /** The score bias [B|1, Hq|1, Lq, Lk] (options.bias), −1 without one. */
+  readonly bias: number;
 }
 
 export interface PlacedAttention extends ArenaOffsets {
@@ -34,6 +37,7 @@ export function placeAttention(
   q: Tensor,
   k: Tensor,
   v: Tensor,
+  bias?: Tensor,
 ): PlacedAttention {
   const { arena } = engine;
   const mark = arena.mark();
@@ -43,7 +47,18 @@ export function placeAttention(
   const rows = problem.batch * problem.qHeads * problem.qLength;
   const out = arena.alloc(rows * problem.valueDim);
   const lse = arena.alloc(rows);
-  return { mark, q: qOffset, k: kOffset, v: vOffset, out, lse };
+  const biasOffset = problem.bias && bias ? arena.put(bias.data) : -1;
+  return { mark, q: qOffset, k: kOffset, v: vOffset, out, lse, bias: biasOffset };
+}
+
+/** Floats of the call's bias (options.bias) in the arena; 0 without one. */
+export function biasFloats(
+  problem: Pick<AttentionProblem, 'bias' | 'batch' | 'qHeads' | 'qLength' | 'kvLength'>,
+): number {
+  const bias = problem.bias;
+  if (!bias) return 0;
+  if (bias.batchStride > 0) return problem.batch * bias.batchStride;
+  return (bias.headStride > 0 ? problem.qHeads : 1) * problem.qLength * problem.kvLength;
 }
 
 /** Copies the result out of the arena into `target.out` (or a new tensor) and `target.lse`. */
@@ -103,44 +118,20 @@ export function attendRows(
     problem.scale,
     0,
   );
-  // 2. hide what the band or kvLengths hide inside the range
-  if (problem.masked && cols > 0) {
-    const firstQueryPos = rowStart + problem.kvLength - problem.qLength;
-    ops.maskBand(
-      scores,
-      cols,
-      rows,
-      cols,
-      firstQueryPos,
-      keyStart,
-      problem.windowLeft,
-      problem.windowRight,
-      problem.validKeys[b]!,
-    );
-  }
+  // 2. bias and modifiers, then hide what the mask hides inside the range (score-tile.ts)
+  rowSpan(problem, b, rowStart, rowEnd, span);
+  const masked = tileClass(problem, span, b, head.head, rowStart, rowEnd, keyStart, keyEnd) !== BLOCK_FULL;
+  scoreTile(engine, problem, head, b, rowStart, rows, keyStart, cols, scores, cols, masked);
   // 3. probabilities (empty rows → zeros, lse −∞)
   ops.softmaxRows(scores, cols, rows, cols, head.lse + rowStart);
   // 4. out_rows = P · V_range (cols == 0 writes zeros); keys a row cannot see are left out of its
   //    sum, not multiplied by zero, when a value there is not finite (0 · NaN = NaN)
   if (
-    problem.masked &&
+    masked &&
     cols > 0 &&
     hiddenValuesNotFinite(engine, problem, head, b, rowStart, rowEnd, keyStart, keyEnd)
   ) {
-    attendValuesByRow(
-      engine,
-      problem,
-      head.v,
-      head.out,
-      b,
-      rowStart,
-      rowEnd,
-      keyStart,
-      keyEnd,
-      scores,
-      cols,
-      0,
-    );
+    attendValuesByRow(engine, problem, head, b, rowStart, rowEnd, keyStart, keyEnd, scores, cols, 0);
     return;
   }
   ops.gemmNN(
@@ -158,6 +149,10 @@ export function attendRows(
   );
 }
 
+// One span and one range per module instance (per thread), reused.
+const span = emptyRowSpan();
+const rowKeys = emptyRowRange();
+
 /**
  * True when a value row that some of rows [rowStart, rowEnd) cannot see, inside keys [keyStart,
  * keyEnd), holds a NaN or an infinity. Only the keys outside the rows' common range are read
@@ -173,13 +168,15 @@ export function hiddenValuesNotFinite(
   keyStart: number,
   keyEnd: number,
 ): boolean {
-  const { qLength, kvLength, windowLeft, windowRight, valueDim } = problem;
-  // Keys every row sees: [first visible of the last row, end of the first row).
-  const fullStart = Math.max(keyStart, firstVisibleKey(rowEnd - 1, qLength, kvLength, windowLeft));
-  const fullEnd = Math.min(
-    keyEnd,
-    visibleKeyEnd(rowStart, qLength, kvLength, windowRight, problem.validKeys[b]!),
-  );
+  const { valueDim } = problem;
+  // A general part may hide any key of the tile: check them all (O(keys · Dv), next to the product).
+  if (problem.generalMask !== null) {
+    return anyNotFinite(engine, head.v + keyStart * valueDim, head.v + keyEnd * valueDim);
+  }
+  // Keys every row sees: the rows' intersection.
+  rowSpan(problem, b, rowStart, rowEnd, span);
+  const fullStart = Math.max(keyStart, span.fullFirst);
+  const fullEnd = Math.min(keyEnd, span.fullEnd);
   if (fullEnd <= fullStart)
     return anyNotFinite(engine, head.v + keyStart * valueDim, head.v + keyEnd * valueDim);
   return (
@@ -196,13 +193,12 @@ export function anyNotFinite(engine: Engine, from: number, to: number): boolean 
 /**
  * P·V one row at a time over exactly the keys each row sees (the slow path when hidden values are
  * not finite): row r of `scores` (leading dimension ld, column 0 = key keyStart) times its visible
- * value rows, into out row r (beta 0: overwrite; 1: accumulate).
+ * value rows, run by run, into out row r (beta 0: overwrite; 1: accumulate).
  */
 export function attendValuesByRow(
   engine: Engine,
   problem: AttentionProblem,
-  values: number,
-  out: number,
+  head: HeadOffsets,
   b: number,
   rowStart: number,
   rowEnd: number,
@@ -212,27 +208,38 @@ export function attendValuesByRow(
   ld: number,
   beta: number,
 ): void {
-  const { qLength, kvLength, windowLeft, windowRight, valueDim } = problem;
-  const validKeys = problem.validKeys[b]!;
+  const { valueDim } = problem;
+  const values = head.v;
+  const out = head.out;
   for (let row = rowStart; row < rowEnd; row++) {
-    const first = Math.max(keyStart, firstVisibleKey(row, qLength, kvLength, windowLeft));
-    const end = Math.max(
-      first,
-      Math.min(keyEnd, visibleKeyEnd(row, qLength, kvLength, windowRight, validKeys)),
-    );
-    engine.ops.gemmNN(
-      1,
-      valueDim,
-      end - first,
-      scores + (row - rowStart) * ld + (first - keyStart),
-      ld,
-      values + first * valueDim,
-      valueDim,
-      out + row * valueDim,
-      valueDim,
-      1,
-      beta,
-    );
+    rowRange(problem, b, row, rowKeys);
+    const first = Math.max(keyStart, rowKeys.first);
+    const end = Math.max(first, Math.min(keyEnd, rowKeys.end));
+    const outRow = out + row * valueDim;
+    if (beta === 0) engine.arena.heap.fill(0, outRow, outRow + valueDim);
+    // runs of keys the general part lets the row see (one run without a general part)
+    let run = first;
+    while (run < end) {
+      while (run < end && !generalSees(problem, b, head.head, row, run)) run++;
+      let runEnd = run;
+      while (runEnd < end && generalSees(problem, b, head.head, row, runEnd)) runEnd++;
+      if (runEnd > run) {
+        engine.ops.gemmNN(
+          1,
+          valueDim,
+          runEnd - run,
+          scores + (row - rowStart) * ld + (run - keyStart),
+          ld,
+          values + run * valueDim,
+          valueDim,
+          outRow,
+          valueDim,
+          1,
+          1,
+        );
+      }
+      run = runEnd;
+    }
   }
 }
 
@@ -255,13 +262,37 @@ export function attendBand(
   keysFrom = 0,
   keysTo = Number.POSITIVE_INFINITY,
 ): void {
-  const { qLength, kvLength, windowLeft, windowRight } = problem;
+  // Packed documents: one segment of rows per document, so a union never spans two documents
+  // (their positions jump, and the scores buffer holds one band's width).
+  const docs = problem.documents;
+  if (docs !== null) {
+    let segment = rowStart;
+    while (segment < rowEnd) {
+      const d = documentOf(docs.q, segment);
+      const segmentEnd = Math.min(rowEnd, docs.q[d + 1]!);
+      attendSegment(engine, problem, head, b, segment, segmentEnd, scores, keysFrom, keysTo);
+      segment = segmentEnd;
+    }
+    return;
+  }
+  attendSegment(engine, problem, head, b, rowStart, rowEnd, scores, keysFrom, keysTo);
+}
+
+function attendSegment(
+  engine: Engine,
+  problem: AttentionProblem,
+  head: HeadOffsets,
+  b: number,
+  rowStart: number,
+  rowEnd: number,
+  scores: number,
+  keysFrom: number,
+  keysTo: number,
+): void {
   // the rows' visible union, clipped to [keysFrom, keysTo) when the call splits its keys
-  const keyStart = Math.max(keysFrom, firstVisibleKey(rowStart, qLength, kvLength, windowLeft));
-  const keyEnd = Math.min(
-    keysTo,
-    visibleKeyEnd(rowEnd - 1, qLength, kvLength, windowRight, problem.validKeys[b]!),
-  );
+  rowSpan(problem, b, rowStart, rowEnd, span);
+  const keyStart = Math.max(keysFrom, span.first);
+  const keyEnd = Math.min(keysTo, span.end);
   // An empty range still runs: attendRows writes zeros and lse = −∞ for rows that see nothing.
   attendRows(engine, problem, head, b, rowStart, rowEnd, keyStart, Math.max(keyStart, keyEnd), scores);
 }

@@ -7,8 +7,10 @@
  * buffer of bandScoreFloats floats from the running thread's arena, released when the item ends.
  */
 import type { AttentionProblem } from '@attnkit/core';
+import { alignFloats } from '../engine/arena.js';
 import type { Engine } from '../engine/engine.js';
 import { type ArenaOffsets, attendBand, bandScoreFloats } from './attention-io.js';
+import { rangeScratchFloats } from './score-tile.js';
 import { planSplits, type SplitParams, splitFloats, splitOffsets } from './split-kv.js';
 import {
   createQueryBlockItem,
@@ -30,7 +32,7 @@ const MIN_SPLIT_KEYS = 512;
 // One located item, one payload view and one offsets object per module instance (per thread),
 // reused: nothing is allocated per item.
 const located = createQueryBlockItem();
-const splitAt = { q: 0, k: 0, v: 0, out: 0, lse: 0 };
+const splitAt = { q: 0, k: 0, v: 0, out: 0, lse: 0, bias: -1 };
 const view: { problem: AttentionProblem; at: ArenaOffsets; params: null } = {
   problem: null as unknown as AttentionProblem,
   at: null as unknown as ArenaOffsets,
@@ -39,7 +41,11 @@ const view: { problem: AttentionProblem; at: ArenaOffsets; params: null } = {
 
 /** Floats of one item's scores buffer. */
 export function bandItemScratchFloats(problem: AttentionProblem, blockQ: number): number {
-  return bandScoreFloats(blockQ, problem.kvLength, problem.windowLeft, problem.windowRight);
+  // scores, then the row ranges scoreTile takes above them
+  return (
+    alignFloats(bandScoreFloats(blockQ, problem.kvLength, problem.windowLeft, problem.windowRight)) +
+    rangeScratchFloats(problem, blockQ)
+  );
 }
 
 /** Runs item `item` (one query block of one head) to completion, writing its out and lse rows. */
@@ -56,7 +62,9 @@ export function runBandItem(engine: Engine, payload: VariantPayload<BandParams>,
   const { arena } = engine;
   const mark = arena.mark();
   try {
-    const scores = arena.alloc(bandItemScratchFloats(problem, params.blockQ));
+    const scores = arena.alloc(
+      bandScoreFloats(params.blockQ, problem.kvLength, problem.windowLeft, problem.windowRight),
+    );
     const keysFrom = splits === 1 ? 0 : split * params.splitKeys;
     const keysTo = splits === 1 ? Number.POSITIVE_INFINITY : keysFrom + params.splitKeys;
     attendBand(

@@ -26,6 +26,7 @@ import type { Engine } from '../engine/engine.js';
 import { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
 import { maxThreads } from '../pool/thread-pool.js';
 import { type ArenaOffsets, finishAttention, placeAttention } from './attention-io.js';
+import { applySinks, scoreFunctionsOf, setScoreFunctions } from './score-tile.js';
 import {
   callArenaFloats,
   engineFor,
@@ -104,7 +105,8 @@ export function defineVariant<O extends AttentionOptions & EngineOptions, P>(
       throw new VariantCheckError(error);
     }
     const plan = spec.plan(problem, call.options);
-    const threads = call.options.threads ?? 1;
+    // A score function is a JS closure: it cannot cross to a worker, so its call runs on this thread.
+    const threads = problem.hasScoreFunction ? 1 : (call.options.threads ?? 1);
     // The pool runs at most maxThreads() threads, whatever was asked (results are the same bits).
     const running = Math.min(threads, maxThreads());
     const arenaBytes =
@@ -125,14 +127,17 @@ export function defineVariant<O extends AttentionOptions & EngineOptions, P>(
     assertSupported(spec.name, call.reasons);
     const { problem, plan } = call;
     const engine = engineFor(call.options.backend);
-    const placed = placeAttention(engine, problem, q, k, v);
+    const placed = placeAttention(engine, problem, q, k, v, call.options.bias);
+    if (problem.hasScoreFunction) setScoreFunctions(scoreFunctionsOf(call.options.scoreMod));
     try {
       const params = spec.place ? spec.place(engine, problem, call.options, plan.params) : plan.params;
       const payload: VariantPayload<P> = { problem, at: placed, params };
       runWorkItems(engine, spec.work, payload, plan.items, call.threads, plan.scratchFloats);
       spec.finish?.(engine, problem, placed, params);
+      applySinks(engine, problem, placed.out, placed.lse);
       return finishAttention(engine, problem, placed, call);
     } finally {
+      if (problem.hasScoreFunction) setScoreFunctions([]);
       engine.arena.release(placed.mark);
     }
   }

@@ -35,6 +35,7 @@ export {
   attendRows,
   attendValuesByRow,
   bandScoreFloats,
+  biasFloats,
   finishAttention,
   hiddenValuesNotFinite,
   type PlacedAttention,
@@ -58,6 +59,25 @@ export {
   type KVStoreConfig,
   type KVStorePolicy,
 } from './kv-store.js';
+export {
+  applySinks,
+  BLOCK_EMPTY,
+  BLOCK_FULL,
+  BLOCK_PARTIAL,
+  emptyRowSpan,
+  generalClass,
+  generalSees,
+  nextVisibleKey,
+  type RowSpan,
+  rangeScratchFloats,
+  rowSpan,
+  scoreFunctionsOf,
+  scoreTile,
+  setScoreFunctions,
+  type TileHead,
+  tileClass,
+  visibleRunEnd,
+} from './score-tile.js';
 export {
   mergeSplits,
   noSplit,

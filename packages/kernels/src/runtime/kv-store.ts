@@ -21,6 +21,7 @@ import {
   type AttentionProblem,
   kvHeadOf,
   queryHeadRow,
+  type ScoreMod,
   type Tensor,
 } from '@attnkit/core';
 import { alignFloats } from '../engine/arena.js';
@@ -33,6 +34,7 @@ import {
 } from '../engine/engine.js';
 import { attendBand, bandScoreFloats } from './attention-io.js';
 import { parseCacheAppend } from './kv-cache-input.js';
+import { applySinks, scoreFunctionsOf, setScoreFunctions } from './score-tile.js';
 import type { HeadOffsets } from './variant-runtime.js';
 
 export type KVStorePolicy = 'grow' | 'fixed' | 'ring';
@@ -278,7 +280,11 @@ export class KVStore {
     problem: AttentionProblem,
     first: number,
     blockQ: number,
-    target: { readonly out: Tensor | null; readonly lse: Float32Array | null },
+    target: {
+      readonly out: Tensor | null;
+      readonly lse: Float32Array | null;
+      readonly options?: { readonly bias?: Tensor; readonly scoreMod?: ScoreMod | readonly ScoreMod[] };
+    },
   ): Tensor {
     const { batch, qHeads, qLength, headDim, valueDim, kvLength } = problem;
     const rows = Math.max(1, Math.min(blockQ, qLength));
@@ -291,12 +297,20 @@ export class KVStore {
       const out = arena.alloc(total * valueDim);
       const lse = arena.alloc(total);
       const scores = arena.alloc(bandScoreFloats(rows, kvLength, problem.windowLeft, problem.windowRight));
-      const head: HeadOffsets = { q: 0, out: 0, lse: 0, k: 0, v: 0 };
+      const bias = problem.bias && target.options?.bias ? arena.put(target.options.bias.data) : -1;
+      const head: HeadOffsets = { q: 0, out: 0, lse: 0, k: 0, v: 0, head: 0, bias: -1 };
+      // a score function runs here, on the calling thread (the cache attends on one thread)
+      setScoreFunctions(scoreFunctionsOf(target.options?.scoreMod));
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < qHeads; h++) {
           const row = queryHeadRow(problem, b, h);
           // The kv head's rows start at the store's stride, not at the span's length.
           const kvHead = b * this.kvHeads + kvHeadOf(problem, h);
+          head.head = h;
+          head.bias =
+            bias >= 0 && problem.bias
+              ? bias + b * problem.bias.batchStride + h * problem.bias.headStride
+              : -1;
           head.q = queries + row * headDim;
           head.out = out + row * valueDim;
           head.lse = lse + row;
@@ -307,6 +321,7 @@ export class KVStore {
           }
         }
       }
+      applySinks(this.engine, problem, out, lse);
       const result = target.out ?? {
         data: new Float32Array(total * valueDim),
         shape: [batch, qHeads, qLength, valueDim],
@@ -327,7 +342,7 @@ export class KVStore {
 
 /** How a cache attends: the parsed call over positions [first, total), in blocks of blockQ rows. */
 export interface CacheAttendPlan {
-  readonly call: AttentionCall<unknown>;
+  readonly call: AttentionCall<AttentionOptions>;
   readonly first: number;
   readonly blockQ: number;
 }

@@ -69,9 +69,10 @@ export function splitOffsets(
   at: ArenaOffsets,
   params: SplitParams,
   split: number,
-  into: { q: number; k: number; v: number; out: number; lse: number },
+  into: { q: number; k: number; v: number; out: number; lse: number; bias: number },
 ): ArenaOffsets {
   const rows = problem.batch * problem.qHeads * problem.qLength;
+  into.bias = at.bias;
   into.q = at.q;
   into.k = at.k;
   into.v = at.v;

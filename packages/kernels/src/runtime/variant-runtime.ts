@@ -22,13 +22,14 @@ import {
   MAX_ARENA_BYTES,
 } from '../engine/engine.js';
 import { maxThreads, registerWorkModule, runParallel } from '../pool/thread-pool.js';
-import type { ArenaOffsets } from './attention-io.js';
+import { type ArenaOffsets, biasFloats } from './attention-io.js';
 
 /** The dimensions the arena budget reads (an AttentionProblem has them). */
 export type ShapeSummary = Pick<
   AttentionProblem,
   'batch' | 'qHeads' | 'kvHeads' | 'qLength' | 'kvLength' | 'headDim' | 'valueDim'
->;
+> &
+  Partial<Pick<AttentionProblem, 'bias'>>;
 
 /** Work items of a query-blocked call: one per (batch, query head, query block). */
 export function queryBlockItems(
@@ -58,6 +59,7 @@ export function callArenaFloats(
     alignFloats(keys * dims.valueDim) +
     alignFloats(rows * dims.valueDim) +
     alignFloats(rows) +
+    alignFloats(biasFloats({ bias: dims.bias ?? null, ...dims })) +
     running * alignFloats(itemScratchFloats) +
     (running - 1) * (INSTANCE_SCRATCH_BYTES / 4)
   );
@@ -186,7 +188,7 @@ export interface QueryBlockItem extends HeadOffsets {
 }
 
 export function createQueryBlockItem(): QueryBlockItem {
-  return { b: 0, h: 0, rowStart: 0, rowEnd: 0, q: 0, out: 0, lse: 0, k: 0, v: 0 };
+  return { b: 0, h: 0, rowStart: 0, rowEnd: 0, q: 0, out: 0, lse: 0, k: 0, v: 0, head: 0, bias: -1 };
 }
 
 /**
@@ -229,16 +231,23 @@ export function headOffsetsInto<T extends HeadOffsets>(
   into.lse = at.lse + qRow;
   into.k = at.k + kvRow * problem.headDim;
   into.v = at.v + kvRow * problem.valueDim;
+  into.head = h;
+  const bias = problem.bias;
+  into.bias = bias && at.bias >= 0 ? at.bias + b * bias.batchStride + h * bias.headStride : -1;
   return into;
 }
 
-/** Arena offsets of one head's rows. */
+/** Arena offsets of one head's rows, and the query head they belong to. */
 export interface HeadOffsets {
   q: number;
   out: number;
   lse: number;
   k: number;
   v: number;
+  /** Query head index h (ALiBi's slope, a per-head mask). */
+  head: number;
+  /** This (b, h)'s bias rows [Lq, Lk], −1 without a bias. */
+  bias: number;
 }
 
 /**
