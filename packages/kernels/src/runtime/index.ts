@@ -59,6 +59,13 @@ export {
   type KVStorePolicy,
 } from './kv-store.js';
 export {
+  type PagedKVAttendOptions,
+  PagedKVStore,
+  type PagedKVStoreConfig,
+  PagedKVView,
+  type PagedRopeOptions,
+} from './paged-kv-store.js';
+export {
   mergeSplits,
   noSplit,
   placeSplits,
