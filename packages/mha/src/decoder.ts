@@ -5,7 +5,9 @@
  * is causal among itself too) and projects the result. Equal to the full causal pass token by token.
  *
  * The cache factory is an option (any cache with length/step/reset, core's AttentionCache),
- * defaulting to createKVCache from @attnkit/causal, so a rolling or ragged cache can take its place.
+ * defaulting to createKVCache from @attnkit/causal, so a rolling or ragged cache can take its place,
+ * or a view of causal's paged cache (createKVCache: () => paged.view(ids): the decoder's batch rows
+ * are those sequences, forks of one prompt included, with RoPE applied by the cache if it has it).
  * A refused step changes nothing: the cache's step checks its attend before it appends, and the
  * attend options are checked once, when the decoder is created.
  * Time per step of T new positions: O(B·T·dModel·(Hq·dk + Hkv·(dk + dv) + Hq·dv)) for the
@@ -93,7 +95,7 @@ const decoderOptionsSchema = z.strictObject({
 });
 
 /** The cache a factory made, if it has what the decoder calls (a missing step would fail at the first one). */
-function checkCache(cache: unknown): DecoderKVCache {
+function checkCache(cache: unknown, batch: number): DecoderKVCache {
   const candidate = cache as Partial<DecoderKVCache> | null;
   const missing = ['step', 'reset'].filter(
     (name) => typeof candidate?.[name as 'step' | 'reset'] !== 'function',
@@ -103,7 +105,18 @@ function checkCache(cache: unknown): DecoderKVCache {
       'options.createKVCache',
       "a factory whose caches have length, step(q, k, v, options) and reset() (core's AttentionCache)",
       `a factory that returned ${describeValue(cache)}`,
-      "Use createKVCache from '@attnkit/causal' or createRollingKVCache from '@attnkit/sliding-window', or give your cache a step that checks its attend before it appends.",
+      "Use createKVCache or a createPagedKVCache view from '@attnkit/causal', createRollingKVCache from '@attnkit/sliding-window', or give your cache a step that checks its attend before it appends.",
+    );
+  }
+  // A cache that says its batch (core's AttentionCache does) must hold the decoder's rows: a paged
+  // cache's view of other sequences would otherwise fail only at the first step, naming xNew.
+  const cacheBatch = (cache as { batch?: unknown }).batch;
+  if (typeof cacheBatch === 'number' && cacheBatch !== batch) {
+    throw new AttentionInputError(
+      'options.createKVCache',
+      `a factory whose caches hold the decoder's batch of ${batch} sequences`,
+      `a cache of batch ${cacheBatch}`,
+      'Give the decoder batch: ids.length, or view as many sequences as the decoder has rows.',
     );
   }
   return cache as DecoderKVCache;
@@ -148,7 +161,7 @@ class CachedMultiHeadDecoder implements MultiHeadDecoder {
       capacity,
     };
     if (backend !== undefined) spec.backend = backend;
-    this.cache = checkCache(createCache(spec));
+    this.cache = checkCache(createCache(spec), batch);
     try {
       this.cache.checkAttendOptions?.(attendOptions);
     } catch (error) {

@@ -79,6 +79,13 @@ export {
   visibleRunEnd,
 } from './score-tile.js';
 export {
+  type PagedKVAttendOptions,
+  PagedKVStore,
+  type PagedKVStoreConfig,
+  PagedKVView,
+  type PagedRopeOptions,
+} from './paged-kv-store.js';
+export {
   mergeSplits,
   noSplit,
   placeSplits,

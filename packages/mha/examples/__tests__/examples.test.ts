@@ -5,6 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { main as decodeLoop, GENERATED_TOKENS, INITIAL_CAPACITY, PROMPT } from '../decode-loop.js';
+import {
+  PAGE_SIZE,
+  GENERATED_TOKENS as PAGED_GENERATED,
+  PROMPT as PAGED_PROMPT,
+  main as pagedDecode,
+  SAMPLES,
+} from '../paged-decode.js';
 import { FLOAT32_EPSILON, isMain, layerNorm, ROUNDING_ULPS, roundingBound } from '../toy-block.js';
 import { main as transformerBlock } from '../transformer-block.js';
 
@@ -50,6 +57,35 @@ describe('examples/decode-loop', () => {
     const second = decodeLoop(() => {});
     expect(second.generated).toBe(first.generated);
     expect(second.outputDifference).toBe(first.outputDifference);
+  });
+});
+
+describe('examples/paged-decode', () => {
+  const lines: string[] = [];
+  const result = pagedDecode((line) => lines.push(line));
+
+  it('forks one prefilled prompt into samples that share its pages and diverge', () => {
+    expect(result.prompt).toBe(PAGED_PROMPT);
+    expect(result.samples).toHaveLength(SAMPLES);
+    for (const sample of result.samples) expect([...sample]).toHaveLength(PAGED_GENERATED);
+    expect(new Set(result.samples).size).toBe(SAMPLES);
+    // the prompt's pages are taken once and shared by every fork
+    expect(result.pagesAfterPrompt).toBe(Math.ceil(PAGED_PROMPT.length / PAGE_SIZE));
+    expect(result.pagesAfterFork).toBe(result.pagesAfterPrompt);
+    // at the end: the prompt's full pages shared, everything else each sample's own
+    const fullPromptPages = Math.floor(PAGED_PROMPT.length / PAGE_SIZE);
+    expect(result.pagesAtEnd).toBe(
+      fullPromptPages + SAMPLES * (Math.ceil(result.positions / PAGE_SIZE) - fullPromptPages),
+    );
+    expect(result.pagesAtEnd).toBeLessThan(result.pagesUnshared);
+  });
+
+  it('every position of every sample equals the full causal pass with RoPE, within float32 rounding', () => {
+    expect(result.outputBound).toBeLessThan(1e-4);
+    expect(result.logitBound).toBeLessThan(1e-4);
+    expect(result.outputDifference).toBeLessThanOrEqual(result.outputBound);
+    expect(result.logitDifference).toBeLessThanOrEqual(result.logitBound);
+    expect(lines.join('\n')).toContain(result.outputDifference.toExponential(2));
   });
 });
 

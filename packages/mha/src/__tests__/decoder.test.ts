@@ -1,9 +1,10 @@
-import { createKVCache } from '@attnkit/causal';
+import { createKVCache, createPagedKVCache } from '@attnkit/causal';
 import {
   AttentionInputError,
   errorStats,
   formatErrorStats,
   randn,
+  rope,
   type Tensor,
   type Tolerance,
 } from '@attnkit/core';
@@ -336,5 +337,121 @@ describe("the decoder names the cache's complaints where its caller put them", (
     expect(caught).toBeInstanceOf(AttentionInputError);
     expect((caught as AttentionInputError).argument).toBe('options.createKVCache');
     expect((caught as Error).message).toContain('step(q, k, v, options)');
+  });
+});
+
+describe("the decoder on causal's paged cache (a view of some of its sequences)", () => {
+  const dModel = 32;
+  const heads = 4;
+  const kvHeads = 2;
+  const weights = initMultiHeadWeights({
+    dModel,
+    heads,
+    kvHeads,
+    headDim: 8,
+    valueDim: 6,
+    bias: true,
+    biasInit: 'uniform',
+    seed: 21,
+  });
+  const length = 19;
+  const x = randn([2, length, dModel], 22);
+  const paged = (extra: Record<string, unknown> = {}) =>
+    createPagedKVCache({ kvHeads, headDim: 8, valueDim: 6, pageSize: 3, ...extra });
+
+  /** Prefill 5 positions, then one per step; returns every step's rows as [2, length, dModel]. */
+  function decodeAll(decoder: MultiHeadDecoder): Float32Array {
+    const out = new Float32Array(2 * length * dModel);
+    const place = (y: Tensor, from: number, to: number) => {
+      for (let b = 0; b < 2; b++) {
+        out.set(
+          y.data.subarray(b * (to - from) * dModel, (b + 1) * (to - from) * dModel),
+          (b * length + from) * dModel,
+        );
+      }
+    };
+    place(decoder.step(slice(x, 0, 5)), 0, 5);
+    for (let t = 5; t < length; t++) place(decoder.step(slice(x, t, t + 1)), t, t + 1);
+    return out;
+  }
+
+  it('two sequences decoded through a view equal the full causal pass (and the float64 layer)', () => {
+    const cache = paged();
+    const ids = [cache.addSequence(), cache.addSequence()];
+    const decoder = createMultiHeadDecoder(weights, {
+      heads,
+      kvHeads,
+      batch: 2,
+      createKVCache: () => cache.view(ids),
+    });
+    const stepped = decodeAll(decoder);
+    expect(decoder.length).toBe(length);
+    expect(cache.pagesInUse).toBe(2 * Math.ceil(length / 3));
+    const full = multiHeadAttention(x, weights, { heads, kvHeads, causal: true, variant: dense });
+    expectClose(stepped, full.data, STEP_VS_FULL);
+    expectClose(
+      stepped,
+      referenceMultiHeadAttention(x, weights, { heads, kvHeads, causal: true }),
+      VS_FLOAT64,
+    );
+  });
+
+  it('with RoPE applied by the cache: equal to the full pass whose attention ropes q and k', () => {
+    const options = { base: 100, style: 'interleaved' as const, rotaryDim: 4 };
+    const cache = paged({ rope: options });
+    const ids = [cache.addSequence(), cache.addSequence()];
+    const decoder = createMultiHeadDecoder(weights, {
+      heads,
+      kvHeads,
+      batch: 2,
+      createKVCache: () => cache.view(ids),
+    });
+    const stepped = decodeAll(decoder);
+    const withRope = {
+      ...dense,
+      forward: (q: Tensor, k: Tensor, v: Tensor, o?: object) =>
+        dense.forward(rope(q, options), rope(k, options), v, o),
+    };
+    const full = multiHeadAttention(x, weights, { heads, kvHeads, causal: true, variant: withRope });
+    expectClose(stepped, full.data, STEP_VS_FULL);
+    // and RoPE changed the function: the plain layer is far from it
+    const plain = multiHeadAttention(x, weights, { heads, kvHeads, causal: true, variant: dense });
+    expect(errorStats(stepped, plain.data).maxAbs).toBeGreaterThan(1e-2);
+  });
+
+  it('a view of another batch is refused at creation, naming options.createKVCache', () => {
+    const cache = paged();
+    const ids = [cache.addSequence(), cache.addSequence()];
+    let caught: unknown;
+    try {
+      createMultiHeadDecoder(weights, { heads, kvHeads, batch: 3, createKVCache: () => cache.view(ids) });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(AttentionInputError);
+    expect((caught as AttentionInputError).argument).toBe('options.createKVCache');
+    expect((caught as Error).message).toContain('a cache of batch 2');
+  });
+
+  it("the paged cache's byte limit refuses a step, named as xNew, and changes nothing", () => {
+    // 6 pages of 3 positions: 2 sequences × 9 positions fit, a tenth does not
+    const pageBytes = 4 * (16 * Math.ceil((kvHeads * 3 * 8) / 16) + 16 * Math.ceil((kvHeads * 3 * 6) / 16));
+    expectRefusalChangesNothing({
+      create: () => {
+        const cache = paged({ maxBytes: 6 * pageBytes });
+        const ids = [cache.addSequence(), cache.addSequence()];
+        return createMultiHeadDecoder(weights, {
+          heads,
+          kvHeads,
+          batch: 2,
+          createKVCache: () => cache.view(ids),
+        });
+      },
+      before: (decoder) => decoder.step(slice(x, 0, 8)),
+      refuse: (decoder) => decoder.step(slice(x, 8, 10)),
+      argument: 'xNew',
+      after: (decoder) => [decoder.step(slice(x, 8, 9)).data],
+      observe: (decoder) => ({ length: decoder.length }),
+    });
   });
 });

@@ -1,0 +1,768 @@
+/**
+ * The paged, multi-sequence KV cache (docs/design.md, Caches and the layer): keys and values of many
+ * sequences in fixed-size pages from one pool, in a private engine's memory.
+ *
+ * Layout. A page holds `pageSize` consecutive positions of one sequence for every kv head: keys
+ * [Hkv, pageSize, Dk] then values [Hkv, pageSize, Dv] (each part 64-byte aligned). Pages come from
+ * one pool: a free list over pages bump-allocated in the engine's arena, so a page a sequence gives
+ * back is the next one another takes, and the pool never holds more pages than were ever in use at
+ * once. Sequence s keeps a page table: absolute page n (positions [n·P, (n+1)·P)) is
+ * pages[n − startPage]; startPage > 0 only under the window policy, which gives back pages whose
+ * positions no query can see again.
+ *
+ * Sharing. Every page carries a reference count. fork(id) copies the page table and counts each page
+ * once more (O(pages), no float copied); the first append to a sequence whose partly filled last page
+ * is shared copies that one page (copy-on-write), so the two sequences diverge without touching each
+ * other's positions. Full pages are never written again, so they stay shared until given back.
+ *
+ * Refusals. append, attend and step check everything (ids, shapes, options, the byte limit) before
+ * the first write, and the page demand of an append is counted exactly (pages given back by the
+ * window, copies on write, fresh pages) before any page is taken: a refused call changes nothing.
+ *
+ * Attend. Per sequence and kv head, the visible positions are gathered from their pages into one
+ * contiguous scratch run, then every query head of the group attends it with kernels' banded step
+ * (the same arithmetic as KVStore's caches). Cost per attend: the gather, O(S · Hkv · span ·
+ * (Dk + Dv)) copies, next to the attention's O(S · Hq · Lnew · span · (Dk + Dv)): a share of
+ * 1 / (group · Lnew) of the arithmetic, memory traffic of the same order as one query head's read
+ * of its keys. Extra memory per attend: copies of q, out, lse, one gathered head of span · (Dk + Dv)
+ * floats and one scores buffer of blockQ · min(span, blockQ + left) floats. No pool: one thread.
+ *
+ * RoPE. With `rope`, keys are rotated (core's rope) at their sequence positions when appended, and
+ * queries at theirs (the last Lnew positions of each sequence) when attending, as flash-attention's
+ * kv-cache function does; the stored keys are the rotated ones.
+ */
+import {
+  type AttentionCache,
+  AttentionInputError,
+  type AttentionOptions,
+  type AttentionProblem,
+  attentionOptionsShape,
+  describeValue,
+  parseCachedAttentionCall,
+  parseOptions,
+  rope,
+  type Tensor,
+  z,
+} from '@attnkit/core';
+import { alignFloats } from '../engine/arena.js';
+import {
+  type Backend,
+  type BackendChoice,
+  createEngine,
+  type Engine,
+  MAX_ARENA_BYTES,
+} from '../engine/engine.js';
+import { attendBand, bandScoreFloats } from './attention-io.js';
+import { parseCacheAppend } from './kv-cache-input.js';
+import type { HeadOffsets } from './variant-runtime.js';
+
+/** Rotary embeddings the cache applies itself (core's rope options, the positions its own). */
+export interface PagedRopeOptions {
+  /** θ_i = base^(−2i / rotaryDim). Default 10000. */
+  base?: number;
+  /** Default 'neox'. */
+  style?: 'neox' | 'interleaved';
+  /** Features rotated (even, at most headDim). Default headDim. */
+  rotaryDim?: number;
+}
+
+export interface PagedKVStoreConfig {
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  /** Positions per page. */
+  readonly pageSize: number;
+  /** Most bytes the pages may take (default: the WebAssembly memory limit). */
+  readonly maxBytes?: number;
+  readonly backend?: BackendChoice;
+  /** The window policy: a query at position p sees keys [p − window, p]; older pages are given back. */
+  readonly window?: number;
+  /** With a window: most queries one attend may carry (default 1). */
+  readonly maxStepTokens?: number;
+  readonly rope?: PagedRopeOptions;
+  /** Query rows per block of an attend when its options do not say (blockQ). */
+  readonly blockQ: number;
+}
+
+/** An attend's options: the shared ones a cache can honour (causal always), plus blockQ. */
+export interface PagedKVAttendOptions {
+  scale?: number;
+  /** Always causal; false is refused. */
+  causal?: boolean;
+  /** A causal window [left, 0] (narrower than the cache's own window, if it has one). */
+  window?: readonly [left: number, right: number];
+  /** [S, Hq, Lnew, Dv]. */
+  out?: Tensor;
+  /** [S · Hq · Lnew]. */
+  lse?: Float32Array;
+  blockQ?: number;
+}
+
+// Strict: kvLengths is refused (each sequence's own length is its kvLength), and so are the engine's
+// options (the engine is the cache's).
+const { scale, causal, window, out, lse } = attentionOptionsShape;
+const attendOptionsSchema = z.strictObject({
+  scale,
+  causal,
+  window,
+  out,
+  lse,
+  blockQ: z.number().int().positive().optional(),
+});
+
+const idsSchema = z.array(z.number().int().nonnegative(), {
+  error: 'an array of sequence ids (from addSequence or fork)',
+});
+
+function gib(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${bytes} bytes`;
+}
+
+interface Sequence {
+  /** Positions appended so far (positions below startPage · pageSize are given back). */
+  length: number;
+  /** Absolute page number of pages[0]. */
+  startPage: number;
+  /** Pool page indices. */
+  pages: number[];
+}
+
+/** What an append will do to one sequence (counted before anything changes). */
+interface AppendPlan {
+  readonly added: number;
+  readonly newLength: readonly number[];
+  readonly newStartPage: readonly number[];
+  /** Pages the append takes from the pool (fresh ones and copies on write). */
+  readonly taken: number;
+  /** Pages whose last reference the window gives back. */
+  readonly freed: number;
+}
+
+/** What an attend reads, per sequence: the positions [first, length). */
+interface AttendPlan {
+  readonly problem: AttentionProblem;
+  readonly out: Tensor | null;
+  readonly lse: Float32Array | null;
+  readonly blockQ: number;
+  readonly first: readonly number[];
+  readonly length: readonly number[];
+}
+
+function causalOptions(options: unknown, argument = 'options'): unknown {
+  if (options === undefined) return { causal: true };
+  if (typeof options !== 'object' || options === null) return options; // validation names the problem
+  if ((options as { causal?: unknown }).causal === false) {
+    throw new AttentionInputError(
+      `${argument}.causal`,
+      'true or undefined (a KV cache serves causal decoding)',
+      'false',
+      'Use denseAttention or flashAttention for non-causal attention.',
+    );
+  }
+  return { ...options, causal: true };
+}
+
+export class PagedKVStore {
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  readonly pageSize: number;
+  readonly maxBytes: number;
+  /** Pages the byte limit allows. */
+  readonly maxPages: number;
+  /** Bytes of one page (keys and values of pageSize positions, every kv head). */
+  readonly pageBytes: number;
+  readonly window: number | undefined;
+  readonly maxStepTokens: number;
+  readonly rope: Readonly<Required<PagedRopeOptions>> | undefined;
+  readonly backend: Backend;
+  private readonly blockQ: number;
+  private readonly engine: Engine;
+  private readonly keyFloats: number;
+  private readonly pageFloats: number;
+  /** Arena offset of each pool page. */
+  private readonly pageOffsets: number[] = [];
+  /** References to each pool page (0: on the free list). */
+  private readonly refs: number[] = [];
+  private readonly free: number[] = [];
+  private readonly sequences = new Map<number, Sequence>();
+  private nextId = 0;
+  private inUse = 0;
+
+  constructor(config: PagedKVStoreConfig) {
+    this.kvHeads = config.kvHeads;
+    this.headDim = config.headDim;
+    this.valueDim = config.valueDim;
+    this.pageSize = config.pageSize;
+    this.window = config.window;
+    this.maxStepTokens = config.maxStepTokens ?? 1;
+    this.blockQ = config.blockQ;
+    this.keyFloats = alignFloats(config.kvHeads * config.pageSize * config.headDim);
+    this.pageFloats = this.keyFloats + alignFloats(config.kvHeads * config.pageSize * config.valueDim);
+    this.pageBytes = 4 * this.pageFloats;
+    this.maxBytes = Math.min(config.maxBytes ?? MAX_ARENA_BYTES, MAX_ARENA_BYTES);
+    this.maxPages = Math.floor(this.maxBytes / this.pageBytes);
+    if (this.maxPages < 1) {
+      throw new AttentionInputError(
+        config.maxBytes === undefined ? 'options.pageSize' : 'options.maxBytes',
+        `room for at least one page (${gib(this.pageBytes)}: pageSize × kvHeads × (headDim + valueDim) floats)`,
+        gib(this.maxBytes),
+        'Raise maxBytes or use a smaller pageSize.',
+      );
+    }
+    if (config.rope !== undefined) {
+      const rotaryDim = config.rope.rotaryDim ?? config.headDim;
+      if (rotaryDim > config.headDim || rotaryDim % 2 !== 0) {
+        throw new AttentionInputError(
+          'options.rope.rotaryDim',
+          `an even number of features of at most ${config.headDim} (headDim)`,
+          describeValue(rotaryDim),
+          'Rotary embeddings rotate features in pairs.',
+        );
+      }
+      this.rope = { base: config.rope.base ?? 10000, style: config.rope.style ?? 'neox', rotaryDim };
+    }
+    this.engine = createEngine(config.backend, {
+      initialBytes: Math.min(this.maxPages, 16) * this.pageBytes,
+    });
+    this.backend = this.engine.backend;
+  }
+
+  // ---------------------------------------------------------------- sequences
+
+  /** A new, empty sequence; returns its id. */
+  addSequence(): number {
+    const id = this.nextId++;
+    this.sequences.set(id, { length: 0, startPage: 0, pages: [] });
+    return id;
+  }
+
+  /** Gives the sequence's pages back (a page shared with a fork stays with it) and forgets the id. */
+  removeSequence(id: number): void {
+    const sequence = this.sequenceOf(id, 'id');
+    this.releasePages(sequence.pages, 0, sequence.pages.length);
+    this.sequences.delete(id);
+  }
+
+  /** Forgets the sequence's positions (length 0, its pages given back); the id stays valid. */
+  clearSequence(id: number): void {
+    const sequence = this.sequenceOf(id, 'id');
+    this.releasePages(sequence.pages, 0, sequence.pages.length);
+    sequence.pages = [];
+    sequence.length = 0;
+    sequence.startPage = 0;
+  }
+
+  /**
+   * A new sequence holding the same positions as `id`, sharing every page copy-on-write (parallel
+   * sampling, beam search): O(pages), no float copied and no page taken.
+   */
+  fork(id: number): number {
+    const source = this.sequenceOf(id, 'id');
+    const forked = this.nextId++;
+    for (const page of source.pages) this.refs[page]!++;
+    this.sequences.set(forked, {
+      length: source.length,
+      startPage: source.startPage,
+      pages: [...source.pages],
+    });
+    return forked;
+  }
+
+  /** Positions appended to the sequence so far. */
+  length(id: number): number {
+    return this.sequenceOf(id, 'id').length;
+  }
+
+  /** Ids of the live sequences, in the order they were made. */
+  get sequenceIds(): number[] {
+    return [...this.sequences.keys()];
+  }
+
+  /** The pool pages the sequence reads, oldest first (equal entries in two sequences: shared pages). */
+  pagesOf(id: number): readonly number[] {
+    return [...this.sequenceOf(id, 'id').pages];
+  }
+
+  /** Pages held by some sequence. */
+  get pagesInUse(): number {
+    return this.inUse;
+  }
+
+  /** Pages in the pool (in use or free): what the engine's memory holds. */
+  get pooledPages(): number {
+    return this.pageOffsets.length;
+  }
+
+  private sequenceOf(id: unknown, argument: string): Sequence {
+    const sequence = typeof id === 'number' ? this.sequences.get(id) : undefined;
+    if (sequence === undefined) {
+      throw new AttentionInputError(
+        argument,
+        'the id of a live sequence (from addSequence or fork, not removed)',
+        describeValue(id),
+        `The cache holds ${this.sequences.size === 0 ? 'no sequence' : `sequences ${[...this.sequences.keys()].join(', ')}`}.`,
+      );
+    }
+    return sequence;
+  }
+
+  /** Validates ids: a non-empty array of distinct live sequence ids. */
+  private parseIds(ids: unknown): Sequence[] {
+    const result = idsSchema.safeParse(ids);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      const at = typeof issue.path[0] === 'number' ? `ids[${issue.path[0]}]` : 'ids';
+      throw new AttentionInputError(
+        at,
+        at === 'ids'
+          ? 'an array of sequence ids (from addSequence or fork)'
+          : 'a sequence id (an integer >= 0)',
+        describeValue(at === 'ids' ? ids : (ids as unknown[])[issue.path[0] as number]),
+      );
+    }
+    const parsed = result.data;
+    if (parsed.length === 0) {
+      throw new AttentionInputError('ids', 'at least one sequence id', 'an empty array');
+    }
+    const seen = new Set<number>();
+    return parsed.map((id, i) => {
+      if (seen.has(id)) {
+        throw new AttentionInputError(
+          'ids',
+          'distinct sequence ids',
+          `id ${id} twice (at index ${i})`,
+          'Each sequence takes one row of k, v and q per call.',
+        );
+      }
+      seen.add(id);
+      return this.sequenceOf(id, `ids[${i}]`);
+    });
+  }
+
+  private releasePages(pages: readonly number[], from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const page = pages[i]!;
+      if (--this.refs[page]! === 0) {
+        this.free.push(page);
+        this.inUse--;
+      }
+    }
+  }
+
+  /** A page off the free list (the plan made sure there is one). */
+  private takePage(): number {
+    const page = this.free.pop()!;
+    this.refs[page] = 1;
+    this.inUse++;
+    return page;
+  }
+
+  // ---------------------------------------------------------------- append
+
+  /** First position an attend may still need once a sequence holds `length` positions. */
+  private keepFrom(length: number): number {
+    return this.window === undefined ? 0 : Math.max(0, length - this.window - this.maxStepTokens);
+  }
+
+  /** Checks an append and counts its pages exactly; changes nothing. */
+  private planAppend(sequences: readonly Sequence[], k: Tensor, v: Tensor): AppendPlan {
+    const added = parseCacheAppend(k, v, {
+      batch: sequences.length,
+      kvHeads: this.kvHeads,
+      headDim: this.headDim,
+      valueDim: this.valueDim,
+    });
+    const P = this.pageSize;
+    // References the plan has taken off pages so far (given back by the window, or left by a copy).
+    const dropped = new Map<number, number>();
+    const drop = (page: number): number => {
+      const count = (dropped.get(page) ?? 0) + 1;
+      dropped.set(page, count);
+      return this.refs[page]! - count;
+    };
+    const newLength: number[] = [];
+    const newStartPage: number[] = [];
+    let freed = 0;
+    for (const sequence of sequences) {
+      const length = sequence.length + added;
+      const endPage = sequence.startPage + sequence.pages.length;
+      const startPage = Math.max(sequence.startPage, Math.floor(this.keepFrom(length) / P));
+      newLength.push(length);
+      newStartPage.push(startPage);
+      for (let n = sequence.startPage; n < Math.min(startPage, endPage); n++) {
+        if (drop(sequence.pages[n - sequence.startPage]!) === 0) freed++;
+      }
+    }
+    let taken = 0;
+    sequences.forEach((sequence, s) => {
+      const endPage = sequence.startPage + sequence.pages.length;
+      const startPage = newStartPage[s]!;
+      const lastPage = endPage - 1;
+      if (added > 0 && sequence.length % P !== 0 && lastPage >= startPage) {
+        const last = sequence.pages[lastPage - sequence.startPage]!;
+        if (this.refs[last]! - (dropped.get(last) ?? 0) > 1) {
+          taken++; // copy on write
+          drop(last);
+        }
+      }
+      taken += Math.max(0, Math.ceil(newLength[s]! / P) - Math.max(endPage, startPage));
+    });
+    const peak = this.inUse - freed + taken;
+    if (peak > this.maxPages) {
+      throw new AttentionInputError(
+        'k',
+        `new positions needing at most ${this.maxPages - this.inUse + freed} more pages (the cache's byte limit ${gib(this.maxBytes)} holds ${this.maxPages} pages of ${gib(this.pageBytes)}; ${this.inUse} in use)`,
+        `${added} new positions for ${sequences.length} sequences needing ${taken} pages`,
+        'Remove or clear finished sequences, raise maxBytes, or use a window.',
+      );
+    }
+    return { added, newLength, newStartPage, taken, freed };
+  }
+
+  /** Rotates k [S, Hkv, Lnew, Dk] (or q) at positions first[s] + i; returns the tensor to store. */
+  private rotated(x: Tensor, first: readonly number[]): Tensor {
+    if (this.rope === undefined) return x;
+    const rows = x.shape[2]!;
+    const positions = new Float64Array(first.length * rows);
+    for (let s = 0; s < first.length; s++) {
+      for (let i = 0; i < rows; i++) positions[s * rows + i] = first[s]! + i;
+    }
+    return rope(x, { ...this.rope, positions });
+  }
+
+  /** Makes sure the free list (plus the pages the plan frees) covers the plan's pages. */
+  private reserve(plan: AppendPlan): void {
+    const { arena } = this.engine;
+    while (this.free.length + plan.freed < plan.taken) {
+      // An ArenaError here leaves only free pages behind: nothing a caller can see has changed.
+      const offset = arena.alloc(this.pageFloats);
+      this.free.push(this.pageOffsets.length);
+      this.pageOffsets.push(offset);
+      this.refs.push(0);
+    }
+  }
+
+  private applyAppend(sequences: readonly Sequence[], plan: AppendPlan, k: Tensor, v: Tensor): void {
+    const P = this.pageSize;
+    const { added } = plan;
+    // 1. the window gives back pages no query can see again (all sequences first: the plan counted so)
+    sequences.forEach((sequence, s) => {
+      const drop = Math.min(plan.newStartPage[s]! - sequence.startPage, sequence.pages.length);
+      if (drop > 0) {
+        this.releasePages(sequence.pages, 0, drop);
+        sequence.pages.splice(0, drop);
+        sequence.startPage += drop;
+      }
+      if (sequence.pages.length === 0) sequence.startPage = plan.newStartPage[s]!;
+    });
+    // 2. copy a shared, partly filled last page; take fresh pages; write the rows
+    const heap = this.engine.arena.heap;
+    sequences.forEach((sequence, s) => {
+      const endPage = sequence.startPage + sequence.pages.length;
+      if (sequence.length % P !== 0 && sequence.pages.length > 0) {
+        const last = sequence.pages[sequence.pages.length - 1]!;
+        if (this.refs[last]! > 1) {
+          const copy = this.takePage();
+          const from = this.pageOffsets[last]!;
+          heap.copyWithin(this.pageOffsets[copy]!, from, from + this.pageFloats);
+          this.refs[last]!--;
+          sequence.pages[sequence.pages.length - 1] = copy;
+        }
+      }
+      const newEnd = Math.ceil(plan.newLength[s]! / P);
+      for (let n = endPage; n < newEnd; n++) sequence.pages.push(this.takePage());
+      const firstWritten = Math.max(sequence.length, sequence.startPage * P);
+      this.writeRows(sequence, s, k, v, added, firstWritten, plan.newLength[s]!);
+      sequence.length = plan.newLength[s]!;
+    });
+  }
+
+  /** Writes positions [from, to) of sequence row s of k and v into its pages, one run per page. */
+  private writeRows(
+    sequence: Sequence,
+    s: number,
+    k: Tensor,
+    v: Tensor,
+    added: number,
+    from: number,
+    to: number,
+  ): void {
+    const heap = this.engine.arena.heap;
+    const { headDim, valueDim, kvHeads, pageSize: P } = this;
+    const base = sequence.length; // position of row 0 of this append
+    for (let position = from; position < to; ) {
+      const pageNumber = Math.floor(position / P);
+      const slot = position - pageNumber * P;
+      const run = Math.min(to - position, P - slot);
+      const page = this.pageOffsets[sequence.pages[pageNumber - sequence.startPage]!]!;
+      for (let g = 0; g < kvHeads; g++) {
+        const row = (s * kvHeads + g) * added + (position - base);
+        heap.set(k.data.subarray(row * headDim, (row + run) * headDim), page + (g * P + slot) * headDim);
+        heap.set(
+          v.data.subarray(row * valueDim, (row + run) * valueDim),
+          page + this.keyFloats + (g * P + slot) * valueDim,
+        );
+      }
+      position += run;
+    }
+  }
+
+  /**
+   * Appends k [S, Hkv, Lnew, Dk] and v [S, Hkv, Lnew, Dv] to the S sequences `ids` (row s of k and
+   * v to ids[s]; the same Lnew for every sequence). All or nothing: a refused append changes nothing.
+   */
+  append(ids: readonly number[], k: Tensor, v: Tensor): void {
+    const sequences = this.parseIds(ids);
+    const plan = this.planAppend(sequences, k, v);
+    const keys = this.rotated(
+      k,
+      sequences.map((sequence) => sequence.length),
+    );
+    this.reserve(plan);
+    this.applyAppend(sequences, plan, keys, v);
+  }
+
+  // ---------------------------------------------------------------- attend
+
+  /** Throws what attend would throw for these options alone (naming options.<key>); changes nothing. */
+  checkAttendOptions(options?: unknown): void {
+    parseOptions(attendOptionsSchema, causalOptions(options));
+  }
+
+  /**
+   * Parses an attend of q when the sequences hold `lengths` positions from page `startPages` on (now,
+   * or after a step's append): each sequence's queries are its last Lnew positions.
+   */
+  private planAttend(
+    sequences: readonly Sequence[],
+    q: Tensor,
+    options: unknown,
+    lengths: readonly number[],
+    startPages: readonly number[],
+  ): AttendPlan {
+    const withCausal = causalOptions(options);
+    parseOptions(attendOptionsSchema, withCausal); // a malformed option is named first
+    const empty = lengths.indexOf(0);
+    if (empty >= 0) {
+      throw new AttentionInputError(
+        'q',
+        'queries for sequences holding at least one position',
+        `an attend on sequence ${this.sequenceIdOf(sequences[empty]!)}, which is empty`,
+        'Append the new positions (append or step) before attending.',
+      );
+    }
+    const queries = Array.isArray(q?.shape) ? q.shape[2] : undefined;
+    if (this.window !== undefined && typeof queries === 'number' && queries > this.maxStepTokens) {
+      throw new AttentionInputError(
+        'q',
+        `at most ${this.maxStepTokens} queries per attend (the cache's maxStepTokens)`,
+        `${queries} queries (shape [${q.shape.join(', ')}])`,
+        `The window policy keeps only the last window + maxStepTokens positions: create the cache with maxStepTokens >= ${queries}.`,
+      );
+    }
+    const call = parseCachedAttentionCall<PagedKVAttendOptions>(
+      q,
+      {
+        batch: sequences.length,
+        kvHeads: this.kvHeads,
+        kvLength: Math.max(...lengths),
+        headDim: this.headDim,
+        valueDim: this.valueDim,
+      },
+      withCausal,
+      attendOptionsSchema,
+    );
+    const left = Math.min(call.problem.windowLeft, this.window ?? Number.POSITIVE_INFINITY);
+    const qLength = call.problem.qLength;
+    const first = lengths.map((length, s) =>
+      Math.max(
+        startPages[s]! * this.pageSize,
+        left === Number.POSITIVE_INFINITY ? 0 : length - qLength - left,
+      ),
+    );
+    return {
+      problem: { ...call.problem, windowLeft: left },
+      out: call.out,
+      lse: call.lse,
+      blockQ: call.options.blockQ ?? this.blockQ,
+      first,
+      length: lengths,
+    };
+  }
+
+  private sequenceIdOf(sequence: Sequence): number {
+    for (const [id, s] of this.sequences) if (s === sequence) return id;
+    return -1;
+  }
+
+  /** Copies positions [from, to) of kv head g of a sequence into keys / values (contiguous rows). */
+  private gather(
+    sequence: Sequence,
+    g: number,
+    from: number,
+    to: number,
+    keys: number,
+    values: number,
+  ): void {
+    const heap = this.engine.arena.heap;
+    const { headDim, valueDim, pageSize: P } = this;
+    for (let position = from; position < to; ) {
+      const pageNumber = Math.floor(position / P);
+      const slot = position - pageNumber * P;
+      const run = Math.min(to - position, P - slot);
+      const page = this.pageOffsets[sequence.pages[pageNumber - sequence.startPage]!]!;
+      const k = page + (g * P + slot) * headDim;
+      heap.copyWithin(keys + (position - from) * headDim, k, k + run * headDim);
+      const v = page + this.keyFloats + (g * P + slot) * valueDim;
+      heap.copyWithin(values + (position - from) * valueDim, v, v + run * valueDim);
+      position += run;
+    }
+  }
+
+  private applyAttend(sequences: readonly Sequence[], plan: AttendPlan, q: Tensor): Tensor {
+    const { problem } = plan;
+    const { qHeads, qLength, headDim, valueDim, groupSize } = problem;
+    const S = sequences.length;
+    const queries = this.rotated(
+      q,
+      plan.length.map((length) => length - qLength),
+    );
+    const rows = Math.max(1, Math.min(plan.blockQ, qLength));
+    const total = S * qHeads * qLength;
+    let widest = 1;
+    for (let s = 0; s < S; s++) widest = Math.max(widest, plan.length[s]! - plan.first[s]!);
+    const { arena } = this.engine;
+    const mark = arena.mark();
+    try {
+      const qOffset = arena.put(queries.data);
+      const out = arena.alloc(total * valueDim);
+      const lse = arena.alloc(total);
+      const keys = arena.alloc(widest * headDim);
+      const values = arena.alloc(widest * valueDim);
+      const scores = arena.alloc(bandScoreFloats(rows, widest, problem.windowLeft, 0));
+      const head: HeadOffsets = { q: 0, out: 0, lse: 0, k: keys, v: values, head: 0, bias: -1 };
+      for (let s = 0; s < S; s++) {
+        const span = plan.length[s]! - plan.first[s]!;
+        // This sequence's call: its own span of keys, its queries bottom-right aligned on its length
+        // (the band mask is translation invariant, so positions [first, length) become [0, span)).
+        const own: AttentionProblem = {
+          ...problem,
+          batch: 1,
+          kvLength: span,
+          validKeys: [span],
+          hasKvLengths: false,
+          masked: true,
+        };
+        for (let g = 0; g < this.kvHeads; g++) {
+          this.gather(sequences[s]!, g, plan.first[s]!, plan.length[s]!, keys, values);
+          for (let h = g * groupSize; h < (g + 1) * groupSize; h++) {
+            const row = (s * qHeads + h) * qLength;
+            head.head = h;
+            head.q = qOffset + row * headDim;
+            head.out = out + row * valueDim;
+            head.lse = lse + row;
+            for (let rowStart = 0; rowStart < qLength; rowStart += rows) {
+              attendBand(this.engine, own, head, 0, rowStart, Math.min(qLength, rowStart + rows), scores);
+            }
+          }
+        }
+      }
+      const result = plan.out ?? {
+        data: new Float32Array(total * valueDim),
+        shape: [S, qHeads, qLength, valueDim],
+      };
+      arena.read(out, total * valueDim, result.data);
+      if (plan.lse) arena.read(lse, total, plan.lse);
+      return result;
+    } finally {
+      arena.release(mark);
+    }
+  }
+
+  /**
+   * Attends q [S, Hq, Lnew, Dk] of the S sequences `ids` (row s: the queries of the last Lnew
+   * positions of ids[s]) against each sequence's own positions, causal and bottom-right aligned on
+   * its own length; returns [S, Hq, Lnew, Dv]. GQA: Hq any multiple of Hkv.
+   */
+  attend(ids: readonly number[], q: Tensor, options?: PagedKVAttendOptions): Tensor {
+    const sequences = this.parseIds(ids);
+    const plan = this.planAttend(
+      sequences,
+      q,
+      options,
+      sequences.map((sequence) => sequence.length),
+      sequences.map((sequence) => sequence.startPage),
+    );
+    return this.applyAttend(sequences, plan, q);
+  }
+
+  /** append then attend, both checked before anything is stored: a refused step changes nothing. */
+  step(ids: readonly number[], q: Tensor, k: Tensor, v: Tensor, options?: PagedKVAttendOptions): Tensor {
+    const sequences = this.parseIds(ids);
+    const append = this.planAppend(sequences, k, v);
+    const attend = this.planAttend(sequences, q, options, append.newLength, append.newStartPage);
+    const keys = this.rotated(
+      k,
+      sequences.map((sequence) => sequence.length),
+    );
+    this.reserve(append);
+    this.applyAppend(sequences, append, keys, v);
+    return this.applyAttend(sequences, attend, q);
+  }
+
+  /** Removes every sequence (the pool keeps its pages for the next ones). */
+  reset(): void {
+    for (const id of [...this.sequences.keys()]) this.removeSequence(id);
+  }
+
+  /**
+   * The sequences `ids` as one batch (core's AttentionCache: batch = ids.length), e.g. for mha's
+   * decoder: `createKVCache: () => cache.view(ids)`. Its reset() clears those sequences only.
+   */
+  view(ids: readonly number[]): PagedKVView {
+    this.parseIds(ids);
+    return new PagedKVView(this, [...ids]);
+  }
+}
+
+/** A batch of a paged cache's sequences behind core's AttentionCache contract. */
+export class PagedKVView implements AttentionCache {
+  readonly batch: number;
+
+  constructor(
+    private readonly store: PagedKVStore,
+    readonly ids: readonly number[],
+  ) {
+    this.batch = ids.length;
+  }
+
+  get kvHeads(): number {
+    return this.store.kvHeads;
+  }
+  get headDim(): number {
+    return this.store.headDim;
+  }
+  get valueDim(): number {
+    return this.store.valueDim;
+  }
+  /** Positions of the longest sequence of the view (all equal when they only ever step together). */
+  get length(): number {
+    return Math.max(...this.ids.map((id) => this.store.length(id)));
+  }
+  append(k: Tensor, v: Tensor): void {
+    this.store.append(this.ids, k, v);
+  }
+  attend(q: Tensor, options?: AttentionOptions): Tensor {
+    return this.store.attend(this.ids, q, options as PagedKVAttendOptions);
+  }
+  step(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor {
+    return this.store.step(this.ids, q, k, v, options as PagedKVAttendOptions);
+  }
+  checkAttendOptions(options?: unknown): void {
+    this.store.checkAttendOptions(options);
+  }
+  reset(): void {
+    for (const id of this.ids) this.store.clearSequence(id);
+  }
+}
