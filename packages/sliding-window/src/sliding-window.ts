@@ -53,6 +53,21 @@ const defined = defineVariant<SlidingWindowOptions, SlidingWindowParams>({
     }
     globalPositions(options.globalTokens, problem.kvLength);
   },
+  reasons(problem, options) {
+    // The global-token path lays its own key segments out (global-tokens.ts); the score tiles' mask
+    // and modifiers are not threaded through it. Without globalTokens every option runs.
+    if (!options.globalTokens || options.globalTokens.length === 0) return [];
+    const extras = [
+      problem.documents !== null || problem.prefixLength >= 0 || problem.generalMask !== null ? 'mask' : '',
+      problem.scoreMods.length > 0 ? 'scoreMod' : '',
+      problem.bias !== null ? 'bias' : '',
+      problem.sinks !== null ? 'sinks' : '',
+    ].filter((name) => name !== '');
+    return extras.map(
+      (name) =>
+        `options.${name} with options.globalTokens: the global-token path does not apply it; express the global tokens as mask: orMasks(windowMask(left, right), globalTokensMask(indices)) instead, or use flash`,
+    );
+  },
   plan(problem, options) {
     const globals = Array.from(globalPositions(options.globalTokens, problem.kvLength));
     const blockQ = options.blockQ ?? DEFAULT_BLOCK_Q;
