@@ -30,16 +30,14 @@ import {
   emptyRowSpan,
   hiddenValuesNotFinite,
   locateQueryBlockItem,
-  nextVisibleKey,
   rangeScratchFloats,
   rowSpan,
   type SplitParams,
   scoreTile,
   splitOffsets,
-  tileClass,
   type VariantPayload,
-  visibleRunEnd,
 } from '@attnkit/kernels/runtime';
+import { emptyKeyTile, nextKeyTile } from './plan.js';
 
 /** Flash's own part of the payload (the rest is the problem and the arena offsets). */
 /** Split-KV (kernels' split-kv.ts): ranges of splitKeys keys (a multiple of blockK), merged at the end. */
@@ -65,6 +63,7 @@ export function scratchFloats(problem: AttentionProblem, blockQ: number, blockK:
 // is allocated per item or per tile.
 const located = createQueryBlockItem();
 const span = emptyRowSpan();
+const tile = emptyKeyTile();
 const locatedPayload: { problem: AttentionProblem; at: ArenaOffsets; params: null } = {
   problem: null as unknown as AttentionProblem,
   at: null as unknown as ArenaOffsets,
@@ -231,33 +230,25 @@ function attendKeyTiles(
   const scores = scratch;
   const rowMax = scratch + alignFloats(blockQ * blockK);
   const rowSum = rowMax + alignFloats(blockQ);
-  let tileStart = nextVisibleKey(problem, b, h, rowStart, rowEnd, keyStart, keyEnd);
-  while (tileStart < keyEnd) {
-    const tileEnd = visibleRunEnd(
-      problem,
-      b,
-      h,
-      rowStart,
-      rowEnd,
-      tileStart,
-      Math.min(tileStart + blockK, keyEnd),
-    );
-    const cls = tileClass(problem, span, b, h, rowStart, rowEnd, tileStart, tileEnd);
-    if (cls !== BLOCK_EMPTY)
+  let from = keyStart;
+  while (nextKeyTile(problem, span, b, h, rowStart, rowEnd, from, keyEnd, blockK, tile)) {
+    if (tile.cls !== BLOCK_EMPTY) {
+      const masked = tile.cls === BLOCK_PARTIAL;
       attendTile(
         engine,
         payload,
         rowStart,
         rowEnd,
-        tileStart,
-        tileEnd,
-        cls === BLOCK_PARTIAL,
+        tile.start,
+        tile.end,
+        masked,
         scores,
         rowMax,
         rowSum,
         normaliser,
       );
-    tileStart = nextVisibleKey(problem, b, h, rowStart, rowEnd, tileEnd, keyEnd);
+    }
+    from = tile.end;
   }
 }
 

@@ -1,34 +1,73 @@
-import { createRng, isVisible } from '@attnkit/core';
+import {
+  type AttentionOptions,
+  type AttentionProblem,
+  blockSparseMask,
+  createRng,
+  documentMask,
+  isVisibleIn,
+  predicateMask,
+  prefixLMMask,
+  problemForShape,
+} from '@attnkit/core';
+import { BLOCK_FULL, emptyRowSpan, rowSpan } from '@attnkit/kernels/runtime';
 import { describe, expect, it } from 'vitest';
-import { countKeyBlocks, type MaskGeometry, planKeyBlocks, tileNeedsMask } from '../plan.js';
+import { countKeyBlocks, emptyKeyTile, nextKeyTile } from '../plan.js';
+
+/** The old band geometry as a problem (one batch entry, one head). */
+interface MaskGeometry {
+  qLength: number;
+  kvLength: number;
+  windowLeft: number;
+  windowRight: number;
+  validKeys: number;
+}
+
+function problemOf(geometry: MaskGeometry, extra: AttentionOptions = {}): AttentionProblem {
+  const { qLength, kvLength, windowLeft, windowRight, validKeys } = geometry;
+  const options: AttentionOptions = { ...extra };
+  if (windowLeft !== Infinity || windowRight !== Infinity) options.window = [windowLeft, windowRight];
+  if (validKeys !== kvLength) options.kvLengths = [validKeys];
+  const shape = { batch: 1, qHeads: 1, kvHeads: 1, qLength, kvLength, headDim: 4, valueDim: 4 };
+  return problemForShape(shape, options);
+}
 
 /**
- * Checks a plan against the mask itself (core's isVisible, the single source of truth), pair by pair:
- * every visible pair lies inside a visited tile, every visited key is visible to some row of the block
- * (the plan is tight), and every tile that skips the mask is visible to every row.
+ * Checks the tiles against the mask itself (core's isVisibleIn, the single source of truth), pair by
+ * pair: every visible pair lies inside a visited tile, every key of the rows' union is visible to some
+ * row (the union is tight), and every tile that skips the mask is visible to every row.
  */
-function checkPlanAgainstMask(geometry: MaskGeometry, blockQ: number, blockK: number): void {
-  const { qLength, kvLength, windowLeft, windowRight, validKeys } = geometry;
-  const visible = (row: number, key: number) =>
-    isVisible(row, key, qLength, kvLength, windowLeft, windowRight, validKeys);
+function checkPlanAgainstMask(problem: AttentionProblem, blockQ: number, blockK: number): void {
+  const { qLength, kvLength } = problem;
+  const visible = (row: number, key: number) => isVisibleIn(problem, 0, 0, row, key);
+  const span = emptyRowSpan();
+  const tile = emptyKeyTile();
   for (let rowStart = 0; rowStart < qLength; rowStart += blockQ) {
     const rowEnd = Math.min(rowStart + blockQ, qLength);
-    const plan = planKeyBlocks(geometry, rowStart, rowEnd);
-    const where = `${JSON.stringify(geometry)} rows [${rowStart}, ${rowEnd})`;
+    rowSpan(problem, 0, rowStart, rowEnd, span);
+    const where = `Lq ${qLength}, Lk ${kvLength}, blocks ${blockQ}×${blockK}, rows [${rowStart}, ${rowEnd})`;
+    const visited = new Uint8Array(kvLength);
+    let from = span.first;
+    while (nextKeyTile(problem, span, 0, 0, rowStart, rowEnd, from, span.end, blockK, tile)) {
+      expect(tile.end - tile.start).toBeLessThanOrEqual(blockK);
+      for (let key = tile.start; key < tile.end; key++) visited[key] = 1;
+      if (tile.cls === BLOCK_FULL) {
+        for (let row = rowStart; row < rowEnd; row++) {
+          for (let key = tile.start; key < tile.end; key++) {
+            if (!visible(row, key))
+              expect.fail(`${where}: unmasked tile at ${tile.start} hides (${row}, ${key})`);
+          }
+        }
+      }
+      from = tile.end;
+    }
     for (let key = 0; key < kvLength; key++) {
       let anyRow = false;
       for (let row = rowStart; row < rowEnd; row++) anyRow ||= visible(row, key);
-      const inside = key >= plan.keyStart && key < plan.keyEnd;
-      if (anyRow !== inside) expect.fail(`${where}: key ${key} visible=${anyRow} but visited=${inside}`);
-    }
-    for (let tileStart = plan.keyStart; tileStart < plan.keyEnd; tileStart += blockK) {
-      const tileEnd = Math.min(tileStart + blockK, plan.keyEnd);
-      if (tileNeedsMask(plan, tileStart, tileEnd)) continue;
-      for (let row = rowStart; row < rowEnd; row++) {
-        for (let key = tileStart; key < tileEnd; key++) {
-          if (!visible(row, key))
-            expect.fail(`${where}: unmasked tile at ${tileStart} hides (${row}, ${key})`);
-        }
+      if (anyRow && !visited[key]) expect.fail(`${where}: key ${key} is visible but never visited`);
+      if (problem.generalMask === null && problem.documents === null) {
+        const inside = key >= span.first && key < span.end;
+        if (anyRow !== inside)
+          expect.fail(`${where}: key ${key} visible=${anyRow} but in the union=${inside}`);
       }
     }
   }
@@ -56,9 +95,62 @@ describe('planKeyBlocks', () => {
         [4, 4],
         [64, 64],
       ] as const) {
-        checkPlanAgainstMask(geometry, blockQ, blockK);
+        checkPlanAgainstMask(problemOf(geometry), blockQ, blockK);
       }
     }
+  });
+
+  it('matches documents, prefix-LM, block-sparse and predicate masks pair by pair', () => {
+    const square = (n: number): MaskGeometry => ({
+      qLength: n,
+      kvLength: n,
+      windowLeft: Infinity,
+      windowRight: Infinity,
+      validKeys: n,
+    });
+    const layout = Array.from({ length: 4 }, (_, i) =>
+      Array.from({ length: 4 }, (_, j) => (i + 2 * j) % 3 === 0),
+    );
+    const problems = [
+      problemOf({ ...square(150), windowRight: 0 }, { mask: documentMask([0, 0, 1, 70, 70, 150]) }),
+      problemOf({ ...square(150), windowLeft: 9, windowRight: 3 }, { mask: documentMask([0, 64, 150]) }),
+      problemOf(
+        { qLength: 5, kvLength: 200, windowLeft: Infinity, windowRight: 0, validKeys: 200 },
+        { mask: documentMask([0, 1, 2, 2, 5], [0, 80, 81, 150, 200]) },
+      ),
+      problemOf(square(130), { mask: prefixLMMask(40) }),
+      problemOf(square(190), { mask: blockSparseMask(layout, 48, 48) }),
+      problemOf(square(140), { mask: predicateMask((_b, _h, i, j) => j <= i && (i + j) % 5 !== 0) }),
+      problemOf({ ...square(140), validKeys: 100 }, { mask: blockSparseMask(layout, 35, 35) }),
+    ];
+    for (const problem of problems) {
+      for (const [blockQ, blockK] of [
+        [1, 1],
+        [7, 30],
+        [64, 64],
+        [64, 256],
+      ] as const) {
+        checkPlanAgainstMask(problem, blockQ, blockK);
+      }
+    }
+  });
+
+  it('a block-sparse layout of 64-blocks visits exactly its non-empty blocks, unmasked', () => {
+    const n = 1024;
+    const blocks = n / 64;
+    const layout = Array.from({ length: blocks }, (_, i) =>
+      Array.from({ length: blocks }, (_, j) => (i * 5 + j * 3) % 8 === 0),
+    );
+    const on = layout.flat().filter(Boolean).length;
+    const counts = countKeyBlocks(problemOf(square1024()), 64, 64);
+    expect(counts.visited).toBe(blocks * blocks);
+    const sparse = countKeyBlocks(problemOf(square1024(), { mask: blockSparseMask(layout, 64) }), 64, 64);
+    expect(sparse.visited).toBe(on);
+    expect(sparse.masked).toBe(0);
+    // with wide tiles the skipping holds: tiles are laid over runs of non-empty columns only
+    const wide = countKeyBlocks(problemOf(square1024(), { mask: blockSparseMask(layout, 64) }), 64, 256);
+    expect(wide.visited).toBeLessThanOrEqual(on);
+    expect(wide.masked).toBe(0);
   });
 
   it('matches the mask on seeded random geometries', () => {
@@ -74,7 +166,7 @@ describe('planKeyBlocks', () => {
         windowRight: rng.nextFloat() < 0.3 ? Infinity : int(6),
         validKeys: rng.nextFloat() < 0.5 ? kvLength : int(kvLength + 1),
       };
-      checkPlanAgainstMask(geometry, 1 + int(9), 1 + int(9));
+      checkPlanAgainstMask(problemOf(geometry), 1 + int(9), 1 + int(9));
     }
   });
 
@@ -82,7 +174,7 @@ describe('planKeyBlocks', () => {
     const n = 1024;
     const block = 64;
     const counts = countKeyBlocks(
-      { qLength: n, kvLength: n, windowLeft: Infinity, windowRight: 0, validKeys: n },
+      problemOf({ qLength: n, kvLength: n, windowLeft: Infinity, windowRight: 0, validKeys: n }),
       block,
       block,
     );
@@ -104,15 +196,15 @@ describe('planKeyBlocks', () => {
       windowRight: 0,
       validKeys: length,
     });
-    const visited = (length: number) => countKeyBlocks(window(length), 64, 64).visited;
+    const visited = (length: number) => countKeyBlocks(problemOf(window(length)), 64, 64).visited;
     // Past the first 512 rows every 64-row query block reaches 512 + 64 keys: 9 tiles, so each extra
     // N rows add exactly (N / 64) · 9 tiles — linear in N, never N².
     const perBlock = (512 + 64) / 64;
     expect(visited(2 * n) - visited(n)).toBe((n / 64) * perBlock);
     expect(visited(3 * n) - visited(2 * n)).toBe((n / 64) * perBlock);
-    expect(countKeyBlocks({ ...window(n), validKeys: 0 }, 64, 64).visited).toBe(0);
+    expect(countKeyBlocks(problemOf({ ...window(n), validKeys: 0 }), 64, 64).visited).toBe(0);
     const dense = countKeyBlocks(
-      { qLength: 100, kvLength: 300, windowLeft: Infinity, windowRight: Infinity, validKeys: 300 },
+      problemOf({ qLength: 100, kvLength: 300, windowLeft: Infinity, windowRight: Infinity, validKeys: 300 }),
       16,
       64,
     );
@@ -120,3 +212,7 @@ describe('planKeyBlocks', () => {
     expect(dense.masked).toBe(0);
   });
 });
+
+function square1024(): MaskGeometry {
+  return { qLength: 1024, kvLength: 1024, windowLeft: Infinity, windowRight: Infinity, validKeys: 1024 };
+}
