@@ -6,7 +6,7 @@
 
 namespace attnkit {
 
-/** Opcodes of `run`; the order matches OPS in packages/kernels/src/engine/native-ops.ts. */
+/** Opcodes of `run`; the order matches OP in packages/kernels/src/engine/native-ops.ts. */
 enum Op {
   OP_GEMM_NT = 0,
   OP_GEMM_NN = 1,
@@ -25,7 +25,11 @@ enum Op {
   OP_DIVIDE_ROWS = 14,
   OP_EXP_ARRAY = 15,
   OP_EXP_NON_POSITIVE_ARRAY = 16,
-  OP_COUNT = 17,
+  OP_MASK_RANGES = 17,
+  OP_ADD_TILE = 18,
+  OP_ADD_ALIBI = 19,
+  OP_SOFTCAP_SCORES = 20,
+  OP_COUNT = 21,
 };
 
 /** Floats of per-thread scratch a path may use at `scratch` (the engine reserves 128 KiB). */
