@@ -98,7 +98,7 @@ function closedForm(q: Tensor, k: Tensor, v: Tensor, spec: Spec) {
         for (let j = 0; j < Lk; j++) {
           if (!vis[i]![j]) continue;
           const w = Math.exp(s[i]![j]! - m) / denominator;
-          for (let d = 0; d < Dv; d++) out[row * Dv + d] += w * v.data[((b * Hkv + g) * Lk + j) * Dv + d]!;
+          for (let d = 0; d < Dv; d++) out[row * Dv + d]! += w * v.data[((b * Hkv + g) * Lk + j) * Dv + d]!;
         }
       }
     }
