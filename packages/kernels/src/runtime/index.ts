@@ -60,6 +60,13 @@ export {
   type KVStorePolicy,
 } from './kv-store.js';
 export {
+  type PagedKVAttendOptions,
+  PagedKVStore,
+  type PagedKVStoreConfig,
+  PagedKVView,
+  type PagedRopeOptions,
+} from './paged-kv-store.js';
+export {
   applySinks,
   BLOCK_EMPTY,
   BLOCK_FULL,
@@ -78,13 +85,6 @@ export {
   tileClass,
   visibleRunEnd,
 } from './score-tile.js';
-export {
-  type PagedKVAttendOptions,
-  PagedKVStore,
-  type PagedKVStoreConfig,
-  PagedKVView,
-  type PagedRopeOptions,
-} from './paged-kv-store.js';
 export {
   mergeSplits,
   noSplit,
