@@ -39,7 +39,7 @@ export function causalHeadGroup(
   if (firstRow > 0) {
     const heap = engine.arena.heap;
     for (let g = 0; g < groupSize; g++) {
-      const outHead = group.out + g * qLength * dv;
+      const outHead = group.out + g * group.qStride * dv;
       heap.fill(0, outHead, outHead + firstRow * dv);
     }
   }
@@ -59,8 +59,15 @@ export function causalHeadGroup(
     const valuesNotFinite =
       cols > 0 && anyNotFinite(engine, group.v + firstKey * dv, group.v + (firstKey + cols) * dv);
     for (let g = 0; g < groupSize; g++) {
-      const outRows = group.out + (g * qLength + first) * dv;
-      queryFeatures(engine, plan, group.q + (g * qLength + first) * d, rows, buffers.phiQ, buffers.rowStat);
+      const outRows = group.out + (g * group.qStride + first) * dv;
+      queryFeatures(
+        engine,
+        plan,
+        group.q + (g * group.qStride + first) * d,
+        rows,
+        buffers.phiQ,
+        buffers.rowStat,
+      );
       ops.gemmNN(rows, dv, m, buffers.phiQ, m, buffers.state, dv, outRows, dv, 1, 0);
       ops.gemmNN(rows, 1, m, buffers.phiQ, m, buffers.normaliser, 1, buffers.den, 1, 1, 0);
       if (cols > 0) {

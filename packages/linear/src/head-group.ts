@@ -3,7 +3,8 @@
  * offsets and lengths: the unit both forms work on, so the kv side (φ(K), S, z) is computed once
  * per group rather than once per query head. Keys enter the state a block at a time:
  * `keyBlockFeatures` writes φ of the block's keys into buffers.phiK, `accumulateState` adds them to
- * S = Σ φ(k) vᵀ and z = Σ φ(k).
+ * S = Σ φ(k) vᵀ and z = Σ φ(k). Under a document mask one group object is moved over the documents
+ * (q, out, k, v, lengths set to the document's rows and keys; work.ts), so nothing is allocated per document.
  *
  * FAVOR+'s key stabiliser is a running max (the online-softmax trick): a block whose largest
  * exponent beats the current stabiliser s raises it to s' and multiplies S and z by exp(s − s')
@@ -18,19 +19,21 @@ import { elementwiseFeatures, type FeatureMapPlan, favorKeyExp, favorKeyLogits }
 import type { LinearBuffers } from './workspace.js';
 
 export interface HeadGroup {
-  /** First query head's rows [Lq × d]; query head g of the group starts at q + g·Lq·d. */
-  readonly q: number;
-  /** First query head's output rows [Lq × dv]. */
-  readonly out: number;
+  /** First query head's rows [Lq × d]; query head g of the group starts at q + g·qStride·d. */
+  q: number;
+  /** First query head's output rows [Lq × dv]; head g's at out + g·qStride·dv. */
+  out: number;
   /** The kv head's keys [Lk × d]. */
-  readonly k: number;
+  k: number;
   /** The kv head's values [Lk × dv]. */
-  readonly v: number;
+  v: number;
   readonly groupSize: number;
-  readonly qLength: number;
-  readonly kvLength: number;
+  /** Rows from one query head to the next (the call's Lq; a document's qLength is shorter). */
+  readonly qStride: number;
+  qLength: number;
+  kvLength: number;
   /** Keys j >= validKeys are padding (kvLengths[b]) and never enter the state. */
-  readonly validKeys: number;
+  validKeys: number;
   readonly headDim: number;
   readonly valueDim: number;
   readonly features: number;

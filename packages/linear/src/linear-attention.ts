@@ -3,6 +3,8 @@
  * feature-map kernel φ(q)·φ(k) and the products are reassociated,
  *   out_i = φ(q_i)ᵀ(Σ_j φ(k_j) v_jᵀ) / (φ(q_i)ᵀ Σ_j φ(k_j) + eps),
  * with the sums over the keys query i sees (all valid keys, or the causal prefix).
+ * Under a document mask (core's documentMask) each document is its own sequence: the sums restart
+ * at every document, and causal is aligned bottom-right per document (work.ts).
  * Non-causal: noncausal-form.ts; causal: chunked-form.ts; one work item per (batch, kv head), so
  * φ(K) and the state are computed once for the group's query heads (GQA / MQA), on up to `threads`
  * threads through the kernels' pool (work.ts).
@@ -16,9 +18,9 @@ import { sharedFavorProjection } from './favor-projection.js';
 import {
   type LinearOptions,
   type LinearSettings,
+  linearMaskForm,
   linearOptionsSchema,
   linearUnsupportedReasons,
-  maskForm,
   resolveSettings,
 } from './options.js';
 import { itemScratchFloats, type LinearParams, runItem } from './work.js';
@@ -36,8 +38,7 @@ export const linearWorkModule: VariantWorkModule<LinearParams> = {
 
 /** The parameters of a call (the FAVOR+ projection's arena offset still to be placed: −1). */
 function describeCall(problem: AttentionProblem, settings: LinearSettings): LinearParams {
-  const causal =
-    maskForm(problem.windowLeft, problem.windowRight, problem.qLength, problem.kvLength) === 'causal';
+  const causal = linearMaskForm(problem) === 'causal';
   // key blocks use the same buffers as query blocks, so the cap is the longer of the two sequences
   const blockRows = Math.min(
     Math.max(problem.qLength, problem.kvLength),
@@ -79,8 +80,9 @@ const defined = defineVariant<LinearOptions, LinearParams>({
 });
 
 /**
- * Linear attention: supports causal (chunked), kvLengths, GQA / MQA, Lq ≠ Lk, threads; refuses what
- * it cannot honour (bands, lse, scale with elu/relu; see notSupportedReasons) naming the option.
+ * Linear attention: supports causal (chunked), kvLengths, documentMask, GQA / MQA, Lq ≠ Lk, threads;
+ * refuses what it cannot honour (bands, other mask terms, scoreMod, bias, sinks, lse, scale with
+ * elu/relu; see notSupportedReasons) naming the option.
  */
 export const linear = defined.variant;
 

@@ -22,8 +22,16 @@ export function noncausalHeadGroup(
 ): void {
   const { ops } = engine;
   const { headDim: d, valueDim: dv, features: m, qLength } = group;
-  // 1. the whole kv side (no valid keys: S = 0, z = 0, and every output is 0 / (0 + eps) = 0)
   const heap = engine.arena.heap;
+  if (group.validKeys <= 0) {
+    // no key (kvLengths 0, an empty document): every output is 0 / (0 + eps) = 0, whatever q holds
+    for (let g = 0; g < group.groupSize; g++) {
+      const outHead = group.out + g * group.qStride * dv;
+      heap.fill(0, outHead, outHead + qLength * dv);
+    }
+    return;
+  }
+  // 1. the whole kv side
   heap.fill(0, buffers.state, buffers.state + m * dv);
   heap.fill(0, buffers.normaliser, buffers.normaliser + m);
   absorbKeys(engine, plan, buffers, group, 0, group.validKeys, blockRows, Number.NEGATIVE_INFINITY);
@@ -31,8 +39,15 @@ export function noncausalHeadGroup(
   for (let g = 0; g < group.groupSize; g++) {
     for (let first = 0; first < qLength; first += blockRows) {
       const rows = Math.min(blockRows, qLength - first);
-      const outRows = group.out + (g * qLength + first) * dv;
-      queryFeatures(engine, plan, group.q + (g * qLength + first) * d, rows, buffers.phiQ, buffers.rowStat);
+      const outRows = group.out + (g * group.qStride + first) * dv;
+      queryFeatures(
+        engine,
+        plan,
+        group.q + (g * group.qStride + first) * d,
+        rows,
+        buffers.phiQ,
+        buffers.rowStat,
+      );
       ops.gemmNN(rows, dv, m, buffers.phiQ, m, buffers.state, dv, outRows, dv, 1, 0);
       ops.gemmNN(rows, 1, m, buffers.phiQ, m, buffers.normaliser, 1, buffers.den, 1, 1, 0);
       ops.divideRows(outRows, dv, rows, dv, buffers.den, eps);

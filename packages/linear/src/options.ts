@@ -3,7 +3,14 @@
  * feature-map knobs. Also the one place that decides which calls linear attention can honour
  * (`linearUnsupportedReasons`), so forward, the recurrent state and the variant agree.
  */
-import { type AttentionOptions, z } from '@attnkit/core';
+import {
+  type AttentionMask,
+  type AttentionOptions,
+  type AttentionProblem,
+  isAttentionMask,
+  type ScoreMod,
+  z,
+} from '@attnkit/core';
 import type { EngineOptions } from '@attnkit/kernels';
 import { variantOptionsSchema } from '@attnkit/kernels/runtime';
 
@@ -95,12 +102,113 @@ export function maskForm(left: number, right: number, qLength: number, kvLength:
   return right === 0 ? 'causal' : 'band';
 }
 
+/**
+ * maskForm over the documents of a call (the whole sequence when it has none): under a document
+ * mask the band is aligned per document, so each non-empty document has its own form. 'band' when
+ * any document's is; else 'causal' when any document's is (a document 'full' under right = 0 has
+ * at most one query, for which causal and full are the same keys); else 'full'.
+ */
+export function documentsMaskForm(
+  left: number,
+  right: number,
+  shape: Pick<AttentionProblem, 'qLength' | 'kvLength' | 'documents'>,
+): MaskForm {
+  const docs = shape.documents;
+  if (docs === null) return maskForm(left, right, shape.qLength, shape.kvLength);
+  let form: MaskForm = 'full';
+  for (let d = 0; d + 1 < docs.q.length; d++) {
+    const rows = docs.q[d + 1]! - docs.q[d]!;
+    if (rows === 0) continue;
+    const docForm = maskForm(left, right, rows, docs.kv[d + 1]! - docs.kv[d]!);
+    if (docForm === 'band') return 'band';
+    if (docForm === 'causal') form = 'causal';
+  }
+  return form;
+}
+
+/** The form linear attention runs a parsed call in (its window and causal, per document). */
+export function linearMaskForm(problem: AttentionProblem): MaskForm {
+  return documentsMaskForm(problem.windowLeft, problem.windowRight, problem);
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
+// Why an element-wise mask term cannot run: the forms never hold a row's weights one by one.
+const NO_WEIGHTS =
+  "linear attention never forms a row's weights one by one (they are summed into φ(K)ᵀV), so it honours only masks under which each row sees its whole document or a causal prefix of it";
+
+/** One reason per mask term linear attention cannot honour (top-level andMasks flattened, as core folds them). */
+function maskTermReasons(mask: AttentionMask, argument: string): string[] {
+  const reasons: string[] = [];
+  let documents = 0;
+  const visit = (term: AttentionMask) => {
+    switch (term.kind) {
+      case 'and':
+        for (const inner of term.masks) visit(inner);
+        return;
+      case 'document':
+        // core folds the first top-level documentMask into per-document ranges; a second one is a general term
+        if (documents++ === 0) return;
+        reasons.push(
+          `${argument}.mask: a second documentMask: linear attention runs one set of documents (the state resets at each); merge the offsets into one documentMask, or use dense or flash`,
+        );
+        return;
+      case 'window':
+      case 'kvLengths':
+        return; // folded into the window and the valid keys: checked there
+      case 'prefixLM':
+        reasons.push(
+          `${argument}.mask: prefixLMMask(${term.prefixLength}) is not implemented in linear attention (its forms run one full or causal running sum per document, not a bidirectional prefix followed by causal rows); use dense or flash`,
+        );
+        return;
+      default:
+        reasons.push(`${argument}.mask: ${MASK_NAMES[term.kind]}: ${NO_WEIGHTS}; use dense or flash`);
+    }
+  };
+  visit(mask);
+  return reasons;
+}
+
+const MASK_NAMES: Record<string, string> = {
+  globalTokens: 'globalTokensMask',
+  blockSparse: 'blockSparseMask',
+  predicate: 'predicateMask (or a predicate function)',
+  or: 'orMasks',
+  not: 'notMask',
+};
+
+/** The option keys of a parsed call linear attention refuses because it has no score matrix. */
+function scoreReasons(options: Record<string, unknown>, argument: string): string[] {
+  const reasons: string[] = [];
+  if (options.scoreMod !== undefined) {
+    const mods = (Array.isArray(options.scoreMod) ? options.scoreMod : [options.scoreMod]) as ScoreMod[];
+    const kinds = [...new Set(mods.map((mod) => mod.kind))].join(', ');
+    reasons.push(
+      `${argument}.scoreMod: linear attention has no score matrix to modify (${kinds}: its weights φ(q)·φ(k) are never formed one by one but summed into φ(K)ᵀV); drop it, or use dense or flash`,
+    );
+  }
+  if (options.bias !== undefined) {
+    reasons.push(
+      `${argument}.bias: linear attention has no score matrix to add a bias to (its weights φ(q)·φ(k) are summed into φ(K)ᵀV, never formed per key); drop it, or use dense or flash`,
+    );
+  }
+  if (options.sinks !== undefined) {
+    reasons.push(
+      `${argument}.sinks: linear attention has no softmax denominator for a sink logit to join (its normaliser is φ(q)·Σφ(k)); drop it, or use dense or flash`,
+    );
+  }
+  return reasons;
+}
+
+/**
+ * Why linear attention cannot run a call as asked ([] when it can), one reason per option, each
+ * starting with the option's path. `problem` is the parsed call (null for the recurrent state's
+ * configuration, which has no lengths, window or masks).
+ */
 export function linearUnsupportedReasons(
-  lengths: { readonly qLength: number; readonly kvLength: number } | null,
+  problem: AttentionProblem | null,
   options: unknown,
   argument = 'options',
 ): string[] {
@@ -129,25 +237,23 @@ export function linearUnsupportedReasons(
       `${argument}.lse: linear attention has no softmax normaliser, so there is no log-sum-exp to report; drop lse`,
     );
   }
-  const window = options.window;
-  if (Array.isArray(window) && window.length === 2) {
-    const qLength = lengths?.qLength;
-    const kvLength = lengths?.kvLength;
-    const left = window[0];
-    let right = window[1];
-    if (
-      typeof left === 'number' &&
-      typeof right === 'number' &&
-      qLength !== undefined &&
-      kvLength !== undefined
-    ) {
-      if (options.causal === true) right = Math.min(right, 0);
-      if (maskForm(left, right, qLength, kvLength) === 'band') {
-        reasons.push(
-          `${argument}.window: linear attention keeps running sums over every earlier key, so it can honour no mask, causal, or a window that covers the sequence, but not the band [${left}, ${window[1]}]; use @attnkit/sliding-window`,
-        );
-      }
+  if (problem === null) return reasons;
+  if (linearMaskForm(problem) === 'band') {
+    // name the option that brings the band: window (with causal), else the mask's window terms
+    const window = options.window as readonly [number, number] | undefined;
+    const right = window && options.causal === true ? Math.min(window[1], 0) : window?.[1];
+    const within = problem.documents === null ? 'the sequence' : 'each document';
+    if (window && documentsMaskForm(window[0], right!, problem) === 'band') {
+      reasons.push(
+        `${argument}.window: linear attention keeps running sums over every earlier key, so it can honour no mask, causal, or a window that covers ${within}, but not the band [${window[0]}, ${window[1]}]; use @attnkit/sliding-window`,
+      );
+    } else {
+      reasons.push(
+        `${argument}.mask: its windowMask makes the band [${problem.windowLeft}, ${problem.windowRight}]: linear attention keeps running sums over every earlier key, so it can honour no mask, causal, or a window that covers ${within}; use @attnkit/sliding-window`,
+      );
     }
   }
-  return reasons;
+  if (isAttentionMask(options.mask)) reasons.push(...maskTermReasons(options.mask, argument));
+  reasons.push(...scoreReasons(options, argument));
+  return [...new Set(reasons)];
 }

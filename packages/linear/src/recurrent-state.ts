@@ -3,6 +3,8 @@
  * per (batch, kv head) the state is S = Σ φ(k_j) v_jᵀ [m × dv] and z = Σ φ(k_j) [m] over the tokens
  * seen so far; `step(q, k, v)` takes Lnew new tokens, answers them causally (token t sees every
  * earlier token and itself) through the chunked routine with S, z preloaded, and folds them in.
+ * A step's documentMask resets S, z and the stabiliser at each document after its first (packed
+ * sequences streamed through one state: the chunked form's documents, paused anywhere).
  *
  * FAVOR+'s key stabiliser is the same running max as in the one-shot forms (head-group.ts), kept
  * per (batch, kv head) between steps: S, z and the stabiliser are the chunked form's, paused.
@@ -12,7 +14,16 @@
  * Time per step O(B·Hkv·m·dv + B·Hq·Lnew·(m·(d + dv) + C·(m + dv))): per token O(m·dv), flat in the
  * number of tokens so far. Memory: the state, B·Hkv·m·(dv + 1) floats.
  */
-import { AttentionInputError, parseOptions, type Tensor, validateAttentionInputs, z } from '@attnkit/core';
+import {
+  AttentionInputError,
+  type AttentionMask,
+  type DocumentMask,
+  isAttentionMask,
+  parseOptions,
+  type Tensor,
+  validateAttentionInputs,
+  z,
+} from '@attnkit/core';
 import {
   type BackendChoice,
   type Engine,
@@ -61,6 +72,21 @@ const stateConfigSchema = z
     path: ['qHeads'],
   });
 
+const stepOptionsSchema = z.strictObject({
+  mask: z
+    .custom<AttentionMask>(isAttentionMask, { error: "a documentMask over the step's new tokens" })
+    .optional(),
+});
+
+export interface LinearStepOptions {
+  /**
+   * documentMask(offsets) over the step's new tokens: every document after the first starts from an
+   * empty state (the first continues the tokens before the step), so a packed stream fed in any
+   * pieces gives linearAttention's result with causal and the stream's documentMask.
+   */
+  mask?: DocumentMask;
+}
+
 export interface LinearStateConfig {
   batch: number;
   qHeads: number;
@@ -91,13 +117,15 @@ export interface LinearState {
   readonly featureMap: FeatureMap;
   /** m. */
   readonly features: number;
-  /** Tokens folded in so far. */
+  /** Tokens folded in since the state was last empty (created, reset, or a document started). */
   readonly length: number;
   /**
    * Attends the new tokens q [B, Hq, Lnew, Dk], k [B, Hkv, Lnew, Dk], v [B, Hkv, Lnew, Dv] (causal
    * among themselves, after every earlier token) and adds them to the state. Returns [B, Hq, Lnew, Dv].
+   * With `mask: documentMask(offsets)` (offsets over the new tokens) the state resets at each
+   * document after the first: documentMask([0, 0, Lnew]) starts a new sequence with this step.
    */
-  step(q: Tensor, k: Tensor, v: Tensor): Tensor;
+  step(q: Tensor, k: Tensor, v: Tensor, options?: LinearStepOptions): Tensor;
   /** Forgets every token (a new sequence, same configuration). */
   reset(): void;
 }
@@ -149,7 +177,9 @@ class RecurrentLinearState implements LinearState {
     this.stabilisers.fill(Number.NEGATIVE_INFINITY);
   }
 
-  step(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  step(q: Tensor, k: Tensor, v: Tensor, options?: LinearStepOptions): Tensor {
+    const { mask } = parseOptions(stepOptionsSchema, options);
+    const documents = mask === undefined ? undefined : stepDocuments(mask);
     const problem = validateAttentionInputs(q, k, v, { causal: true });
     this.checkShapes(problem.batch, problem.qHeads, problem.kvHeads, problem.headDim, problem.valueDim);
     if (problem.qLength !== problem.kvLength) {
@@ -160,9 +190,21 @@ class RecurrentLinearState implements LinearState {
         'A step brings the same new tokens as queries, keys and values.',
       );
     }
+    if (documents && documents.qOffsets.at(-1) !== problem.qLength) {
+      throw new AttentionInputError(
+        'options.mask',
+        `document offsets ending at the step's ${problem.qLength} new tokens`,
+        `offsets ending at ${documents.qOffsets.at(-1)}`,
+        "The offsets split this step's tokens: [0, …, Lnew].",
+      );
+    }
     const engine = getEngine(this.backend);
-    const output = this.run(engine, problem.qLength, q, k, v, problem);
-    this.tokens += problem.qLength;
+    const offsets = documents?.qOffsets ?? null;
+    const output = this.run(engine, problem.qLength, q, k, v, problem, offsets);
+    const documentCount = offsets === null ? 1 : offsets.length - 1;
+    // after a reset inside the step the state holds only the last document's tokens
+    this.tokens =
+      documentCount === 1 ? this.tokens + problem.qLength : problem.qLength - offsets![documentCount - 1]!;
     return output;
   }
 
@@ -197,6 +239,7 @@ class RecurrentLinearState implements LinearState {
     k: Tensor,
     v: Tensor,
     problem: ReturnType<typeof validateAttentionInputs>,
+    offsets: readonly number[] | null,
   ): Tensor {
     const { settings } = this;
     const { headDim: d, valueDim: dv, features: m } = this;
@@ -227,6 +270,7 @@ class RecurrentLinearState implements LinearState {
             k: placed.k + kvRow * d,
             v: placed.v + kvRow * dv,
             groupSize,
+            qStride: newTokens,
             qLength: newTokens,
             kvLength: newTokens,
             validKeys: newTokens,
@@ -238,16 +282,30 @@ class RecurrentLinearState implements LinearState {
           const heap = arena.heap;
           heap.set(this.sums.subarray(head * stateFloats, (head + 1) * stateFloats), buffers.state);
           heap.set(this.normalisers.subarray(head * m, (head + 1) * m), buffers.normaliser);
-          // 2. the new tokens, answered and folded in by the chunked routine
-          this.stabilisers[head] = causalHeadGroup(
-            engine,
-            plan,
-            buffers,
-            group,
-            blockRows,
-            settings.eps,
-            this.stabilisers[head]!,
-          );
+          // 2. the new tokens, answered and folded in by the chunked routine, one document at a time:
+          //    the first continues the state, each later one starts from empty sums
+          let stabiliser = this.stabilisers[head]!;
+          const documents = offsets === null ? 1 : offsets.length - 1;
+          const { q: q0, out: out0, k: k0, v: v0 } = group;
+          for (let doc = 0; doc < documents; doc++) {
+            const start = offsets === null ? 0 : offsets[doc]!;
+            const tokens = offsets === null ? newTokens : offsets[doc + 1]! - start;
+            if (doc > 0) {
+              heap.fill(0, buffers.state, buffers.state + stateFloats);
+              heap.fill(0, buffers.normaliser, buffers.normaliser + m);
+              stabiliser = Number.NEGATIVE_INFINITY;
+            }
+            if (tokens === 0) continue;
+            group.q = q0 + start * d;
+            group.out = out0 + start * dv;
+            group.k = k0 + start * d;
+            group.v = v0 + start * dv;
+            group.qLength = tokens;
+            group.kvLength = tokens;
+            group.validKeys = tokens;
+            stabiliser = causalHeadGroup(engine, plan, buffers, group, blockRows, settings.eps, stabiliser);
+          }
+          this.stabilisers[head] = stabiliser;
           // 3. the state back out
           arena.read(buffers.state, stateFloats, this.sums, head * stateFloats);
           arena.read(buffers.normaliser, m, this.normalisers, head * m);
@@ -258,6 +316,29 @@ class RecurrentLinearState implements LinearState {
       engine.arena.release(placed.mark);
     }
   }
+}
+
+/** The step's documents: a documentMask whose queries and keys are packed alike (they are the same tokens). */
+function stepDocuments(mask: AttentionMask): DocumentMask {
+  if (mask.kind !== 'document') {
+    throw new AttentionInputError(
+      'options.mask',
+      'a documentMask (the recurrent state resets at each document; it honours no other mask)',
+      `a ${mask.kind} mask`,
+      'Pass documentMask(offsets) over the new tokens, or use linearAttention for a whole sequence.',
+    );
+  }
+  const same =
+    mask.qOffsets.length === mask.kvOffsets.length && mask.qOffsets.every((x, i) => x === mask.kvOffsets[i]);
+  if (!same) {
+    throw new AttentionInputError(
+      'options.mask',
+      'one set of offsets (a step brings the same new tokens as queries and keys)',
+      `qOffsets [${mask.qOffsets.join(', ')}] and kvOffsets [${mask.kvOffsets.join(', ')}]`,
+      'Pass documentMask(offsets) with one offsets array.',
+    );
+  }
+  return mask;
 }
 
 /**

@@ -2,12 +2,14 @@
  * The float64 oracle of linear attention: the QUADRATIC form, plain loops, no reassociation,
  *   out_i = Σ_{j visible} (φ(q_i)·φ(k_j)) v_j / (Σ_{j visible} φ(q_i)·φ(k_j) + eps),
  * with the same φ as the kernels path (same W for FAVOR+, same stabilisers, same 1/√m) but computed
- * in float64 from the float32 inputs, and visibility from core's masks (docs/design.md, Masks: causal / window
- * bottom-right aligned, kvLengths). linearAttention is held to this to float32 tolerance; the
- * harness reports fidelity against it.
+ * in float64 from the float32 inputs, and visibility from core's isVisibleIn (docs/design.md, Masks:
+ * causal / window bottom-right aligned, per document under a documentMask, kvLengths, and any other
+ * mask term by its definition). linearAttention is held to this to float32 tolerance; the harness
+ * reports fidelity against it. Score modifiers, bias and sinks have no meaning here (there is no
+ * score matrix or softmax) and are refused.
  * Time O(B·Hq·Lq·Lk·(m + dv) + B·Hkv·Lk·m·d); memory O(Lk·m + m) per head.
  */
-import { isVisible, parseAttentionCall, type Tensor } from '@attnkit/core';
+import { AttentionInputError, isVisibleIn, parseAttentionCall, type Tensor } from '@attnkit/core';
 import { sharedFavorProjection } from './favor-projection.js';
 import { type LinearOptions, linearOptionsSchema, resolveSettings } from './options.js';
 
@@ -45,7 +47,7 @@ function rawFeatures(
 
 /**
  * Linear attention in float64 by its quadratic definition, for the same options as linearAttention
- * (featureMap, features, seed, eps, scale for FAVOR+, causal / window / kvLengths).
+ * (featureMap, features, seed, eps, scale for FAVOR+, causal / window / kvLengths / mask).
  * Returns `out` [B, Hq, Lq, Dv] row-major.
  */
 export function referenceLinearAttention(
@@ -56,6 +58,16 @@ export function referenceLinearAttention(
 ): { out: Float64Array } {
   // 1. shapes, masks and options, normalised
   const { problem, options: own } = parseAttentionCall(q, k, v, options, linearOptionsSchema);
+  for (const key of ['scoreMod', 'bias', 'sinks'] as const) {
+    if (own[key] !== undefined) {
+      throw new AttentionInputError(
+        `options.${key}`,
+        'no score modifier, bias or sinks (linear attention has no score matrix or softmax)',
+        `options.${key}`,
+        "Drop it; core's referenceAttention defines it for softmax attention.",
+      );
+    }
+  }
   const { featureMap, features: m, seed, eps } = resolveSettings(own, problem.headDim);
   const { batch, qHeads, kvHeads, groupSize, qLength, kvLength, headDim: d, valueDim: dv, scale } = problem;
   const favor = featureMap === 'favor';
@@ -102,8 +114,7 @@ export function referenceLinearAttention(
           numerator.fill(0);
           let denominator = 0;
           for (let j = 0; j < kvLength; j++) {
-            if (!isVisible(i, j, qLength, kvLength, problem.windowLeft, problem.windowRight, validKeys))
-              continue;
+            if (!isVisibleIn(problem, b, h, i, j)) continue;
             let weight = 0;
             for (let l = 0; l < m; l++) weight += queryFeatures[l]! * keyFeatures[j * m + l]!;
             denominator += weight;

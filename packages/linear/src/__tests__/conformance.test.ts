@@ -1,6 +1,7 @@
 /**
  * The shared conformance kit, run against linear attention's own float64 quadratic form
- * (exact: false, no lse: linear attention has no softmax normaliser). One run per feature map;
+ * (exact: false, no lse: linear attention has no softmax normaliser), with the kit's document-mask
+ * cases (the one mask feature linear runs) and its refusal check for every other feature. One run per feature map;
  * FAVOR+ with 32 features (the machinery is the same for any m, and the O(Lq·Lk·m) oracle stays
  * fast) and once with the default 256. Tolerance: see LINEAR_TOLERANCE.
  */
@@ -21,6 +22,8 @@ const config = {
   exact: false,
   lse: false,
   oracle: referenceLinearAttention,
+  // documents only: every other mask term, modifier, bias and sinks must be refused naming its option
+  maskSupport: ['document'],
 } as const;
 
 /**
