@@ -10,8 +10,9 @@
  */
 import { type ErrorStats, errorStats, naiveFloat32Attention, referenceAttention } from '@attnkit/core';
 import { type AttentionInputs, lastRows, lastRowsTensor } from './inputs.js';
+import { type MaskOptions, sliceMaskOptions } from './mask-spec.js';
 import { type Accuracy, type ErrorSummary, finiteOrNull } from './results.js';
-import { type MaskSpec, maskOptions } from './suite.js';
+import type { MaskSpec } from './suite.js';
 
 /**
  * The floor of the 2× rule, relative to the largest |ref| on the slice: 8 float32 ulps — the same
@@ -43,8 +44,23 @@ export function summarise(stats: ErrorStats): ErrorSummary {
 /** Loose bounds so `failing` counts only gross errors (and NaN); the pass/fail verdict is the 2× rule. */
 const COUNTING_TOLERANCE = { atol: 1e-3, rtol: 1e-3 };
 
+/**
+ * The options of the oracle's slice (the last `rowsPerHead` query rows of a case): the case's mask
+ * and score modifiers, built for the slice so each of its rows keeps exactly its keys and scores
+ * (mask-spec.ts, sliceMaskOptions).
+ */
+export function oracleSliceOptions(
+  inputs: AttentionInputs,
+  mask: MaskSpec,
+  rowsPerHead: number,
+): MaskOptions {
+  const [, qHeads = 1, qLength = 1] = inputs.q.shape;
+  const kvLength = inputs.k.shape[2] ?? 1;
+  return sliceMaskOptions(mask, { qHeads, qLength, kvLength }, rowsPerHead);
+}
+
 export function prepareOracle(inputs: AttentionInputs, mask: MaskSpec, rowsPerHead: number): OracleSlice {
-  const options = maskOptions(mask);
+  const options = oracleSliceOptions(inputs, mask, rowsPerHead);
   const qSlice = lastRowsTensor(inputs.q, rowsPerHead);
   const expected = referenceAttention(qSlice, inputs.k, inputs.v, options).out;
   const naive = naiveFloat32Attention(qSlice, inputs.k, inputs.v, options);

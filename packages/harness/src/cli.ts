@@ -27,7 +27,7 @@ import { type ChartFormat, writeCharts } from './charts.js';
 import { compareResults, formatComparison } from './compare.js';
 import { rewriteDocs } from './docs.js';
 import { Progress } from './progress.js';
-import { markdownReport, terminalTable } from './report.js';
+import { markdownReport, terminalFigures, terminalTable } from './report.js';
 import { type Results, resultsSchema } from './results.js';
 import { defaultRunId, peerMatches, runBenchmarks } from './runner.js';
 import {
@@ -154,6 +154,8 @@ async function commandRun(argv: string[]): Promise<void> {
   process.stderr.write('rendering report and charts...\n');
   const { chartFiles, chartDir, reportPath } = await renderOutputs(results, outDir, charts);
   process.stdout.write(`${terminalTable(results)}\n\n`);
+  const figures = terminalFigures(results);
+  if (figures) process.stdout.write(`${figures}\n\n`);
   if (compareWith)
     process.stdout.write(
       `${formatComparison(compareResults(compareWith, results), args.compare ?? 'old', 'this run')}\n\n`,
@@ -189,15 +191,19 @@ async function commandRender(argv: string[]): Promise<void> {
     outDir,
     args.charts ?? parseCharts(undefined),
   );
+  const figures = terminalFigures(results);
   process.stdout.write(
-    `${terminalTable(results)}\n\nreport: ${reportPath}\ncharts: ${chartFiles.length} files in ${join(outDir, 'charts')}\n`,
+    `${terminalTable(results)}\n\n${figures ? `${figures}\n\n` : ''}report: ${reportPath}\ncharts: ${chartFiles.length} files in ${join(outDir, 'charts')}\n`,
   );
 }
 
 async function commandCompare(argv: string[]): Promise<void> {
   const [oldPath, newPath] = tokenize('compare', argv).positionals as [string, string];
-  const comparison = compareResults(readResultsFile(resolve(oldPath)), readResultsFile(resolve(newPath)));
+  const newer = readResultsFile(resolve(newPath));
+  const comparison = compareResults(readResultsFile(resolve(oldPath)), newer);
   process.stdout.write(`${formatComparison(comparison, oldPath, newPath)}\n`);
+  const figures = terminalFigures(newer);
+  if (figures) process.stdout.write(`\n${newPath}: ${figures}\n`);
 }
 
 async function commandDocs(argv: string[]): Promise<void> {

@@ -20,6 +20,7 @@ import { basename, join, relative } from 'node:path';
 import { CHART_KINDS, type ChartFormat, chartSpecs, writeChart } from './charts.js';
 import { lseMergeDemo } from './lse-merge.js';
 import { formatBytes } from './machine.js';
+import { type TimedPair, timingSpread, timingVerdict } from './noise.js';
 import {
   alignedMarkdownTable,
   describeRun,
@@ -31,6 +32,8 @@ import {
 } from './report.js';
 import type { ResultRow, Results } from './results.js';
 import { describeMask } from './suite.js';
+
+export { type TimedPair, timingSpread, timingVerdict, type Verdict } from './noise.js';
 
 export const MARKER = /<!-- results:([a-z-]+)((?:\s+[a-zA-Z]+=[^\s>]+)*)\s*-->[\s\S]*?<!-- \/results -->/g;
 
@@ -146,40 +149,6 @@ function sectionSpeedup(context: DocsContext, args: Record<string, string>): str
   ];
   const table = alignedMarkdownTable(header, body, ['right', 'right', 'right', 'right', 'right', 'right']);
   return `${table}\n\n${crossoverSentence(points, baseline, args.variant ?? '')}`;
-}
-
-/** Both medians of one N and their spreads (timingSpread). */
-export interface TimedPair {
-  readonly n: number;
-  readonly baselineMs: number;
-  readonly baselineSpreadMs: number;
-  readonly variantMs: number;
-  readonly variantSpreadMs: number;
-}
-
-/**
- * How far a median may sit from the true cost: the larger of its median absolute deviation and
- * its distance to the fastest sample. The MAD of the 3 samples a slow case gets says little
- * (dense at N = 4096: ± 2.4 ms around 1.203 s, fastest 1.197 s); the fastest sample bounds what
- * the call costs when nothing else runs.
- */
-export function timingSpread(time: { medianMs: number; madMs: number; minMs: number }): number {
-  return Math.max(time.madMs, time.medianMs - time.minMs);
-}
-
-export type Verdict = 'faster' | 'slower' | 'within noise';
-
-/**
- * Whether the variant is faster or slower than the baseline at one N, or within noise: a
- * difference counts only when it exceeds the measured spread of both medians (the sum of their
- * timingSpread), so a 1.01× ratio on a shared machine is no claim.
- */
-export function timingVerdict(pair: TimedPair): Verdict {
-  const spread = pair.baselineSpreadMs + pair.variantSpreadMs;
-  const difference = pair.baselineMs - pair.variantMs;
-  if (difference > spread) return 'faster';
-  if (-difference > spread) return 'slower';
-  return 'within noise';
 }
 
 const ratioText = (pair: TimedPair) => `${(pair.baselineMs / pair.variantMs).toFixed(2)}×`;

@@ -13,20 +13,29 @@ import {
   problemForShape,
   visiblePairs,
 } from '@attnkit/core';
-import { type CaseShape, type MaskSpec, maskOptions } from './suite.js';
+import { type MaskOptions, maskOptions } from './mask-spec.js';
+import type { CaseShape, MaskSpec } from './suite.js';
 
-/** An AttentionProblem for a shape and mask without tensors (the FLOP model and budgets need no data). */
-export function problemFor(shape: CaseShape, mask: MaskSpec): AttentionProblem {
-  return problemForShape(shape, maskOptions(mask));
+/**
+ * An AttentionProblem for a shape and mask without tensors (the FLOP model and budgets need no
+ * data). Pass the case's own option values when there are any: building the problem compiles the
+ * mask's general part, cached for those values (the calls that follow reuse it).
+ */
+export function problemFor(
+  shape: CaseShape,
+  mask: MaskSpec,
+  options: MaskOptions = maskOptions(mask, shape),
+): AttentionProblem {
+  return problemForShape(shape, options);
 }
 
-/** Pairs actually attended (core's visiblePairs): B·Hq·Lq·Lk without a mask. */
-export function attendedPairs(shape: CaseShape, mask: MaskSpec): number {
-  return visiblePairs(problemFor(shape, mask));
+/** Pairs actually attended (core's visiblePairs): B·Hq·Lq·Lk without a mask; a 1/8-dense layout is charged 1/8. */
+export function attendedPairs(shape: CaseShape, mask: MaskSpec, options?: MaskOptions): number {
+  return visiblePairs(problemFor(shape, mask, options));
 }
 
-export function attentionFlops(shape: CaseShape, mask: MaskSpec): number {
-  return coreAttentionFlops(problemFor(shape, mask));
+export function attentionFlops(shape: CaseShape, mask: MaskSpec, options?: MaskOptions): number {
+  return coreAttentionFlops(problemFor(shape, mask, options));
 }
 
 /**

@@ -23,10 +23,20 @@ export {
 export { type ChildOutcome, childScriptPath, runChild } from './child.js';
 export { type Comparison, compareResults, formatComparison } from './compare.js';
 export { rewriteDocs, rewriteMarkdown, scalingExponent } from './docs.js';
+export { computeFigures, type FigureSpec, type FigureValue, figureSchema } from './figures.js';
 export { attendedPairs, attentionFlops, gflopsPerSecond, mhaFlops, problemFor } from './flops.js';
 export { type AttentionInputs, ioBytes, lastRows, makeInputs } from './inputs.js';
 export { keySlice, lseMergeDemo, mergePartials, type PartialAttention } from './lse-merge.js';
 export { describeMachine, gitState, packageVersions } from './machine.js';
+export {
+  blockSparseLayout,
+  describeMask,
+  documentOffsets,
+  type MaskOptions,
+  maskOptions,
+  maskSchema,
+  sliceMaskOptions,
+} from './mask-spec.js';
 export {
   buildOnnxModel,
   decodeOnnxModel,
@@ -36,7 +46,7 @@ export {
 export { PEERS, peerNotSupportedReasons } from './peers/peers.js';
 export { Progress } from './progress.js';
 export { type PeerInfo, VARIANTS, type VariantEntry } from './registry.js';
-export { markdownReport, speedupVsDense, terminalTable } from './report.js';
+export { figuresMarkdown, markdownReport, speedupVsDense, terminalFigures, terminalTable } from './report.js';
 export {
   type Accuracy,
   type Memory,

@@ -5,12 +5,14 @@
  * itself needed: the arena copies of q, k, v, its workspace, out/lse and the returned tensor.
  * `floorBytes` (peak before the call − baseline) says how much of the reading could predate the call.
  */
+
+import { problemForShape } from '@attnkit/core';
 import { serveOnce } from './child.js';
 import { makeInputs } from './inputs.js';
+import { maskOptions } from './mask-spec.js';
 import { VARIANTS, type VariantId } from './registry.js';
 import { callPeak, type PeakMethod, readRss } from './rss.js';
 import type { CaseShape, MaskSpec } from './suite.js';
-import { maskOptions } from './suite.js';
 import type { AnyVariant } from './variants.js';
 
 export interface MemoryRequest {
@@ -43,7 +45,8 @@ function collectGarbage(): void {
  * One call on a small shape first, so the code the call runs is compiled before the baseline:
  * otherwise the JIT's own memory (a few MiB) would be read as the call's peak.
  */
-function warmUp(variant: AnyVariant, shape: CaseShape, options: Record<string, unknown>, seed: number): void {
+function warmUp(variant: AnyVariant, request: MemoryRequest): void {
+  const { shape, seed } = request;
   const small: CaseShape = {
     ...shape,
     batch: 1,
@@ -52,6 +55,8 @@ function warmUp(variant: AnyVariant, shape: CaseShape, options: Record<string, u
   };
   const { q, k, v } = makeInputs(small, seed);
   try {
+    // The mask's values for the small shape (explicit document offsets may not fit it: then no warm-up).
+    const options = { ...request.options, ...maskOptions(request.mask, small) };
     if (variant.notSupportedReasons(q, k, v, options).length === 0) variant.forward(q, k, v, options);
   } catch {
     // Warm-up is best effort: the measured call reports its own errors.
@@ -60,9 +65,13 @@ function warmUp(variant: AnyVariant, shape: CaseShape, options: Record<string, u
 
 export async function measureInThisProcess(request: MemoryRequest): Promise<MemoryReply> {
   const variant = VARIANTS[request.variant].variant;
-  const options = { ...request.options, ...maskOptions(request.mask) };
-  for (let i = 0; i < WARM_UP_CALLS; i++) warmUp(variant, request.shape, options, request.seed);
+  const masks = maskOptions(request.mask, request.shape);
+  const options = { ...request.options, ...masks };
+  for (let i = 0; i < WARM_UP_CALLS; i++) warmUp(variant, request);
   const { q, k, v } = makeInputs(request.shape, request.seed);
+  // The mask's general part compiled before the baseline, as for the timed calls (its cached blocks
+  // belong to the mask value, not to one call).
+  problemForShape(request.shape, masks);
   // Let concurrent JIT and GC threads settle before the baseline is read.
   await new Promise((resolve) => setTimeout(resolve, 50));
   collectGarbage();

@@ -1,6 +1,7 @@
 /** Human-readable views of a results file: the terminal table and the markdown report. */
 import { basename, relative } from 'node:path';
 import { CHART_KINDS } from './charts.js';
+import { computeFigures, type FigureValue, targetText } from './figures.js';
 import { formatBytes } from './machine.js';
 import type { ResultRow, Results } from './results.js';
 import { describeMask } from './suite.js';
@@ -267,6 +268,116 @@ export function describeRun(results: Results): string[] {
   ];
 }
 
+const FIRST_CALL_TITLE = 'first call incl. mask compilation';
+
+/** Rows that measured a predicate mask's first use (results.ts, firstCall). */
+function firstCallRows(rows: readonly ResultRow[]): ResultRow[] {
+  return rows.filter((row) => row.firstCall !== undefined);
+}
+
+function verdictCell(value: FigureValue): string {
+  if (value.status === 'missing') return `missing: ${value.detail}`;
+  return `${value.status === 'met' ? 'met' : 'NOT MET'} (${value.detail})`;
+}
+
+const ratioCell = (value: FigureValue) => (value.ratio === null ? '–' : value.ratio.toFixed(3));
+const msCell = (ms: number | null) => (ms === null ? '–' : formatMs(ms));
+
+/**
+ * The suite's figures (figures.ts) as terminal lines, and each predicate row's first call: what
+ * `run` and `render` print under the table and `compare` prints for the newer file ('' when the
+ * suite has neither).
+ */
+export function terminalFigures(results: Results): string {
+  const blocks: string[] = [];
+  const cold = firstCallRows(results.rows);
+  if (cold.length > 0) {
+    blocks.push(
+      [
+        `${FIRST_CALL_TITLE} (a fresh mask value; the medians above reuse one classified before them):`,
+        ...cold.map(
+          (row) =>
+            `  ${row.caseId} ${row.label} t=${row.threads}: ${formatMs(row.firstCall?.ms)} (classification alone ${formatMs(row.firstCall?.compileMs)}; median with the mask cached ${formatMs(row.time?.medianMs)})`,
+        ),
+      ].join('\n'),
+    );
+  }
+  const figures = computeFigures(results);
+  if (figures.length > 0) {
+    const idWidth = Math.max(...figures.map((value) => value.figure.id.length));
+    const labelWidth = Math.max(...figures.map((value) => `${value.label} t=${value.threads ?? '–'}`.length));
+    blocks.push(
+      [
+        "figures (ratios of this run's medians: measured / baseline, same implementation, backend and threads):",
+        ...figures.map(
+          (value) =>
+            `  ${value.figure.id.padEnd(idWidth)}  ${`${value.label} t=${value.threads ?? '–'}`.padEnd(labelWidth)}  ${ratioCell(value).padStart(6)}  target ${targetText(value.figure.target)}: ${verdictCell(value)}`,
+        ),
+      ].join('\n'),
+    );
+  }
+  return blocks.join('\n\n');
+}
+
+/** The figures section of the markdown report ([] when the suite has none). */
+export function figuresMarkdown(results: Results): string[] {
+  const figures = computeFigures(results);
+  if (figures.length === 0) return [];
+  const body = figures.map((value) => [
+    value.figure.id,
+    value.label,
+    value.threads === null ? '–' : String(value.threads),
+    msCell(value.measuredMs),
+    msCell(value.baselineMs),
+    ratioCell(value),
+    targetText(value.figure.target),
+    escapeCell(verdictCell(value)),
+  ]);
+  const specs = [...new Map(figures.map((value) => [value.figure.id, value.figure])).values()];
+  return [
+    '## Figures',
+    '',
+    "Computed from this run's rows (never typed): the median of the measured row over the median of the baseline row " +
+      'of the same implementation, backend and thread count at the same N. "within noise": the two medians differ by ' +
+      'no more than the sum of their spreads (each the larger of its MAD and its distance to the fastest sample).',
+    '',
+    alignedMarkdownTable(
+      ['figure', 'implementation', 'thr', 'measured', 'baseline', 'ratio', 'target', 'verdict'],
+      body,
+      ['left', 'left', 'right', 'right', 'right', 'right', 'left', 'left'],
+    ),
+    '',
+    ...specs.map(
+      (figure) =>
+        `- \`${figure.id}\`: ${escapeCell(figure.claim)} (\`${figure.group}\` over \`${figure.baseline}\` at N = ${figure.n})`,
+    ),
+    '',
+  ];
+}
+
+/** A group's first-call table (its rows with firstCall), [] when there are none. */
+function firstCallMarkdown(rows: readonly ResultRow[]): string[] {
+  const cold = firstCallRows(rows);
+  if (cold.length === 0) return [];
+  return [
+    `First call incl. mask compilation: one call with a fresh mask value (the predicate's tile classification, then the call); the medians above reuse a mask value classified before them.`,
+    '',
+    alignedMarkdownTable(
+      ['case', 'implementation', 'thr', 'classification alone', FIRST_CALL_TITLE, 'median (mask cached)'],
+      cold.map((row) => [
+        row.caseId,
+        row.label,
+        String(row.threads),
+        formatMs(row.firstCall?.compileMs),
+        formatMs(row.firstCall?.ms),
+        formatMs(row.time?.medianMs),
+      ]),
+      ['left', 'left', 'right', 'right', 'right', 'right'],
+    ),
+    '',
+  ];
+}
+
 /** The markdown report of a run; `chartFiles` are embedded relative to `reportDirectory`. */
 export function markdownReport(
   results: Results,
@@ -282,6 +393,7 @@ export function markdownReport(
       'Timings on a shared machine are noisy: compare ratios within one run.',
     '',
   );
+  lines.push(...figuresMarkdown(results));
   const { rows: hidden, byGroup } = neverApplicable(results);
   for (const group of results.suite.groups) {
     const rows = results.rows.filter((row) => row.group === group.id);
@@ -294,6 +406,7 @@ export function markdownReport(
       ),
       '',
     );
+    lines.push(...firstCallMarkdown(rows));
     const entries = byGroup.get(group.id);
     if (entries) {
       const count = entries.reduce((sum, entry) => sum + entry.rows, 0);

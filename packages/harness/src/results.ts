@@ -146,6 +146,19 @@ export const rowSchema = z
     pairs: z.number().nonnegative(),
     accuracy: accuracySchema.optional(),
     time: timingSchema.optional(),
+    /**
+     * Cases whose mask has a predicate: what its first use costs (the timed samples reuse a mask value
+     * classified before them). Optional, so schemaVersion stays 1.
+     */
+    firstCall: z
+      .object({
+        /** One call with a fresh mask value: the predicate's tile classification, then the call. */
+        ms: z.number(),
+        /** The classification alone: core's problemForShape on another fresh mask value of the shape. */
+        compileMs: z.number(),
+      })
+      .strict()
+      .optional(),
     memory: memorySchema.optional(),
     notes: z.array(z.string()).optional(),
   })

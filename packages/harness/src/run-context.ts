@@ -47,11 +47,12 @@ export interface RunContext {
   readonly peerThreadLimits: Map<string, string>;
 }
 
+/** The specs a group runs: its own list (dense always, unless the group sets denseBaseline: false), else the run's. */
 export function specsForGroup(context: Pick<RunContext, 'specs'>, group: GroupSpec): VariantSpec[] {
   if (!group.variants) return [...context.specs];
   return context.specs.filter(
     (spec) =>
-      spec.variant === 'dense' ||
+      (spec.variant === 'dense' && group.denseBaseline !== false) ||
       group.variants?.includes(spec.baseLabel ?? spec.label) ||
       group.variants?.includes(spec.variant),
   );

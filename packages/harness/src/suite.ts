@@ -9,24 +9,32 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
+import { type FigureSpec, figureSchema } from './figures.js';
+import {
+  describeMask,
+  type MaskSpec,
+  maskOptions,
+  maskSchema,
+  maskShapeIssues,
+  type Reach,
+  usesMaskValues,
+} from './mask-spec.js';
 import { PEER_IDS, type PeerId, VARIANT_IDS, type VariantId } from './registry.js';
 
-export { PEER_IDS, type PeerId, VARIANT_IDS, type VariantId };
+export {
+  describeMask,
+  type FigureSpec,
+  type MaskSpec,
+  maskOptions,
+  maskSchema,
+  PEER_IDS,
+  type PeerId,
+  type Reach,
+  VARIANT_IDS,
+  type VariantId,
+};
 
 const positiveInt = z.number().int().positive();
-
-/** JSON has no Infinity: an unbounded window side is written "inf". */
-const reachSchema = z.union([z.number().int().nonnegative(), z.literal('inf')]);
-export type Reach = z.infer<typeof reachSchema>;
-
-export const maskSchema = z
-  .object({
-    causal: z.boolean().default(false),
-    /** Inclusive [left, right] reach around the query's key position (docs/design.md, Masks). */
-    window: z.tuple([reachSchema, reachSchema]).optional(),
-  })
-  .strict();
-export type MaskSpec = z.infer<typeof maskSchema>;
 
 /** A variant to run: a known id, or a labelled id with its own options (e.g. linear with FAVOR+). */
 export const variantSpecSchema = z.union([
@@ -125,6 +133,11 @@ export const groupSchema = z
     queryLength: positiveInt.optional(),
     /** Restrict this group to some variant labels (default: the suite's list). */
     variants: z.array(z.string()).optional(),
+    /**
+     * false: dense is not timed in this group (by default it always is, as every case's baseline):
+     * for N where one dense call takes many seconds and the group's figures need other rows.
+     */
+    denseBaseline: z.boolean().default(true),
     peers: z.boolean().default(true),
     /** Run the peers only at these N (default: every N of the group). */
     peerLengths: z.array(positiveInt).min(1).optional(),
@@ -164,6 +177,26 @@ export const groupSchema = z
         path: ['queryLength'],
       });
     }
+    if (group.kind === 'mha' && usesMaskValues(group.mask)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'mha groups take causal and window only (the layer case passes no mask values or score modifiers)',
+        path: ['mask'],
+      });
+    }
+    if (group.denseBaseline === false && group.variants === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'denseBaseline: false needs the variants this group runs instead',
+        path: ['denseBaseline'],
+      });
+    }
+    const issues = new Set<string>();
+    for (const benchCase of expandGroup(group)) {
+      for (const issue of maskShapeIssues(group.mask, benchCase.shape)) issues.add(issue);
+    }
+    for (const message of issues) ctx.addIssue({ code: 'custom', message, path: ['mask'] });
   });
 export type GroupSpec = z.infer<typeof groupSchema>;
 
@@ -222,6 +255,11 @@ export const suiteSchema = z
     /** Peer child processes give up after this long (model build, load, warm-up and timing). */
     peerTimeoutMs: positiveInt.default(120_000),
     groups: z.array(groupSchema).min(1),
+    /**
+     * Ratios of two of the run's rows with a target (figures.ts), computed into the report and the
+     * terminal output of every run, render and compare.
+     */
+    figures: z.array(figureSchema).optional(),
   })
   .strict()
   .superRefine((suite, ctx) => {
@@ -242,6 +280,26 @@ export const suiteSchema = z
         });
       }
       groupIds.add(group.id);
+    });
+    const knownLabels = new Set(labels);
+    const figureIds = new Set<string>();
+    (suite.figures ?? []).forEach((figure, index) => {
+      const issue = (message: string, key: string) =>
+        ctx.addIssue({ code: 'custom', message, path: ['figures', index, key] });
+      if (figureIds.has(figure.id)) issue(`duplicate figure id ${figure.id}`, 'id');
+      figureIds.add(figure.id);
+      for (const key of ['group', 'baseline'] as const) {
+        const group = suite.groups.find((candidate) => candidate.id === figure[key]);
+        if (!group) issue(`no group ${figure[key]} in this suite`, key);
+        else if (!sequenceLengths(group).includes(figure.n)) {
+          issue(`group ${group.id} has no N = ${figure.n}`, 'n');
+        }
+      }
+      for (const key of ['label', 'baselineLabel'] as const) {
+        const label = figure[key];
+        if (label !== undefined && !knownLabels.has(label))
+          issue(`no variant labelled ${label} in this suite`, key);
+      }
     });
   });
 export type Suite = z.infer<typeof suiteSchema>;
@@ -331,27 +389,6 @@ export function expandGroup(group: GroupSpec): BenchCase[] {
     };
     return group.kind === 'mha' ? { ...base, dModel: group.dModel ?? group.heads * group.headDim } : base;
   });
-}
-
-/** The AttentionOptions fields a mask spec stands for ("inf" → Infinity). */
-export function maskOptions(mask: MaskSpec): { causal?: boolean; window?: readonly [number, number] } {
-  const options: { causal?: boolean; window?: readonly [number, number] } = {};
-  if (mask.causal) options.causal = true;
-  if (mask.window) {
-    const [left, right] = mask.window;
-    options.window = [
-      left === 'inf' ? Number.POSITIVE_INFINITY : left,
-      right === 'inf' ? Number.POSITIVE_INFINITY : right,
-    ];
-  }
-  return options;
-}
-
-export function describeMask(mask: MaskSpec): string {
-  const parts: string[] = [];
-  if (mask.causal) parts.push('causal');
-  if (mask.window) parts.push(`window [${mask.window[0]}, ${mask.window[1]}]`);
-  return parts.length > 0 ? parts.join(' + ') : 'full';
 }
 
 /**

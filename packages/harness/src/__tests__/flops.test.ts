@@ -1,5 +1,7 @@
+import { isMaskCompiled } from '@attnkit/core';
 import { describe, expect, it } from 'vitest';
-import { attendedPairs, attentionFlops, gflopsPerSecond, mhaFlops } from '../flops.js';
+import { attendedPairs, attentionFlops, gflopsPerSecond, mhaFlops, problemFor } from '../flops.js';
+import { maskOptions } from '../mask-spec.js';
 import type { CaseShape } from '../suite.js';
 
 const shape = (n: number, extra: Partial<CaseShape> = {}): CaseShape => ({
@@ -57,6 +59,55 @@ describe('FLOP model (docs/design.md, FLOP model)', () => {
     const projections =
       2 * tokens * dModel * (4 * 8) + 2 * tokens * dModel * (2 * 16) + 2 * tokens * (4 * 8) * dModel;
     expect(mhaFlops(s, { causal: true }, dModel)).toBe(projections + attentionFlops(s, { causal: true }));
+  });
+
+  it('counts only the pairs inside each document: k causal documents of N/k cost k · (N/k)(N/k + 1)/2 per head', () => {
+    const n = 96;
+    const per = n / 4;
+    expect(attendedPairs(shape(n), { causal: true, documents: { equal: 4 } })).toBe(
+      2 * 3 * 4 * ((per * (per + 1)) / 2),
+    );
+    expect(attendedPairs(shape(n), { causal: false, documents: [0, 10, 96] })).toBe(
+      2 * 3 * (10 * 10 + 86 * 86),
+    );
+    // one document as long as the sequence is plain causal
+    expect(attendedPairs(shape(n), { causal: true, documents: [0, n] })).toBe(
+      attendedPairs(shape(n), { causal: true }),
+    );
+  });
+
+  it('counts prefix-LM as the prefix square plus the causal rows after it', () => {
+    const n = 40;
+    const prefix = 12;
+    let perHead = 0;
+    for (let i = 0; i < n; i++) perHead += Math.max(prefix, i + 1);
+    expect(attendedPairs(shape(n), { causal: false, prefixLM: prefix })).toBe(2 * 3 * perHead);
+  });
+
+  it('charges a 1/8-dense block-sparse layout exactly 1/8 of full attention (its visible pairs)', () => {
+    const n = 512; // 8 × 8 blocks of 64: 8 visible, the diagonal
+    const full = attentionFlops(shape(n), { causal: false });
+    const sparse = { causal: false, blockSparse: { density: 0.125, block: 64, seed: 1 } };
+    expect(attendedPairs(shape(n), sparse)).toBe((2 * 3 * n * n) / 8);
+    expect(attentionFlops(shape(n), sparse)).toBe(full / 8);
+    const finer = { causal: false, blockSparse: { density: 0.125, block: 16, seed: 1 } };
+    expect(attendedPairs(shape(n), finer)).toBe((2 * 3 * n * n) / 8);
+  });
+
+  it('counts a predicate equal to causal as causal, and score modifiers and sinks as no pairs at all', () => {
+    const n = 100;
+    const causal = attendedPairs(shape(n), { causal: true });
+    expect(attendedPairs(shape(n), { causal: false, predicate: 'causal' })).toBe(causal);
+    expect(attendedPairs(shape(n), { causal: true, alibi: true, softcap: 30, sinks: 0 })).toBe(causal);
+    expect(attendedPairs(shape(n), { causal: false, softcap: 30 })).toBe(2 * 3 * n * n);
+  });
+
+  it('counts the same pairs with the case values passed in (what a case does, compiling its mask once)', () => {
+    const s = shape(128);
+    const mask = { causal: true, documents: { equal: 2 }, predicate: 'causal' as const };
+    const options = maskOptions(mask, s);
+    expect(attendedPairs(s, mask, options)).toBe(attendedPairs(s, mask));
+    expect(isMaskCompiled(options.mask!, problemFor(s, mask, options))).toBe(true);
   });
 
   it('converts FLOPs and milliseconds to GFLOP/s', () => {

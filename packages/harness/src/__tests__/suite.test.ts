@@ -162,10 +162,11 @@ describe('expanding groups into cases', () => {
   });
 
   it('maps "inf" window sides to Infinity', () => {
-    expect(maskOptions({ causal: true, window: [128, 'inf'] })).toEqual({
+    const shape = { qHeads: 2, qLength: 64, kvLength: 64 };
+    expect(maskOptions({ causal: true, window: [128, 'inf'] }, shape)).toEqual({
       causal: true,
       window: [128, Number.POSITIVE_INFINITY],
     });
-    expect(maskOptions({ causal: false })).toEqual({});
+    expect(maskOptions({ causal: false }, shape)).toEqual({});
   });
 });

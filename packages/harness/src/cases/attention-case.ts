@@ -4,11 +4,18 @@
  * the peers (peer-case.ts). A row that cannot be measured, for a known reason or because
  * anything in it threw, is recorded as skipped with its reason and the case goes on.
  */
-import type { Tensor } from '@attnkit/core';
+import {
+  attentionFlops as coreAttentionFlops,
+  isMaskCompiled,
+  problemForShape,
+  type Tensor,
+  visiblePairs,
+} from '@attnkit/core';
 import { compareOutputs, measureAccuracy, type OracleSlice, prepareOracle } from '../accuracy.js';
-import { attendedPairs, attentionFlops } from '../flops.js';
+import { problemFor } from '../flops.js';
 import { type AttentionInputs, ioBytes, lastRows, lastRowsTensor, makeInputs } from '../inputs.js';
 import { formatBytes } from '../machine.js';
+import { hasPredicate, type MaskOptions, maskOptions, sliceMaskOptions } from '../mask-spec.js';
 import { VARIANTS, type VariantEntry } from '../registry.js';
 import type { ResultRow } from '../results.js';
 import { baseRow, describeError, lazy, SkipRow, safely } from '../rows.js';
@@ -21,13 +28,20 @@ import {
   specsForGroup,
   variantRow,
 } from '../run-context.js';
-import { type BenchCase, type GroupSpec, maskOptions, type VariantSpec } from '../suite.js';
+import type { BenchCase, GroupSpec, VariantSpec } from '../suite.js';
 import { timeSync } from '../timing.js';
 import { type MemoryCandidate, measureMemory } from './memory-case.js';
 import { runPeerCase } from './peer-case.js';
 
-/** What the rows of one case share: its FLOPs, and the inputs and oracle built on first use. */
+/** What the rows of one case share: its mask options, FLOPs, and the inputs and oracle built on first use. */
 interface CaseData {
+  /**
+   * The case's mask and score-modifier values, built once: every call of every row gets these same
+   * objects, so a predicate mask is classified once (core's cache, keyed by the mask value).
+   */
+  readonly options: MaskOptions;
+  /** The same for the oracle's slice (the last rowsPerHead query rows), for variants' own oracles. */
+  readonly sliceOptions: () => MaskOptions;
   readonly flops: number;
   readonly pairs: number;
   /** q, k, v, out and their arena copies: every variant's floor, known before anything is allocated. */
@@ -48,9 +62,14 @@ export async function runAttentionCase(
   benchCase: BenchCase,
 ): Promise<void> {
   const { suite, progress } = context;
+  const options = maskOptions(benchCase.mask, benchCase.shape);
+  // Building the problem compiles the mask's general part for these values: the calls reuse it.
+  const problem = problemFor(benchCase.shape, benchCase.mask, options);
   const data: CaseData = {
-    flops: attentionFlops(benchCase.shape, benchCase.mask),
-    pairs: attendedPairs(benchCase.shape, benchCase.mask),
+    options,
+    sliceOptions: lazy(() => sliceMaskOptions(benchCase.mask, benchCase.shape, suite.accuracy.rowsPerHead)),
+    flops: coreAttentionFlops(problem),
+    pairs: visiblePairs(problem),
     floorBytes: 2 * ioBytes(benchCase.shape),
     // Allocated on first use, after the budget check: a case over the budget never allocates its inputs.
     inputs: lazy(() => makeInputs(benchCase.shape, benchCase.seed)),
@@ -127,7 +146,7 @@ function measureRow(
   state.stage = 'setup';
   const entry: VariantEntry = VARIANTS[spec.variant];
   const variant = entry.variant;
-  const options: Record<string, unknown> = { ...spec.options, ...maskOptions(benchCase.mask) };
+  const options: Record<string, unknown> = { ...spec.options, ...data.options };
   if (threads > 1) options.threads = threads;
   const supported = safely(() => variant.notSupportedReasons(q, k, v, options));
   if ('error' in supported) throw new SkipRow(`notSupportedReasons threw: ${supported.error}`);
@@ -167,7 +186,7 @@ function measureRow(
   if (entry.ownOracle && threads === 1) {
     const ownOracle = entry.ownOracle;
     const qSlice = lastRowsTensor(q, suite.accuracy.rowsPerHead);
-    const own = safely(() => ownOracle(qSlice, k, v, options).out);
+    const own = safely(() => ownOracle(qSlice, k, v, { ...options, ...data.sliceOptions() }).out);
     if ('value' in own) {
       accuracy.vsOwnOracle = compareOutputs(
         lastRows(first.value.data, first.value.shape, suite.accuracy.rowsPerHead),
@@ -180,6 +199,9 @@ function measureRow(
   const timed = safely(() => timeSync(() => variant.forward(q, k, v, options), suite.timing, firstMs, flops));
   if ('error' in timed) throw new SkipRow(`timing failed: ${timed.error}`, { memory, accuracy });
   context.predictor.record(predictorKey, flops, timed.value.medianMs);
+  const cold = hasPredicate(benchCase.mask)
+    ? safely(() => coldCall(benchCase, spec, threads, q, k, v))
+    : null;
   const planned = variantRow(spec, threads);
   return {
     ...baseRow(benchCase, spec.label, threads),
@@ -192,6 +214,39 @@ function measureRow(
     status: 'ok',
     accuracy,
     time: timed.value,
+    ...(cold && 'value' in cold ? { firstCall: cold.value } : {}),
+    ...(cold && 'error' in cold ? { notes: [`first call with a fresh mask failed: ${cold.error}`] } : {}),
     memory,
   };
+}
+
+/**
+ * What a predicate mask costs the first time (docs/design.md, Masks: classified once per mask value
+ * and shape, then cached): the classification alone (core's problemForShape on a fresh mask value,
+ * which compiles it) and one call with another fresh value, which classifies and then attends. The
+ * timed samples above used the case's values, compiled before them.
+ */
+function coldCall(
+  benchCase: BenchCase,
+  spec: VariantSpec,
+  threads: number,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+): { ms: number; compileMs: number } {
+  const { shape, mask } = benchCase;
+  const forCompile = maskOptions(mask, shape);
+  let started = performance.now();
+  const problem = problemForShape(shape, forCompile);
+  const compileMs = performance.now() - started;
+  const fresh = maskOptions(mask, shape);
+  if (!fresh.mask || isMaskCompiled(fresh.mask, problem)) {
+    throw new Error('a fresh mask value was already compiled: the first call would not include compilation');
+  }
+  const options: Record<string, unknown> = { ...spec.options, ...fresh };
+  if (threads > 1) options.threads = threads;
+  started = performance.now();
+  VARIANTS[spec.variant].variant.forward(q, k, v, options);
+  const ms = performance.now() - started;
+  return { ms, compileMs };
 }

@@ -111,7 +111,7 @@ function measureLayerRow(
   const unavailable = backendSkipReason(spec);
   if (unavailable) throw new SkipRow(unavailable);
   const causal = benchCase.mask.causal;
-  const { window } = maskOptions(benchCase.mask);
+  const { window } = maskOptions(benchCase.mask, benchCase.shape);
   // The layer passes causal itself; a window (and the spec's own options) go through variantOptions.
   const variantOptions: Record<string, unknown> = { ...spec.options };
   if (window) variantOptions.window = window;

@@ -5,6 +5,7 @@
  */
 import { ioBytes } from '../inputs.js';
 import { formatBytes } from '../machine.js';
+import { describeMask, usesMaskValues } from '../mask-spec.js';
 import { PEERS, type PeerId } from '../registry.js';
 import type { Timing } from '../results.js';
 import type { CallPeak } from '../rss.js';
@@ -24,6 +25,11 @@ export function peerNotSupportedReasons(peer: PeerId, shape: CaseShape, mask: Ma
   if (graph !== 'gqa' && shape.qHeads !== shape.kvHeads) {
     reasons.push(
       `GQA (${shape.qHeads}/${shape.kvHeads} heads) is not expressed in the ${graph} graph used here`,
+    );
+  }
+  if (usesMaskValues(mask)) {
+    reasons.push(
+      `the peers' graphs express the causal and window masks only, not ${describeMask(mask)} (mask values and score modifiers)`,
     );
   }
   if (masks === 'unmasked' && isMasked(mask)) {
