@@ -8,7 +8,8 @@
  * approximation stands in for).
  */
 import { type AttentionProblem, attentionFlops as coreAttentionFlops, visiblePairs } from '@attnkit/core';
-import { type CaseShape, type MaskSpec, maskOptions } from './suite.js';
+import { maskOptions } from './mask.js';
+import type { CaseShape, MaskSpec } from './suite-schema.js';
 
 /** An AttentionProblem for a shape and mask without tensors (the FLOP model and budgets need no data). */
 export function problemFor(shape: CaseShape, mask: MaskSpec): AttentionProblem {
