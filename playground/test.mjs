@@ -5,6 +5,10 @@
  * what a visitor sees: cross-origin isolation, the heatmap (N × N, exactly the causal pairs painted,
  * rows summing to 1), the time, GFLOP/s and the error against the float64 oracle. Then it saves a
  * screenshot of the page (`--screenshot PATH`; playground/screenshot.jpeg is the README's).
+ * Last, `?runsuite` runs a reduced quick suite (two groups at their smallest N, wasm: about half a
+ * minute here) and checks the results file the page offers for download (a blob URL whose JSON
+ * the harness's results schema accepts, stating what ran) and the charts drawn from it (the names
+ * the harness's chartSpecs gives for that file, each an SVG).
  * Prints one line per check and `N passed, M failed`; exits 1 on a failure, 2 without Chromium.
  */
 import { spawn } from 'node:child_process';
@@ -12,6 +16,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chartSpecs, parseResults } from '@attnkit/harness';
 import { findChromium, freePort, holdLoadEvent } from '../scripts/headless-chromium.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -25,6 +30,9 @@ const screenshot = resolve(
 );
 const TIMEOUT_MS = 120_000;
 const N = 256;
+/** The reduced suite run: one attention group and the layer, smallest N, wasm, the suite's 1 and 2 threads. */
+const SUITE_GROUPS = ['gpt2-small-causal', 'mha-gpt2-small'];
+const SUITE_QUERY = `?runsuite&suite=quick&sizes=smallest&groups=${SUITE_GROUPS.join(',')}&backends=wasm`;
 
 function chromiumRun(chromium, extra, url) {
   const profile = mkdtempSync(join(tmpdir(), 'attnkit-playground-'));
@@ -65,6 +73,93 @@ function unescapeHtml(text) {
     .replaceAll('&quot;', '"')
     .replaceAll('&#39;', "'")
     .replaceAll('&amp;', '&');
+}
+
+/** The reduced quick suite, run by the page: its downloadable results file and its charts. */
+async function checkSuite(chromium, port, check) {
+  const started = Date.now();
+  const { stdout } = await chromiumRun(
+    chromium,
+    ['--dump-dom'],
+    `http://127.0.0.1:${port}/${SUITE_QUERY}&hold=suite`,
+  );
+  console.log(`suite ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const match = /<pre id="suite-result"[^>]*>([\s\S]*?)<\/pre>/.exec(stdout);
+  const summary = match?.[1] ? JSON.parse(unescapeHtml(match[1])) : null;
+  check(
+    'the page ran the reduced quick suite',
+    summary && summary.error === null,
+    summary
+      ? (summary.error ?? `${summary.rows} rows, ${summary.charts.length} charts`)
+      : 'no result in the DOM',
+  );
+  if (!summary || summary.error !== null) return;
+  check(
+    'results JSON offered for download from a blob URL',
+    summary.href.startsWith('blob:') &&
+      /^quick-\d{8}-\d{6}Z\.json$/.test(summary.filename) &&
+      summary.contentType === 'application/json',
+    `${summary.href} as ${summary.filename} (${summary.contentType})`,
+  );
+  let results;
+  try {
+    results = parseResults(JSON.parse(summary.text), 'the downloaded file');
+    check('the download parses with the harness results schema', true, `${results.rows.length} rows`);
+  } catch (error) {
+    check('the download parses with the harness results schema', false, String(error).slice(0, 600));
+    return;
+  }
+  const groups = results.suite.groups.map((group) => `${group.id}:${group.lengths?.join('/')}`);
+  check(
+    'the file states what ran: two groups at their smallest N, wasm, 1 and 2 threads, no peers',
+    groups.join(',') === 'gpt2-small-causal:256,mha-gpt2-small:512' &&
+      results.options.backends?.join(',') === 'wasm' &&
+      results.options.threads.join(',') === '1,2' &&
+      results.suite.peers.length === 0 &&
+      results.suite.memory.enabled === false &&
+      results.suite.description.startsWith(
+        "Run in a browser (groups gpt2-small-causal, mha-gpt2-small only; each group's smallest N only)",
+      ),
+    `${groups.join(', ')}; backends ${results.options.backends}; threads ${results.options.threads}`,
+  );
+  // gpt2-small-causal: naive + 6 labels; the layer: 6 labels; each at 1 and 2 threads.
+  const ok = results.rows.filter((row) => row.status === 'ok');
+  check(
+    'every planned row is there: 26, none a peer or a measured peak',
+    results.rows.length === 26 &&
+      !results.rows.some((row) => row.implementation === 'peer' || row.memory?.measured),
+    `${results.rows.length} rows, ${ok.length} ok`,
+  );
+  // Exact under a plain causal mask: dense, causal and flash (sliding-window wants a window).
+  const exact = ok.filter((row) => row.accuracy?.rule.name === '2x-naive-float32');
+  check(
+    'dense, causal and flash measured at 1 and 2 threads, each within 2× the naive float32 error',
+    exact.map((row) => `${row.label}/${row.threads}`).join(',') ===
+      'dense/1,dense/2,causal/1,causal/2,flash/1,flash/2' &&
+      exact.every((row) => row.accuracy?.rule.pass === true && row.time?.medianMs > 0),
+    `${exact.filter((row) => row.accuracy?.rule.pass).length} of ${exact.length} pass`,
+  );
+  const expected = chartSpecs(results).map((chart) => chart.name);
+  check(
+    "the page drew the harness's charts for that file, each an SVG",
+    expected.length >= 2 &&
+      JSON.stringify(summary.charts) === JSON.stringify(expected) &&
+      summary.svgs === expected.length,
+    `${summary.svgs} SVGs: ${summary.charts.join(', ')}`,
+  );
+  const figures = [...stdout.matchAll(/<figure data-name="([^"]+)"><svg /g)].map((figure) => figure[1]);
+  check(
+    'the charts are in the page',
+    JSON.stringify(figures) === JSON.stringify(expected),
+    `${figures.length} figures with an SVG`,
+  );
+  check(
+    'the page says which subset ran',
+    /Ran the quick suite in this browser: gpt2-small-causal at N = 256; mha-gpt2-small at N = 512; backends wasm; threads 1, 2\./.test(
+      summary.scope,
+    ) && summary.scope.includes("each group's smallest N only"),
+    summary.scope,
+  );
 }
 
 async function main() {
@@ -151,6 +246,7 @@ async function main() {
     );
     const saved = existsSync(screenshot) ? statSync(screenshot).size : 0;
     check('screenshot saved', saved > 10_000, `${screenshot} (${saved} bytes)`);
+    await checkSuite(chromium, port, check);
   } finally {
     await server.close();
   }

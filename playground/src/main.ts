@@ -2,8 +2,13 @@
  * The playground page: reads the form, sends the case to the compute worker, draws the returned
  * attention weights as a heatmap and shows time, GFLOP/s and error. `?autorun` runs the form's
  * case on load and writes a JSON summary into <pre id="result"> (the playground test reads it).
+ *
+ * The suite form runs one of the harness's named suites in the same worker, draws its charts with
+ * the harness's chart specs and offers the results file for download; `?runsuite` runs it on load
+ * and writes a summary, with the downloadable file's text, into <pre id="suite-result">.
  */
-import type { CaseRequest, CaseResult, WorkerMessage } from './protocol.js';
+import { chartSpecs, type Results, renderSvg, sequenceLengths } from '@attnkit/harness/browser';
+import type { CaseRequest, CaseResult, SuiteRequest, WorkerMessage } from './protocol.js';
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = element<HTMLFormElement>('form');
@@ -89,6 +94,7 @@ function show(result: CaseResult): Record<string, unknown> {
   };
 }
 
+/** One job at a time in the worker: a case or a suite. */
 let running = false;
 function run(): Promise<Record<string, unknown>> {
   running = true;
@@ -99,16 +105,17 @@ function run(): Promise<Record<string, unknown>> {
     worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       running = false;
       const message = event.data;
-      if (message.kind === 'error') {
+      if (message.kind !== 'result') {
+        const text = message.kind === 'error' ? message.message : `unexpected ${message.kind}`;
         status.className = 'error';
-        status.textContent = message.message;
-        resolve({ error: message.message });
+        status.textContent = text;
+        resolve({ error: text });
         return;
       }
       status.textContent = `done: ${request.variant}, N = ${request.n}, ${request.heads} heads of ${request.headDim}`;
       resolve({ error: null, ...show(message.result) });
     };
-    worker.postMessage(request);
+    worker.postMessage({ kind: 'case', request });
   });
 }
 
@@ -117,14 +124,173 @@ form.addEventListener('submit', (event) => {
   if (!running) void run();
 });
 
+const suiteForm = element<HTMLFormElement>('suite-form');
+const suiteStatus = element<HTMLDivElement>('suite-status');
+const download = element<HTMLAnchorElement>('download');
+const charts = element<HTMLDivElement>('charts');
+
+function readSuiteForm(): SuiteRequest {
+  const data = new FormData(suiteForm);
+  const list = (name: string) =>
+    String(data.get(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0);
+  return {
+    suite: String(data.get('suite')) as SuiteRequest['suite'],
+    sizes: String(data.get('sizes')) as SuiteRequest['sizes'],
+    groups: list('groups'),
+    backends: list('backends') as SuiteRequest['backends'],
+    threads: list('suiteThreads').map(Number),
+    argv: location.search ? [location.search] : [],
+  };
+}
+
+function updateSuiteButton(): void {
+  element('run-suite').textContent = `Run ${String(new FormData(suiteForm).get('suite'))} suite`;
+}
+suiteForm.addEventListener('change', updateSuiteButton);
+
+/** What ran, in words: the page says which subset of the suite this is. */
+function describeRun(results: Results): string {
+  const { options, suite } = results;
+  const groups = suite.groups.map((group) => `${group.id} at N = ${sequenceLengths(group).join(', ')}`);
+  const ok = results.rows.filter((row) => row.status === 'ok').length;
+  const seconds = ((results.wallTimeMs ?? 0) / 1000).toFixed(1);
+  return (
+    `Ran the ${options.suite} suite in this browser: ${groups.join('; ')}; backends ` +
+    `${options.backends?.join(', ')}; threads ${options.threads.join(', ')}. ${ok} rows measured, ` +
+    `${results.rows.length - ok} skipped, in ${seconds} s. ${suite.description.split('. The suite:')[0]}.`
+  );
+}
+
+function showSkipped(results: Results): void {
+  const skipped = results.rows.filter((row) => row.status === 'skipped');
+  const details = element<HTMLDetailsElement>('skipped');
+  details.hidden = skipped.length === 0;
+  const summary = details.querySelector('summary');
+  if (summary) summary.textContent = `${skipped.length} skipped rows and why`;
+  const list = details.querySelector('ul');
+  list?.replaceChildren(
+    ...skipped.map((row) => {
+      const item = document.createElement('li');
+      item.textContent = `${row.caseId} ${row.label} t=${row.threads}: ${row.reason ?? ''}`;
+      return item;
+    }),
+  );
+}
+
+/** The harness's chart specs for these results, rendered by the harness's renderSvg (vega, headless). */
+async function drawCharts(results: Results): Promise<string[]> {
+  charts.replaceChildren();
+  const drawn: string[] = [];
+  for (const chart of chartSpecs(results)) {
+    suiteStatus.textContent = `drawing ${chart.name}…`;
+    const figure = document.createElement('figure');
+    figure.dataset.name = chart.name;
+    // The SVG is vega's output for the harness's own spec, not user markup.
+    figure.innerHTML = await renderSvg(chart.spec);
+    charts.append(figure);
+    drawn.push(chart.name);
+  }
+  return drawn;
+}
+
+function offerDownload(results: Results): void {
+  if (download.href.startsWith('blob:')) URL.revokeObjectURL(download.href);
+  const blob = new Blob([`${JSON.stringify(results, null, 2)}\n`], { type: 'application/json' });
+  download.href = URL.createObjectURL(blob);
+  download.download = `${results.runId}.json`;
+  download.textContent = `Download results JSON (${download.download}, ${results.rows.length} rows)`;
+  download.hidden = false;
+}
+
+function runSuite(): Promise<Record<string, unknown>> {
+  running = true;
+  const request = readSuiteForm();
+  suiteStatus.className = '';
+  suiteStatus.textContent = `running the ${request.suite} suite…`;
+  return new Promise((resolve) => {
+    worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
+      const message = event.data;
+      if (message.kind === 'suite-progress') {
+        suiteStatus.textContent = `row ${message.done} of ${message.total}: ${message.text}`;
+        return;
+      }
+      if (message.kind !== 'suite-result') {
+        running = false;
+        const text = message.kind === 'error' ? message.message : `unexpected ${message.kind}`;
+        suiteStatus.className = 'error';
+        suiteStatus.textContent = text;
+        resolve({ error: text });
+        return;
+      }
+      const { results } = message;
+      const scope = element<HTMLParagraphElement>('scope');
+      scope.textContent = describeRun(results);
+      scope.hidden = false;
+      offerDownload(results);
+      showSkipped(results);
+      drawCharts(results).then(
+        (drawn) => {
+          running = false;
+          suiteStatus.textContent = `done: ${drawn.length} charts`;
+          resolve({ error: null, charts: drawn, rows: results.rows.length });
+        },
+        (error: unknown) => {
+          running = false;
+          suiteStatus.className = 'error';
+          suiteStatus.textContent = `drawing the charts failed: ${String(error)}`;
+          resolve({ error: String(error) });
+        },
+      );
+    };
+    worker.postMessage({ kind: 'suite', request });
+  });
+}
+
+suiteForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!running) void runSuite();
+});
+
 status.textContent = `ready (crossOriginIsolated: ${globalThis.crossOriginIsolated})`;
-// A case can be shared as a URL: ?variant=linear&n=1024&mask=window&window=64 fills the form.
+// A case can be shared as a URL: ?variant=linear&n=1024&mask=window&window=64 fills the form;
+// the suite form's fields too (?suite=quick&sizes=smallest&groups=gpt2-small&backends=wasm).
 const params = new URLSearchParams(location.search);
 for (const [name, value] of params) {
-  const field = form.elements.namedItem(name);
-  if (field instanceof HTMLInputElement || field instanceof HTMLSelectElement) field.value = value;
+  for (const target of [form, suiteForm]) {
+    const field = target.elements.namedItem(name);
+    if (field instanceof HTMLInputElement || field instanceof HTMLSelectElement) field.value = value;
+  }
 }
-if (params.has('autorun')) {
+updateSuiteButton();
+
+/** Two frames, so what the run drew is painted before the load event lets go. */
+function release(hold: string | null): void {
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      if (hold) void fetch(`/__done?id=${encodeURIComponent(hold)}`);
+    }),
+  );
+}
+
+/** After ?runsuite: the downloadable file read back through its blob URL, as a user's download gets it. */
+async function suiteSummary(outcome: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (outcome.error !== null || download.hidden) return outcome;
+  const response = await fetch(download.href);
+  return {
+    ...outcome,
+    href: download.href,
+    filename: download.download,
+    contentType: response.headers.get('content-type'),
+    svgs: charts.querySelectorAll('figure > svg').length,
+    scope: element('scope').textContent,
+    text: await response.text(),
+  };
+}
+
+if (params.has('autorun') || params.has('runsuite')) {
   // Under the test (test.mjs), a pending image holds the load event until the result is on the
   // page: headless Chromium's --dump-dom and --screenshot act at load.
   const hold = params.get('hold');
@@ -134,14 +300,18 @@ if (params.has('autorun')) {
     image.hidden = true;
     document.body.append(image);
   }
-  void run().then((summary) => {
-    const pre = element<HTMLPreElement>('result');
-    pre.textContent = JSON.stringify({ crossOriginIsolated: globalThis.crossOriginIsolated, ...summary });
-    // Two frames, so the heatmap and the numbers are painted before the load event lets go.
-    requestAnimationFrame(() =>
-      requestAnimationFrame(() => {
-        if (hold) void fetch(`/__done?id=${encodeURIComponent(hold)}`);
-      }),
-    );
-  });
+  void (async () => {
+    if (params.has('autorun')) {
+      const summary = await run();
+      element<HTMLPreElement>('result').textContent = JSON.stringify({
+        crossOriginIsolated: globalThis.crossOriginIsolated,
+        ...summary,
+      });
+    }
+    if (params.has('runsuite')) {
+      const outcome = await runSuite().then(suiteSummary, (error: unknown) => ({ error: String(error) }));
+      element<HTMLPreElement>('suite-result').textContent = JSON.stringify(outcome);
+    }
+    release(hold);
+  })();
 }

@@ -1,7 +1,9 @@
 /**
  * The playground's compute thread: a dedicated Worker, where a browser allows blocking waits, so
  * the kernels pool can run threads (the main thread may not). It runs one case on request and
- * answers with the timing, the error against the float64 oracle and one head's attention weights.
+ * answers with the timing, the error against the float64 oracle and one head's attention weights;
+ * or it runs one of the harness's named suites (runInBrowser) and answers with its results file,
+ * reporting each row as it is written.
  */
 import { causalAttention } from '@attnkit/causal';
 import {
@@ -15,10 +17,19 @@ import {
 } from '@attnkit/core';
 import { attentionWeights, denseAttention } from '@attnkit/dense';
 import { flashAttention } from '@attnkit/flash';
+import {
+  browserSuite,
+  type ProgressSink,
+  parseSuite,
+  type Results,
+  runInBrowser,
+} from '@attnkit/harness/browser';
+import quick from '@attnkit/harness/suites/quick.json' with { type: 'json' };
+import smoke from '@attnkit/harness/suites/smoke.json' with { type: 'json' };
 import { defaultBackend, initKernels, setWorkerFactory, startThreads } from '@attnkit/kernels';
 import { linearAttention, referenceLinearAttention } from '@attnkit/linear';
 import { slidingWindowAttention } from '@attnkit/sliding-window';
-import type { CaseRequest, CaseResult, WorkerMessage } from './protocol.js';
+import type { CaseRequest, CaseResult, SuiteRequest, WorkerMessage, WorkerRequest } from './protocol.js';
 import { registerVariantWorkModules } from './work-modules.js';
 
 type Variant = CaseRequest['variant'];
@@ -117,18 +128,65 @@ async function runCase(request: CaseRequest): Promise<CaseResult> {
   };
 }
 
+/** The harness's named suites this page offers, as shipped in the package (suites/*.json). */
+const SUITES: Record<SuiteRequest['suite'], unknown> = { quick, smoke };
+
+async function runSuite(request: SuiteRequest): Promise<Results> {
+  await setUp();
+  const suite = browserSuite(parseSuite(SUITES[request.suite], `suite '${request.suite}'`), {
+    sizes: request.sizes,
+    groups: request.groups,
+  });
+  let done = 0;
+  let total = 0;
+  let current = '';
+  const progress: ProgressSink = {
+    start(label) {
+      current = label;
+      scope.postMessage({ kind: 'suite-progress', done, total, text: label });
+    },
+    finish(outcome) {
+      done++;
+      scope.postMessage({ kind: 'suite-progress', done, total, text: `${current}: ${outcome ?? 'done'}` });
+    },
+    note() {},
+    addWork(steps) {
+      total += steps;
+    },
+    end() {},
+  };
+  return runInBrowser({
+    suite,
+    backends: request.backends,
+    ...(request.threads.length > 0 ? { threads: request.threads } : {}),
+    progress,
+    argv: request.argv,
+  });
+}
+
 const scope = globalThis as unknown as {
-  onmessage: ((event: MessageEvent<CaseRequest>) => void) | null;
+  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
   postMessage(message: WorkerMessage, transfer?: Transferable[]): void;
 };
 
+function reportError(error: unknown): void {
+  scope.postMessage({
+    kind: 'error',
+    message: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+  });
+}
+
 scope.onmessage = (event) => {
-  runCase(event.data).then(
+  const message = event.data;
+  if (message.kind === 'suite') {
+    runSuite(message.request).then(
+      (results) => scope.postMessage({ kind: 'suite-result', results }),
+      reportError,
+    );
+    return;
+  }
+  runCase(message.request).then(
     (result) => scope.postMessage({ kind: 'result', result }, [result.weights.buffer]),
-    (error: unknown) =>
-      scope.postMessage({
-        kind: 'error',
-        message: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-      }),
+    reportError,
   );
 };

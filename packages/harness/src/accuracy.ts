@@ -12,7 +12,7 @@ import { type ErrorStats, errorStats, naiveFloat32Attention, referenceAttention 
 import { type AttentionInputs, lastRows, lastRowsTensor } from './inputs.js';
 import { type MaskOptions, sliceMaskOptions } from './mask-spec.js';
 import { type Accuracy, type ErrorSummary, finiteOrNull } from './results.js';
-import type { MaskSpec } from './suite.js';
+import type { MaskSpec } from './suite-schema.js';
 
 /**
  * The floor of the 2× rule, relative to the largest |ref| on the slice: 8 float32 ulps — the same

@@ -14,7 +14,7 @@ import {
   visiblePairs,
 } from '@attnkit/core';
 import { type MaskOptions, maskOptions } from './mask-spec.js';
-import type { CaseShape, MaskSpec } from './suite.js';
+import type { CaseShape, MaskSpec } from './suite-schema.js';
 
 /**
  * An AttentionProblem for a shape and mask without tensors (the FLOP model and budgets need no

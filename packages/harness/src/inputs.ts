@@ -4,7 +4,7 @@
  * checked against the oracle.
  */
 import { randn, type Tensor } from '@attnkit/core';
-import type { CaseShape } from './suite.js';
+import type { CaseShape } from './suite-schema.js';
 
 export interface AttentionInputs {
   readonly q: Tensor;

@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Machine } from './results.js';
 
+export { formatBytes } from './format.js';
+
 export function describeMachine(): Machine {
   const cpuList = cpus();
   return {
@@ -89,17 +91,4 @@ export function gitState(cwd = harnessDirectory()): { commit: string | null; dir
   } catch {
     return { commit: null, dirty: null };
   }
-}
-
-export function formatBytes(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return '–';
-  const sign = bytes < 0 ? '-' : '';
-  let value = Math.abs(bytes);
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${sign}${value >= 100 || unit === 0 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
 }

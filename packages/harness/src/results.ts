@@ -7,7 +7,7 @@
  * are stored as null and read back as null.
  */
 import { z } from 'zod';
-import { HARNESS_BACKENDS, maskSchema, PEER_IDS, suiteSchema } from './suite.js';
+import { HARNESS_BACKENDS, maskSchema, PEER_IDS, suiteSchema } from './suite-schema.js';
 
 export const RESULTS_SCHEMA_VERSION = 1;
 
@@ -173,7 +173,8 @@ export const machineSchema = z
     arch: z.string(),
     cpuModel: z.string(),
     cores: z.number().int().positive(),
-    memoryBytes: z.number().positive(),
+    /** null where the environment does not say (a browser other than Chromium: browser-runner.ts). */
+    memoryBytes: z.number().positive().nullable(),
     /** 1-minute load average when the run started (others share this machine). */
     loadAverage: z.array(z.number()),
   })

@@ -1,6 +1,6 @@
 /** Small helpers shared by the row kinds (cases/*). */
 import type { ResultRow } from './results.js';
-import type { BenchCase } from './suite.js';
+import type { BenchCase } from './suite-schema.js';
 
 export function rowId(caseId: string, label: string, threads: number): string {
   return `${caseId}|${label}|t${threads}`;

@@ -3,12 +3,13 @@
  * labels a group runs, and how a row that could not be measured is recorded.
  */
 import { backendUnavailableReason } from '@attnkit/kernels';
+import type { OracleSlice } from './accuracy.js';
+import type { MemoryCandidate } from './cases/memory-case.js';
 import type { Progress } from './progress.js';
 import { type PeerId, VARIANTS } from './registry.js';
-import type { ResultRow } from './results.js';
-import type { ResultsWriter } from './results-writer.js';
+import type { ResultRow, Results } from './results.js';
 import { baseRow } from './rows.js';
-import type { BenchCase, GroupSpec, HarnessBackend, Suite, VariantSpec } from './suite.js';
+import type { BenchCase, GroupSpec, HarnessBackend, Suite, VariantSpec } from './suite-schema.js';
 
 /**
  * Why a spec's backend cannot run here (the native addon did not load, no wasm), or null. The
@@ -35,13 +36,53 @@ export class CallPredictor {
   }
 }
 
+/**
+ * Where rows go: the results file in Node (ResultsWriter, rewritten after every row), an
+ * in-memory document in the browser (browser-runner.ts).
+ */
+export interface RowSink {
+  readonly results: Results;
+  /** Adds a row, or replaces the row with the same id (memory measurements complete a row later). */
+  upsert(row: ResultRow): void;
+}
+
+/** What the row kinds report progress to: Progress on stderr in Node, the page in the browser. */
+export type ProgressSink = Pick<Progress, 'start' | 'finish' | 'note' | 'addWork' | 'end'>;
+
+/**
+ * The measurements that run in child processes (Node only): the runner passes them in, so the
+ * row kinds import no node:* and the browser runner, which has no child processes, runs the same
+ * row kinds without them.
+ */
+export interface OutOfProcessSteps {
+  /** The peak memory of a variant's 1-thread call (cases/memory-case.ts). */
+  measureMemory(
+    context: RunContext,
+    benchCase: BenchCase,
+    spec: VariantSpec,
+    candidate: MemoryCandidate | undefined,
+  ): Promise<void>;
+  /** One peer at one thread count (cases/peer-case.ts). */
+  runPeerCase(
+    context: RunContext,
+    benchCase: BenchCase,
+    peer: PeerId,
+    threads: number,
+    flops: number,
+    pairs: number,
+    oracle: () => OracleSlice,
+  ): Promise<void>;
+}
+
 export interface RunContext {
   readonly suite: Suite;
   readonly specs: readonly VariantSpec[];
   readonly threads: readonly number[];
   readonly peers: readonly PeerId[];
-  readonly writer: ResultsWriter;
-  readonly progress: Progress;
+  readonly writer: RowSink;
+  readonly progress: ProgressSink;
+  /** Absent where there are no child processes (the browser): no peak memory, no peers. */
+  readonly outOfProcess?: OutOfProcessSteps;
   readonly predictor: CallPredictor;
   /** Peers found unable to use a thread count: later cases skip at once with the same reason. */
   readonly peerThreadLimits: Map<string, string>;

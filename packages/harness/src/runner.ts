@@ -1,38 +1,23 @@
 /**
- * One benchmark run: for every case of the suite, the rows of its kind (cases/attention-case.ts,
- * cases/mha-case.ts; peers and peak memory from there), each appended to the results file as
- * soon as it exists. Every outcome is a row, ok or skipped with its reason: a case that fails in
- * a way its row kind did not catch has its missing rows recorded as skipped, and the run goes on.
+ * One benchmark run in Node: for every case of the suite, the rows of its kind (run-plan.ts's
+ * loop over cases/attention-case.ts and cases/mha-case.ts), with peers and peak memory in child
+ * processes (cases/peer-case.ts, cases/memory-case.ts), each row appended to the results file as
+ * soon as it exists.
  */
 import { join } from 'node:path';
 import { backendUnavailableReason, defaultBackend } from '@attnkit/kernels';
-import { runAttentionCase } from './cases/attention-case.js';
-import { runMhaCase } from './cases/mha-case.js';
+import { measureMemory } from './cases/memory-case.js';
+import { runPeerCase } from './cases/peer-case.js';
 import { describeMachine, gitState, packageVersions } from './machine.js';
 import type { Progress } from './progress.js';
-import { type PeerId, VARIANTS } from './registry.js';
+import { VARIANTS } from './registry.js';
 import { RESULTS_SCHEMA_VERSION, type Results } from './results.js';
 import { ResultsWriter } from './results-writer.js';
-import { describeError, rowId } from './rows.js';
-import {
-  CallPredictor,
-  plannedRows,
-  type RunContext,
-  recordSkipped,
-  runsPeers,
-  specsForGroup,
-} from './run-context.js';
-import {
-  type BenchCase,
-  describeMask,
-  expandBackends,
-  expandGroup,
-  type GroupSpec,
-  type HarnessBackend,
-  normaliseVariantSpec,
-  type Suite,
-  type VariantSpec,
-} from './suite.js';
+import { CallPredictor, type RunContext } from './run-context.js';
+import { countSteps, defaultRunId, runCases, selectPeers, selectVariants } from './run-plan.js';
+import { expandBackends, type HarnessBackend, type Suite } from './suite.js';
+
+export { countSteps, defaultRunId, peerMatches, selectPeers, selectVariants } from './run-plan.js';
 
 export interface RunOptions {
   readonly suite: Suite;
@@ -55,82 +40,6 @@ export interface RunOptions {
 export interface RunOutcome {
   readonly results: Results;
   readonly resultsPath: string;
-}
-
-/** The variant specs a run uses: the suite's, filtered by --variants, with dense always present. */
-export function selectVariants(
-  suite: Suite,
-  filter: readonly string[] | undefined,
-): { specs: VariantSpec[]; notes: string[] } {
-  const all = suite.variants.map(normaliseVariantSpec);
-  const notes: string[] = [];
-  let specs = all;
-  if (filter && filter.length > 0) {
-    specs = all.filter((spec) => filter.includes(spec.label) || filter.includes(spec.variant));
-    const unknown = filter.filter(
-      (name) => !all.some((spec) => spec.label === name || spec.variant === name),
-    );
-    if (unknown.length > 0) notes.push(`--variants: not in suite '${suite.name}': ${unknown.join(', ')}`);
-  }
-  if (!specs.some((spec) => spec.variant === 'dense')) {
-    specs = [{ label: 'dense', variant: 'dense', options: {} }, ...specs];
-    notes.push('dense added: it is always timed as the baseline');
-  }
-  return { specs, notes };
-}
-
-/** Whether a --peers name selects a peer: its id, or its runtime prefix ('ort-node'). */
-export function peerMatches(peer: PeerId, name: string): boolean {
-  return peer === name || peer.startsWith(`${name}:`);
-}
-
-export function selectPeers(suite: Suite, enabled: boolean, filter: readonly string[] | undefined): PeerId[] {
-  if (!enabled) return [];
-  if (!filter || filter.length === 0) return [...suite.peers];
-  return suite.peers.filter((peer) => filter.some((name) => peerMatches(peer, name)));
-}
-
-export function countSteps(context: Pick<RunContext, 'suite' | 'specs' | 'threads' | 'peers'>): number {
-  let steps = 0;
-  for (const group of context.suite.groups) {
-    const cases = expandGroup(group);
-    const labels = specsForGroup(context, group).length;
-    steps += cases.length * labels * context.threads.length;
-    if (group.kind === 'attention') {
-      if (group.memory && context.suite.memory.enabled) steps += cases.length * labels;
-      const peerCases = cases.filter((c) => runsPeers(group, c.n)).length;
-      steps += peerCases * context.peers.length * context.threads.length;
-    }
-  }
-  return steps;
-}
-
-export function defaultRunId(suiteName: string, date = new Date()): string {
-  const stamp = date
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')
-    .replace('T', '-');
-  return `${suiteName}-${stamp}`;
-}
-
-/**
- * The last line of defence: a case whose row kind threw past its own per-row handling still
- * owes every one of its rows; those not written yet become skipped rows carrying the error.
- */
-function recordCaseFailure(
-  context: RunContext,
-  group: GroupSpec,
-  benchCase: BenchCase,
-  error: unknown,
-): void {
-  const written = new Set(context.writer.results.rows.map((row) => row.id));
-  const reason = `case failed: ${describeError(error)}`;
-  for (const planned of plannedRows(context, group, benchCase)) {
-    if (written.has(rowId(benchCase.id, planned.label, planned.threads))) continue;
-    context.progress.start(`${benchCase.id} ${planned.label} t=${planned.threads}`);
-    recordSkipped(context, benchCase, planned, { flops: 0, pairs: 0 }, reason);
-  }
 }
 
 export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
@@ -187,22 +96,12 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     progress,
     predictor: new CallPredictor(),
     peerThreadLimits: new Map(),
+    outOfProcess: { measureMemory, runPeerCase },
   };
   progress.addWork(countSteps(context));
   progress.note(`results: ${resultsPath} (rewritten after every case)`);
 
-  for (const group of suite.groups) {
-    progress.note(`${group.title} — ${group.source}; ${describeMask(group.mask)}`);
-    const runCase = group.kind === 'mha' ? runMhaCase : runAttentionCase;
-    for (const benchCase of expandGroup(group)) {
-      try {
-        await runCase(context, group, benchCase);
-      } catch (error) {
-        recordCaseFailure(context, group, benchCase, error);
-      }
-    }
-  }
-  progress.end();
+  await runCases(context);
   const finishedAt = Date.now();
   const results = writer.finish({
     finishedAt: new Date(finishedAt).toISOString(),

@@ -1,7 +1,8 @@
 /**
  * Attention rows: one (variant label, threads) of an attention case per row. Validate against
- * the float64 oracle, then time; then the peak memory of the 1-thread call (memory-case.ts) and
- * the peers (peer-case.ts). A row that cannot be measured, for a known reason or because
+ * the float64 oracle, then time; then, where the run has child processes (context.outOfProcess:
+ * Node, not the browser), the peak memory of the 1-thread call (memory-case.ts) and the peers
+ * (peer-case.ts). A row that cannot be measured, for a known reason or because
  * anything in it threw, is recorded as skipped with its reason and the case goes on.
  */
 import {
@@ -13,8 +14,8 @@ import {
 } from '@attnkit/core';
 import { compareOutputs, measureAccuracy, type OracleSlice, prepareOracle } from '../accuracy.js';
 import { problemFor } from '../flops.js';
+import { formatBytes } from '../format.js';
 import { type AttentionInputs, ioBytes, lastRows, lastRowsTensor, makeInputs } from '../inputs.js';
-import { formatBytes } from '../machine.js';
 import { hasPredicate, type MaskOptions, maskOptions, sliceMaskOptions } from '../mask-spec.js';
 import { VARIANTS, type VariantEntry } from '../registry.js';
 import type { ResultRow } from '../results.js';
@@ -28,10 +29,9 @@ import {
   specsForGroup,
   variantRow,
 } from '../run-context.js';
-import type { BenchCase, GroupSpec, VariantSpec } from '../suite.js';
+import type { BenchCase, GroupSpec, VariantSpec } from '../suite-schema.js';
 import { timeSync } from '../timing.js';
-import { type MemoryCandidate, measureMemory } from './memory-case.js';
-import { runPeerCase } from './peer-case.js';
+import type { MemoryCandidate } from './memory-case.js';
 
 /** What the rows of one case share: its mask options, FLOPs, and the inputs and oracle built on first use. */
 interface CaseData {
@@ -61,7 +61,7 @@ export async function runAttentionCase(
   group: GroupSpec,
   benchCase: BenchCase,
 ): Promise<void> {
-  const { suite, progress } = context;
+  const { suite, progress, outOfProcess } = context;
   const options = maskOptions(benchCase.mask, benchCase.shape);
   // Building the problem compiles the mask's general part for these values: the calls reuse it.
   const problem = problemFor(benchCase.shape, benchCase.mask, options);
@@ -103,13 +103,14 @@ export async function runAttentionCase(
         );
       }
     }
-    if (group.memory && suite.memory.enabled) await measureMemory(context, benchCase, spec, memoryCandidate);
+    if (outOfProcess && group.memory && suite.memory.enabled)
+      await outOfProcess.measureMemory(context, benchCase, spec, memoryCandidate);
   }
 
-  if (runsPeers(group, benchCase.n)) {
+  if (outOfProcess && runsPeers(group, benchCase.n)) {
     for (const peer of context.peers) {
       for (const threads of context.threads) {
-        await runPeerCase(context, benchCase, peer, threads, flops, pairs, data.oracle);
+        await outOfProcess.runPeerCase(context, benchCase, peer, threads, flops, pairs, data.oracle);
       }
     }
   }

@@ -8,6 +8,7 @@ import { randn, type Tensor, zeros } from '@attnkit/core';
 import { initMultiHeadWeights, type MultiHeadWeights, multiHeadAttention } from '@attnkit/mha';
 import { compareOutputs } from '../accuracy.js';
 import { mhaFlops } from '../flops.js';
+import { maskOptions } from '../mask-spec.js';
 import { VARIANTS } from '../registry.js';
 import type { Accuracy, ResultRow } from '../results.js';
 import { baseRow, describeError, lazy, SkipRow, safely } from '../rows.js';
@@ -18,7 +19,7 @@ import {
   specsForGroup,
   variantRow,
 } from '../run-context.js';
-import { type BenchCase, type GroupSpec, maskOptions, type VariantSpec } from '../suite.js';
+import type { BenchCase, GroupSpec, VariantSpec } from '../suite-schema.js';
 import { timeSync } from '../timing.js';
 
 interface LayerInputs {

@@ -1,0 +1,375 @@
+/**
+ * Benchmark suites: named shape tables (the package's suites/*.json) validated with zod, and their
+ * expansion into concrete cases. A group is one shape family named after where it comes from
+ * (GPT-2 small, Llama-style GQA, ...) swept over sequence lengths; a suite is a list of groups
+ * plus the variants, threads, peers and budgets to run them with.
+ *
+ * No node:* here: the browser entry (browser.ts) parses and expands suites too. Reading the
+ * package's named suites from disk is suite.ts's.
+ */
+import { z } from 'zod';
+
+import { type FigureSpec, figureSchema } from './figures.js';
+import { type MaskSpec, maskSchema, maskShapeIssues, type Reach, usesMaskValues } from './mask-spec.js';
+import { PEER_IDS, type PeerId, VARIANT_IDS, type VariantId } from './registry.js';
+
+export { type FigureSpec, maskSchema, PEER_IDS, type PeerId, VARIANT_IDS, type VariantId };
+
+const positiveInt = z.number().int().positive();
+
+export type { MaskSpec, Reach };
+
+/** A variant to run: a known id, or a labelled id with its own options (e.g. linear with FAVOR+). */
+export const variantSpecSchema = z.union([
+  z.enum(VARIANT_IDS),
+  z
+    .object({
+      label: z.string().min(1),
+      variant: z.enum(VARIANT_IDS),
+      options: z.record(z.string(), z.unknown()).default({}),
+    })
+    .strict(),
+]);
+export type VariantSpecInput = z.input<typeof variantSpecSchema>;
+
+export interface VariantSpec {
+  /** The row label: the suite's label, with '@backend' when the run measures more than one backend. */
+  readonly label: string;
+  readonly variant: VariantId;
+  readonly options: Record<string, unknown>;
+  /** The kernels backend the rows of this spec run on (absent for naive: core's own loop). */
+  readonly backend?: HarnessBackend;
+  /** The suite's label before the backend was appended (what groups and --variants name). */
+  readonly baseLabel?: string;
+}
+
+/** The kernels backends a suite can measure each variant on (docs/design.md, Backends). */
+export const HARNESS_BACKENDS = ['wasm', 'native', 'js'] as const;
+export type HarnessBackend = (typeof HARNESS_BACKENDS)[number];
+export const backendsSchema = z
+  .array(z.enum(HARNESS_BACKENDS))
+  .min(1)
+  .refine((list) => new Set(list).size === list.length, 'each backend once');
+
+/**
+ * One spec per (variant, backend): 'flash' becomes 'flash@wasm' and 'flash@native' with the
+ * backend in its options, side by side in that order. A single backend keeps the plain label
+ * (nothing to tell apart; docs and --compare keep matching). naive (core's loop, no engine) and
+ * a spec whose options already pin a backend stay one spec.
+ */
+export function expandBackends(
+  specs: readonly VariantSpec[],
+  backends: readonly HarnessBackend[],
+): VariantSpec[] {
+  const expanded: VariantSpec[] = [];
+  for (const spec of specs) {
+    const pinned = spec.options.backend;
+    if (spec.variant === 'naive') {
+      expanded.push(spec);
+    } else if (typeof pinned === 'string') {
+      const backend = (HARNESS_BACKENDS as readonly string[]).includes(pinned)
+        ? { backend: pinned as HarnessBackend }
+        : {};
+      expanded.push({ ...spec, ...backend, baseLabel: spec.label });
+    } else {
+      for (const backend of backends) {
+        expanded.push({
+          label: backends.length > 1 ? `${spec.label}@${backend}` : spec.label,
+          baseLabel: spec.label,
+          variant: spec.variant,
+          options: { ...spec.options, backend },
+          backend,
+        });
+      }
+    }
+  }
+  return expanded;
+}
+
+const lengthsSchema = z.array(positiveInt).min(1);
+
+const powerOfTwo = positiveInt.refine((n) => (n & (n - 1)) === 0, 'must be a power of two');
+
+export const groupSchema = z
+  .object({
+    /** Slug used in case ids, chart file names and docs markers. */
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    title: z.string().min(1),
+    /** Where the shape comes from (model card, paper), so a reader can check it. */
+    source: z.string().min(1),
+    kind: z.enum(['attention', 'mha']).default('attention'),
+    batch: positiveInt.default(1),
+    heads: positiveInt,
+    kvHeads: positiveInt.optional(),
+    headDim: positiveInt,
+    valueDim: positiveInt.optional(),
+    /** mha groups: model width (default heads · headDim). */
+    dModel: positiveInt.optional(),
+    mask: maskSchema.default({ causal: false }),
+    /** Explicit sequence lengths N (Lq = Lk = N unless queryLength is set). */
+    lengths: lengthsSchema.optional(),
+    /** Powers of two from..to inclusive. */
+    pow2: z.object({ from: powerOfTwo, to: powerOfTwo }).strict().optional(),
+    /** Fixed-total-tokens sweep: batch = fixedTotalTokens / N for every N (must divide). */
+    fixedTotalTokens: positiveInt.optional(),
+    /** Decoding-style cases: a fixed number of queries against N keys. */
+    queryLength: positiveInt.optional(),
+    /** Restrict this group to some variant labels (default: the suite's list). */
+    variants: z.array(z.string()).optional(),
+    /**
+     * false: dense is not timed in this group (by default it always is, as every case's baseline):
+     * for N where one dense call takes many seconds and the group's figures need other rows.
+     */
+    denseBaseline: z.boolean().default(true),
+    peers: z.boolean().default(true),
+    /** Run the peers only at these N (default: every N of the group). */
+    peerLengths: z.array(positiveInt).min(1).optional(),
+    memory: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((group, ctx) => {
+    if ((group.lengths === undefined) === (group.pow2 === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of lengths or pow2', path: ['lengths'] });
+    }
+    if (group.pow2 && group.pow2.from > group.pow2.to) {
+      ctx.addIssue({ code: 'custom', message: 'pow2.from must be <= pow2.to', path: ['pow2'] });
+    }
+    const kvHeads = group.kvHeads ?? group.heads;
+    if (group.heads % kvHeads !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `heads (${group.heads}) must be a multiple of kvHeads (${kvHeads})`,
+        path: ['kvHeads'],
+      });
+    }
+    if (group.fixedTotalTokens !== undefined) {
+      for (const n of sequenceLengths(group)) {
+        if (group.fixedTotalTokens % n !== 0) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `fixedTotalTokens ${group.fixedTotalTokens} is not a multiple of N=${n}`,
+            path: ['fixedTotalTokens'],
+          });
+        }
+      }
+    }
+    if (group.kind === 'mha' && group.queryLength !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'mha groups are self-attention: no queryLength',
+        path: ['queryLength'],
+      });
+    }
+    if (group.kind === 'mha' && usesMaskValues(group.mask)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'mha groups take causal and window only (the layer case passes no mask values or score modifiers)',
+        path: ['mask'],
+      });
+    }
+    if (group.denseBaseline === false && group.variants === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'denseBaseline: false needs the variants this group runs instead',
+        path: ['denseBaseline'],
+      });
+    }
+    const issues = new Set<string>();
+    for (const benchCase of expandGroup(group)) {
+      for (const issue of maskShapeIssues(group.mask, benchCase.shape)) issues.add(issue);
+    }
+    for (const message of issues) ctx.addIssue({ code: 'custom', message, path: ['mask'] });
+  });
+export type GroupSpec = z.infer<typeof groupSchema>;
+
+export const suiteSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+    description: z.string().min(1),
+    /**
+     * Expected wall time of a full run on the reference machine (2 cores), for `attnkit-bench
+     * suites`: a person picks a suite by what it measures and how long it takes.
+     */
+    duration: z.string().min(1).optional(),
+    variants: z
+      .array(variantSpecSchema)
+      .min(1)
+      .default([...VARIANT_IDS]),
+    threads: z.array(z.number().int().min(1).max(64)).min(1).default([1, 2]),
+    /**
+     * Each variant row at each of these backends ('flash@wasm', 'flash@native'); a backend that
+     * did not load here gives skipped rows with the reason.
+     */
+    backends: backendsSchema.default(['wasm', 'native']),
+    peers: z.array(z.enum(PEER_IDS)).default([...PEER_IDS]),
+    timing: z
+      .object({
+        /** Time budget per (case, implementation, threads) measurement, split into samples. */
+        budgetMs: z.number().positive().default(400),
+        minSamples: positiveInt.default(3),
+        maxSamples: positiveInt.default(50),
+        warmupSamples: z.number().int().nonnegative().default(1),
+        /**
+         * A case whose single call is predicted (from the same implementation's GFLOP/s on the
+         * previous, smaller case) to take longer than this is skipped, saying so.
+         */
+        maxCallMs: z.number().positive().default(30_000),
+      })
+      .strict()
+      .default({ budgetMs: 400, minSamples: 3, maxSamples: 50, warmupSamples: 1, maxCallMs: 30_000 }),
+    accuracy: z
+      .object({
+        /** The last R query rows of every head are checked against the float64 oracle (see accuracy.ts). */
+        rowsPerHead: positiveInt.default(64),
+      })
+      .strict()
+      .default({ rowsPerHead: 64 }),
+    memory: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Cases whose estimated footprint (inputs, output, workspaceBytes) exceeds this are skipped. */
+        budgetBytes: positiveInt.default(2 ** 31),
+        timeoutMs: positiveInt.default(120_000),
+      })
+      .strict()
+      .default({ enabled: true, budgetBytes: 2 ** 31, timeoutMs: 120_000 }),
+    /** Peer child processes give up after this long (model build, load, warm-up and timing). */
+    peerTimeoutMs: positiveInt.default(120_000),
+    groups: z.array(groupSchema).min(1),
+    /**
+     * Ratios of two of the run's rows with a target (figures.ts), computed into the report and the
+     * terminal output of every run, render and compare.
+     */
+    figures: z.array(figureSchema).optional(),
+  })
+  .strict()
+  .superRefine((suite, ctx) => {
+    const labels = suite.variants.map((v) => normaliseVariantSpec(v).label);
+    const seen = new Set<string>();
+    for (const label of labels) {
+      if (seen.has(label))
+        ctx.addIssue({ code: 'custom', message: `duplicate variant label ${label}`, path: ['variants'] });
+      seen.add(label);
+    }
+    const groupIds = new Set<string>();
+    suite.groups.forEach((group, index) => {
+      if (groupIds.has(group.id)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `duplicate group id ${group.id}`,
+          path: ['groups', index, 'id'],
+        });
+      }
+      groupIds.add(group.id);
+    });
+    const knownLabels = new Set(labels);
+    const figureIds = new Set<string>();
+    (suite.figures ?? []).forEach((figure, index) => {
+      const issue = (message: string, key: string) =>
+        ctx.addIssue({ code: 'custom', message, path: ['figures', index, key] });
+      if (figureIds.has(figure.id)) issue(`duplicate figure id ${figure.id}`, 'id');
+      figureIds.add(figure.id);
+      for (const key of ['group', 'baseline'] as const) {
+        const group = suite.groups.find((candidate) => candidate.id === figure[key]);
+        if (!group) issue(`no group ${figure[key]} in this suite`, key);
+        else if (!sequenceLengths(group).includes(figure.n)) {
+          issue(`group ${group.id} has no N = ${figure.n}`, 'n');
+        }
+      }
+      for (const key of ['label', 'baselineLabel'] as const) {
+        const label = figure[key];
+        if (label !== undefined && !knownLabels.has(label))
+          issue(`no variant labelled ${label} in this suite`, key);
+      }
+    });
+  });
+export type Suite = z.infer<typeof suiteSchema>;
+export type SuiteInput = z.input<typeof suiteSchema>;
+
+export class SuiteError extends Error {
+  override name = 'SuiteError';
+}
+
+export function normaliseVariantSpec(spec: z.infer<typeof variantSpecSchema>): VariantSpec {
+  if (typeof spec === 'string') return { label: spec, variant: spec, options: {} };
+  return { label: spec.label, variant: spec.variant, options: spec.options };
+}
+
+/** Parses a suite object; zod issues become one readable SuiteError naming each path. */
+export function parseSuite(input: unknown, origin = 'suite'): Suite {
+  const parsed = suiteSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new SuiteError(`${origin} is not a valid suite:\n${lines.join('\n')}`);
+}
+
+export function sequenceLengths(group: Pick<GroupSpec, 'lengths' | 'pow2'>): number[] {
+  if (group.lengths) return [...group.lengths];
+  const lengths: number[] = [];
+  if (group.pow2) for (let n = group.pow2.from; n <= group.pow2.to; n *= 2) lengths.push(n);
+  return lengths;
+}
+
+/** One concrete attention problem of a group. */
+export interface CaseShape {
+  readonly batch: number;
+  readonly qHeads: number;
+  readonly kvHeads: number;
+  readonly qLength: number;
+  readonly kvLength: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+}
+
+export interface BenchCase {
+  /** `${group.id}/N=${n}` (plus batch for fixed-token sweeps): stable across runs, the compare key. */
+  readonly id: string;
+  readonly groupId: string;
+  readonly kind: 'attention' | 'mha';
+  /** The swept sequence length N (x axis of the charts). */
+  readonly n: number;
+  readonly shape: CaseShape;
+  readonly mask: MaskSpec;
+  /** mha only. */
+  readonly dModel?: number;
+  /** Seeds q, k, v (or x and the weights) reproducibly in every process. */
+  readonly seed: number;
+}
+
+/** FNV-1a: a stable 32-bit seed from a case id, so a case has the same inputs in every run and process. */
+export function seedFromId(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+export function expandGroup(group: GroupSpec): BenchCase[] {
+  return sequenceLengths(group).map((n) => {
+    const batch = group.fixedTotalTokens !== undefined ? group.fixedTotalTokens / n : group.batch;
+    const id = group.fixedTotalTokens !== undefined ? `${group.id}/B=${batch},N=${n}` : `${group.id}/N=${n}`;
+    const shape: CaseShape = {
+      batch,
+      qHeads: group.heads,
+      kvHeads: group.kvHeads ?? group.heads,
+      qLength: group.queryLength ?? n,
+      kvLength: n,
+      headDim: group.headDim,
+      valueDim: group.valueDim ?? group.headDim,
+    };
+    const base = {
+      id,
+      groupId: group.id,
+      kind: group.kind,
+      n,
+      shape,
+      mask: group.mask,
+      seed: seedFromId(id),
+    };
+    return group.kind === 'mha' ? { ...base, dModel: group.dModel ?? group.heads * group.headDim } : base;
+  });
+}
