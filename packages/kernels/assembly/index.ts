@@ -17,3 +17,4 @@ export {
 } from './rows';
 export { expArray, expNonPositiveArray } from './exp';
 export { simdCeiling } from './ceiling';
+export { dequantRows } from './compact';

@@ -25,7 +25,8 @@ enum Op {
   OP_DIVIDE_ROWS = 14,
   OP_EXP_ARRAY = 15,
   OP_EXP_NON_POSITIVE_ARRAY = 16,
-  OP_COUNT = 17,
+  OP_DEQUANT_ROWS = 17,
+  OP_COUNT = 18,
 };
 
 /** Floats of per-thread scratch a path may use at `scratch` (the engine reserves 128 KiB). */

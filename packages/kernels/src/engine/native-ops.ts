@@ -62,6 +62,7 @@ const OP = {
   divideRows: 14,
   expArray: 15,
   expNonPositiveArray: 16,
+  dequantRows: 17,
 } as const;
 
 /** This thread's argument block: [heap address, scratch offset, arguments...]. */
@@ -391,6 +392,17 @@ class NativeKernels implements KernelOps {
 
   divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void {
     this.run(OP.divideRows, x, ldx, rows, cols, den, eps);
+  }
+
+  dequantRows(
+    srcByte: number,
+    format: number,
+    rows: number,
+    cols: number,
+    scales: number,
+    dst: number,
+  ): void {
+    this.run(OP.dequantRows, srcByte, format, rows, cols, scales, dst);
   }
 
   expArray(x: number, n: number, out: number, nonPositive: boolean): void {
