@@ -44,6 +44,12 @@ export interface PagedKVCacheOptions {
   rope?: PagedRopeOptions;
   /** Engine the pages live in and attend runs on (a private one): 'auto' (default), 'native', 'wasm' or 'js'. */
   backend?: BackendChoice;
+  /**
+   * How keys and values are stored: 'float32' (default), 'float16' (IEEE half, rounded to nearest
+   * even on append) or 'int8' (symmetric, one float32 scale per position and kv head; non-finite keys
+   * or values are refused). maxBytes counts the stored bytes.
+   */
+  storage?: 'float32' | 'float16' | 'int8';
 }
 
 export type PagedKVCacheAttendOptions = PagedKVAttendOptions;
@@ -69,6 +75,7 @@ const pagedOptionsSchema = z.strictObject({
     })
     .optional(),
   backend: z.enum(['auto', 'native', 'wasm', 'js']).optional(),
+  storage: z.enum(['float32', 'float16', 'int8']).optional(),
 });
 
 /**

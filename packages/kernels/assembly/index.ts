@@ -18,3 +18,4 @@ export {
 export { addAlibi, addTile, maskRanges, softcapScores } from './scores';
 export { expArray, expNonPositiveArray } from './exp';
 export { simdCeiling } from './ceiling';
+export { dequantRows } from './compact';

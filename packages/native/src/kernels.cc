@@ -806,6 +806,74 @@ void expArray(float *h, long x, long n, long out, bool nonPositive) {
   for (; i < n; i++) po[i] = nonPositive ? sexpNonPositive(px[i]) : sexp(px[i]);
 }
 
+// ---- compact KV storage ----
+
+typedef unsigned int vu __attribute__((vector_size(W * 4)));
+
+/**
+ * dequantRows (kernel-ops.ts): dst[r][c] = scale_r · decode(src[r][c]) for float16 (format 1) or
+ * int8 (format 2) rows at BYTE offset srcByte. A cache's attend expands one tile of compact rows into
+ * a small float32 scratch right before the gemms, so memory traffic stays at the compact size and the
+ * gemm kernels stay as they are. float16: the half's exponent and mantissa shifted into a float32
+ * and multiplied by 2^112 re-bias it exactly (subnormal halves become normal floats); exponent 31
+ * (±Infinity, NaN) is set to 255 instead. W lanes per step, a scalar tail of the same arithmetic.
+ * Time O(rows · cols); no extra memory.
+ */
+inline float halfToFloat(unsigned h) {
+  unsigned bits = (h & 0x7fffu) << 13;
+  float magnitude;
+  if ((h & 0x7c00u) == 0x7c00u) {
+    bits |= 0x7f800000u;
+    __builtin_memcpy(&magnitude, &bits, 4);
+  } else {
+    __builtin_memcpy(&magnitude, &bits, 4);
+    magnitude *= 0x1p112f;
+  }
+  unsigned out;
+  __builtin_memcpy(&out, &magnitude, 4);
+  out |= (h & 0x8000u) << 16;
+  float result;
+  __builtin_memcpy(&result, &out, 4);
+  return result;
+}
+
+void dequantRows(float *h, long srcByte, int format, long rows, long cols, long scales, long dst) {
+  const unsigned char *base = reinterpret_cast<const unsigned char *>(h) + srcByte;
+  for (long r = 0; r < rows; r++) {
+    const float scale = scales < 0 ? 1.0f : h[scales + r];
+    const vf scaleV = splat(scale);
+    float *out = h + dst + r * cols;
+    long c = 0;
+    if (format == 1) {
+      const unsigned char *row = base + 2 * r * cols;
+      for (; c + W <= cols; c += W) {
+        unsigned short halves[W];
+        __builtin_memcpy(halves, row + 2 * c, sizeof(halves));
+        vu x;
+        for (int i = 0; i < W; i++) x[i] = halves[i];
+        const vu shifted = (x & 0x7fffu) << 13;
+        const vi special = reinterpret_cast<vi>((x & 0x7c00u) == 0x7c00u);
+        const vf scaled = reinterpret_cast<vf>(shifted) * 0x1p112f;
+        const vu magnitude = special ? (shifted | 0x7f800000u) : reinterpret_cast<vu>(scaled);
+        const vf value = reinterpret_cast<vf>(magnitude | ((x & 0x8000u) << 16));
+        store(out + c, value * scaleV);
+      }
+      for (; c < cols; c++) {
+        const unsigned half = row[2 * c] | (static_cast<unsigned>(row[2 * c + 1]) << 8);
+        out[c] = halfToFloat(half) * scale;
+      }
+    } else {
+      const signed char *row = reinterpret_cast<const signed char *>(base) + r * cols;
+      for (; c + W <= cols; c += W) {
+        vf x;
+        for (int i = 0; i < W; i++) x[i] = static_cast<float>(row[c + i]);
+        store(out + c, x * scaleV);
+      }
+      for (; c < cols; c++) out[c] = static_cast<float>(row[c]) * scale;
+    }
+  }
+}
+
 inline long L(double x) { return static_cast<long>(x); }
 inline float F(double x) { return static_cast<float>(x); }
 
@@ -875,6 +943,9 @@ int run(int op, float *h, float *scratch, const double *a) {
       return 0;
     case attnkit::OP_SOFTCAP_SCORES:
       softcapScores(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), F(a[4]));
+      return 0;
+    case attnkit::OP_DEQUANT_ROWS:
+      dequantRows(h, L(a[0]), static_cast<int>(a[1]), L(a[2]), L(a[3]), L(a[4]), L(a[5]));
       return 0;
     default:
       return -1;

@@ -8,7 +8,7 @@
  * goes through these same checks.
  */
 import { type Arena, ArenaError } from './arena.js';
-import type { KernelOps } from './kernel-ops.js';
+import { DEQUANT_FLOAT16, DEQUANT_INT8, dequantElementBytes, type KernelOps } from './kernel-ops.js';
 
 function isCount(x: number): boolean {
   return (x | 0) === x && x >= 0;
@@ -290,5 +290,33 @@ export class CheckedKernelOps implements KernelOps {
     this.block('divideRows', 'x', x, rows, ldx, cols);
     this.block('divideRows', 'den', den, 1, 0, rows);
     this.kernels.divideRows(x, ldx, rows, cols, den, eps);
+  }
+
+  dequantRows(
+    srcByte: number,
+    format: number,
+    rows: number,
+    cols: number,
+    scales: number,
+    dst: number,
+  ): void {
+    this.rowsCols('dequantRows', rows, cols);
+    if (format !== DEQUANT_FLOAT16 && format !== DEQUANT_INT8) {
+      throw new ArenaError(
+        `dequantRows: format must be DEQUANT_FLOAT16 (${DEQUANT_FLOAT16}) or DEQUANT_INT8 (${DEQUANT_INT8}), received ${format}`,
+      );
+    }
+    const bytes = rows * cols * dequantElementBytes(format);
+    const floor = 4 * this.arena.floor;
+    const top = 4 * this.arena.mark();
+    if (bytes > 0 && (!Number.isInteger(srcByte) || srcByte < floor || srcByte + bytes > top)) {
+      throw new ArenaError(
+        `dequantRows: srcByte = ${srcByte} (${rows} × ${cols} elements of ${dequantElementBytes(format)} bytes) spans bytes ` +
+          `[${srcByte}, ${srcByte + bytes}), outside the arena's live allocations [${floor}, ${top}); allocate it from engine.arena first`,
+      );
+    }
+    this.optionalVector('dequantRows', 'scales', scales, rows);
+    this.block('dequantRows', 'dst', dst, rows, cols, cols);
+    this.kernels.dequantRows(srcByte, format, rows, cols, scales, dst);
   }
 }

@@ -5,7 +5,7 @@
  * Complexity is the obvious one per primitive (GEMMs O(m·n·k), row ops O(rows·cols)); memory O(1).
  */
 import type { Arena } from './arena.js';
-import type { KernelOps } from './kernel-ops.js';
+import { DEQUANT_FLOAT16, type KernelOps } from './kernel-ops.js';
 
 /** The largest finite float32. */
 const FLT_MAX = 3.4028234663852886e38;
@@ -22,7 +22,20 @@ function rowHasNaN(h: Float32Array, row: number, cols: number): boolean {
   return false;
 }
 
+/** The float32 value of IEEE half-precision bits `h` (exact: every half is a float32). */
+export function halfToFloat(h: number): number {
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1;
+  if (exponent === 0x1f) return mantissa === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+  // subnormal: m · 2^−24; normal: (1024 + m) · 2^(e − 25)
+  return exponent === 0 ? sign * mantissa * 2 ** -24 : sign * (1024 + mantissa) * 2 ** (exponent - 25);
+}
+
 export class JsKernelOps implements KernelOps {
+  private bytes: Uint8Array | undefined;
+  private signedBytes: Int8Array | undefined;
+
   constructor(private readonly arena: Arena) {}
 
   gemmNT(
@@ -357,6 +370,37 @@ export class JsKernelOps implements KernelOps {
       const inv = 1 / (h[den + r]! + eps);
       const row = x + r * ldx;
       for (let c = 0; c < cols; c++) h[row + c] = h[row + c]! * inv;
+    }
+  }
+
+  dequantRows(
+    srcByte: number,
+    format: number,
+    rows: number,
+    cols: number,
+    scales: number,
+    dst: number,
+  ): void {
+    const h = this.arena.heap;
+    if (this.bytes?.buffer !== h.buffer) {
+      this.bytes = new Uint8Array(h.buffer);
+      this.signedBytes = new Int8Array(h.buffer);
+    }
+    const u8 = this.bytes;
+    const i8 = this.signedBytes!;
+    for (let r = 0; r < rows; r++) {
+      const scale = scales < 0 ? 1 : h[scales + r]!;
+      const out = dst + r * cols;
+      if (format === DEQUANT_FLOAT16) {
+        // little-endian halves (WebAssembly memory is little-endian), read byte by byte: any alignment
+        const row = srcByte + 2 * r * cols;
+        for (let c = 0; c < cols; c++) {
+          h[out + c] = scale * halfToFloat(u8[row + 2 * c]! | (u8[row + 2 * c + 1]! << 8));
+        }
+      } else {
+        const row = srcByte + r * cols;
+        for (let c = 0; c < cols; c++) h[out + c] = scale * i8[row + c]!;
+      }
     }
   }
 }

@@ -195,4 +195,25 @@ export interface KernelOps {
   columnSums(x: number, ldx: number, rows: number, cols: number, out: number, beta: number): void;
   /** x[r][c] = x[r][c] / (den[r] + eps)   (a kernel-attention normaliser; eps guards a zero den). */
   divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void;
+
+  /**
+   * Compact KV storage (docs/design.md, Caches and the layer): dst[r][c] = scale_r · decode(src[r][c])
+   * for `rows` packed rows of `cols` elements, dst contiguous float32 (row stride cols).
+   * `srcByte` is a BYTE offset into the engine's memory (compact rows need not start on a float):
+   * row r starts at srcByte + r · cols · (2 for float16, 1 for int8). `format` is
+   * DEQUANT_FLOAT16 (IEEE binary16, every value exact in float32: subnormals, ±Infinity and NaN
+   * included) or DEQUANT_INT8 (a signed byte). scale_r = scales[r] (float offset of `rows` floats),
+   * or 1 when scales = −1. The product is rounded once to float32 (NaN · anything is NaN).
+   * Used to expand a tile of a compact cache into a small float32 scratch right before the gemms.
+   */
+  dequantRows(srcByte: number, format: number, rows: number, cols: number, scales: number, dst: number): void;
+}
+
+/** dequantRows' format code of IEEE half-precision rows. */
+export const DEQUANT_FLOAT16 = 1;
+/** dequantRows' format code of signed 8-bit rows (with a scale per row). */
+export const DEQUANT_INT8 = 2;
+/** Bytes of one element in a dequantRows format. */
+export function dequantElementBytes(format: number): number {
+  return format === DEQUANT_FLOAT16 ? 2 : 1;
 }

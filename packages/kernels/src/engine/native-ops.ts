@@ -65,6 +65,7 @@ const OP = {
   addTile: 18,
   addAlibi: 19,
   softcapScores: 20,
+  dequantRows: 21,
 } as const;
 
 /** This thread's argument block: [heap address, scratch offset, arguments...]. */
@@ -390,6 +391,17 @@ class NativeKernels implements KernelOps {
 
   divideRows(x: number, ldx: number, rows: number, cols: number, den: number, eps: number): void {
     this.run(OP.divideRows, x, ldx, rows, cols, den, eps);
+  }
+
+  dequantRows(
+    srcByte: number,
+    format: number,
+    rows: number,
+    cols: number,
+    scales: number,
+    dst: number,
+  ): void {
+    this.run(OP.dequantRows, srcByte, format, rows, cols, scales, dst);
   }
 
   expArray(x: number, n: number, out: number, nonPositive: boolean): void {

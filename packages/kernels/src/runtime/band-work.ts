@@ -11,7 +11,7 @@ import { alignFloats } from '../engine/arena.js';
 import type { Engine } from '../engine/engine.js';
 import { type ArenaOffsets, attendBand, bandScoreFloats } from './attention-io.js';
 import { rangeScratchFloats } from './score-tile.js';
-import { planSplits, type SplitParams, splitFloats, splitOffsets } from './split-kv.js';
+import { planBandSplits, type SplitParams, splitFloats, splitOffsets } from './split-kv.js';
 import {
   createQueryBlockItem,
   locateQueryBlockItem,
@@ -25,9 +25,6 @@ export interface BandParams extends SplitParams {
   /** ceil(Lq / blockQ): items are numbered per head (locateQueryBlockItem), times keySplits. */
   readonly queryBlocks: number;
 }
-
-/** Keys per split of a banded call at least (its scores are materialised: blocks × this many). */
-const MIN_SPLIT_KEYS = 512;
 
 // One located item, one payload view and one offsets object per module instance (per thread),
 // reused: nothing is allocated per item.
@@ -93,7 +90,7 @@ export { runBandItem as runItem };
 export function planBand(problem: AttentionProblem, blockQ: number) {
   const rows = Math.max(1, Math.min(blockQ, problem.qLength));
   const items = queryBlockItems(problem, rows);
-  const split = planSplits(problem, items, MIN_SPLIT_KEYS, 64);
+  const split = planBandSplits(problem, items, 64);
   return {
     items: items * split.keySplits,
     scratchFloats: bandItemScratchFloats(problem, rows),

@@ -16,7 +16,7 @@ export {
 } from '../engine/engine.js';
 export { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
 export { JsKernelOps } from '../engine/js-ops.js';
-export type { KernelOps } from '../engine/kernel-ops.js';
+export { DEQUANT_FLOAT16, DEQUANT_INT8, dequantElementBytes, type KernelOps } from '../engine/kernel-ops.js';
 export { NativeKernelOps } from '../engine/native-ops.js';
 export { WasmKernelOps } from '../engine/wasm-ops.js';
 export {
@@ -44,6 +44,13 @@ export {
 export { type BandParams, bandItemScratchFloats, planBand, runBandItem } from './band-work.js';
 export { bandWorkModule } from './band-work-module.js';
 export {
+  checkFiniteForInt8,
+  floatToHalf,
+  type KVStorage,
+  storageElementBytes,
+  storageFormat,
+} from './compact-kv.js';
+export {
   type DefinedVariant,
   defineVariant,
   type PreparedCall,
@@ -65,6 +72,7 @@ export {
   type PagedKVStoreConfig,
   PagedKVView,
   type PagedRopeOptions,
+  pagedTileKeys,
 } from './paged-kv-store.js';
 export {
   applySinks,
@@ -86,9 +94,11 @@ export {
   visibleRunEnd,
 } from './score-tile.js';
 export {
+  MIN_SPLIT_KEYS,
   mergeSplits,
   noSplit,
   placeSplits,
+  planBandSplits,
   planSplits,
   SPLIT_TARGET_ITEMS,
   type SplitParams,

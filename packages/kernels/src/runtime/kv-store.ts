@@ -12,6 +12,12 @@
  * Time per attend: O(B · Hq · Lnew · (span + blockQ) · (Dk + Dv)) for a span of visible positions;
  * per append O(B · Hkv · Lnew · (Dk + Dv)). Extra memory per attend: copies of q, out, lse and one
  * scores buffer of blockQ · min(span, blockQ + left) floats.
+ * Split-KV: an attend with few (batch, head, query-block) items against a long span cuts the span
+ * into key ranges by the banded variants' rule (split-kv.ts planBandSplits: the shape decides), each
+ * range writing partial rows that are merged with the log-sum-exp merge (mergeSplits): the same bits
+ * as causal/sliding-window's split call at any thread count. The store's memory is private (the
+ * worker pool cannot reach it), so the ranges run one after another on the calling thread; extra
+ * memory keySplits × B·Hq·Lnew · (Dv + 1) floats.
  */
 import {
   type AttentionCache,
@@ -35,7 +41,8 @@ import {
 import { attendBand, bandScoreFloats } from './attention-io.js';
 import { parseCacheAppend } from './kv-cache-input.js';
 import { applySinks, scoreFunctionsOf, setScoreFunctions } from './score-tile.js';
-import type { HeadOffsets } from './variant-runtime.js';
+import { mergeSplits, placeSplits, planBandSplits } from './split-kv.js';
+import { type HeadOffsets, queryBlockItems } from './variant-runtime.js';
 
 export type KVStorePolicy = 'grow' | 'fixed' | 'ring';
 
@@ -290,37 +297,52 @@ export class KVStore {
     const rows = Math.max(1, Math.min(blockQ, qLength));
     const total = batch * qHeads * qLength;
     const startSlot = this.policy === 'ring' ? first % this.slots : first;
+    // Few query blocks against many keys: the banded variants' key split (the shape decides, so the
+    // bits equal theirs at any thread count); the splits run here one after another.
+    const split = planBandSplits(problem, queryBlockItems(problem, rows), 64);
     const { arena } = this.engine;
     const mark = arena.mark();
     try {
       const queries = arena.put(q.data);
       const out = arena.alloc(total * valueDim);
       const lse = arena.alloc(total);
-      const scores = arena.alloc(bandScoreFloats(rows, kvLength, problem.windowLeft, problem.windowRight));
+      const scores = arena.alloc(
+        bandScoreFloats(rows, Math.min(kvLength, split.splitKeys), problem.windowLeft, problem.windowRight),
+      );
       const bias = problem.bias && target.options?.bias ? arena.put(target.options.bias.data) : -1;
+      const params = placeSplits(this.engine, problem, split);
       const head: HeadOffsets = { q: 0, out: 0, lse: 0, k: 0, v: 0, head: 0, bias: -1 };
       // a score function runs here, on the calling thread (the cache attends on one thread)
       setScoreFunctions(scoreFunctionsOf(target.options?.scoreMod));
-      for (let b = 0; b < batch; b++) {
-        for (let h = 0; h < qHeads; h++) {
-          const row = queryHeadRow(problem, b, h);
-          // The kv head's rows start at the store's stride, not at the span's length.
-          const kvHead = b * this.kvHeads + kvHeadOf(problem, h);
-          head.head = h;
-          head.bias =
-            bias >= 0 && problem.bias
-              ? bias + b * problem.bias.batchStride + h * problem.bias.headStride
-              : -1;
-          head.q = queries + row * headDim;
-          head.out = out + row * valueDim;
-          head.lse = lse + row;
-          head.k = this.keys + (kvHead * this.stride + startSlot) * headDim;
-          head.v = this.values + (kvHead * this.stride + startSlot) * valueDim;
-          for (let rowStart = 0; rowStart < qLength; rowStart += rows) {
-            attendBand(this.engine, problem, head, b, rowStart, Math.min(qLength, rowStart + rows), scores);
+      for (let part = 0; part < params.keySplits; part++) {
+        const keysFrom = part * params.splitKeys;
+        const keysTo = params.keySplits === 1 ? Number.POSITIVE_INFINITY : keysFrom + params.splitKeys;
+        // split part writes its own partial rows (laid out like out and lse), merged below
+        const partOut = params.keySplits === 1 ? out : params.partialOut + part * total * valueDim;
+        const partLse = params.keySplits === 1 ? lse : params.partialLse + part * total;
+        for (let b = 0; b < batch; b++) {
+          for (let h = 0; h < qHeads; h++) {
+            const row = queryHeadRow(problem, b, h);
+            // The kv head's rows start at the store's stride, not at the span's length.
+            const kvHead = b * this.kvHeads + kvHeadOf(problem, h);
+            head.head = h;
+            head.bias =
+              bias >= 0 && problem.bias
+                ? bias + b * problem.bias.batchStride + h * problem.bias.headStride
+                : -1;
+            head.q = queries + row * headDim;
+            head.out = partOut + row * valueDim;
+            head.lse = partLse + row;
+            head.k = this.keys + (kvHead * this.stride + startSlot) * headDim;
+            head.v = this.values + (kvHead * this.stride + startSlot) * valueDim;
+            for (let rowStart = 0; rowStart < qLength; rowStart += rows) {
+              const rowEnd = Math.min(qLength, rowStart + rows);
+              attendBand(this.engine, problem, head, b, rowStart, rowEnd, scores, keysFrom, keysTo);
+            }
           }
         }
       }
+      mergeSplits(this.engine, problem, { q: queries, k: -1, v: -1, out, lse, bias }, params);
       applySinks(this.engine, problem, out, lse);
       const result = target.out ?? {
         data: new Float32Array(total * valueDim),

@@ -19,13 +19,21 @@
  * the first write, and the page demand of an append is counted exactly (pages given back by the
  * window, copies on write, fresh pages) before any page is taken: a refused call changes nothing.
  *
- * Attend. Per sequence and kv head, the visible positions are gathered from their pages into one
- * contiguous scratch run, then every query head of the group attends it with kernels' banded step
- * (the same arithmetic as KVStore's caches). Cost per attend: the gather, O(S · Hkv · span ·
- * (Dk + Dv)) copies, next to the attention's O(S · Hq · Lnew · span · (Dk + Dv)): a share of
- * 1 / (group · Lnew) of the arithmetic, memory traffic of the same order as one query head's read
- * of its keys. Extra memory per attend: copies of q, out, lse, one gathered head of span · (Dk + Dv)
- * floats and one scores buffer of blockQ · min(span, blockQ + left) floats. No pool: one thread.
+ * Storage (compact-kv.ts): 'float32', 'float16' or 'int8' (plus a float32 scale per position and kv
+ * head, after the keys and after the values of the page). Rows are quantised on append; a page holds
+ * keys, [key scales], values, [value scales], each part 64-byte aligned; pageBytes and the byte limit
+ * count the stored bytes.
+ *
+ * Attend. Per sequence and kv head, the visible positions are cut into key splits (planBandSplits,
+ * the banded variants' rule) and each split into tiles of tileKeys positions (shape only). A tile is
+ * copied (float32) or expanded with the engine's dequantRows (compact) from its pages into a float32
+ * scratch small enough to stay in cache, every query head of the group attends it with kernels'
+ * banded step, and tiles then splits are merged with the log-sum-exp merge. DRAM traffic per attend:
+ * the stored bytes of the visible positions, once per kv head (not once per query head); arithmetic
+ * O(S · Hq · Lnew · span · (Dk + Dv)) plus the expansion O(S · Hkv · span · (Dk + Dv)) and the merges
+ * O(S · Hq · Lnew · Dv · span / tileKeys). Extra memory per attend: copies of q, out, lse, one tile
+ * of tileKeys · (Dk + Dv) floats, one scores buffer of blockQ · tileKeys floats and the partial
+ * results of one group. No pool (the memory is private): one thread, the splits in order.
  *
  * RoPE. With `rope`, keys are rotated (core's rope) at their sequence positions when appended, and
  * queries at theirs (the last Lnew positions of each sequence) when attending, as flash-attention's
@@ -38,6 +46,7 @@ import {
   type AttentionProblem,
   attentionOptionsShape,
   describeValue,
+  mergeAttentionRows,
   parseCachedAttentionCall,
   parseOptions,
   rope,
@@ -53,7 +62,16 @@ import {
   MAX_ARENA_BYTES,
 } from '../engine/engine.js';
 import { attendBand, bandScoreFloats } from './attention-io.js';
+import {
+  checkFiniteForInt8,
+  type KVStorage,
+  storageElementBytes,
+  storageFormat,
+  storeHalves,
+  storeInt8Row,
+} from './compact-kv.js';
 import { parseCacheAppend } from './kv-cache-input.js';
+import { planBandSplits } from './split-kv.js';
 import type { HeadOffsets } from './variant-runtime.js';
 
 /** Rotary embeddings the cache applies itself (core's rope options, the positions its own). */
@@ -80,8 +98,18 @@ export interface PagedKVStoreConfig {
   /** With a window: most queries one attend may carry (default 1). */
   readonly maxStepTokens?: number;
   readonly rope?: PagedRopeOptions;
+  /** How keys and values are stored (compact-kv.ts): 'float32' (default), 'float16' or 'int8'. */
+  readonly storage?: KVStorage;
   /** Query rows per block of an attend when its options do not say (blockQ). */
   readonly blockQ: number;
+}
+
+/** Floats of one expanded tile of keys and values at most: a tile stays in cache while it is used. */
+const TILE_FLOATS = 65536;
+
+/** Positions per attend tile for these dimensions (a multiple of 64, 64 … 1024): shape only. */
+export function pagedTileKeys(headDim: number, valueDim: number): number {
+  return Math.min(1024, Math.max(64, Math.floor(TILE_FLOATS / (headDim + valueDim) / 64) * 64));
 }
 
 /** An attend's options: the shared ones a cache can honour (causal always), plus blockQ. */
@@ -176,10 +204,17 @@ export class PagedKVStore {
   readonly maxStepTokens: number;
   readonly rope: Readonly<Required<PagedRopeOptions>> | undefined;
   readonly backend: Backend;
+  readonly storage: KVStorage;
+  /** Positions an attend expands (or gathers) per tile. */
+  readonly tileKeys: number;
   private readonly blockQ: number;
   private readonly engine: Engine;
-  private readonly keyFloats: number;
+  /** Page layout, in floats from the page start: keys, key scales, values, value scales (int8 only). */
+  private readonly keyScales: number;
+  private readonly valueStart: number;
+  private readonly valueScales: number;
   private readonly pageFloats: number;
+  private readonly elementBytes: number;
   /** Arena offset of each pool page. */
   private readonly pageOffsets: number[] = [];
   /** References to each pool page (0: on the free list). */
@@ -197,15 +232,22 @@ export class PagedKVStore {
     this.window = config.window;
     this.maxStepTokens = config.maxStepTokens ?? 1;
     this.blockQ = config.blockQ;
-    this.keyFloats = alignFloats(config.kvHeads * config.pageSize * config.headDim);
-    this.pageFloats = this.keyFloats + alignFloats(config.kvHeads * config.pageSize * config.valueDim);
+    this.storage = config.storage ?? 'float32';
+    this.tileKeys = pagedTileKeys(config.headDim, config.valueDim);
+    const rows = config.kvHeads * config.pageSize;
+    const bytes = (this.elementBytes = storageElementBytes(this.storage));
+    const scaleFloats = this.storage === 'int8' ? alignFloats(rows) : 0;
+    this.keyScales = alignFloats(Math.ceil((rows * config.headDim * bytes) / 4));
+    this.valueStart = this.keyScales + scaleFloats;
+    this.valueScales = this.valueStart + alignFloats(Math.ceil((rows * config.valueDim * bytes) / 4));
+    this.pageFloats = this.valueScales + scaleFloats;
     this.pageBytes = 4 * this.pageFloats;
     this.maxBytes = Math.min(config.maxBytes ?? MAX_ARENA_BYTES, MAX_ARENA_BYTES);
     this.maxPages = Math.floor(this.maxBytes / this.pageBytes);
     if (this.maxPages < 1) {
       throw new AttentionInputError(
         config.maxBytes === undefined ? 'options.pageSize' : 'options.maxBytes',
-        `room for at least one page (${gib(this.pageBytes)}: pageSize × kvHeads × (headDim + valueDim) floats)`,
+        `room for at least one page (${gib(this.pageBytes)}: pageSize × kvHeads × (headDim + valueDim) ${this.storage} elements${this.storage === 'int8' ? ' and a scale per row' : ''})`,
         gib(this.maxBytes),
         'Raise maxBytes or use a smaller pageSize.',
       );
@@ -373,6 +415,10 @@ export class PagedKVStore {
       headDim: this.headDim,
       valueDim: this.valueDim,
     });
+    if (this.storage === 'int8') {
+      checkFiniteForInt8('k', k.data);
+      checkFiniteForInt8('v', v.data);
+    }
     const P = this.pageSize;
     // References the plan has taken off pages so far (given back by the window, or left by a copy).
     const dropped = new Map<number, number>();
@@ -488,8 +534,7 @@ export class PagedKVStore {
     from: number,
     to: number,
   ): void {
-    const heap = this.engine.arena.heap;
-    const { headDim, valueDim, kvHeads, pageSize: P } = this;
+    const { kvHeads, pageSize: P } = this;
     const base = sequence.length; // position of row 0 of this append
     for (let position = from; position < to; ) {
       const pageNumber = Math.floor(position / P);
@@ -498,13 +543,54 @@ export class PagedKVStore {
       const page = this.pageOffsets[sequence.pages[pageNumber - sequence.startPage]!]!;
       for (let g = 0; g < kvHeads; g++) {
         const row = (s * kvHeads + g) * added + (position - base);
-        heap.set(k.data.subarray(row * headDim, (row + run) * headDim), page + (g * P + slot) * headDim);
-        heap.set(
-          v.data.subarray(row * valueDim, (row + run) * valueDim),
-          page + this.keyFloats + (g * P + slot) * valueDim,
+        const storedRow = g * P + slot;
+        this.storeRows(k.data, row, run, this.headDim, page, page + this.keyScales, storedRow);
+        this.storeRows(
+          v.data,
+          row,
+          run,
+          this.valueDim,
+          page + this.valueStart,
+          page + this.valueScales,
+          storedRow,
         );
       }
       position += run;
+    }
+  }
+
+  /**
+   * Stores `run` rows of `depth` from x (from row `row`) in this store's format at stored row
+   * `storedRow` of a page's keys or values starting at float `part` (int8: their scales at `scales`).
+   */
+  private storeRows(
+    x: Float32Array,
+    row: number,
+    run: number,
+    depth: number,
+    part: number,
+    scales: number,
+    storedRow: number,
+  ): void {
+    const heap = this.engine.arena.heap;
+    if (this.storage === 'float32') {
+      heap.set(x.subarray(row * depth, (row + run) * depth), part + storedRow * depth);
+      return;
+    }
+    if (this.storage === 'float16') {
+      const halves = new Uint16Array(heap.buffer);
+      storeHalves(x, row * depth, run * depth, halves, 2 * part + storedRow * depth);
+      return;
+    }
+    const bytes = new Int8Array(heap.buffer);
+    for (let i = 0; i < run; i++) {
+      heap[scales + storedRow + i] = storeInt8Row(
+        x,
+        (row + i) * depth,
+        depth,
+        bytes,
+        4 * part + (storedRow + i) * depth,
+      );
     }
   }
 
@@ -596,8 +682,11 @@ export class PagedKVStore {
     return -1;
   }
 
-  /** Copies positions [from, to) of kv head g of a sequence into keys / values (contiguous rows). */
-  private gather(
+  /**
+   * Expands positions [from, to) of kv head g of a sequence into float32 rows at keys / values: a
+   * copy per page run for float32, dequantRows per page run for the compact formats.
+   */
+  private loadTile(
     sequence: Sequence,
     g: number,
     from: number,
@@ -605,21 +694,53 @@ export class PagedKVStore {
     keys: number,
     values: number,
   ): void {
-    const heap = this.engine.arena.heap;
-    const { headDim, valueDim, pageSize: P } = this;
+    const { engine, headDim, valueDim, pageSize: P } = this;
+    const format = storageFormat(this.storage);
+    const heap = engine.arena.heap;
+    const int8 = this.storage === 'int8';
     for (let position = from; position < to; ) {
       const pageNumber = Math.floor(position / P);
       const slot = position - pageNumber * P;
       const run = Math.min(to - position, P - slot);
       const page = this.pageOffsets[sequence.pages[pageNumber - sequence.startPage]!]!;
-      const k = page + (g * P + slot) * headDim;
-      heap.copyWithin(keys + (position - from) * headDim, k, k + run * headDim);
-      const v = page + this.keyFloats + (g * P + slot) * valueDim;
-      heap.copyWithin(values + (position - from) * valueDim, v, v + run * valueDim);
+      const row = g * P + slot;
+      const kTo = keys + (position - from) * headDim;
+      const vTo = values + (position - from) * valueDim;
+      if (format === 0) {
+        heap.copyWithin(kTo, page + row * headDim, page + (row + run) * headDim);
+        const v = page + this.valueStart + row * valueDim;
+        heap.copyWithin(vTo, v, v + run * valueDim);
+      } else {
+        const bytes = this.elementBytes;
+        engine.ops.dequantRows(
+          4 * page + row * headDim * bytes,
+          format,
+          run,
+          headDim,
+          int8 ? page + this.keyScales + row : -1,
+          kTo,
+        );
+        engine.ops.dequantRows(
+          4 * (page + this.valueStart) + row * valueDim * bytes,
+          format,
+          run,
+          valueDim,
+          int8 ? page + this.valueScales + row : -1,
+          vTo,
+        );
+      }
       position += run;
     }
   }
 
+  /**
+   * Per sequence s and kv head g, the span of visible positions is cut into key splits by the banded
+   * variants' rule (planBandSplits: the shape alone decides, never the thread count), each split into
+   * tiles of tileKeys positions. A tile is expanded into float32 scratch (loadTile) and every query
+   * head of the group attends it with the banded step; a split's tiles are merged in order with the
+   * log-sum-exp merge (core's mergeAttentionRows), then its splits likewise. The cache's memory is
+   * private to it, out of the worker pool's reach, so splits run one after another on this thread.
+   */
   private applyAttend(sequences: readonly Sequence[], plan: AttendPlan, q: Tensor): Tensor {
     const { problem } = plan;
     const { qHeads, qLength, headDim, valueDim, groupSize } = problem;
@@ -629,21 +750,41 @@ export class PagedKVStore {
       plan.length.map((length) => length - qLength),
     );
     const rows = Math.max(1, Math.min(plan.blockQ, qLength));
+    const items = S * qHeads * Math.ceil(qLength / rows);
     const total = S * qHeads * qLength;
+    const groupRows = groupSize * qLength;
+    const T = this.tileKeys;
     let widest = 1;
-    for (let s = 0; s < S; s++) widest = Math.max(widest, plan.length[s]! - plan.first[s]!);
+    let splitsAtMost = 1;
+    const splits = sequences.map((_, s) => {
+      const span = plan.length[s]! - plan.first[s]!;
+      widest = Math.max(widest, span);
+      const split = planBandSplits({ ...problem, batch: 1, kvLength: span }, items, T);
+      splitsAtMost = Math.max(splitsAtMost, split.keySplits);
+      return split;
+    });
+    const tile = Math.min(T, widest);
     const { arena } = this.engine;
     const mark = arena.mark();
     try {
       const qOffset = arena.put(queries.data);
       const out = arena.alloc(total * valueDim);
       const lse = arena.alloc(total);
-      const keys = arena.alloc(widest * headDim);
-      const values = arena.alloc(widest * valueDim);
-      const scores = arena.alloc(bandScoreFloats(rows, widest, problem.windowLeft, 0));
-      const head: HeadOffsets = { q: 0, out: 0, lse: 0, k: keys, v: values, head: 0, bias: -1 };
+      const keys = arena.alloc(tile * headDim);
+      const values = arena.alloc(tile * valueDim);
+      const scores = arena.alloc(bandScoreFloats(rows, tile, problem.windowLeft, 0));
+      // a tile's result, then the splits' results, for one group of query heads
+      const tileOut = arena.alloc(groupRows * valueDim);
+      const tileLse = arena.alloc(groupRows);
+      const partOut = arena.alloc(splitsAtMost * groupRows * valueDim);
+      const partLse = arena.alloc(splitsAtMost * groupRows);
+      const heap = arena.heap;
+      const tileView = [heap.subarray(tileOut, tileOut + groupRows * valueDim)];
+      const tileLseView = [heap.subarray(tileLse, tileLse + groupRows)];
+      const head: HeadOffsets = { q: 0, out: 0, lse: 0, k: 0, v: 0, head: 0, bias: -1 };
       for (let s = 0; s < S; s++) {
         const span = plan.length[s]! - plan.first[s]!;
+        const split = splits[s]!;
         // This sequence's call: its own span of keys, its queries bottom-right aligned on its length
         // (the band mask is translation invariant, so positions [first, length) become [0, span)).
         const own: AttentionProblem = {
@@ -655,16 +796,67 @@ export class PagedKVStore {
           masked: true,
         };
         for (let g = 0; g < this.kvHeads; g++) {
-          this.gather(sequences[s]!, g, plan.first[s]!, plan.length[s]!, keys, values);
-          for (let h = g * groupSize; h < (g + 1) * groupSize; h++) {
-            const row = (s * qHeads + h) * qLength;
-            head.head = h;
-            head.q = qOffset + row * headDim;
-            head.out = out + row * valueDim;
-            head.lse = lse + row;
-            for (let rowStart = 0; rowStart < qLength; rowStart += rows) {
-              attendBand(this.engine, own, head, 0, rowStart, Math.min(qLength, rowStart + rows), scores);
+          const groupRow = (s * qHeads + g * groupSize) * qLength;
+          const groupOut = out + groupRow * valueDim;
+          const groupLse = lse + groupRow;
+          for (let part = 0; part < split.keySplits; part++) {
+            const from = part * split.splitKeys;
+            const to = Math.min(span, from + split.splitKeys);
+            // an unsplit call's only split writes the result rows themselves
+            const intoOut = split.keySplits === 1 ? groupOut : partOut + part * groupRows * valueDim;
+            const intoLse = split.keySplits === 1 ? groupLse : partLse + part * groupRows;
+            const into = [heap.subarray(intoOut, intoOut + groupRows * valueDim)];
+            const intoLseView = [heap.subarray(intoLse, intoLse + groupRows)];
+            for (let tileFrom = from; tileFrom < to; tileFrom += T) {
+              const tileTo = Math.min(to, tileFrom + T);
+              this.loadTile(
+                sequences[s]!,
+                g,
+                plan.first[s]! + tileFrom,
+                plan.first[s]! + tileTo,
+                keys,
+                values,
+              );
+              const first = tileFrom === from;
+              // Key index j of the call sits at row j − tileFrom of the tile.
+              head.k = keys - tileFrom * headDim;
+              head.v = values - tileFrom * valueDim;
+              for (let i = 0; i < groupSize; i++) {
+                const h = g * groupSize + i;
+                head.head = h;
+                head.q = qOffset + (groupRow + i * qLength) * headDim;
+                head.out = (first ? intoOut : tileOut) + i * qLength * valueDim;
+                head.lse = (first ? intoLse : tileLse) + i * qLength;
+                for (let rowStart = 0; rowStart < qLength; rowStart += rows) {
+                  const rowEnd = Math.min(qLength, rowStart + rows);
+                  attendBand(this.engine, own, head, 0, rowStart, rowEnd, scores, tileFrom, tileTo);
+                }
+              }
+              if (!first) {
+                into.push(tileView[0]!);
+                intoLseView.push(tileLseView[0]!);
+                mergeAttentionRows(into, intoLseView, groupRows, valueDim, into[0]!, intoLseView[0]!);
+                into.pop();
+                intoLseView.pop();
+              }
             }
+          }
+          if (split.keySplits > 1) {
+            const outs: Float32Array[] = [];
+            const lses: Float32Array[] = [];
+            for (let part = 0; part < split.keySplits; part++) {
+              const at = partOut + part * groupRows * valueDim;
+              outs.push(heap.subarray(at, at + groupRows * valueDim));
+              lses.push(heap.subarray(partLse + part * groupRows, partLse + (part + 1) * groupRows));
+            }
+            mergeAttentionRows(
+              outs,
+              lses,
+              groupRows,
+              valueDim,
+              heap.subarray(groupOut, groupOut + groupRows * valueDim),
+              heap.subarray(groupLse, groupLse + groupRows),
+            );
           }
         }
       }

@@ -47,6 +47,17 @@ export function planSplits(
   return { keySplits: Math.ceil(problem.kvLength / splitKeys), splitKeys, partialOut: -1, partialLse: -1 };
 }
 
+/** Keys per split of a banded call at least (its scores are materialised: blocks × this many). */
+export const MIN_SPLIT_KEYS = 512;
+
+/**
+ * The split of a banded call (the banded variants and every KV cache's attend: one rule), ranges
+ * aligned to `align` keys (64 for the variants; a cache's tile size, so a range is whole tiles).
+ */
+export function planBandSplits(problem: AttentionProblem, items: number, align: number): SplitParams {
+  return planSplits(problem, items, MIN_SPLIT_KEYS, align);
+}
+
 /** Floats the partial results of a split call take (0 unsplit): the plan's sharedFloats. */
 export function splitFloats(problem: AttentionProblem, split: SplitParams): number {
   if (split.keySplits === 1) return 0;
