@@ -146,17 +146,19 @@ export function addAlibi(
 
 export function softcapScores(s: i32, lds: i32, rows: i32, cols: i32, cap: f64): void {
   const cap32 = <f32>cap;
+  const inverse = <f32>(<f32>1.0 / cap32);
   const vc = f32x4.splat(cap32);
+  const vi = f32x4.splat(inverse);
   for (let r = 0; r < rows; r++) {
     let p = rowAt(s, r, lds);
     let c = 0;
-    // x / cap is a true division (not a reciprocal product): the same float32 argument as the twin's
+    // x · (1/cap), as the twin computes it: the same float32 argument on every backend
     for (; c + 4 <= cols; c += 4) {
-      v128.store(p, f32x4.mul(vc, vtanh(f32x4.div(v128.load(p), vc))));
+      v128.store(p, f32x4.mul(vc, vtanh(f32x4.mul(v128.load(p), vi))));
       p += 16;
     }
     for (; c < cols; c++) {
-      const t = f32x4.extract_lane(vtanh(f32x4.splat(load<f32>(p) / cap32)), 0);
+      const t = f32x4.extract_lane(vtanh(f32x4.splat(load<f32>(p) * inverse)), 0);
       store<f32>(p, cap32 * t);
       p += 4;
     }

@@ -186,10 +186,13 @@ export class JsKernelOps implements KernelOps {
   softcapScores(s: number, lds: number, rows: number, cols: number, cap: number): void {
     const h = this.arena.heap;
     const cap32 = Math.fround(cap);
+    // x · (1/cap), a product rather than a division (the compiled kernels' division was a third of
+    // the op's time): the same float32 argument on every backend
+    const inverse = Math.fround(1 / cap32);
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         const x = h[s + r * lds + c]!;
-        h[s + r * lds + c] = cap32 * Math.tanh(Math.fround(x / cap32));
+        h[s + r * lds + c] = cap32 * Math.tanh(Math.fround(x * inverse));
       }
     }
   }
