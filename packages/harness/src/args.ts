@@ -18,7 +18,8 @@ Usage
                                           ratios of median times, row by row
   attnkit-bench docs --results <file> [--docs <dir>]
                                           rewrite the <!-- results:... --> sections of the docs
-                                          notes and their charts from a results file
+                                          notes and their charts from a results file (a marker's
+                                          results=NAME reads NAME.json next to it)
   attnkit-bench weights [--out <dir>]     attention-weights heatmaps (full, causal, window, linear)
   attnkit-bench suites                    list the named suites: what each measures, how long it takes
 

@@ -14,24 +14,53 @@
  *   skipped [variant=ID]       skip reasons, counted
  *   lse-merge                  the ring-attention merge identity, computed now with core's oracle
  *   weights                    the attention-weights figure
+ *   figures                    the suite's figures (ratios of two rows, target, verdict), as in the report
+ *   mask-costs [implementation=flash] [threads=1]
+ *                              one row per case of that implementation: mask, visible-pair fraction,
+ *                              GFLOP per call (the FLOP model), median ± spread, GFLOP/s, first call
+ *   mask-pairs suite=NAME      the FLOP model's visible pairs for every case of a named suite,
+ *                              computed now with core's visiblePairs (needs no run)
+ *   mask-picture kind=KIND [n=16] [svg=true] [kind's arguments]
+ *                              a mask value drawn by core's maskToString (mask-pictures.ts lists the
+ *                              kinds); svg=true also writes docs/charts/mask-picture-….svg and embeds it
+ *
+ * Which results file: every section reads the file given as `--results`, unless its marker says
+ * `results=NAME`, which reads NAME.json in the same directory (`results=masks` next to
+ * benchmarks/results/docs.json is benchmarks/results/masks.json; NAME is lowercase letters, digits
+ * and dashes). So one command, `attnkit-bench docs --results benchmarks/results/docs.json`,
+ * regenerates every note, each section from the run it cites. When NAME.json is missing or is not a
+ * results file, each of its sections says so and how to make it (never a crash, and never the
+ * previous figures left in place); the command prints a warning line. mask-picture, mask-pairs,
+ * lse-merge and weights read no results file.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { visiblePairs } from '@attnkit/core';
 import { CHART_KINDS, type ChartFormat, chartSpecs, writeChart } from './charts.js';
+import { problemFor } from './flops.js';
 import { lseMergeDemo } from './lse-merge.js';
 import { formatBytes } from './machine.js';
+import {
+  MaskPictureError,
+  maskPicture,
+  maskPictureFile,
+  maskPictureSvg,
+  maskPictureText,
+  maskPictureVisible,
+} from './mask-pictures.js';
 import { type TimedPair, timingSpread, timingVerdict } from './noise.js';
 import {
   alignedMarkdownTable,
   describeRun,
+  figuresTable,
   formatError,
   formatMs,
   markdownTable,
   type TableColumn,
   tableColumns,
 } from './report.js';
-import type { ResultRow, Results } from './results.js';
-import { describeMask } from './suite.js';
+import { type ResultRow, type Results, resultsSchema } from './results.js';
+import { describeMask, expandGroup, listSuiteNames, loadSuite } from './suite.js';
 
 export { type TimedPair, timingSpread, timingVerdict, type Verdict } from './noise.js';
 
@@ -51,7 +80,23 @@ export interface DocsContext {
   readonly resultsLabel: string;
   /** Chart files available, relative to the docs directory. */
   readonly charts: readonly string[];
+  /**
+   * The other results files markers name with `results=NAME`: their context, or why there is none
+   * (the text the sections print). A NAME absent here prints as not loaded.
+   */
+  readonly others?: ReadonlyMap<string, DocsContext | MissingResults>;
 }
+
+/** A results file a marker names that could not be used: the sections print `message`. */
+export interface MissingResults {
+  readonly missing: string;
+}
+
+/** `results=NAME`: a sibling results file, NAME.json (no path: a marker cannot reach outside the directory). */
+export const RESULTS_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/** Sections that read no results file: a `results=` on them changes nothing. */
+const RESULTS_FREE = new Set(['lse-merge', 'weights', 'mask-picture', 'mask-pairs']);
 
 /** Least-squares slope of log(time) against log(N): the measured exponent of growth. */
 export function scalingExponent(points: readonly { n: number; ms: number }[]): number | null {
@@ -231,10 +276,166 @@ function sectionCase(context: DocsContext, args: Record<string, string>): string
   const first = rows[0];
   const shape = first?.shape;
   const heading = shape
-    ? `B=${shape.batch}, Hq=${shape.qHeads}, Hkv=${shape.kvHeads}, Lq=${shape.qLength}, Lk=${shape.kvLength}, Dk=${shape.headDim}, Dv=${shape.valueDim}, mask ${describeMask(first.mask)}; ${(first.flops / 1e9).toFixed(2)} GFLOP per call.`
+    ? `B=${shape.batch}, Hq=${shape.qHeads}, Hkv=${shape.kvHeads}, Lq=${shape.qLength}, Lk=${shape.kvLength}, Dk=${shape.headDim}, Dv=${shape.valueDim}, mask ${describeMask(first.mask)}; ${(first.flops / 1e9).toFixed(2)} GFLOP per call (${pairsText(first.pairs, allPairs(shape))}).`
     : '';
   const columns = tableColumns(results).filter((column) => column.header !== 'case');
   return [heading, '', markdownTable(results, rows, columns)].join('\n');
+}
+
+/** B·Hq·Lq·Lk: the pairs of the call without a mask. */
+function allPairs(shape: ResultRow['shape']): number {
+  return shape.batch * shape.qHeads * shape.qLength * shape.kvLength;
+}
+
+function fractionText(pairs: number, all: number): string {
+  if (all === 0) return '–';
+  if (pairs === all) return '1';
+  const fraction = pairs / all;
+  const inverse = 1 / fraction;
+  // 1/8 when it is exactly 1/8 (a block-sparse layout of density 1/8 is charged exactly that)
+  const exact = Number.isInteger(inverse) && inverse > 1 ? ` = 1/${inverse}` : '';
+  return `${fraction.toFixed(4)}${exact}`;
+}
+
+function pairsText(pairs: number, all: number): string {
+  return `visible pairs ${pairs.toLocaleString('en-US')} of ${all.toLocaleString('en-US')}, ${fractionText(pairs, all)}`;
+}
+
+function labelIs(row: ResultRow, label: string): boolean {
+  return row.label === label || (row.backend !== undefined && row.label === `${label}@${row.backend}`);
+}
+
+function sectionFigures(context: DocsContext): string {
+  const lines = figuresTable(context.results);
+  return lines.length > 0
+    ? lines.join('\n').trimEnd()
+    : `_The suite of \`${context.resultsLabel}\` (\`${context.results.options.suite}\`) has no figures._`;
+}
+
+/**
+ * One implementation's rows over every group of the run, in suite order: what each mask costs it,
+ * next to the work the FLOP model charges (visible pairs only) and the first call of a predicate.
+ */
+function sectionMaskCosts(context: DocsContext, args: Record<string, string>): string {
+  const { results } = context;
+  const label = args.implementation ?? 'flash';
+  const threads = Number(args.threads ?? '1');
+  const order = new Map(results.suite.groups.map((group, index) => [group.id, index]));
+  const rows = results.rows
+    .filter((row) => labelIs(row, label) && row.threads === threads)
+    .sort(
+      (a, b) =>
+        (order.get(a.group) ?? 0) - (order.get(b.group) ?? 0) || a.n - b.n || a.label.localeCompare(b.label),
+    );
+  if (rows.length === 0) return `_No rows of \`${label}\` at ${threads} thread(s) in this results file._`;
+  const title = new Map(results.suite.groups.map((group) => [group.id, group.title]));
+  const body = rows.map((row) => [
+    title.get(row.group) ?? row.group,
+    String(row.n),
+    row.label,
+    describeMask(row.mask),
+    fractionText(row.pairs, allPairs(row.shape)),
+    (row.flops / 1e9).toFixed(3),
+    row.time
+      ? `${formatMs(row.time.medianMs)} ± ${formatMs(timingSpread(row.time))}`
+      : `skipped: ${row.reason ?? ''}`,
+    row.time ? row.time.gflops.toFixed(2) : '–',
+    row.firstCall ? `${formatMs(row.firstCall.ms)} (${formatMs(row.firstCall.compileMs)})` : '–',
+  ]);
+  return [
+    alignedMarkdownTable(
+      [
+        'group',
+        'N',
+        'implementation',
+        'mask',
+        'visible pairs',
+        'GFLOP',
+        'median ± spread',
+        'GFLOP/s',
+        'first call (classification)',
+      ],
+      body.map((cells) => cells.map((cell) => cell.replace(/\|/g, '\\|'))),
+      ['left', 'right', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
+    ),
+    '',
+    `${threads} thread${threads === 1 ? '' : 's'}. Visible pairs: the fraction of B·Hq·Lq·Lk the mask lets a row see, which is all the FLOP model charges (GFLOP = 2·(Dk+Dv)·visible pairs / 10⁹; GFLOP/s = that / median). Spread: the larger of the MAD and the distance to the fastest sample. First call: one call with a fresh mask value, its tile classification included (the classification alone in brackets); the medians reuse a value classified before them.`,
+  ].join('\n');
+}
+
+/** The FLOP model of every case of a named suite, computed now (core's visiblePairs, no run needed). */
+function sectionMaskPairs(args: Record<string, string>): string {
+  const name = args.suite ?? '';
+  // a named suite of the package only: a note does not read files by path
+  if (!RESULTS_NAME.test(name))
+    return `_mask-pairs: suite=${name || '(none)'}: expected the name of one of the harness's suites._`;
+  let suite: ReturnType<typeof loadSuite>['suite'];
+  try {
+    suite = loadSuite(name).suite;
+  } catch (error) {
+    return `_mask-pairs: ${(error as Error).message}_`;
+  }
+  const body: string[][] = [];
+  for (const group of suite.groups) {
+    if (group.kind !== 'attention') continue;
+    for (const benchCase of expandGroup(group)) {
+      const pairs = visiblePairs(problemFor(benchCase.shape, group.mask));
+      const flops = 2 * (benchCase.shape.headDim + benchCase.shape.valueDim) * pairs;
+      body.push([
+        group.title,
+        String(benchCase.n),
+        describeMask(group.mask),
+        pairs.toLocaleString('en-US'),
+        fractionText(pairs, allPairs(benchCase.shape)),
+        (flops / 1e9).toFixed(3),
+      ]);
+    }
+  }
+  return [
+    `Computed by \`attnkit-bench docs\` with core's \`visiblePairs\` for every case of the \`${suite.name}\` suite (no run needed):`,
+    '',
+    alignedMarkdownTable(['group', 'N', 'mask', 'visible pairs', 'of B·Hq·Lq·Lk', 'GFLOP per call'], body, [
+      'left',
+      'right',
+      'left',
+      'right',
+      'right',
+      'right',
+    ]),
+  ].join('\n');
+}
+
+function sectionMaskPicture(context: DocsContext, args: Record<string, string>): string {
+  let picture: ReturnType<typeof maskPicture>;
+  try {
+    picture = maskPicture(args);
+  } catch (error) {
+    if (error instanceof MaskPictureError) return `_mask-picture: ${error.message}._`;
+    throw error;
+  }
+  const { n } = picture;
+  const visible = maskPictureVisible(picture);
+  const lines = [
+    `\`${picture.code}\`, Lq = Lk = ${n}: ${visible} of ${n * n} pairs visible (${fractionText(visible, n * n)}).${picture.note ? ` ${picture.note[0]?.toUpperCase()}${picture.note.slice(1)}.` : ''}`,
+    '',
+  ];
+  const text = ['```text', maskPictureText(picture), '```'];
+  const file =
+    args.svg === 'true'
+      ? context.charts.find((chart) => basename(chart) === maskPictureFile(args))
+      : undefined;
+  if (!file) return [...lines, ...text].join('\n');
+  // a wide picture reads better as the heatmap; the text stays one click away (same bytes)
+  return [
+    ...lines,
+    `![${picture.kind} mask, ${n} × ${n}](${file})`,
+    '',
+    '<details><summary>The same picture as text (maskToString)</summary>',
+    '',
+    ...text,
+    '',
+    '</details>',
+  ].join('\n');
 }
 
 function sectionCharts(context: DocsContext, args: Record<string, string>): string {
@@ -318,9 +519,29 @@ export function renderSection(name: string, args: Record<string, string>, contex
       return sectionLseMerge();
     case 'weights':
       return sectionWeights(context);
+    case 'figures':
+      return sectionFigures(context);
+    case 'mask-costs':
+      return sectionMaskCosts(context, args);
+    case 'mask-pairs':
+      return sectionMaskPairs(args);
+    case 'mask-picture':
+      return sectionMaskPicture(context, args);
     default:
       return `_Unknown results section \`${name}\`._`;
   }
+}
+
+/** The context a marker's `results=NAME` selects, or the text its section prints instead. */
+function contextFor(name: string, args: Record<string, string>, context: DocsContext): DocsContext | string {
+  const other = args.results;
+  if (other === undefined || RESULTS_FREE.has(name)) return context;
+  if (!RESULTS_NAME.test(other))
+    return `_results=${other}: expected the name of a results file next to \`${context.resultsLabel}\` (lowercase letters, digits and dashes, no .json)._`;
+  const found = context.others?.get(other);
+  if (found === undefined)
+    return `_results=${other}: not loaded (\`attnkit-bench docs\` loads every file its notes name)._`;
+  return 'missing' in found ? found.missing : found;
 }
 
 /** Rewrites every marked section of a markdown text; returns the new text. */
@@ -328,21 +549,138 @@ export function rewriteMarkdown(text: string, context: DocsContext): string {
   return text.replace(MARKER, (_whole, name: string, rawArgs: string) => {
     const args = parseMarkerArgs(rawArgs);
     const opening = `<!-- results:${name}${rawArgs.trimEnd()} -->`;
-    return `${opening}\n${renderSection(name, args, context)}\n<!-- /results -->`;
+    const chosen = contextFor(name, args, context);
+    const body = typeof chosen === 'string' ? chosen : renderSection(name, args, chosen);
+    return `${opening}\n${body}\n<!-- /results -->`;
   });
 }
 
-/** The chart names (`${group}-${kind}`) the `charts` markers of these markdown texts embed. */
-export function referencedCharts(texts: readonly string[]): Set<string> {
+/** Every marker of these texts: its section name and arguments. */
+function markers(texts: readonly string[]): { name: string; args: Record<string, string> }[] {
+  return texts.flatMap((text) =>
+    [...text.matchAll(MARKER)].map((match) => ({
+      name: match[1] ?? '',
+      args: parseMarkerArgs(match[2] ?? ''),
+    })),
+  );
+}
+
+/**
+ * The chart names (`${group}-${kind}`) the `charts` markers of these markdown texts embed from one
+ * results file: the `--results` file (source undefined) or the one `results=source` names.
+ */
+export function referencedCharts(texts: readonly string[], source?: string): Set<string> {
   const names = new Set<string>();
-  for (const text of texts) {
-    for (const match of text.matchAll(MARKER)) {
-      if (match[1] !== 'charts') continue;
-      const args = parseMarkerArgs(match[2] ?? '');
-      for (const kind of args.kinds?.split(',') ?? CHART_KINDS) names.add(`${args.group}-${kind}`);
-    }
+  for (const { name, args } of markers(texts)) {
+    if (name !== 'charts' || args.results !== source) continue;
+    for (const kind of args.kinds?.split(',') ?? CHART_KINDS) names.add(`${args.group}-${kind}`);
   }
   return names;
+}
+
+/** The results names (`results=NAME`) the markers of these texts read, sorted. */
+export function referencedResults(texts: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (const { name, args } of markers(texts))
+    if (args.results !== undefined && !RESULTS_FREE.has(name)) names.add(args.results);
+  return [...names].sort();
+}
+
+/** The SVG pictures (file name → marker arguments) the `mask-picture … svg=true` markers embed. */
+export function referencedMaskPictures(texts: readonly string[]): Map<string, Record<string, string>> {
+  const files = new Map<string, Record<string, string>>();
+  for (const { name, args } of markers(texts))
+    if (name === 'mask-picture' && args.svg === 'true') files.set(maskPictureFile(args), args);
+  return files;
+}
+
+/**
+ * The results file `results=NAME` names, read and checked: a Results, or why the sections cannot
+ * use it (and how to make it). Never throws: a note must not stop the other notes being rewritten.
+ */
+export function loadNamedResults(
+  name: string,
+  resultsDir: string,
+  repoRoot: string,
+  mainLabel: string,
+): Results | MissingResults {
+  const path = join(resultsDir, `${name}.json`);
+  const label = relative(repoRoot, path);
+  const rerun = `\`node packages/harness/dist/cli.js docs --results ${mainLabel}\``;
+  if (!existsSync(path)) {
+    const suite = listSuiteNames().includes(name)
+      ? `run the \`${name}\` suite on a quiet machine (\`node packages/harness/dist/cli.js --suite ${name} --out benchmarks/results/runs/${name}\`), copy its results.json to \`${label}\``
+      : `write a run's results.json to \`${label}\``;
+    return {
+      missing: `_No results yet: \`${label}\` does not exist. To fill this section, ${suite}, then rerun ${rerun}._`,
+    };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    return {
+      missing: `_\`${label}\` could not be read (${(error as Error).message.split('\n')[0]}): no figures until it holds a run's results.json; then rerun ${rerun}._`,
+    };
+  }
+  const parsed = resultsSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  return {
+    missing: `_\`${label}\` is not an attnkit-bench results file (${issue?.path.join('.') || '(root)'}: ${issue?.message}): no figures until it holds a run's results.json; then rerun ${rerun}._`,
+  };
+}
+
+/** Writes the charts of one results file the notes embed, removes its charts no note embeds; returns the files written. */
+async function renderCharts(
+  results: Results,
+  wanted: ReadonlySet<string>,
+  chartDir: string,
+  formats: readonly ChartFormat[],
+  log: string[],
+): Promise<string[]> {
+  const written: string[] = [];
+  for (const chart of chartSpecs(results)) {
+    if (wanted.has(chart.name)) {
+      written.push(...(await writeChart(chart.spec, chartDir, chart.name, formats)));
+      continue;
+    }
+    for (const format of ['svg', 'png']) {
+      const stale = join(chartDir, `${chart.name}.${format}`);
+      if (existsSync(stale)) {
+        rmSync(stale);
+        log.push(`removed ${stale} (no note embeds it)`);
+      }
+    }
+  }
+  return written;
+}
+
+/** Writes the mask pictures the notes embed as SVG and removes the mask pictures none embeds. */
+function renderMaskPictures(texts: readonly string[], chartDir: string, log: string[]): string[] {
+  const wanted = referencedMaskPictures(texts);
+  const written: string[] = [];
+  for (const [file, args] of wanted) {
+    let svg: string;
+    try {
+      svg = maskPictureSvg(maskPicture(args));
+    } catch (error) {
+      if (!(error instanceof MaskPictureError)) throw error;
+      continue; // the section prints the message
+    }
+    mkdirSync(chartDir, { recursive: true });
+    writeFileSync(join(chartDir, file), svg);
+    written.push(join(chartDir, file));
+  }
+  if (existsSync(chartDir)) {
+    for (const file of readdirSync(chartDir)) {
+      if (file.startsWith('mask-picture-') && file.endsWith('.svg') && !wanted.has(file)) {
+        rmSync(join(chartDir, file));
+        log.push(`removed ${join(chartDir, file)} (no note embeds it)`);
+      }
+    }
+  }
+  return written;
 }
 
 /**
@@ -362,32 +700,39 @@ export async function rewriteDocs(
     .filter((name) => name.endsWith('.md'))
     .sort()
     .map((file) => ({ path: join(docsDir, file), text: readFileSync(join(docsDir, file), 'utf8') }));
-  const wanted = referencedCharts(notes.map((note) => note.text));
+  const texts = notes.map((note) => note.text);
+  const repoRoot = join(docsDir, '..');
+  const resultsLabel = relative(repoRoot, resultsPath);
   const log: string[] = [];
-  const written: string[] = [];
-  for (const chart of chartSpecs(results)) {
-    if (wanted.has(chart.name)) {
-      written.push(...(await writeChart(chart.spec, chartDir, chart.name, formats)));
+  const written = await renderCharts(results, referencedCharts(texts), chartDir, formats, log);
+  const resultsDir = dirname(resolve(resultsPath));
+  const others = new Map<string, DocsContext | MissingResults>();
+  const otherResults: [string, Results, string][] = [];
+  for (const name of referencedResults(texts)) {
+    if (!RESULTS_NAME.test(name)) continue; // the section says what is wrong with the name
+    const path = join(resultsDir, `${name}.json`);
+    const loaded =
+      path === resolve(resultsPath) ? results : loadNamedResults(name, resultsDir, repoRoot, resultsLabel);
+    if ('missing' in loaded) {
+      others.set(name, loaded);
+      log.push(
+        `warning: results=${name}: ${relative(repoRoot, path)} is missing or unreadable; its sections say so`,
+      );
       continue;
     }
-    for (const format of ['svg', 'png']) {
-      const stale = join(chartDir, `${chart.name}.${format}`);
-      if (existsSync(stale)) {
-        rmSync(stale);
-        log.push(`removed ${stale} (no note embeds it)`);
-      }
-    }
+    otherResults.push([name, loaded, relative(repoRoot, path)]);
+    written.push(...(await renderCharts(loaded, referencedCharts(texts, name), chartDir, formats, log)));
   }
+  written.push(...renderMaskPictures(texts, chartDir, log));
   for (const format of formats) {
     const file = join(chartDir, `attention-weights.${format}`);
     if (existsSync(file)) written.push(file);
   }
   log.unshift(`charts: ${written.length} files in ${chartDir}`);
-  const context: DocsContext = {
-    results,
-    resultsLabel: relative(join(docsDir, '..'), resultsPath),
-    charts: written.map((file) => relative(docsDir, file)),
-  };
+  const charts = written.map((file) => relative(docsDir, file));
+  for (const [name, loaded, label] of otherResults)
+    others.set(name, { results: loaded, resultsLabel: label, charts });
+  const context: DocsContext = { results, resultsLabel, charts, others };
   for (const note of notes) {
     const after = rewriteMarkdown(note.text, context);
     if (after !== note.text) {

@@ -321,6 +321,15 @@ export function terminalFigures(results: Results): string {
 
 /** The figures section of the markdown report ([] when the suite has none). */
 export function figuresMarkdown(results: Results): string[] {
+  const table = figuresTable(results);
+  return table.length === 0 ? [] : ['## Figures', '', ...table];
+}
+
+/**
+ * The figures of a run as markdown lines (method, table, each figure's claim), without a heading:
+ * the report's Figures section and the notes' `figures` section (docs.ts). [] when the suite has none.
+ */
+export function figuresTable(results: Results): string[] {
   const figures = computeFigures(results);
   if (figures.length === 0) return [];
   const body = figures.map((value) => [
@@ -335,8 +344,6 @@ export function figuresMarkdown(results: Results): string[] {
   ]);
   const specs = [...new Map(figures.map((value) => [value.figure.id, value.figure])).values()];
   return [
-    '## Figures',
-    '',
     "Computed from this run's rows (never typed): the median of the measured row over the median of the baseline row " +
       'of the same implementation, backend and thread count at the same N. "within noise": the two medians differ by ' +
       'no more than the sum of their spreads (each the larger of its MAD and its distance to the fastest sample).',
