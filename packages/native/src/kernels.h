@@ -25,8 +25,13 @@ enum Op {
   OP_DIVIDE_ROWS = 14,
   OP_EXP_ARRAY = 15,
   OP_EXP_NON_POSITIVE_ARRAY = 16,
-  OP_COUNT = 17,
+  /** The fused flash query block (kernels.cc, "fused flash block"): returns 1 when it overflowed. */
+  OP_FLASH_BLOCK = 17,
+  OP_COUNT = 18,
 };
+
+/** Doubles of the argument block bindArgs accepts at least: [heap, scratch] + the longest argument list. */
+constexpr long ARGS_LENGTH = 32;
 
 /** Floats of per-thread scratch a path may use at `scratch` (the engine reserves 128 KiB). */
 constexpr long SCRATCH_FLOATS_LIMIT = 32768;
@@ -34,7 +39,7 @@ constexpr long SCRATCH_FLOATS_LIMIT = 32768;
 /**
  * Runs primitive `op` on the heap (float offsets into `heap`), with its arguments in `args` in the
  * order of the KernelOps signature. `scratch` is this thread's packing area. Returns notFinite's
- * answer, 0 for the other primitives.
+ * answer, the fused flash block's overflow flag, 0 for the other primitives.
  */
 typedef int (*RunFn)(int op, float *heap, float *scratch, const double *args);
 

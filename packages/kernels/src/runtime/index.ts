@@ -17,7 +17,7 @@ export {
 export { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
 export { JsKernelOps } from '../engine/js-ops.js';
 export type { KernelOps } from '../engine/kernel-ops.js';
-export { NativeKernelOps } from '../engine/native-ops.js';
+export { type FlashBlockArgs, flashBlockScratchFloats, NativeKernelOps } from '../engine/native-ops.js';
 export { WasmKernelOps } from '../engine/wasm-ops.js';
 export {
   DEFAULT_WORKER_ARENA_BYTES,
@@ -60,6 +60,13 @@ export {
   type KVStorePolicy,
 } from './kv-store.js';
 export {
+  type PagedKVAttendOptions,
+  PagedKVStore,
+  type PagedKVStoreConfig,
+  PagedKVView,
+  type PagedRopeOptions,
+} from './paged-kv-store.js';
+export {
   applySinks,
   BLOCK_EMPTY,
   BLOCK_FULL,
@@ -78,13 +85,6 @@ export {
   tileClass,
   visibleRunEnd,
 } from './score-tile.js';
-export {
-  type PagedKVAttendOptions,
-  PagedKVStore,
-  type PagedKVStoreConfig,
-  PagedKVView,
-  type PagedRopeOptions,
-} from './paged-kv-store.js';
 export {
   mergeSplits,
   noSplit,
