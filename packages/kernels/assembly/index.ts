@@ -15,5 +15,6 @@ export {
   rowSquaredNorms,
   softmaxRows,
 } from './rows';
+export { addAlibi, addTile, maskRanges, softcapScores } from './scores';
 export { expArray, expNonPositiveArray } from './exp';
 export { simdCeiling } from './ceiling';

@@ -418,6 +418,148 @@ void divideRows(float *h, long x, long ldx, long rows, long cols, long den, doub
   }
 }
 
+// ---- score tiles: masks and score modifiers (docs/design.md, Masks) ----
+//
+// Exactly js-ops.ts's semantics, as assembly/scores.ts: maskRanges, addTile and addAlibi bit for
+// bit on every path (no fused multiply-add may touch them: see addAlibi), softcapScores within
+// vtanh's bound.
+
+/**
+ * Keeps its argument in a register as computed, so the product that made it cannot be fused into a
+ * later addition: -ffp-contract=fast allows turning slope·d + s into one FMA, rounding once where
+ * the twin rounds twice. (GCC 12 happens not to fuse it here; CC may name a compiler that does.)
+ */
+inline vf materialized(vf v) {
+  __asm__("" : "+v"(v));
+  return v;
+}
+
+/** a + b saturating (KernelOps.addTile): ±∞ becomes ±FLT_MAX (pmax/pmin keep NaN) unless a term is −∞. */
+inline vf saturatingAdd(vf a, vf b) {
+  const vf sum = a + b;
+  const vf clamped = pmin(pmax(sum, splat(-FLT_MAX_F)), splat(FLT_MAX_F));
+  const vi hidden = (a == -INF) | (b == -INF);
+  return hidden ? sum : clamped;
+}
+
+inline float saturatingAddScalar(float a, float b) {
+  const float sum = a + b;
+  if (sum == INF) return FLT_MAX_F;
+  if (sum == -INF && a != -INF && b != -INF) return -FLT_MAX_F;
+  return sum;
+}
+
+void maskRanges(float *h, long s, long lds, long rows, long cols, double firstKey, long ranges) {
+  const double colsF = static_cast<double>(cols);
+  for (long r = 0; r < rows; r++) {
+    const double start = static_cast<double>(h[ranges + 2 * r]) - firstKey;
+    const double end = static_cast<double>(h[ranges + 2 * r + 1]) - firstKey;
+    // the twin's Math.min/max propagate NaN: a NaN start masks nothing, a NaN end nothing after
+    // the start; a fractional bound hides the columns c < bound, hence the ceilings
+    long loI = 0;
+    long hiI = cols;
+    if (start == start) {
+      const double lo = __builtin_fmin(__builtin_fmax(start, 0), colsF);
+      loI = static_cast<long>(__builtin_ceil(lo));
+      if (end == end) {
+        const double hi = __builtin_fmax(lo, __builtin_fmin(__builtin_fmax(end, 0), colsF));
+        hiI = static_cast<long>(__builtin_ceil(hi));
+      }
+    }
+    float *row = h + s + r * lds;
+    fill(row, loI, -INF);
+    fill(row + hiI, cols - hiI, -INF);
+  }
+}
+
+void addTile(float *h, long s, long lds, long rows, long cols, long x, long ldx) {
+  for (long r = 0; r < rows; r++) {
+    float *p = h + s + r * lds;
+    const float *q = h + x + r * ldx;
+    long c = 0;
+    for (; c + 2 * W <= cols; c += 2 * W) {
+      store(p + c, saturatingAdd(load(p + c), load(q + c)));
+      store(p + c + W, saturatingAdd(load(p + c + W), load(q + c + W)));
+    }
+    if (c + W <= cols) {
+      store(p + c, saturatingAdd(load(p + c), load(q + c)));
+      c += W;
+    }
+    for (; c < cols; c++) p[c] = saturatingAddScalar(p[c], q[c]);
+  }
+}
+
+void addAlibi(float *h, long s, long lds, long rows, long cols, float slope, double firstQueryPos,
+              double firstKey) {
+  if (rows <= 0 || cols <= 0) return;
+  // With integer positions every distance is an integer, bounded by the tile's corners. Integer
+  // distances up to 2²⁴ are exact in float32 and slope · d (exact in float64) rounds once either
+  // way, so the vector path is the twin's float64 product bit for bit; anything else runs scalar.
+  const double nearest = firstKey - (firstQueryPos + static_cast<double>(rows - 1));
+  const double farthest = firstKey + static_cast<double>(cols - 1) - firstQueryPos;
+  const double exact = 16777216.0;
+  const bool vector = __builtin_floor(firstKey) == firstKey && __builtin_floor(firstQueryPos) == firstQueryPos &&
+                      __builtin_fabs(nearest) <= exact && __builtin_fabs(farthest) <= exact;
+  const vf vs = splat(slope);
+  vf lanes = splat(0);
+  for (int i = 0; i < W; i++) lanes[i] = static_cast<float>(i);
+  for (long r = 0; r < rows; r++) {
+    const double distance0 = firstKey - (firstQueryPos + static_cast<double>(r));
+    float *p = h + s + r * lds;
+    long c = 0;
+    if (vector) {
+      vf d = splat(static_cast<float>(distance0)) + lanes;
+      for (; c + W <= cols; c += W) {
+        store(p + c, saturatingAdd(load(p + c), materialized(vs * d)));
+        d += static_cast<float>(W);
+      }
+    }
+    for (; c < cols; c++) {
+      const float term = static_cast<float>(static_cast<double>(slope) * (distance0 + static_cast<double>(c)));
+      p[c] = saturatingAddScalar(p[c], term);
+    }
+  }
+}
+
+// tanh (assembly/tanh.ts, W lanes): a + a·s·P(s) below 0.625, 1 − 2/(1 + e^{2a}) above, on a = |x|
+// with x's sign put back. The AVX paths may fuse the polynomial's steps; measured on all three
+// paths over every float32 in [2⁻²⁰, 20]: max 1.33 ulp against float64, as wasm's.
+constexpr float TANH_SPLIT = 0.625f;
+constexpr float TANH_CLAMP = 10.0f;
+constexpr float T0 = -0.3333328068256378f;
+constexpr float T1 = 0.13331441581249237f;
+constexpr float T2 = -0.05373971164226532f;
+constexpr float T3 = 0.020639078691601753f;
+constexpr float T4 = -0.005704978480935097f;
+
+inline vf vtanh(vf x) {
+  const vi bits = reinterpret_cast<vi>(x);
+  const vi sign = bits & static_cast<int>(0x80000000u);
+  const vf a = reinterpret_cast<vf>(bits & 0x7fffffff);
+  const vf s2 = a * a;
+  vf p = splat(T4) * s2 + T3;
+  p = p * s2 + T2;
+  p = p * s2 + T1;
+  p = p * s2 + T0;
+  const vf small = a + a * s2 * p;
+  // pmin keeps NaN; a NaN lane takes the small branch anyway (NaN >= split is false)
+  const vf ac = pmin(a, splat(TANH_CLAMP));
+  const vf large = 1.0f - 2.0f / (1.0f + vexp(ac + ac));
+  const vf t = a >= TANH_SPLIT ? large : small;
+  return reinterpret_cast<vf>(reinterpret_cast<vi>(t) | sign);
+}
+
+void softcapScores(float *h, long s, long lds, long rows, long cols, float cap) {
+  const vf vc = splat(cap);
+  for (long r = 0; r < rows; r++) {
+    float *p = h + s + r * lds;
+    long c = 0;
+    // x / cap is a true division (not a reciprocal product): the same float32 argument as the twin's
+    for (; c + W <= cols; c += W) store(p + c, vc * vtanh(load(p + c) / vc));
+    for (; c < cols; c++) p[c] = cap * vtanh(splat(p[c] / cap))[0];
+  }
+}
+
 // ---- GEMM ----
 //
 // C[m×n] = alpha · op(A) · op(B) + beta · C with op(A)(i, p) = A[i·rowStep + p·kStep] (NT, NN:
@@ -1115,6 +1257,18 @@ int run(int op, float *h, float *scratch, const double *a) {
       return 0;
     case attnkit::OP_EXP_NON_POSITIVE_ARRAY:
       expArray(h, L(a[0]), L(a[1]), L(a[2]), true);
+      return 0;
+    case attnkit::OP_MASK_RANGES:
+      maskRanges(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), a[4], L(a[5]));
+      return 0;
+    case attnkit::OP_ADD_TILE:
+      addTile(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), L(a[4]), L(a[5]));
+      return 0;
+    case attnkit::OP_ADD_ALIBI:
+      addAlibi(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), F(a[4]), a[5], a[6]);
+      return 0;
+    case attnkit::OP_SOFTCAP_SCORES:
+      softcapScores(h, L(a[0]), L(a[1]), L(a[2]), L(a[3]), F(a[4]));
       return 0;
     case attnkit::OP_FLASH_BLOCK:
       return flashBlock(h, a);

@@ -6,7 +6,7 @@
 
 namespace attnkit {
 
-/** Opcodes of `run`; the order matches OPS in packages/kernels/src/engine/native-ops.ts. */
+/** Opcodes of `run`; the order matches OP in packages/kernels/src/engine/native-ops.ts. */
 enum Op {
   OP_GEMM_NT = 0,
   OP_GEMM_NN = 1,
@@ -25,9 +25,13 @@ enum Op {
   OP_DIVIDE_ROWS = 14,
   OP_EXP_ARRAY = 15,
   OP_EXP_NON_POSITIVE_ARRAY = 16,
+  OP_MASK_RANGES = 17,
+  OP_ADD_TILE = 18,
+  OP_ADD_ALIBI = 19,
+  OP_SOFTCAP_SCORES = 20,
   /** The fused flash query block (kernels.cc, "fused flash block"): returns 1 when it overflowed. */
-  OP_FLASH_BLOCK = 17,
-  OP_COUNT = 18,
+  OP_FLASH_BLOCK = 21,
+  OP_COUNT = 22,
 };
 
 /** Doubles of the argument block bindArgs accepts at least: [heap, scratch] + the longest argument list. */

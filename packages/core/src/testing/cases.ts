@@ -5,7 +5,19 @@
  * Sizes stay small except a few 257s and 1025s, so the whole kit runs in seconds per variant
  * even on the plain-JS backend. Cases are plain data so the harness can reuse them.
  */
+import {
+  andMasks,
+  blockSparseMask,
+  documentMask,
+  globalTokensMask,
+  notMask,
+  orMasks,
+  predicateMask,
+  prefixLMMask,
+  windowMask,
+} from '../mask-values.js';
 import { createRng } from '../rng.js';
+import { alibi, alibiSlopes, scoreFunction, softcap } from '../score-mods.js';
 import { randn } from '../tensor.js';
 import type { AttentionOptions, Tensor } from '../types.js';
 
@@ -42,6 +54,8 @@ function describeOptions(options: AttentionOptions): string {
   if (options.window) parts.push(`window [${options.window.join(', ')}]`);
   if (options.kvLengths) parts.push(`kvLengths [${Array.from(options.kvLengths).join(', ')}]`);
   if (options.scale !== undefined) parts.push(`scale ${options.scale}`);
+  if (options.bias) parts.push(`bias [${options.bias.shape.join(', ')}]`);
+  if (options.sinks) parts.push(`sinks [${Array.from(options.sinks).join(', ')}]`);
   return parts.join(', ');
 }
 
@@ -210,4 +224,345 @@ export function makeCaseInputs(c: ConformanceCase): { q: Tensor; k: Tensor; v: T
     for (let i = 0; i < q.data.length; i++) q.data[i] = q.data[i]! * c.logitScale;
   }
   return { q, k, v };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Masks and score modifiers (docs/design.md, Masks): cases the kit runs for the features a variant
+// declares in config.maskSupport.
+
+/** A mask or score-modifier feature a variant may declare (ConformanceConfig.maskSupport). */
+export type MaskFeature =
+  | 'document'
+  | 'prefixLM'
+  | 'globalTokens'
+  | 'blockSparse'
+  | 'predicate'
+  | 'composition'
+  | 'alibi'
+  | 'softcap'
+  | 'scoreFunction'
+  | 'bias'
+  | 'sinks';
+
+export const MASK_FEATURES: readonly MaskFeature[] = [
+  'document',
+  'prefixLM',
+  'globalTokens',
+  'blockSparse',
+  'predicate',
+  'composition',
+  'alibi',
+  'softcap',
+  'scoreFunction',
+  'bias',
+  'sinks',
+];
+
+/** The option that carries each feature (a refusal's reason must name it). */
+export const MASK_FEATURE_OPTION: Readonly<Record<MaskFeature, 'mask' | 'scoreMod' | 'bias' | 'sinks'>> = {
+  document: 'mask',
+  prefixLM: 'mask',
+  globalTokens: 'mask',
+  blockSparse: 'mask',
+  predicate: 'mask',
+  composition: 'mask',
+  alibi: 'scoreMod',
+  softcap: 'scoreMod',
+  scoreFunction: 'scoreMod',
+  bias: 'bias',
+  sinks: 'sinks',
+};
+
+/** A conformance case that needs mask or score-modifier features ('composition': or, not, nested terms). */
+export interface MaskCase extends ConformanceCase {
+  readonly features: readonly MaskFeature[];
+}
+
+interface MaskSpec {
+  name: string;
+  features: MaskFeature[];
+  b?: number;
+  lq: number;
+  lk: number;
+  dk?: number;
+  /** Built per case (a bias needs the case's seed and shape). */
+  options: (seed: number) => AttentionOptions;
+}
+
+/** A fixed 0/1 block layout of rows × cols with density about 1/2 and a full diagonal. */
+function layoutOf(rows: number, cols: number): number[][] {
+  return Array.from({ length: rows }, (_, r) =>
+    Array.from({ length: cols }, (_, c) => (r === c || (r * 3 + c * 5) % 4 < 2 ? 1 : 0)),
+  );
+}
+
+/**
+ * The mask cases: GQA (Hq = 4, Hkv = 2) everywhere, N ≤ 300 so the kit stays fast on the JS backend,
+ * documents of lengths 0 and 1 and longer than a 256-key tile, queries and keys packed differently,
+ * documents with causal and a window, each modifier alone and composed, block-sparse blocks aligned
+ * and not aligned to 64, a predicate equal to causal, global tokens ORed with a window.
+ */
+function maskSpecs(): MaskSpec[] {
+  const slopes = alibiSlopes(4);
+  return [
+    {
+      name: 'document: lengths 1, 0, 263 (longer than a tile), 36',
+      features: ['document'],
+      lq: 300,
+      lk: 300,
+      options: () => ({ mask: documentMask([0, 1, 1, 264, 300]) }),
+    },
+    {
+      name: 'document: lengths 1, 0, 263, 36',
+      features: ['document'],
+      lq: 300,
+      lk: 300,
+      options: () => ({ mask: documentMask([0, 1, 1, 264, 300]), causal: true }),
+    },
+    {
+      name: 'document: queries 1, 2, 0, 4 against keys 40, 1, 59, 190 (decoding packed sequences)',
+      features: ['document'],
+      lq: 7,
+      lk: 290,
+      options: () => ({ mask: documentMask([0, 1, 3, 3, 7], [0, 40, 41, 100, 290]), causal: true }),
+    },
+    {
+      name: 'document: queries 5, 3 against keys 2, 60 (early rows of document 0 see nothing)',
+      features: ['document'],
+      lq: 8,
+      lk: 62,
+      options: () => ({ mask: documentMask([0, 5, 8], [0, 2, 62]), causal: true }),
+    },
+    {
+      name: 'document: lengths 1, 69, 0, 60 with a window',
+      features: ['document'],
+      lq: 130,
+      lk: 130,
+      options: () => ({ mask: documentMask([0, 1, 70, 70, 130]), causal: true, window: [16, 0] }),
+    },
+    {
+      name: 'document: lengths 50, 80 with kvLengths',
+      features: ['document'],
+      b: 2,
+      lq: 130,
+      lk: 130,
+      options: () => ({ mask: documentMask([0, 50, 130]), causal: true, kvLengths: [130, 90] }),
+    },
+    {
+      name: 'prefixLM: prefix 20',
+      features: ['prefixLM'],
+      lq: 97,
+      lk: 97,
+      options: () => ({ mask: prefixLMMask(20) }),
+    },
+    {
+      name: 'prefixLM: prefix 30, Lq < Lk',
+      features: ['prefixLM'],
+      lq: 33,
+      lk: 70,
+      options: () => ({ mask: prefixLMMask(30) }),
+    },
+    {
+      name: 'globalTokens: 0, 5, 64',
+      features: ['globalTokens'],
+      lq: 100,
+      lk: 100,
+      options: () => ({ mask: globalTokensMask([0, 5, 64]), causal: true }),
+    },
+    {
+      name: 'globalTokens 0, 70 ORed with a window [8, 0]',
+      features: ['globalTokens', 'composition'],
+      lq: 130,
+      lk: 130,
+      options: () => ({ mask: orMasks(globalTokensMask([0, 70]), windowMask(8, 0)) }),
+    },
+    {
+      name: 'blockSparse: blocks of 64',
+      features: ['blockSparse'],
+      lq: 200,
+      lk: 200,
+      options: () => ({ mask: blockSparseMask(layoutOf(4, 4), 64, 64) }),
+    },
+    {
+      name: 'blockSparse: blocks of 48 (not aligned to tiles)',
+      features: ['blockSparse'],
+      lq: 150,
+      lk: 200,
+      options: () => ({ mask: blockSparseMask(layoutOf(4, 5), 48, 48) }),
+    },
+    {
+      name: 'predicate: equal to causal',
+      features: ['predicate'],
+      lq: 130,
+      lk: 130,
+      options: () => ({
+        mask: predicateMask((_b, _h, i, j) => j <= i, { sameForEveryHead: true, sameForEveryBatch: true }),
+      }),
+    },
+    {
+      name: 'predicate: per head and batch entry',
+      features: ['predicate'],
+      b: 2,
+      lq: 70,
+      lk: 70,
+      options: () => ({ mask: predicateMask((b, h, i, j) => (i + 2 * j + h + b) % 3 !== 0) }),
+    },
+    {
+      name: 'composition: a local band or the far past (or, not)',
+      features: ['composition'],
+      lq: 97,
+      lk: 97,
+      options: () => ({
+        mask: orMasks(windowMask(4, 0), notMask(windowMask(Number.POSITIVE_INFINITY, 40))),
+        causal: true,
+      }),
+    },
+    {
+      name: 'composition: documents and not block-sparse',
+      features: ['document', 'blockSparse', 'composition'],
+      lq: 120,
+      lk: 120,
+      options: () => ({
+        mask: andMasks(documentMask([0, 50, 120]), notMask(blockSparseMask(layoutOf(3, 3), 48, 48))),
+      }),
+    },
+    {
+      name: 'alibi: the paper’s slopes',
+      features: ['alibi'],
+      lq: 130,
+      lk: 130,
+      options: () => ({ scoreMod: alibi(slopes), causal: true }),
+    },
+    {
+      name: 'alibi: inside documents',
+      features: ['alibi', 'document'],
+      lq: 100,
+      lk: 100,
+      options: () => ({ scoreMod: alibi(slopes), mask: documentMask([0, 30, 31, 100]), causal: true }),
+    },
+    {
+      name: 'softcap: cap 5 over logits scaled by 2',
+      features: ['softcap'],
+      lq: 65,
+      lk: 65,
+      options: () => ({ scoreMod: softcap(5), scale: 2 }),
+    },
+    {
+      name: 'scoreFunction: a distance penalty',
+      features: ['scoreFunction'],
+      lq: 70,
+      lk: 70,
+      options: () => ({ scoreMod: scoreFunction((s, _b, h, i, j) => s - 0.05 * (h + 1) * Math.abs(i - j)) }),
+    },
+    {
+      name: 'bias: [1, Hq, Lq, Lk] shared by the batch',
+      features: ['bias'],
+      b: 2,
+      lq: 33,
+      lk: 70,
+      options: (seed) => ({ bias: randn([1, 4, 33, 70], seed * 7) }),
+    },
+    {
+      name: 'bias: [B, 1, Lq, Lk] shared by the heads',
+      features: ['bias'],
+      b: 2,
+      lq: 70,
+      lk: 70,
+      options: (seed) => ({ bias: randn([2, 1, 70, 70], seed * 7), causal: true }),
+    },
+    {
+      name: 'sinks: one per head',
+      features: ['sinks'],
+      lq: 65,
+      lk: 65,
+      options: () => ({ sinks: [0, 1, -1, 2], causal: true }),
+    },
+    {
+      name: 'sinks: with empty rows (zeros, lse = the sink)',
+      features: ['sinks'],
+      b: 2,
+      lq: 33,
+      lk: 33,
+      options: () => ({ sinks: [0.5, -0.5, 3, 0], kvLengths: [33, 0] }),
+    },
+    {
+      name: 'alibi then softcap',
+      features: ['alibi', 'softcap'],
+      lq: 130,
+      lk: 130,
+      options: () => ({ scoreMod: [alibi(slopes), softcap(3)], causal: true }),
+    },
+    {
+      name: 'bias and sinks',
+      features: ['bias', 'sinks'],
+      lq: 97,
+      lk: 97,
+      options: (seed) => ({ bias: randn([1, 4, 97, 97], seed * 7), sinks: [1, 0, -2, 0.5] }),
+    },
+    {
+      name: 'documents, alibi, softcap, bias and sinks together',
+      features: ['document', 'alibi', 'softcap', 'bias', 'sinks'],
+      lq: 260,
+      lk: 260,
+      options: (seed) => ({
+        mask: documentMask([0, 1, 1, 259, 260]),
+        causal: true,
+        scoreMod: [alibi(slopes), softcap(4)],
+        bias: randn([1, 1, 260, 260], seed * 7),
+        sinks: [0, 1, 2, 3],
+      }),
+    },
+  ];
+}
+
+function maskCase(s: MaskSpec, seed: number): MaskCase {
+  const b = s.b ?? 1;
+  const dk = s.dk ?? 16;
+  const options = s.options(seed);
+  const detail = describeOptions(options);
+  return {
+    name: `${s.name}: q [${b}, 4, ${s.lq}, ${dk}], kv [${b}, 2, ${s.lk}, ${dk}]${detail ? `, ${detail}` : ''}`,
+    shapes: { q: [b, 4, s.lq, dk], k: [b, 2, s.lk, dk], v: [b, 2, s.lk, dk] },
+    options,
+    seed,
+    features: s.features,
+  };
+}
+
+/** The mask cases, in a fixed order with fixed seeds (fresh mask values on every call). */
+export function maskCases(): MaskCase[] {
+  return maskSpecs().map((s, index) => maskCase(s, 5000 + index));
+}
+
+/**
+ * A small call that uses `feature` alone, for the refusal check of an undeclared feature. Causal, so a
+ * variant that computes causal attention only refuses it for the feature, not for being non-causal.
+ */
+export function maskRefusalCase(feature: MaskFeature): MaskCase {
+  const features: MaskFeature[] = [feature];
+  const options: Record<MaskFeature, () => AttentionOptions> = {
+    document: () => ({ mask: documentMask([0, 10, 33]) }),
+    prefixLM: () => ({ mask: prefixLMMask(5) }),
+    globalTokens: () => ({ mask: globalTokensMask([0]) }),
+    blockSparse: () => ({ mask: blockSparseMask(layoutOf(3, 3), 16, 16) }),
+    predicate: () => ({ mask: predicateMask((_b, _h, i, j) => (i + j) % 2 === 0) }),
+    composition: () => ({
+      mask: orMasks(windowMask(2, 0), notMask(windowMask(Number.POSITIVE_INFINITY, 20))),
+    }),
+    alibi: () => ({ scoreMod: alibi(alibiSlopes(4)) }),
+    softcap: () => ({ scoreMod: softcap(5) }),
+    scoreFunction: () => ({ scoreMod: scoreFunction((s) => s / 2) }),
+    bias: () => ({ bias: randn([1, 4, 33, 33], 77) }),
+    sinks: () => ({ sinks: [0, 0, 0, 0] }),
+  };
+  return maskCase(
+    {
+      name: `refused ${feature}`,
+      features,
+      lq: 33,
+      lk: 33,
+      options: () => ({ ...options[feature](), causal: true }),
+    },
+    6000 + MASK_FEATURES.indexOf(feature),
+  );
 }

@@ -18,6 +18,14 @@
  *   - threads (config.threads): threads = 2 gives the bits of threads = 1, output and lse;
  *   - workspace (config.measureArenaBytes): the arena bytes a call really takes never exceed
  *     workspaceBytes, which stays within 25 % (+ 64 KiB) of them.
+ * Masks and score modifiers (config.maskSupport, default none; docs/design.md, Masks): the variant
+ * declares the features it supports ('document', 'prefixLM', 'globalTokens', 'blockSparse',
+ * 'predicate', 'composition', 'alibi', 'softcap', 'scoreFunction', 'bias', 'sinks'). Every case of
+ * `maskCases()` whose features are all declared runs the checks 1–5 above (out and lse against the
+ * oracle, the 2× rule), plus hidden-key poisoning (NaN and Infinity in the keys and values the mask
+ * hides) and, with config.threads, threads = 2 against threads = 1. For every feature not declared,
+ * a call using it alone must be refused: notSupportedReasons non-empty and naming the option that
+ * carries it (mask, scoreMod, bias or sinks), forward throwing an AttentionInputError.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorStats, formatErrorStats, type Tolerance } from '../accuracy.js';
@@ -27,7 +35,18 @@ import { naiveFloat32Attention } from '../naive.js';
 import { referenceAttention } from '../oracle.js';
 import type { AttentionOptions, AttentionVariant, Tensor } from '../types.js';
 import { validateAttentionInputs } from '../validate.js';
-import { type ConformanceCase, conformanceCases, makeCaseInputs } from './cases.js';
+import { isVisibleIn } from '../visibility.js';
+import {
+  type ConformanceCase,
+  conformanceCases,
+  MASK_FEATURE_OPTION,
+  MASK_FEATURES,
+  type MaskCase,
+  type MaskFeature,
+  makeCaseInputs,
+  maskCases,
+  maskRefusalCase,
+} from './cases.js';
 import { malformedInputs } from './malformed.js';
 import { defaultLseTolerance, firstBitDifference, maxAbsFinite, twoXRule } from './rules.js';
 
@@ -56,6 +75,12 @@ export interface ConformanceConfig {
   threads?: { start(count: number): Promise<unknown>; stop(): Promise<unknown> };
   /** Peak engine-arena bytes a call takes (kernels' runtime measureArenaBytes): enables the workspace test. */
   measureArenaBytes?: (call: () => unknown, backend?: string) => number;
+  /**
+   * The mask and score-modifier features the variant supports (default none): the kit runs the mask
+   * cases whose features are all declared and checks that every other feature is refused, with a
+   * reason naming its option (see the file header).
+   */
+  maskSupport?: readonly MaskFeature[];
 }
 
 /**
@@ -180,6 +205,97 @@ function checkCase(
   expect(Number.isFinite(workspace) && workspace >= 0, `workspaceBytes = ${workspace}`).toBe(true);
 }
 
+/** One case: checked when the variant supports it, else skipped with the reasons and its refusal checked. */
+function registerCase(
+  variant: AttentionVariant,
+  config: ConformanceConfig,
+  c: ConformanceCase,
+  exact: boolean,
+): void {
+  const extra = config.options ?? {};
+  let reasons: string[];
+  try {
+    const { q, k, v } = makeCaseInputs(c);
+    reasons = variant.notSupportedReasons(q, k, v, { ...c.options, ...extra } as AttentionOptions);
+  } catch (error) {
+    it(c.name, () => {
+      throw new Error(`notSupportedReasons must not throw, it threw: ${String(error)}`);
+    });
+    return;
+  }
+  if (reasons.length === 0) {
+    it(c.name, () => checkCase(variant, config, c, exact));
+    return;
+  }
+  it.skip(`${c.name} — not supported: ${reasons.join('; ')}`, () => {});
+  it(`refuses (not supported): ${c.name}`, () => {
+    const { q, k, v } = makeCaseInputs(c);
+    const error = expectInputError(
+      () => variant.forward(q, k, v, { ...c.options, ...extra } as AttentionOptions),
+      'options',
+      c.name,
+    );
+    expect(error.argument.startsWith('options'), `argument '${error.argument}' should name the option`).toBe(
+      true,
+    );
+  });
+}
+
+function supports(variant: AttentionVariant, c: ConformanceCase, extra: Record<string, unknown>): boolean {
+  const { q, k, v } = makeCaseInputs(c);
+  return variant.notSupportedReasons(q, k, v, { ...c.options, ...extra } as AttentionOptions).length === 0;
+}
+
+/** Rows that see no poisoned key come out as the oracle says without the poison. */
+function checkHiddenKeys(
+  variant: AttentionVariant,
+  config: ConformanceConfig,
+  c: ConformanceCase,
+  exact: boolean,
+  poison: 'nan' | 'mixed',
+): void {
+  const { q, k, v } = makeCaseInputs(c);
+  const options = { ...c.options, ...config.options } as AttentionOptions;
+  const poisoned = poisonHiddenKeys(q, k, v, c.options, poison);
+  const result = variant.forward(q, poisoned.k, poisoned.v, options);
+  const reference = exact ? referenceAttention(q, k, v, c.options) : config.oracle!(q, k, v, options);
+  const valueDim = v.shape[3]!;
+  let checked = 0;
+  for (let row = 0; row < poisoned.clean.length; row++) {
+    if (!poisoned.clean[row]) continue;
+    checked++;
+    for (let d = 0; d < valueDim; d++) {
+      const index = row * valueDim + d;
+      const got = result.data[index]!;
+      const want = reference.out[index]!;
+      const bound = config.tolerance.atol + config.tolerance.rtol * Math.abs(want);
+      if (!(Math.abs(got - want) <= bound)) {
+        expect.fail(`row ${row} sees no poisoned key but gives ${got} at ${d}, expected ${want} (±${bound})`);
+      }
+    }
+  }
+  expect(checked, 'rows that see no poisoned key').toBeGreaterThan(0);
+}
+
+/** A mask case where some key is hidden from some row (so poisoning has something to hide). */
+function hidesKeys(c: MaskCase): boolean {
+  const o = c.options;
+  return o.mask !== undefined || o.causal === true || o.window !== undefined || o.kvLengths !== undefined;
+}
+
+/** Larger mask cases for threads: long documents, unaligned blocks, a per-head predicate, composed modifiers. */
+function maskThreadCases(masks: readonly MaskCase[]): MaskCase[] {
+  const wanted = [
+    'document: lengths 1, 0, 263',
+    'blockSparse: blocks of 48',
+    'predicate: per head',
+    'alibi then softcap',
+    'bias and sinks',
+    'documents, alibi, softcap, bias and sinks',
+  ];
+  return masks.filter((c) => wanted.some((prefix) => c.name.startsWith(prefix)));
+}
+
 /** Registers the conformance suite of `variant` (see the file header for what it checks). */
 export function describeVariant(variant: AttentionVariant, config: ConformanceConfig): void {
   const exact = config.exact ?? variant.exact;
@@ -191,29 +307,29 @@ export function describeVariant(variant: AttentionVariant, config: ConformanceCo
 
   describe(`${variant.name} conformance${label}`, () => {
     describe('cases', () => {
-      for (const c of conformanceCases()) {
-        let reasons: string[];
-        try {
+      for (const c of conformanceCases()) registerCase(variant, config, c, exact);
+    });
+
+    const declared = new Set<MaskFeature>(config.maskSupport ?? []);
+    const masks = maskCases().filter((c) => c.features.every((f) => declared.has(f)));
+    describe('masks and score modifiers', () => {
+      for (const c of masks) registerCase(variant, config, c, exact);
+      for (const c of masks) {
+        if (!hidesKeys(c) || !supports(variant, c, extra)) continue;
+        it(`NaN and Infinity in keys and values the mask hides never reach a row (${c.name})`, () =>
+          checkHiddenKeys(variant, config, c, exact, 'mixed'));
+      }
+      for (const feature of MASK_FEATURES) {
+        if (declared.has(feature)) continue;
+        const option = MASK_FEATURE_OPTION[feature];
+        it(`refuses ${feature} (not in maskSupport): reasons name ${option}, forward throws`, () => {
+          const c = maskRefusalCase(feature);
           const { q, k, v } = makeCaseInputs(c);
-          reasons = variant.notSupportedReasons(q, k, v, { ...c.options, ...extra } as AttentionOptions);
-        } catch (error) {
-          it(c.name, () => {
-            throw new Error(`notSupportedReasons must not throw, it threw: ${String(error)}`);
-          });
-          continue;
-        }
-        if (reasons.length === 0) {
-          it(c.name, () => checkCase(variant, config, c, exact));
-          continue;
-        }
-        it.skip(`${c.name} — not supported: ${reasons.join('; ')}`, () => {});
-        it(`refuses (not supported): ${c.name}`, () => {
-          const { q, k, v } = makeCaseInputs(c);
-          const error = expectInputError(
-            () => variant.forward(q, k, v, { ...c.options, ...extra } as AttentionOptions),
-            'options',
-            c.name,
-          );
+          const options = { ...c.options, ...extra } as AttentionOptions;
+          const reasons = variant.notSupportedReasons(q, k, v, options);
+          expect(reasons.length, `notSupportedReasons of a call with ${feature}`).toBeGreaterThan(0);
+          expect(reasons.join('; '), `the reasons should name '${option}'`).toContain(option);
+          const error = expectInputError(() => variant.forward(q, k, v, options), 'options', c.name);
           expect(
             error.argument.startsWith('options'),
             `argument '${error.argument}' should name the option`,
@@ -260,32 +376,9 @@ export function describeVariant(variant: AttentionVariant, config: ConformanceCo
 
     describe('hidden keys', () => {
       for (const c of poisonCases()) {
-        const { q, k, v } = makeCaseInputs(c);
-        const options = { ...c.options, ...extra } as AttentionOptions;
-        if (variant.notSupportedReasons(q, k, v, options).length > 0) continue;
-        it(`NaN in keys and values a row cannot see never reaches that row (${c.name}${c.options.causal ? ', causal' : ''})`, () => {
-          const poisoned = poisonHiddenKeys(q, k, v, c.options);
-          const result = variant.forward(q, poisoned.k, poisoned.v, options);
-          const reference = exact ? referenceAttention(q, k, v, c.options) : config.oracle!(q, k, v, options);
-          const valueDim = v.shape[3]!;
-          let checked = 0;
-          for (let row = 0; row < poisoned.clean.length; row++) {
-            if (!poisoned.clean[row]) continue;
-            checked++;
-            for (let d = 0; d < valueDim; d++) {
-              const index = row * valueDim + d;
-              const got = result.data[index]!;
-              const want = reference.out[index]!;
-              const bound = config.tolerance.atol + config.tolerance.rtol * Math.abs(want);
-              if (!(Math.abs(got - want) <= bound)) {
-                expect.fail(
-                  `row ${row} sees no poisoned key but gives ${got} at ${d}, expected ${want} (±${bound})`,
-                );
-              }
-            }
-          }
-          expect(checked, 'rows that see no poisoned key').toBeGreaterThan(0);
-        });
+        if (!supports(variant, c, extra)) continue;
+        it(`NaN in keys and values a row cannot see never reaches that row (${c.name}${c.options.causal ? ', causal' : ''})`, () =>
+          checkHiddenKeys(variant, config, c, exact, 'nan'));
       }
     });
 
@@ -367,7 +460,7 @@ export function describeVariant(variant: AttentionVariant, config: ConformanceCo
         afterAll(async () => {
           await pool.stop();
         });
-        for (const c of threadCases()) {
+        for (const c of [...threadCases(), ...maskThreadCases(masks)]) {
           const { q, k, v } = makeCaseInputs(c);
           const options = { ...c.options, ...extra } as AttentionOptions;
           if (variant.notSupportedReasons(q, k, v, options).length > 0) continue;
@@ -460,32 +553,38 @@ function threadCases(): ConformanceCase[] {
 }
 
 /**
- * Copies of k and v with NaN in every key hidden from all rows that read it (padding, keys outside
- * every band) and in the first and last key some rows see and others do not (a causal diagonal, a
- * band's edges). `clean[row]` marks the query rows that see no poisoned key: they must come out right.
+ * Copies of k and v with poison in every key hidden from all rows that read it (padding, keys outside
+ * every band or document, hidden blocks) and in the first and last key some rows see and others do not
+ * (a causal diagonal, a band's edges). Visibility is the call's whole mask (isVisibleIn), per query head
+ * of the kv head's group. Poison 'nan': NaN in keys and values; 'mixed': NaN keys with infinite values
+ * and infinite keys with NaN values, alternating. `clean[row]` marks the query rows that see no
+ * poisoned key: they must come out right.
  */
 function poisonHiddenKeys(
   q: Tensor,
   k: Tensor,
   v: Tensor,
   options: AttentionOptions,
+  poison: 'nan' | 'mixed' = 'nan',
 ): { k: Tensor; v: Tensor; clean: Uint8Array } {
   const [batch, qHeads, qLength] = q.shape as [number, number, number];
   const [, kvHeads, kvLength, headDim] = k.shape as [number, number, number, number];
   const valueDim = v.shape[3]!;
   const problem = validateAttentionInputs(q, k, v, options);
-  const visible = (b: number, i: number, j: number) =>
-    isVisible(i, j, qLength, kvLength, problem.windowLeft, problem.windowRight, problem.validKeys[b]!);
+  const group = problem.groupSize;
   const poisoned = new Uint8Array(batch * kvHeads * kvLength);
   for (let b = 0; b < batch; b++) {
     for (let g = 0; g < kvHeads; g++) {
+      const rows = group * qLength;
       let firstPartial = -1;
       let lastPartial = -1;
       for (let j = 0; j < kvLength; j++) {
         let seenBy = 0;
-        for (let i = 0; i < qLength; i++) if (visible(b, i, j)) seenBy++;
+        for (let h = g * group; h < (g + 1) * group; h++) {
+          for (let i = 0; i < qLength; i++) if (isVisibleIn(problem, b, h, i, j)) seenBy++;
+        }
         if (seenBy === 0) poisoned[(b * kvHeads + g) * kvLength + j] = 1;
-        else if (seenBy < qLength) {
+        else if (seenBy < rows) {
           if (firstPartial < 0) firstPartial = j;
           lastPartial = j;
         }
@@ -496,21 +595,30 @@ function poisonHiddenKeys(
   const clean = new Uint8Array(batch * qHeads * qLength);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < qHeads; h++) {
-      const g = Math.floor(h / problem.groupSize);
+      const g = Math.floor(h / group);
       for (let i = 0; i < qLength; i++) {
         let sees = false;
         for (let j = 0; j < kvLength && !sees; j++)
-          sees = poisoned[(b * kvHeads + g) * kvLength + j] === 1 && visible(b, i, j);
+          sees = poisoned[(b * kvHeads + g) * kvLength + j] === 1 && isVisibleIn(problem, b, h, i, j);
         clean[(b * qHeads + h) * qLength + i] = sees ? 0 : 1;
       }
     }
   }
   const kData = Float32Array.from(k.data);
   const vData = Float32Array.from(v.data);
+  let n = 0;
   for (let key = 0; key < poisoned.length; key++) {
     if (!poisoned[key]) continue;
-    kData.fill(Number.NaN, key * headDim, (key + 1) * headDim);
-    vData.fill(Number.NaN, key * valueDim, (key + 1) * valueDim);
+    let keyPoison = Number.NaN;
+    let valuePoison = Number.NaN;
+    if (poison === 'mixed') {
+      const infinity = n % 4 < 2 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+      if (n % 2 === 0) valuePoison = infinity;
+      else keyPoison = infinity;
+      n++;
+    }
+    kData.fill(keyPoison, key * headDim, (key + 1) * headDim);
+    vData.fill(valuePoison, key * valueDim, (key + 1) * valueDim);
   }
   return { k: { data: kData, shape: k.shape }, v: { data: vData, shape: v.shape }, clean };
 }

@@ -1,4 +1,14 @@
-export { type ConformanceCase, conformanceCases, makeCaseInputs } from './cases.js';
+export {
+  type ConformanceCase,
+  conformanceCases,
+  MASK_FEATURE_OPTION,
+  MASK_FEATURES,
+  type MaskCase,
+  type MaskFeature,
+  makeCaseInputs,
+  maskCases,
+  maskRefusalCase,
+} from './cases.js';
 export { type ConformanceConfig, describeVariant } from './describe-variant.js';
 export {
   attentionInputs,

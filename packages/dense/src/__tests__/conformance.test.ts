@@ -12,7 +12,7 @@
  *   for the longest sums, so atol 1e-5 (measured worst over the kit: 1.6e-6, on the scale-3 case).
  * Both are also held to the 2×-float32-dense rule inside the kit.
  */
-import { type ConformanceConfig, describeVariant } from '@attnkit/core/testing';
+import { type ConformanceConfig, describeVariant, MASK_FEATURES } from '@attnkit/core/testing';
 import { nativeUnavailableReason, startThreads, stopThreads } from '@attnkit/kernels';
 import { measureArenaBytes } from '@attnkit/kernels/runtime';
 import { describe, it } from 'vitest';
@@ -20,6 +20,8 @@ import { describe, it } from 'vitest';
 // Thread determinism and workspace honesty run on the built package: pool workers import the built
 // work modules by URL (turbo's test task builds first).
 const pool = { threads: { start: startThreads, stop: stopThreads }, measureArenaBytes };
+// Every mask, score modifier, bias and sinks (docs/design.md, Masks: who runs what).
+const masks = { maskSupport: MASK_FEATURES };
 
 import { dense } from '../../dist/index.js';
 
@@ -40,5 +42,5 @@ function describeCompiled(config: ConformanceConfig): void {
   }
 }
 
-describeVariant(dense, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' }, ...pool });
-describeCompiled({ tolerance: { atol: 1e-5, rtol: 0 }, ...pool });
+describeVariant(dense, { tolerance: { atol: 2e-6, rtol: 0 }, ...masks, options: { backend: 'js' }, ...pool });
+describeCompiled({ tolerance: { atol: 1e-5, rtol: 0 }, ...masks, ...pool });

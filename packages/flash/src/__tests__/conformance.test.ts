@@ -1,4 +1,4 @@
-import { type ConformanceConfig, describeVariant } from '@attnkit/core/testing';
+import { type ConformanceConfig, describeVariant, MASK_FEATURES } from '@attnkit/core/testing';
 import { nativeUnavailableReason, startThreads, stopThreads } from '@attnkit/kernels';
 import { measureArenaBytes } from '@attnkit/kernels/runtime';
 import { describe, it } from 'vitest';
@@ -6,6 +6,8 @@ import { describe, it } from 'vitest';
 // Thread determinism and workspace honesty run on the built package: pool workers import the built
 // work modules by URL (turbo's test task builds first).
 const pool = { threads: { start: startThreads, stop: stopThreads }, measureArenaBytes };
+// Every mask, score modifier, bias and sinks (docs/design.md, Masks: who runs what).
+const masks = { maskSupport: MASK_FEATURES };
 
 import { flash } from '../../dist/index.js';
 
@@ -40,7 +42,7 @@ function describeCompiled(config: ConformanceConfig): void {
   }
 }
 
-describeVariant(flash, { tolerance: TOLERANCE, options: { backend: 'js' }, ...pool });
-describeCompiled({ tolerance: TOLERANCE, ...pool });
-describeVariant(flash, { tolerance: TOLERANCE, options: { backend: 'js', blockQ: 3, blockK: 5 } });
-describeCompiled({ tolerance: TOLERANCE, options: { blockQ: 1, blockK: 7 } });
+describeVariant(flash, { tolerance: TOLERANCE, ...masks, options: { backend: 'js' }, ...pool });
+describeCompiled({ tolerance: TOLERANCE, ...masks, ...pool });
+describeVariant(flash, { tolerance: TOLERANCE, ...masks, options: { backend: 'js', blockQ: 3, blockK: 5 } });
+describeCompiled({ tolerance: TOLERANCE, ...masks, options: { blockQ: 1, blockK: 7 } });

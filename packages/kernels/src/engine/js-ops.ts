@@ -134,7 +134,8 @@ export class JsKernelOps implements KernelOps {
       const lo = Math.min(Math.max(h[ranges + 2 * r]! - firstKey, 0), cols);
       const hi = Math.max(lo, Math.min(Math.max(h[ranges + 2 * r + 1]! - firstKey, 0), cols));
       for (let c = 0; c < lo; c++) h[row + c] = Number.NEGATIVE_INFINITY;
-      for (let c = hi; c < cols; c++) h[row + c] = Number.NEGATIVE_INFINITY;
+      // ceil: a fractional end still hides exactly the integer columns c >= end (an integer end is unchanged)
+      for (let c = Math.ceil(hi); c < cols; c++) h[row + c] = Number.NEGATIVE_INFINITY;
     }
   }
 

@@ -16,7 +16,6 @@
  */
 import { type Arena, ArenaError } from './arena.js';
 import { CheckedKernelOps } from './checked-ops.js';
-import { JsKernelOps } from './js-ops.js';
 import type { KernelOps } from './kernel-ops.js';
 
 /** The CPU paths compiled into the addon, fastest first. */
@@ -62,7 +61,11 @@ const OP = {
   divideRows: 14,
   expArray: 15,
   expNonPositiveArray: 16,
-  flashBlock: 17,
+  maskRanges: 17,
+  addTile: 18,
+  addAlibi: 19,
+  softcapScores: 20,
+  flashBlock: 21,
 } as const;
 
 /** This thread's argument block: [heap address, scratch offset, arguments...] (attnkit::ARGS_LENGTH). */
@@ -172,23 +175,19 @@ export function setNativePath(path?: NativePath): NativePathInfo {
 class NativeKernels implements KernelOps {
   private heap: Float32Array | undefined;
   private address = 0;
-  /** The score-tile primitives the addon does not implement yet run as the JS kernels on the same memory. */
-  private readonly js: JsKernelOps;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly arena: Arena,
     private readonly scratch: number,
-  ) {
-    this.js = new JsKernelOps(arena);
-  }
+  ) {}
 
   maskRanges(s: number, lds: number, rows: number, cols: number, firstKey: number, ranges: number): void {
-    this.js.maskRanges(s, lds, rows, cols, firstKey, ranges);
+    this.run(OP.maskRanges, s, lds, rows, cols, firstKey, ranges);
   }
 
   addTile(s: number, lds: number, rows: number, cols: number, x: number, ldx: number): void {
-    this.js.addTile(s, lds, rows, cols, x, ldx);
+    this.run(OP.addTile, s, lds, rows, cols, x, ldx);
   }
 
   addAlibi(
@@ -200,11 +199,11 @@ class NativeKernels implements KernelOps {
     firstQueryPos: number,
     firstKey: number,
   ): void {
-    this.js.addAlibi(s, lds, rows, cols, slope, firstQueryPos, firstKey);
+    this.run(OP.addAlibi, s, lds, rows, cols, slope, firstQueryPos, firstKey);
   }
 
   softcapScores(s: number, lds: number, rows: number, cols: number, cap: number): void {
-    this.js.softcapScores(s, lds, rows, cols, cap);
+    this.run(OP.softcapScores, s, lds, rows, cols, cap);
   }
 
   /** Fills the block's head (heap address, scratch) and returns it. */

@@ -10,7 +10,7 @@
  * Odd block sizes (5, and 1) put tile edges everywhere. The kit also applies the 2×-float32-dense
  * rule, determinism, out/lse handling and every malformed-input class.
  */
-import { type ConformanceConfig, describeVariant } from '@attnkit/core/testing';
+import { type ConformanceConfig, describeVariant, MASK_FEATURES } from '@attnkit/core/testing';
 import { nativeUnavailableReason, startThreads, stopThreads } from '@attnkit/kernels';
 import { measureArenaBytes } from '@attnkit/kernels/runtime';
 import { describe, it } from 'vitest';
@@ -18,6 +18,8 @@ import { describe, it } from 'vitest';
 // Thread determinism and workspace honesty run on the built package: pool workers import the built
 // work modules by URL (turbo's test task builds first).
 const pool = { threads: { start: startThreads, stop: stopThreads }, measureArenaBytes };
+// Every mask, score modifier, bias and sinks (docs/design.md, Masks: who runs what).
+const masks = { maskSupport: MASK_FEATURES };
 
 import { slidingWindow } from '../../dist/index.js';
 
@@ -38,7 +40,16 @@ function describeCompiled(config: ConformanceConfig): void {
   }
 }
 
-describeVariant(slidingWindow, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js' }, ...pool });
-describeVariant(slidingWindow, { tolerance: { atol: 2e-6, rtol: 0 }, options: { backend: 'js', blockQ: 5 } });
-describeCompiled({ tolerance: { atol: 2e-5, rtol: 0 }, ...pool });
-describeCompiled({ tolerance: { atol: 2e-5, rtol: 0 }, options: { blockQ: 1 } });
+describeVariant(slidingWindow, {
+  tolerance: { atol: 2e-6, rtol: 0 },
+  ...masks,
+  options: { backend: 'js' },
+  ...pool,
+});
+describeVariant(slidingWindow, {
+  tolerance: { atol: 2e-6, rtol: 0 },
+  ...masks,
+  options: { backend: 'js', blockQ: 5 },
+});
+describeCompiled({ tolerance: { atol: 2e-5, rtol: 0 }, ...masks, ...pool });
+describeCompiled({ tolerance: { atol: 2e-5, rtol: 0 }, ...masks, options: { blockQ: 1 } });
