@@ -820,8 +820,8 @@ inline float F(double x) { return static_cast<float>(x); }
 // finishRows' (zeros and lse −∞ for a row that saw nothing).
 //
 // Layout: the scores are computed transposed, Sᵀ[key][row], so query rows sit in vector lanes. Q is
-// packed once per call as Qᵀ [d × rp] (rp = rows padded to 16, zero lanes past rows) and stays in
-// L1 across tiles; K is read in place, one broadcast per element. A key row of Sᵀ is then one vector
+// packed once per call as scale · Qᵀ [d × rp] (rp = rows padded to 16, zero lanes past rows) and
+// stays in L1 across tiles; K is read in place, one broadcast per element. A key row of Sᵀ is then one vector
 // per W query rows: the tile's row maxima, the NaN flags and the row sums are vertical (lane-wise)
 // operations with no horizontal reduction, and the band mask is one integer compare per vector
 // against per-lane [lo, hi). P·V broadcasts Pᵀ[key][row] against value rows read in place (packed
@@ -877,15 +877,18 @@ struct FlashBlock {
   int *nanf, *lo, *hi;
 };
 
-/** Lanes of x whose score is not finite: recomputed in float64 from Qᵀ and the key row, saturated. */
+/**
+ * Lanes of x whose score is not finite: recomputed in float64 from Q (in place, unscaled) and the
+ * key row, scaled in float64 and saturated (gemmNT's rule). Padding lanes are left as they are.
+ */
 __attribute__((noinline)) void fixScores(const FlashBlock &f, vf *x, int nq, const float *keyRow, long v0) {
   for (int u = 0; u < nq; u++) {
     for (int l = 0; l < W; l++) {
       const float y = x[u][l];
-      if (y - y == 0) continue;
       const long i = (v0 + u) * W + l;
+      if (y - y == 0 || i >= f.rows) continue;
       double dot = 0;
-      for (long p = 0; p < f.d; p++) dot += static_cast<double>(f.qt[p * f.rp + i]) * static_cast<double>(keyRow[p]);
+      for (long p = 0; p < f.d; p++) dot += static_cast<double>(f.q[i * f.d + p]) * static_cast<double>(keyRow[p]);
       x[u][l] = saturated(static_cast<float>(f.scale64 * dot));
     }
   }
@@ -919,17 +922,30 @@ __attribute__((always_inline)) inline void scoreRows(const FlashBlock &f, const 
       for (int u = 0; u < NQ; u++) acc[r][u] += kb * qv[u];
     }
   }
+  // Qᵀ holds scale · q, so the accumulators are the scores. One multiply-add per vector proves
+  // them all finite (x · 0 is NaN exactly for ±∞ and NaN); only then do NaN flags need updating.
+  // (short independent chains per row, not one chain through all the accumulators: its latency showed)
+  vi bad = splati(0);
+#pragma GCC unroll 16
+  for (int r = 0; r < FMK; r++) {
+    vf even = acc[r][0] * 0.0f;
+    vf odd = splat(0);
+#pragma GCC unroll 4
+    for (int u = 1; u < NQ; u++) {
+      if (u & 1)
+        odd += acc[r][u] * 0.0f;
+      else
+        even += acc[r][u] * 0.0f;
+    }
+    const vf check = even + odd;
+    bad |= check != check;
+  }
+  const bool finite = !anyTrue(bad);
 #pragma GCC unroll 16
   for (int r = 0; r < FMK; r++) {
     if (r >= nk) break;
-    vf x[NQ];
-    vi bad = splati(0);
-#pragma GCC unroll 4
-    for (int u = 0; u < NQ; u++) {
-      x[u] = acc[r][u] * f.scale;
-      bad |= (x[u] - x[u]) != 0.0f;
-    }
-    if (__builtin_expect(anyTrue(bad), 0)) fixScores(f, x, NQ, kr[r], v0);
+    vf *x = acc[r];
+    if (__builtin_expect(!finite, 0)) fixScores(f, x, NQ, kr[r], v0);
     if (masked) {
       const vi key = splati(static_cast<int>(key0 + j0 + r));
 #pragma GCC unroll 4
@@ -943,7 +959,10 @@ __attribute__((always_inline)) inline void scoreRows(const FlashBlock &f, const 
     for (int u = 0; u < NQ; u++) {
       store(row + u * W, x[u]);
       tm[u] = pmax(tm[u], x[u]);
-      nn[u] |= x[u] != x[u];
+    }
+    if (__builtin_expect(!finite, 0)) {
+#pragma GCC unroll 4
+      for (int u = 0; u < NQ; u++) nn[u] |= x[u] != x[u];
     }
   }
 }
@@ -1021,53 +1040,88 @@ inline void dispatchPv(int nv, const FlashBlock &f, const float *vTile, long ldv
 }
 
 /**
- * The online softmax step over the tile for every query vector (onlineSoftmaxStep's rules, per
- * lane): Sᵀ becomes P in place, rowMax/rowSum are updated and corr holds each row's rescale factor.
+ * The online softmax step over the tile for query vectors [v0, v0 + N) (onlineSoftmaxStep's rules,
+ * per lane): Sᵀ becomes P in place, rowMax/rowSum are updated and corr holds each row's rescale
+ * factor. Key rows are walked in order, N vectors (contiguous) at a time, so each cache line of the
+ * tile is read once.
  */
-void softmaxTile(const FlashBlock &f, int cols) {
-  const long vectors = f.rp / W;
-  for (long v = 0; v < vectors; v++) {
-    const vf oldMax = load(f.rowMax + v * W);
+template <int N>
+void softmaxGroup(const FlashBlock &f, int cols, long v0) {
+  vf oldMax[N];
+  vf newMax[N];
+  vf shift[N];
+  vf s0[N];
+  vf s1[N];
+  for (int u = 0; u < N; u++) {
+    const long v = v0 + u;
+    oldMax[u] = load(f.rowMax + v * W);
     const vf tileMax = load(f.tmax + v * W);
     // a NaN oldMax stays NaN (the comparison is false)
-    vf newMax = tileMax > oldMax ? tileMax : oldMax;
-    const vi none = newMax == -INF;
+    vf next = tileMax > oldMax[u] ? tileMax : oldMax[u];
+    const vi none = next == -INF;
     // a row whose only visible scores are NaN: NaN max, so its sum and accumulator become NaN
-    newMax = (none & loadi(f.nanf + v * W)) != 0 ? splat(__builtin_nanf("")) : newMax;
+    next = (none & loadi(f.nanf + v * W)) != 0 ? splat(__builtin_nanf("")) : next;
+    newMax[u] = next;
     // a row that sees nothing here keeps everything: weights exp(−∞ − 0) = 0
-    const vf shift = newMax == -INF ? splat(0) : newMax;
-    vf s0 = splat(0);
-    vf s1 = s0;
-    float *p = f.s + v * W;
-    int j = 0;
-    for (; j + 2 <= cols; j += 2, p += 2 * f.rp) {
-      const vf e0 = vexpNonPositive(load(p) - shift);
-      const vf e1 = vexpNonPositive(load(p + f.rp) - shift);
-      store(p, e0);
-      store(p + f.rp, e1);
-      s0 += e0;
-      s1 += e1;
+    shift[u] = next == -INF ? splat(0) : next;
+    s0[u] = splat(0);
+    s1[u] = splat(0);
+  }
+  float *p = f.s + v0 * W;
+  const long rp = f.rp;
+  int j = 0;
+  for (; j + 2 <= cols; j += 2, p += 2 * rp) {
+#pragma GCC unroll 4
+    for (int u = 0; u < N; u++) {
+      const vf e0 = vexpNonPositive(load(p + u * W) - shift[u]);
+      const vf e1 = vexpNonPositive(load(p + rp + u * W) - shift[u]);
+      store(p + u * W, e0);
+      store(p + rp + u * W, e1);
+      s0[u] += e0;
+      s1[u] += e1;
     }
-    if (j < cols) {
-      const vf e0 = vexpNonPositive(load(p) - shift);
-      store(p, e0);
-      s0 += e0;
+  }
+  if (j < cols) {
+#pragma GCC unroll 4
+    for (int u = 0; u < N; u++) {
+      const vf e0 = vexpNonPositive(load(p + u * W) - shift[u]);
+      store(p + u * W, e0);
+      s0[u] += e0;
     }
+  }
+  for (int u = 0; u < N; u++) {
     for (int l = 0; l < W; l++) {
-      const long i = v * W + l;
-      const float next = newMax[l];
+      const long i = (v0 + u) * W + l;
+      const float next = newMax[u][l];
       if (next == -INF) {
         f.corr[i] = 1;
         continue;
       }
-      const float old = oldMax[l];
+      const float old = oldMax[u][l];
       // old == −∞: nothing accumulated yet, corr = 0
       const double corr = old == next ? 1.0 : exp(static_cast<double>(old) - static_cast<double>(next));
-      const double sum = static_cast<double>(s0[l]) + static_cast<double>(s1[l]);
+      const double sum = static_cast<double>(s0[u][l]) + static_cast<double>(s1[u][l]);
       f.rowSum[i] = static_cast<float>(static_cast<double>(f.rowSum[i]) * corr + sum);
       f.corr[i] = static_cast<float>(corr);
       f.rowMax[i] = next;
     }
+  }
+}
+
+template <int N>
+inline void dispatchSoftmax(int n, const FlashBlock &f, int cols, long v0) {
+  if constexpr (N >= 1) {
+    if (n == N) return softmaxGroup<N>(f, cols, v0);
+    dispatchSoftmax<N - 1>(n, f, cols, v0);
+  }
+}
+
+/** The online softmax step over the tile for every query vector (softmaxGroup, FQ vectors at a time). */
+void softmaxTile(const FlashBlock &f, int cols) {
+  const long vectors = f.rp / W;
+  for (long v0 = 0; v0 < vectors; v0 += FQ) {
+    const int n = static_cast<int>(vectors - v0 < FQ ? vectors - v0 : FQ);
+    dispatchSoftmax<FQ>(n, f, cols, v0);
   }
 }
 
@@ -1110,10 +1164,12 @@ int flashBlock(float *h, const double *a) {
   f.hi = f.lo + rp;
   f.vpack = f.corr + 5 * rp;
 
-  // Qᵀ, zero lanes past the rows (their scores are never read back)
+  // Qᵀ · scale, zero lanes past the rows (their scores are never read back). Scaling q instead of
+  // q·k rounds once more where the scale is not a power of two (it is for D = 64, 16, 256, …);
+  // non-finite scores are still recomputed from the unscaled q in float64, as gemmNT does.
   for (long p = 0; p < f.d; p++) {
     float *dst = f.qt + p * rp;
-    for (long i = 0; i < rows; i++) dst[i] = f.q[i * f.d + p];
+    for (long i = 0; i < rows; i++) dst[i] = f.q[i * f.d + p] * f.scale;
     for (long i = rows; i < rp; i++) dst[i] = 0;
   }
   // each row's visible keys [lo, hi) under the band (maskBand), clamped to int; padding lanes see none
