@@ -8,17 +8,27 @@
  * window. Extra memory: the arena copies of q, k, v, out and lse (O(N · D)) plus, per thread, one
  * blockQ × blockK score tile and 2 · blockQ running statistics — independent of N.
  */
-import type { Tensor } from '@attnkit/core';
+import type { AttentionProblem, Tensor } from '@attnkit/core';
+import { type BackendChoice, defaultBackend } from '@attnkit/kernels';
 import {
   defineVariant,
+  mergeSplits,
+  placeSplits,
   planSplits,
   queryBlockItems,
   splitFloats,
-  splitKvHooks,
   type VariantWorkModule,
 } from '@attnkit/kernels/runtime';
 import { DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, type FlashOptions, flashOptionsSchema } from './options.js';
-import { type FlashParams, runItem, scratchFloats } from './work.js';
+import {
+  type FlashParams,
+  fusedCovers,
+  fusedFlashEnabled,
+  fusedSharedFloats,
+  placeFusedHeads,
+  runItem,
+  scratchFloats,
+} from './work.js';
 
 /**
  * This variant's work module, for a pool worker an app supplies itself (bundled browser apps; see
@@ -41,6 +51,14 @@ function effectiveBlocks(
   return { blockQ: Math.max(1, Math.min(blockQ, qLength)), blockK: Math.max(1, Math.min(blockK, kvLength)) };
 }
 
+/** The call runs the fused native kernel: it resolves to the native backend and the kernel covers it. */
+function plansFused(problem: AttentionProblem, backend: BackendChoice | undefined): boolean {
+  if (!fusedFlashEnabled() || !fusedCovers(problem)) return false;
+  return (
+    backend === 'native' || ((backend === undefined || backend === 'auto') && defaultBackend() === 'native')
+  );
+}
+
 const defined = defineVariant<FlashOptions, FlashParams>({
   name: 'flash',
   exact: true,
@@ -55,14 +73,26 @@ const defined = defineVariant<FlashOptions, FlashParams>({
     const items = queryBlockItems(problem, blockQ);
     // split-KV when the call has few items (decoding): ranges of at least two key tiles
     const split = planSplits(problem, items, 2 * blockK, blockK);
+    const fused = plansFused(problem, options.backend);
     return {
       items: items * split.keySplits,
-      scratchFloats: scratchFloats(problem, blockQ, blockK),
-      params: { blockQ, blockK, queryBlocks: Math.ceil(problem.qLength / blockQ), ...split },
-      sharedFloats: splitFloats(problem, split),
+      scratchFloats: scratchFloats(problem, blockQ, blockK, fused),
+      params: {
+        blockQ,
+        blockK,
+        queryBlocks: Math.ceil(problem.qLength / blockQ),
+        ...split,
+        fused,
+        fusedHeads: -1,
+      },
+      sharedFloats: splitFloats(problem, split) + fusedSharedFloats(problem, fused),
     };
   },
-  ...splitKvHooks,
+  place(engine, problem, _options, params, at) {
+    const split = placeSplits(engine, problem, params);
+    return { ...split, fusedHeads: placeFusedHeads(engine, problem, at, params.fused) };
+  },
+  finish: mergeSplits,
   work: flashWorkModule,
 });
 

@@ -18,18 +18,22 @@
  * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per running item (so per thread):
  * one blockQ × blockK score tile + 3 · blockQ row statistics (scratchFloats), independent of N.
  */
-import { type AttentionProblem, documentOf } from '@attnkit/core';
+import { type AttentionProblem, documentOf, kvHeadRow } from '@attnkit/core';
 import {
   type ArenaOffsets,
   alignFloats,
+  anyNotFinite,
   attendValuesByRow,
   BLOCK_EMPTY,
   BLOCK_PARTIAL,
   createQueryBlockItem,
   type Engine,
   emptyRowSpan,
+  type FlashBlockArgs,
+  flashBlockScratchFloats,
   hiddenValuesNotFinite,
   locateQueryBlockItem,
+  NativeKernelOps,
   rangeScratchFloats,
   rowSpan,
   type SplitParams,
@@ -39,24 +43,124 @@ import {
 } from '@attnkit/kernels/runtime';
 import { emptyKeyTile, nextKeyTile } from './plan.js';
 
-/** Flash's own part of the payload (the rest is the problem and the arena offsets). */
-/** Split-KV (kernels' split-kv.ts): ranges of splitKeys keys (a multiple of blockK), merged at the end. */
+/**
+ * Flash's own part of the payload (the rest is the problem and the arena offsets).
+ * Split-KV (kernels' split-kv.ts): ranges of splitKeys keys (a multiple of blockK), merged at the end.
+ */
 export interface FlashParams extends SplitParams {
   readonly blockQ: number;
   readonly blockK: number;
   /** ceil(qLength / blockQ): items are numbered (b · Hq + h) · queryBlocks + block, times keySplits. */
   readonly queryBlocks: number;
+  /** The plan chose the fused native kernel (native backend, a problem it covers: fusedCovers). */
+  readonly fused: boolean;
+  /**
+   * Arena offset of one float per kv head (b · Hkv + kvh), placed once per call: 1 when that head's
+   * values are all finite, so its items run the fused kernel, 0 when they need the generic loop
+   * (hidden non-finite values are left out row by row there). −1: the call runs the generic loop.
+   */
+  readonly fusedHeads: number;
 }
 
 export type FlashPayload = VariantPayload<FlashParams>;
 
 /**
- * Floats of per-item scratch: the score tile, then rowMax, rowSum and the final row sums a
- * normalised second pass divides by (each start 64-byte aligned), then the row ranges scoreTile
- * takes for a tile under documents or prefix-LM.
+ * The fused native kernel (packages/native, OP_FLASH_BLOCK) runs a whole query block in one call. It
+ * covers the band part of the mask only (causal, window, kvLengths, Lq ≠ Lk): no general mask, no
+ * documents or prefix-LM, no score modifiers, no bias. Sinks are applied to finished rows by the
+ * runtime, so they are covered.
  */
-export function scratchFloats(problem: AttentionProblem, blockQ: number, blockK: number): number {
-  return alignFloats(blockQ * blockK) + 3 * alignFloats(blockQ) + rangeScratchFloats(problem, blockQ);
+export function fusedCovers(problem: AttentionProblem): boolean {
+  return (
+    problem.generalMask === null &&
+    problem.documents === null &&
+    problem.prefixLength < 0 &&
+    problem.scoreMods.length === 0 &&
+    problem.bias === null
+  );
+}
+
+/**
+ * Whether calls may take the fused native kernel (default true). A switch for tests and
+ * measurements comparing it with the generic loop on native: read when a call is planned, so pool
+ * workers follow the caller through the params.
+ */
+let fusedEnabled = true;
+
+export function setFusedFlash(enabled: boolean): void {
+  fusedEnabled = enabled;
+}
+
+export function fusedFlashEnabled(): boolean {
+  return fusedEnabled;
+}
+
+/**
+ * Row segments this thread ran with the fused kernel, and of those, how many overflowed and were
+ * rerun on the generic loop (for tests: run them on one thread to count every item).
+ */
+export const fusedFlashCounts = { segments: 0, overflows: 0 };
+
+/** Floats of the generic loop's scratch: the score tile, then rowMax, rowSum and the final row sums. */
+function genericScratchFloats(blockQ: number, blockK: number): number {
+  return alignFloats(blockQ * blockK) + 3 * alignFloats(blockQ);
+}
+
+/** Floats one running item takes: the generic loop's, or the fused kernel's work buffer if larger. */
+function itemScratchFloats(
+  problem: AttentionProblem,
+  blockQ: number,
+  blockK: number,
+  fused: boolean,
+): number {
+  const generic = genericScratchFloats(blockQ, blockK);
+  if (!fused) return generic;
+  return Math.max(
+    generic,
+    alignFloats(flashBlockScratchFloats(blockQ, problem.headDim, problem.valueDim, blockK)),
+  );
+}
+
+/**
+ * Floats of per-item scratch: the score tile, then rowMax, rowSum and the final row sums a
+ * normalised second pass divides by (each start 64-byte aligned) — or, when the call is fused, the
+ * larger of that and the fused kernel's work buffer — then the row ranges scoreTile takes for a tile
+ * under documents or prefix-LM.
+ */
+export function scratchFloats(
+  problem: AttentionProblem,
+  blockQ: number,
+  blockK: number,
+  fused = false,
+): number {
+  return itemScratchFloats(problem, blockQ, blockK, fused) + rangeScratchFloats(problem, blockQ);
+}
+
+/** Floats the fused path places once per call: one finiteness flag per kv head (0 unfused). */
+export function fusedSharedFloats(problem: AttentionProblem, fused: boolean): number {
+  return fused ? alignFloats(problem.batch * problem.kvHeads) : 0;
+}
+
+/**
+ * The place hook's part for the fused kernel: one flag per kv head, 1 when its values are all finite
+ * (the engine's notFinite over the head, once per call). Returns the params' fusedHeads offset, −1
+ * when the call runs the generic loop.
+ */
+export function placeFusedHeads(
+  engine: Engine,
+  problem: AttentionProblem,
+  at: ArenaOffsets,
+  fused: boolean,
+): number {
+  if (!fused || !(engine.ops instanceof NativeKernelOps)) return -1;
+  const heads = problem.batch * problem.kvHeads;
+  const flags = engine.arena.alloc(heads);
+  const floats = problem.kvLength * problem.valueDim;
+  for (let i = 0; i < heads; i++) {
+    const finite = !anyNotFinite(engine, at.v + i * floats, at.v + (i + 1) * floats);
+    engine.arena.heap[flags + i] = finite ? 1 : 0;
+  }
+  return flags;
 }
 
 // One located item and one row span per module instance (per thread), reused across items: nothing
@@ -81,8 +185,9 @@ export function runItem(engine: Engine, payload: FlashPayload, item: number): vo
   // the call's arena (released below), in a pool worker its private region, so threads never share it.
   const { arena } = engine;
   const mark = arena.mark();
+  const { params } = payload;
   const scratch = arena.alloc(
-    alignFloats(payload.params.blockQ * payload.params.blockK) + 3 * alignFloats(payload.params.blockQ),
+    itemScratchFloats(payload.problem, params.blockQ, params.blockK, params.fusedHeads >= 0),
   );
   try {
     if (splits === 1)
@@ -153,6 +258,18 @@ function attendSegment(
   const rowSum = rowMax + alignFloats(blockQ);
   const finalSum = rowSum + alignFloats(blockQ);
 
+  // 0. the fused native kernel, when the call planned it and this kv head's values are finite; it
+  //    hands the rows back (overflow) only for values near FLT_MAX, which the loop below handles
+  const fusedHeads = payload.params.fusedHeads;
+  if (
+    fusedHeads >= 0 &&
+    engine.arena.heap[fusedHeads + kvHeadRow(problem, located.b, located.h) / problem.kvLength] === 1 &&
+    engine.ops instanceof NativeKernelOps &&
+    attendSegmentFused(engine.ops, payload, rowStart, rowEnd, keysFrom, keysTo, scratch)
+  ) {
+    return;
+  }
+
   // 1. fresh running statistics and accumulator for these rows (the scratch was allocated before and
   //    nothing is allocated below but scoreTile's row ranges, which it releases, so this heap view
   //    stays valid for the whole item)
@@ -185,6 +302,75 @@ function attendSegment(
   for (let r = 0; r < rows; r++) {
     if (heap[finalSum + r] === 0) heap.fill(0, acc + r * valueDim, acc + (r + 1) * valueDim); // saw no key
   }
+}
+
+// The fused kernel's arguments, reused (one per module instance, so per thread).
+const fusedArgs: FlashBlockArgs = {
+  q: 0,
+  k: 0,
+  v: 0,
+  out: 0,
+  lse: 0,
+  rows: 0,
+  headDim: 0,
+  valueDim: 0,
+  keyStart: 0,
+  keyEnd: 0,
+  blockK: 0,
+  scale: 0,
+  firstQueryPos: 0,
+  left: 0,
+  right: 0,
+  validKeys: 0,
+  fullFirst: 0,
+  fullEnd: 0,
+  work: 0,
+};
+
+/**
+ * Rows [rowStart, rowEnd) of the located head in one native call: the same tiles (blockK keys over
+ * the rows' union clipped to [keysFrom, keysTo), unmasked inside their intersection) and the same
+ * semantics as steps 1–4 of attendSegment. False when the accumulator overflowed: the caller runs
+ * the generic loop, whose step 5 handles it.
+ */
+function attendSegmentFused(
+  ops: NativeKernelOps,
+  payload: FlashPayload,
+  rowStart: number,
+  rowEnd: number,
+  keysFrom: number,
+  keysTo: number,
+  scratch: number,
+): boolean {
+  const { problem } = payload;
+  const { headDim, valueDim } = problem;
+  const b = located.b;
+  rowSpan(problem, b, rowStart, rowEnd, span);
+  const keyStart = Math.max(span.first, keysFrom);
+  const f = fusedArgs;
+  f.q = located.q + rowStart * headDim;
+  f.k = located.k;
+  f.v = located.v;
+  f.out = located.out + rowStart * valueDim;
+  f.lse = located.lse + rowStart;
+  f.rows = rowEnd - rowStart;
+  f.headDim = headDim;
+  f.valueDim = valueDim;
+  f.keyStart = keyStart;
+  f.keyEnd = Math.max(keyStart, Math.min(span.end, keysTo));
+  f.blockK = payload.params.blockK;
+  f.scale = problem.scale;
+  f.firstQueryPos = rowStart + problem.kvLength - problem.qLength;
+  f.left = problem.windowLeft;
+  f.right = problem.windowRight;
+  f.validKeys = problem.validKeys[b]!;
+  f.fullFirst = span.fullFirst;
+  f.fullEnd = span.fullEnd;
+  f.work = scratch;
+  fusedFlashCounts.segments++;
+  if (ops.flashBlock(f) === 0) return true;
+  fusedFlashCounts.overflows++;
+  return false;
 }
 
 /** True when a row with a finite, positive row sum came out non-finite (the accumulator overflowed). */

@@ -903,6 +903,456 @@ void dequantRows(float *h, long srcByte, int format, long rows, long cols, long 
 inline long L(double x) { return static_cast<long>(x); }
 inline float F(double x) { return static_cast<float>(x); }
 
+// ---- fused flash block (OP_FLASH_BLOCK) ----
+//
+// One call runs rows [0, rows) of one head's query block against keys [keyStart, keyEnd): the whole
+// per-item loop of packages/flash/src/work.ts (gemmNT → maskBand → onlineSoftmaxStep → gemmNN per
+// key tile, then finishRows) without returning to JavaScript between tiles, and with the same
+// semantics: scores saturate like gemmNT's (±FLT_MAX, float64 recompute of non-finite results), a
+// tile inside the rows' common range [fullFirst, fullEnd) runs unmasked, others get maskBand's band,
+// the online softmax keeps onlineSoftmaxStep's NaN and empty-row rules, and the finish is
+// finishRows' (zeros and lse −∞ for a row that saw nothing).
+//
+// Layout: the scores are computed transposed, Sᵀ[key][row], so query rows sit in vector lanes. Q is
+// packed once per call as scale · Qᵀ [d × rp] (rp = rows padded to 16, zero lanes past rows) and
+// stays in L1 across tiles; K is read in place, one broadcast per element. A key row of Sᵀ is then one vector
+// per W query rows: the tile's row maxima, the NaN flags and the row sums are vertical (lane-wise)
+// operations with no horizontal reduction, and the band mask is one integer compare per vector
+// against per-lane [lo, hi). P·V broadcasts Pᵀ[key][row] against value rows read in place (packed
+// when Dv is not a multiple of W) and accumulates in a [rp × dp] buffer (dp = Dv padded to 16),
+// rescaled by the tile's correction as it is loaded into registers.
+//
+// The caller guarantees the kv head's values are finite (a hidden key's weight is 0, and 0 · NaN
+// would poison the row; the row-by-row generic path handles those). Returns 1 when a row with a
+// finite, positive sum came out non-finite (the unnormalised accumulator overflowed: values near
+// FLT_MAX): the caller reruns the rows on the generic path, whose second pass handles it.
+//
+// Work buffer (floats, each part a multiple of 16): Qᵀ d·rp, Sᵀ blockK·rp, acc rp·dp, 8 vectors of
+// rp row statistics, a packed value tile blockK·dp (flashBlockScratchFloats in native-ops.ts).
+
+#if AK_W == 16
+constexpr int FQ = 4;   // query vectors per score micro-kernel (64 rows)
+constexpr int FMK = 6;  // key rows per score micro-kernel: 24 accumulators
+constexpr int FV = 4;   // value vectors per P·V micro-kernel (Dv 64)
+constexpr int FMO = 6;  // query rows per P·V micro-kernel: 24 accumulators
+#elif AK_W == 8
+constexpr int FQ = 2;
+constexpr int FMK = 6;
+constexpr int FV = 2;
+constexpr int FMO = 6;
+#else
+constexpr int FQ = 2;
+constexpr int FMK = 4;
+constexpr int FV = 2;
+constexpr int FMO = 4;
+#endif
+
+inline long pad16(long x) { return (x + 15) & ~15L; }
+
+inline vi splati(int x) {
+  vi v;
+#pragma GCC unroll 16
+  for (int i = 0; i < W; i++) v[i] = x;
+  return v;
+}
+inline vi loadi(const int *p) { return *reinterpret_cast<const vi *>(p); }
+inline void storei(int *p, vi v) { *reinterpret_cast<vi *>(p) = v; }
+
+struct FlashBlock {
+  const float *q;
+  const float *k;
+  const float *v;
+  float *out;
+  float *lse;
+  long rows, d, dv, rp, dp;
+  float scale;
+  double scale64;
+  float *qt, *s, *acc, *rowMax, *rowSum, *tmax, *corr, *vpack;
+  int *nanf, *lo, *hi;
+};
+
+/**
+ * Lanes of x whose score is not finite: recomputed in float64 from Q (in place, unscaled) and the
+ * key row, scaled in float64 and saturated (gemmNT's rule). Padding lanes are left as they are.
+ */
+__attribute__((noinline)) void fixScores(const FlashBlock &f, vf *x, int nq, const float *keyRow, long v0) {
+  for (int u = 0; u < nq; u++) {
+    for (int l = 0; l < W; l++) {
+      const float y = x[u][l];
+      const long i = (v0 + u) * W + l;
+      if (y - y == 0 || i >= f.rows) continue;
+      double dot = 0;
+      for (long p = 0; p < f.d; p++) dot += static_cast<double>(f.q[i * f.d + p]) * static_cast<double>(keyRow[p]);
+      x[u][l] = saturated(static_cast<float>(f.scale64 * dot));
+    }
+  }
+}
+
+/**
+ * Sᵀ rows [j0, j0 + nk) of the tile (keys key0 + j) × query vectors [v0, v0 + NQ): scaled dot
+ * products, saturated, band-masked when `masked`; folds them into the lane maxima tm and NaN flags nn.
+ */
+template <int NQ>
+__attribute__((always_inline)) inline void scoreRows(const FlashBlock &f, const float *kTile, long key0, long j0,
+                                                      int nk, long v0, bool masked, vf *tm, vi *nn) {
+  vf acc[FMK][NQ];
+#pragma GCC unroll 16
+  for (int r = 0; r < FMK; r++)
+#pragma GCC unroll 4
+    for (int u = 0; u < NQ; u++) acc[r][u] = splat(0);
+  const float *kr[FMK];
+#pragma GCC unroll 16
+  for (int r = 0; r < FMK; r++) kr[r] = kTile + (j0 + (r < nk ? r : nk - 1)) * f.d;
+  const float *qp = f.qt + v0 * W;
+  const long rp = f.rp;
+  for (long p = 0; p < f.d; p++, qp += rp) {
+    vf qv[NQ];
+#pragma GCC unroll 4
+    for (int u = 0; u < NQ; u++) qv[u] = load(qp + u * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < FMK; r++) {
+      const vf kb = splat(kr[r][p]);
+#pragma GCC unroll 4
+      for (int u = 0; u < NQ; u++) acc[r][u] += kb * qv[u];
+    }
+  }
+  // Qᵀ holds scale · q, so the accumulators are the scores. One multiply-add per vector proves
+  // them all finite (x · 0 is NaN exactly for ±∞ and NaN); only then do NaN flags need updating.
+  // (short independent chains per row, not one chain through all the accumulators: its latency showed)
+  vi bad = splati(0);
+#pragma GCC unroll 16
+  for (int r = 0; r < FMK; r++) {
+    vf even = acc[r][0] * 0.0f;
+    vf odd = splat(0);
+#pragma GCC unroll 4
+    for (int u = 1; u < NQ; u++) {
+      if (u & 1)
+        odd += acc[r][u] * 0.0f;
+      else
+        even += acc[r][u] * 0.0f;
+    }
+    const vf check = even + odd;
+    bad |= check != check;
+  }
+  const bool finite = !anyTrue(bad);
+#pragma GCC unroll 16
+  for (int r = 0; r < FMK; r++) {
+    if (r >= nk) break;
+    vf *x = acc[r];
+    if (__builtin_expect(!finite, 0)) fixScores(f, x, NQ, kr[r], v0);
+    if (masked) {
+      const vi key = splati(static_cast<int>(key0 + j0 + r));
+#pragma GCC unroll 4
+      for (int u = 0; u < NQ; u++) {
+        const vi visible = (key >= loadi(f.lo + (v0 + u) * W)) & (key < loadi(f.hi + (v0 + u) * W));
+        x[u] = visible ? x[u] : splat(-INF);
+      }
+    }
+    float *row = f.s + (j0 + r) * rp + v0 * W;
+#pragma GCC unroll 4
+    for (int u = 0; u < NQ; u++) {
+      store(row + u * W, x[u]);
+      tm[u] = pmax(tm[u], x[u]);
+    }
+    if (__builtin_expect(!finite, 0)) {
+#pragma GCC unroll 4
+      for (int u = 0; u < NQ; u++) nn[u] |= x[u] != x[u];
+    }
+  }
+}
+
+/** The tile's Sᵀ [cols × rp] for query vectors [v0, v0 + NQ), with their maxima and NaN flags. */
+template <int NQ>
+void scoreGroup(const FlashBlock &f, const float *kTile, long key0, int cols, long v0, bool masked) {
+  vf tm[NQ];
+  vi nn[NQ];
+  for (int u = 0; u < NQ; u++) {
+    tm[u] = splat(-INF);
+    nn[u] = splati(0);
+  }
+  for (long j0 = 0; j0 < cols; j0 += FMK) {
+    const int nk = static_cast<int>(cols - j0 < FMK ? cols - j0 : FMK);
+    scoreRows<NQ>(f, kTile, key0, j0, nk, v0, masked, tm, nn);
+  }
+  for (int u = 0; u < NQ; u++) {
+    store(f.tmax + (v0 + u) * W, tm[u]);
+    storei(f.nanf + (v0 + u) * W, nn[u]);
+  }
+}
+
+/** acc rows [i0, i0 + nr) = acc · corr + Pᵀ-rows · V over the tile, value vectors [u0, u0 + NV). */
+template <int NV>
+void pvRows(const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, int nr, long u0) {
+  vf acc[FMO][NV];
+  int lane[FMO];
+#pragma GCC unroll 16
+  for (int r = 0; r < FMO; r++) {
+    lane[r] = r < nr ? r : nr - 1;
+    const long i = i0 + lane[r];
+    const float c = f.corr[i];
+#pragma GCC unroll 4
+    for (int u = 0; u < NV; u++) acc[r][u] = load(f.acc + i * f.dp + (u0 + u) * W) * c;
+  }
+  const float *pr = f.s + i0;
+  const float *vp = vTile + u0 * W;
+  const long rp = f.rp;
+  for (int j = 0; j < cols; j++, pr += rp, vp += ldv) {
+    vf vv[NV];
+#pragma GCC unroll 4
+    for (int u = 0; u < NV; u++) vv[u] = load(vp + u * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < FMO; r++) {
+      const vf pb = splat(pr[lane[r]]);
+#pragma GCC unroll 4
+      for (int u = 0; u < NV; u++) acc[r][u] += pb * vv[u];
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < FMO; r++) {
+    if (r >= nr) break;
+#pragma GCC unroll 4
+    for (int u = 0; u < NV; u++) store(f.acc + (i0 + r) * f.dp + (u0 + u) * W, acc[r][u]);
+  }
+}
+
+template <int N>
+inline void dispatchScore(int nq, const FlashBlock &f, const float *kTile, long key0, int cols, long v0,
+                          bool masked) {
+  if constexpr (N >= 1) {
+    if (nq == N) return scoreGroup<N>(f, kTile, key0, cols, v0, masked);
+    dispatchScore<N - 1>(nq, f, kTile, key0, cols, v0, masked);
+  }
+}
+
+template <int N>
+inline void dispatchPv(int nv, const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, int nr,
+                       long u0) {
+  if constexpr (N >= 1) {
+    if (nv == N) return pvRows<N>(f, vTile, ldv, cols, i0, nr, u0);
+    dispatchPv<N - 1>(nv, f, vTile, ldv, cols, i0, nr, u0);
+  }
+}
+
+/**
+ * The online softmax step over the tile for query vectors [v0, v0 + N) (onlineSoftmaxStep's rules,
+ * per lane): Sᵀ becomes P in place, rowMax/rowSum are updated and corr holds each row's rescale
+ * factor. Key rows are walked in order, N vectors (contiguous) at a time, so each cache line of the
+ * tile is read once.
+ */
+template <int N>
+void softmaxGroup(const FlashBlock &f, int cols, long v0) {
+  vf oldMax[N];
+  vf newMax[N];
+  vf shift[N];
+  vf s0[N];
+  vf s1[N];
+  for (int u = 0; u < N; u++) {
+    const long v = v0 + u;
+    oldMax[u] = load(f.rowMax + v * W);
+    const vf tileMax = load(f.tmax + v * W);
+    // a NaN oldMax stays NaN (the comparison is false)
+    vf next = tileMax > oldMax[u] ? tileMax : oldMax[u];
+    const vi none = next == -INF;
+    // a row whose only visible scores are NaN: NaN max, so its sum and accumulator become NaN
+    next = (none & loadi(f.nanf + v * W)) != 0 ? splat(__builtin_nanf("")) : next;
+    newMax[u] = next;
+    // a row that sees nothing here keeps everything: weights exp(−∞ − 0) = 0
+    shift[u] = next == -INF ? splat(0) : next;
+    s0[u] = splat(0);
+    s1[u] = splat(0);
+  }
+  float *p = f.s + v0 * W;
+  const long rp = f.rp;
+  int j = 0;
+  for (; j + 2 <= cols; j += 2, p += 2 * rp) {
+#pragma GCC unroll 4
+    for (int u = 0; u < N; u++) {
+      const vf e0 = vexpNonPositive(load(p + u * W) - shift[u]);
+      const vf e1 = vexpNonPositive(load(p + rp + u * W) - shift[u]);
+      store(p + u * W, e0);
+      store(p + rp + u * W, e1);
+      s0[u] += e0;
+      s1[u] += e1;
+    }
+  }
+  if (j < cols) {
+#pragma GCC unroll 4
+    for (int u = 0; u < N; u++) {
+      const vf e0 = vexpNonPositive(load(p + u * W) - shift[u]);
+      store(p + u * W, e0);
+      s0[u] += e0;
+    }
+  }
+  for (int u = 0; u < N; u++) {
+    for (int l = 0; l < W; l++) {
+      const long i = (v0 + u) * W + l;
+      const float next = newMax[u][l];
+      if (next == -INF) {
+        f.corr[i] = 1;
+        continue;
+      }
+      const float old = oldMax[u][l];
+      // old == −∞: nothing accumulated yet, corr = 0
+      const double corr = old == next ? 1.0 : exp(static_cast<double>(old) - static_cast<double>(next));
+      const double sum = static_cast<double>(s0[u][l]) + static_cast<double>(s1[u][l]);
+      f.rowSum[i] = static_cast<float>(static_cast<double>(f.rowSum[i]) * corr + sum);
+      f.corr[i] = static_cast<float>(corr);
+      f.rowMax[i] = next;
+    }
+  }
+}
+
+template <int N>
+inline void dispatchSoftmax(int n, const FlashBlock &f, int cols, long v0) {
+  if constexpr (N >= 1) {
+    if (n == N) return softmaxGroup<N>(f, cols, v0);
+    dispatchSoftmax<N - 1>(n, f, cols, v0);
+  }
+}
+
+/** The online softmax step over the tile for every query vector (softmaxGroup, FQ vectors at a time). */
+void softmaxTile(const FlashBlock &f, int cols) {
+  const long vectors = f.rp / W;
+  for (long v0 = 0; v0 < vectors; v0 += FQ) {
+    const int n = static_cast<int>(vectors - v0 < FQ ? vectors - v0 : FQ);
+    dispatchSoftmax<FQ>(n, f, cols, v0);
+  }
+}
+
+int flashBlock(float *h, const double *a) {
+  FlashBlock f;
+  f.q = h + L(a[0]);
+  f.k = h + L(a[1]);
+  f.v = h + L(a[2]);
+  f.out = h + L(a[3]);
+  f.lse = h + L(a[4]);
+  f.rows = L(a[5]);
+  f.d = L(a[6]);
+  f.dv = L(a[7]);
+  const long keyStart = L(a[8]);
+  const long keyEnd = L(a[9]);
+  const long blockK = L(a[10]);
+  f.scale64 = a[11];
+  f.scale = F(a[11]);
+  const double firstQueryPos = a[12];
+  const double left = a[13];
+  const double right = a[14];
+  const double validKeys = a[15];
+  const long fullFirst = L(a[16]);
+  const long fullEnd = L(a[17]);
+  float *work = h + L(a[18]);
+  const long rows = f.rows;
+  const long rp = pad16(rows);
+  const long dp = pad16(f.dv);
+  f.rp = rp;
+  f.dp = dp;
+  f.qt = work;
+  f.s = f.qt + f.d * rp;
+  f.acc = f.s + blockK * rp;
+  f.rowMax = f.acc + rp * dp;
+  f.rowSum = f.rowMax + rp;
+  f.tmax = f.rowSum + rp;
+  f.corr = f.tmax + rp;
+  f.nanf = reinterpret_cast<int *>(f.corr + rp);
+  f.lo = f.nanf + rp;
+  f.hi = f.lo + rp;
+  f.vpack = f.corr + 5 * rp;
+
+  // Qᵀ · scale, zero lanes past the rows (their scores are never read back). Scaling q instead of
+  // q·k rounds once more where the scale is not a power of two (it is for D = 64, 16, 256, …);
+  // non-finite scores are still recomputed from the unscaled q in float64, as gemmNT does.
+  for (long p = 0; p < f.d; p++) {
+    float *dst = f.qt + p * rp;
+    for (long i = 0; i < rows; i++) dst[i] = f.q[i * f.d + p] * f.scale;
+    for (long i = rows; i < rp; i++) dst[i] = 0;
+  }
+  // each row's visible keys [lo, hi) under the band (maskBand), clamped to int; padding lanes see none
+  constexpr double INT_TOP = 2147483647.0;
+  for (long i = 0; i < rp; i++) {
+    if (i < rows) {
+      const double pos = firstQueryPos + static_cast<double>(i);
+      const double lo = __builtin_fmin(__builtin_fmax(pos - left, -1.0), INT_TOP);
+      const double hi = __builtin_fmin(__builtin_fmax(__builtin_fmin(pos + right + 1, validKeys), -1.0), INT_TOP);
+      f.lo[i] = static_cast<int>(lo);
+      f.hi[i] = static_cast<int>(hi);
+    } else {
+      f.lo[i] = 0;
+      f.hi[i] = 0;
+    }
+    f.rowMax[i] = -INF;
+    f.rowSum[i] = 0;
+  }
+  fill(f.acc, rp * dp, 0);
+
+  const long queryVectors = rp / W;
+  const long valueVectors = (f.dv + W - 1) / W;
+  const bool packValues = f.dv % W != 0;
+  for (long t0 = keyStart; t0 < keyEnd; t0 += blockK) {
+    const int cols = static_cast<int>(keyEnd - t0 < blockK ? keyEnd - t0 : blockK);
+    const bool masked = !(t0 >= fullFirst && t0 + cols <= fullEnd);
+    const float *kTile = f.k + t0 * f.d;
+    // 1. Sᵀ = scale · K_tile · Qᵀ (saturated), masked, with lane maxima and NaN flags
+    for (long v0 = 0; v0 < queryVectors; v0 += FQ) {
+      const int nq = static_cast<int>(queryVectors - v0 < FQ ? queryVectors - v0 : FQ);
+      dispatchScore<FQ>(nq, f, kTile, t0, cols, v0, masked);
+    }
+    // 2. online softmax: P in place, statistics, per-row correction
+    softmaxTile(f, cols);
+    // 3. acc = acc · corr + P · V_tile
+    const float *vTile = f.v + t0 * f.dv;
+    long ldv = f.dv;
+    if (packValues) {
+      for (int j = 0; j < cols; j++) {
+        float *dst = f.vpack + j * dp;
+        const float *src = vTile + j * f.dv;
+        long c = 0;
+        for (; c < f.dv; c++) dst[c] = src[c];
+        for (; c < dp; c++) dst[c] = 0;
+      }
+      vTile = f.vpack;
+      ldv = dp;
+    }
+    for (long i0 = 0; i0 < rows; i0 += FMO) {
+      const int nr = static_cast<int>(rows - i0 < FMO ? rows - i0 : FMO);
+      for (long u0 = 0; u0 < valueVectors; u0 += FV) {
+        const int nv = static_cast<int>(valueVectors - u0 < FV ? valueVectors - u0 : FV);
+        dispatchPv<FV>(nv, f, vTile, ldv, cols, i0, nr, u0);
+      }
+    }
+  }
+
+  // 4. finishRows: out = acc / rowSum, lse = rowMax + log(rowSum); rows that saw nothing → 0, −∞
+  int overflowed = 0;
+  for (long i = 0; i < rows; i++) {
+    const double sum = f.rowSum[i];
+    float *dst = f.out + i * f.dv;
+    if (sum == 0) {
+      fill(dst, f.dv, 0);
+      f.lse[i] = -INF;
+      continue;
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    const float *src = f.acc + i * dp;
+    vi bad = splati(0);
+    long c = 0;
+    for (; c + W <= f.dv; c += W) {
+      const vf y = load(src + c) * inv;
+      store(dst + c, y);
+      bad |= (y - y) != 0.0f;
+    }
+    bool tailBad = false;
+    for (; c < f.dv; c++) {
+      dst[c] = src[c] * inv;
+      tailBad |= dst[c] - dst[c] != 0;
+    }
+    f.lse[i] = static_cast<float>(static_cast<double>(f.rowMax[i]) + log(sum));
+    // a finite, positive sum with a non-finite row: the accumulator overflowed (NaN rows are what they are)
+    if ((anyTrue(bad) || tailBad) && sum > 0 && sum < INF) overflowed = 1;
+  }
+  return overflowed;
+}
+
+
 int run(int op, float *h, float *scratch, const double *a) {
   switch (op) {
     case attnkit::OP_GEMM_NT:
@@ -973,6 +1423,8 @@ int run(int op, float *h, float *scratch, const double *a) {
     case attnkit::OP_DEQUANT_ROWS:
       dequantRows(h, L(a[0]), static_cast<int>(a[1]), L(a[2]), L(a[3]), L(a[4]), L(a[5]));
       return 0;
+    case attnkit::OP_FLASH_BLOCK:
+      return flashBlock(h, a);
     default:
       return -1;
   }

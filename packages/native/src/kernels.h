@@ -30,8 +30,13 @@ enum Op {
   OP_ADD_ALIBI = 19,
   OP_SOFTCAP_SCORES = 20,
   OP_DEQUANT_ROWS = 21,
-  OP_COUNT = 22,
+  /** The fused flash query block (kernels.cc, "fused flash block"): returns 1 when it overflowed. */
+  OP_FLASH_BLOCK = 22,
+  OP_COUNT = 23,
 };
+
+/** Doubles of the argument block bindArgs accepts at least: [heap, scratch] + the longest argument list. */
+constexpr long ARGS_LENGTH = 32;
 
 /** Floats of per-thread scratch a path may use at `scratch` (the engine reserves 128 KiB). */
 constexpr long SCRATCH_FLOATS_LIMIT = 32768;
@@ -39,7 +44,7 @@ constexpr long SCRATCH_FLOATS_LIMIT = 32768;
 /**
  * Runs primitive `op` on the heap (float offsets into `heap`), with its arguments in `args` in the
  * order of the KernelOps signature. `scratch` is this thread's packing area. Returns notFinite's
- * answer, 0 for the other primitives.
+ * answer, the fused flash block's overflow flag, 0 for the other primitives.
  */
 typedef int (*RunFn)(int op, float *heap, float *scratch, const double *args);
 

@@ -26,7 +26,7 @@ import {
   startThreads,
   stopThreads,
 } from '../../dist/index.js';
-import { runParallel } from '../../dist/runtime/index.js';
+import { flashBlockScratchFloats, type NativeKernelOps, runParallel } from '../../dist/runtime/index.js';
 import { seeded, U, uniform } from './helpers.js';
 
 const NATIVE_WHY = nativeUnavailableReason();
@@ -271,6 +271,100 @@ describeNative(`native on pool workers${suffix}`, () => {
         expect(Array.from(arena.heap.subarray(backends, backends + items))).toEqual(new Array(items).fill(3));
         expect(new Set(arena.heap.subarray(who, who + items)).size).toBeGreaterThan(1);
       }
+    } finally {
+      arena.release(mark);
+    }
+  });
+});
+
+describeNative(`native fused flash block${suffix}`, () => {
+  afterEach(() => {
+    setNativePath();
+  });
+
+  /** Places q = 0 (equal scores), k and v for `rows` rows against `keys` keys of width d. */
+  function place(engine: Engine, rows: number, keys: number, d: number) {
+    const { arena } = engine;
+    const v = new Float32Array(keys * d).map((_, i) => (i % 7) - 3 + i / 100);
+    return {
+      q: arena.put(new Float32Array(rows * d)),
+      k: arena.put(new Float32Array(keys * d).map((_, i) => Math.sin(i))),
+      v: arena.put(v),
+      values: v,
+      out: arena.alloc(rows * d),
+      lse: arena.alloc(rows),
+      work: arena.alloc(flashBlockScratchFloats(rows, d, d, 4)),
+    };
+  }
+
+  function args(at: ReturnType<typeof place>, rows: number, keys: number, d: number, validKeys: number) {
+    return {
+      q: at.q,
+      k: at.k,
+      v: at.v,
+      out: at.out,
+      lse: at.lse,
+      rows,
+      headDim: d,
+      valueDim: d,
+      keyStart: 0,
+      keyEnd: keys,
+      blockK: 4,
+      scale: 0.5,
+      firstQueryPos: keys - rows,
+      left: Number.POSITIVE_INFINITY,
+      right: Number.POSITIVE_INFINITY,
+      validKeys,
+      fullFirst: 0,
+      fullEnd: validKeys,
+      work: at.work,
+    };
+  }
+
+  it('equal scores average the visible values on every path; a row with no visible key is zeros, lse −∞', () => {
+    const rows = 3;
+    const keys = 10;
+    const d = 5;
+    for (const path of nativePathInfo()!.paths) {
+      setNativePath(path);
+      const engine = getEngine('native');
+      const ops = engine.ops as NativeKernelOps;
+      const { arena } = engine;
+      const mark = arena.mark();
+      try {
+        const at = place(engine, rows, keys, d);
+        // 7 of the 10 keys are valid: every row averages values 0..6 (tiles of 4: one masked)
+        expect(ops.flashBlock(args(at, rows, keys, d, 7))).toBe(0);
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < d; c++) {
+            let mean = 0;
+            for (let j = 0; j < 7; j++) mean += at.values[j * d + c]! / 7;
+            expect(Math.abs(arena.heap[at.out + r * d + c]! - mean), `${path} row ${r}`).toBeLessThanOrEqual(
+              16 * U * 4,
+            );
+          }
+          expect(Math.abs(arena.heap[at.lse + r]! - Math.log(7))).toBeLessThanOrEqual(8 * U);
+        }
+        // no valid key: zeros and lse −∞, never NaN
+        expect(ops.flashBlock(args(at, rows, keys, d, 0))).toBe(0);
+        for (let i = 0; i < rows * d; i++) expect(arena.heap[at.out + i]).toBe(0);
+        for (let r = 0; r < rows; r++) expect(arena.heap[at.lse + r]).toBe(Number.NEGATIVE_INFINITY);
+      } finally {
+        arena.release(mark);
+      }
+    }
+  });
+
+  it('refuses a work buffer outside the arena, naming it', () => {
+    const engine = getEngine('native');
+    const ops = engine.ops as NativeKernelOps;
+    const { arena } = engine;
+    const mark = arena.mark();
+    try {
+      const at = place(engine, 2, 8, 4);
+      const bad = { ...args(at, 2, 8, 4, 8), work: arena.mark() };
+      expect(() => ops.flashBlock(bad)).toThrow(/^flashBlock: work = \d+ \(1 × \d+, stride 0\) spans/);
+      expect(() => ops.flashBlock({ ...args(at, 2, 8, 4, 8), keyEnd: 1e6 })).toThrow(/^flashBlock: k = /);
     } finally {
       arena.release(mark);
     }

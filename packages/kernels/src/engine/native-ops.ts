@@ -14,7 +14,7 @@
  * values costs more than the rest of a small call. The heap address is re-read whenever the
  * arena's view changes (memory growth); a shared memory never moves.
  */
-import type { Arena } from './arena.js';
+import { type Arena, ArenaError } from './arena.js';
 import { CheckedKernelOps } from './checked-ops.js';
 import type { KernelOps } from './kernel-ops.js';
 
@@ -66,10 +66,55 @@ const OP = {
   addAlibi: 19,
   softcapScores: 20,
   dequantRows: 21,
+  flashBlock: 22,
 } as const;
 
-/** This thread's argument block: [heap address, scratch offset, arguments...]. */
-const args = new Float64Array(16);
+/** This thread's argument block: [heap address, scratch offset, arguments...] (attnkit::ARGS_LENGTH). */
+const args = new Float64Array(32);
+
+/**
+ * Floats of the work buffer flashBlock takes for up to `rows` query rows and tiles of `blockK` keys
+ * (packages/native/src/kernels.cc, "fused flash block"): Qᵀ, the Sᵀ tile, the accumulator, eight
+ * row statistics and a packed value tile, rows and Dv padded to 16 (every CPU path fits).
+ */
+export function flashBlockScratchFloats(
+  rows: number,
+  headDim: number,
+  valueDim: number,
+  blockK: number,
+): number {
+  const rp = Math.ceil(rows / 16) * 16;
+  const dp = Math.ceil(valueDim / 16) * 16;
+  return rp * (headDim + blockK + dp + 8) + blockK * dp;
+}
+
+/** One fused flash call (NativeKernelOps.flashBlock): one query block (or row segment) of one head. */
+export interface FlashBlockArgs {
+  /** Arena offsets: the block's first q row, the head's k and v (key 0), its first out row and lse entry. */
+  q: number;
+  k: number;
+  v: number;
+  out: number;
+  lse: number;
+  rows: number;
+  headDim: number;
+  valueDim: number;
+  /** Keys [keyStart, keyEnd) in tiles of blockK (the rows' visible union, clipped to a split). */
+  keyStart: number;
+  keyEnd: number;
+  blockK: number;
+  scale: number;
+  /** maskBand's band: the first row's position, window reach, this batch entry's valid keys. */
+  firstQueryPos: number;
+  left: number;
+  right: number;
+  validKeys: number;
+  /** Keys every row sees (rowSpan's intersection): tiles inside run unmasked. */
+  fullFirst: number;
+  fullEnd: number;
+  /** Arena offset of flashBlockScratchFloats(rows, headDim, valueDim, blockK) floats. */
+  work: number;
+}
 
 type Loaded = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
 let loaded: Loaded | undefined;
@@ -407,6 +452,30 @@ class NativeKernels implements KernelOps {
   expArray(x: number, n: number, out: number, nonPositive: boolean): void {
     this.run(nonPositive ? OP.expNonPositiveArray : OP.expArray, x, n, out);
   }
+
+  flashBlock(f: FlashBlockArgs): number {
+    const x = this.begin();
+    x[2] = f.q;
+    x[3] = f.k;
+    x[4] = f.v;
+    x[5] = f.out;
+    x[6] = f.lse;
+    x[7] = f.rows;
+    x[8] = f.headDim;
+    x[9] = f.valueDim;
+    x[10] = f.keyStart;
+    x[11] = f.keyEnd;
+    x[12] = f.blockK;
+    x[13] = f.scale;
+    x[14] = f.firstQueryPos;
+    x[15] = f.left;
+    x[16] = f.right;
+    x[17] = f.validKeys;
+    x[18] = f.fullFirst;
+    x[19] = f.fullEnd;
+    x[20] = f.work;
+    return this.addon.run(OP.flashBlock);
+  }
 }
 
 /** KernelOps on the native addon, over `arena`, with its packing scratch at float offset `scratch`. */
@@ -427,5 +496,32 @@ export class NativeKernelOps extends CheckedKernelOps {
     this.checkVector('expArray', 'x', x, n);
     this.checkVector('expArray', 'out', out, n);
     this.raw.expArray(x, n, out, nonPositive);
+  }
+
+  /**
+   * The fused flash kernel: rows [0, f.rows) from f.q against keys [f.keyStart, f.keyEnd) of one
+   * head, in one native call — the per-item loop of flash (gemmNT, maskBand, onlineSoftmaxStep,
+   * gemmNN per tile of f.blockK keys, then finishRows) with their semantics, writing the rows' out
+   * and lse. The head's values must be finite (hidden keys are weighted by 0). Returns 1 when the
+   * unnormalised accumulator overflowed (values near FLT_MAX; the rows' results are then not
+   * usable: rerun them on the primitives, whose second pass handles it), else 0. Checked like the
+   * primitives.
+   */
+  flashBlock(f: FlashBlockArgs): number {
+    const name = 'flashBlock';
+    const keys = f.keyEnd - f.keyStart;
+    if (!Number.isInteger(f.blockK) || f.blockK < 1) {
+      throw new ArenaError(`${name}: blockK must be a positive integer, received ${f.blockK}`);
+    }
+    if (!Number.isInteger(f.keyStart) || f.keyStart < 0 || !(keys >= 0)) {
+      throw new ArenaError(`${name}: keys [${f.keyStart}, ${f.keyEnd}) are not a range of key indices`);
+    }
+    this.checkVector(name, 'q', f.q, f.rows * f.headDim);
+    this.checkVector(name, 'k', f.k + f.keyStart * f.headDim, keys * f.headDim);
+    this.checkVector(name, 'v', f.v + f.keyStart * f.valueDim, keys * f.valueDim);
+    this.checkVector(name, 'out', f.out, f.rows * f.valueDim);
+    this.checkVector(name, 'lse', f.lse, f.rows);
+    this.checkVector(name, 'work', f.work, flashBlockScratchFloats(f.rows, f.headDim, f.valueDim, f.blockK));
+    return this.raw.flashBlock(f);
   }
 }

@@ -67,8 +67,11 @@ export interface VariantSpec<O extends AttentionOptions & EngineOptions, P> {
   /** Why this variant cannot run the call as asked ([] when it can). Must not throw. */
   reasons?(problem: AttentionProblem, options: O): string[];
   plan(problem: AttentionProblem, options: O): VariantPlan<P>;
-  /** Places the call's shared data (sharedFloats) once q, k, v are in the arena; returns the params with its offsets. */
-  place?(engine: Engine, problem: AttentionProblem, options: O, params: P): P;
+  /**
+   * Places the call's shared data (sharedFloats) once q, k, v are in the arena (at `at`); returns
+   * the params with its offsets.
+   */
+  place?(engine: Engine, problem: AttentionProblem, options: O, params: P, at: ArenaOffsets): P;
   /** Runs on the calling thread once every item is done (e.g. merging split-KV partial results). */
   finish?(engine: Engine, problem: AttentionProblem, at: ArenaOffsets, params: P): void;
   readonly work: VariantWorkModule<P>;
@@ -130,7 +133,9 @@ export function defineVariant<O extends AttentionOptions & EngineOptions, P>(
     const placed = placeAttention(engine, problem, q, k, v, call.options.bias);
     if (problem.hasScoreFunction) setScoreFunctions(scoreFunctionsOf(call.options.scoreMod));
     try {
-      const params = spec.place ? spec.place(engine, problem, call.options, plan.params) : plan.params;
+      const params = spec.place
+        ? spec.place(engine, problem, call.options, plan.params, placed)
+        : plan.params;
       const payload: VariantPayload<P> = { problem, at: placed, params };
       runWorkItems(engine, spec.work, payload, plan.items, call.threads, plan.scratchFloats);
       spec.finish?.(engine, problem, placed, params);

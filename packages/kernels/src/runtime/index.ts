@@ -17,7 +17,7 @@ export {
 export { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
 export { JsKernelOps } from '../engine/js-ops.js';
 export { DEQUANT_FLOAT16, DEQUANT_INT8, dequantElementBytes, type KernelOps } from '../engine/kernel-ops.js';
-export { NativeKernelOps } from '../engine/native-ops.js';
+export { type FlashBlockArgs, flashBlockScratchFloats, NativeKernelOps } from '../engine/native-ops.js';
 export { WasmKernelOps } from '../engine/wasm-ops.js';
 export {
   DEFAULT_WORKER_ARENA_BYTES,
