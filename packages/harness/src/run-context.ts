@@ -60,9 +60,7 @@ export function specsForGroup(context: Pick<RunContext, 'specs'>, group: GroupSp
 
 export function runsPeers(group: GroupSpec, n: number): boolean {
   return (
-    group.kind === 'attention' &&
-    group.peers &&
-    (group.peerLengths === undefined || group.peerLengths.includes(n))
+    group.kind !== 'mha' && group.peers && (group.peerLengths === undefined || group.peerLengths.includes(n))
   );
 }
 

@@ -6,7 +6,9 @@
  */
 import { join } from 'node:path';
 import { backendUnavailableReason, defaultBackend } from '@attnkit/kernels';
+import { probeInChild } from './bandwidth.js';
 import { runAttentionCase } from './cases/attention-case.js';
+import { plannedDecodeRows, runBackends, runDecodeCase } from './cases/decode-case.js';
 import { runMhaCase } from './cases/mha-case.js';
 import { describeMachine, gitState, packageVersions } from './machine.js';
 import type { Progress } from './progress.js';
@@ -94,6 +96,10 @@ export function countSteps(context: Pick<RunContext, 'suite' | 'specs' | 'thread
   let steps = 0;
   for (const group of context.suite.groups) {
     const cases = expandGroup(group);
+    if (group.kind === 'decode') {
+      for (const benchCase of cases) steps += plannedDecodeRows(context, group, benchCase).length;
+      continue;
+    }
     const labels = specsForGroup(context, group).length;
     steps += cases.length * labels * context.threads.length;
     if (group.kind === 'attention') {
@@ -126,10 +132,34 @@ function recordCaseFailure(
 ): void {
   const written = new Set(context.writer.results.rows.map((row) => row.id));
   const reason = `case failed: ${describeError(error)}`;
-  for (const planned of plannedRows(context, group, benchCase)) {
+  const owed =
+    group.kind === 'decode'
+      ? plannedDecodeRows(context, group, benchCase)
+      : plannedRows(context, group, benchCase);
+  for (const planned of owed) {
     if (written.has(rowId(benchCase.id, planned.label, planned.threads))) continue;
     context.progress.start(`${benchCase.id} ${planned.label} t=${planned.threads}`);
     recordSkipped(context, benchCase, planned, { flops: 0, pairs: 0 }, reason);
+  }
+}
+
+/** The streaming-bandwidth probe of a decode run, per backend and thread count, before its first decode case. */
+async function measureProbe(context: RunContext): Promise<void> {
+  const probe = context.suite.bandwidthProbe ?? { bytes: 512 * 2 ** 20, repeats: 8, timeoutMs: 300_000 };
+  context.progress.note(`bandwidth probe: streaming read of ${probe.bytes} bytes, best of ${probe.repeats}`);
+  const probes = await probeInChild(
+    {
+      backends: runBackends(context),
+      threads: context.threads,
+      options: { bytes: probe.bytes, repeats: probe.repeats },
+    },
+    probe.timeoutMs,
+  );
+  context.writer.setBandwidth(probes);
+  for (const result of probes) {
+    context.progress.note(
+      `  ${result.backend} t=${result.threads}: ${result.gbPerSecond === null ? `skipped (${result.reason})` : `${result.gbPerSecond.toFixed(1)} GB/s`}`,
+    );
   }
 }
 
@@ -191,9 +221,15 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
   progress.addWork(countSteps(context));
   progress.note(`results: ${resultsPath} (rewritten after every case)`);
 
+  let probed = false;
   for (const group of suite.groups) {
     progress.note(`${group.title} — ${group.source}; ${describeMask(group.mask)}`);
-    const runCase = group.kind === 'mha' ? runMhaCase : runAttentionCase;
+    if (group.kind === 'decode' && !probed) {
+      probed = true;
+      await measureProbe(context);
+    }
+    const runCase =
+      group.kind === 'mha' ? runMhaCase : group.kind === 'decode' ? runDecodeCase : runAttentionCase;
     for (const benchCase of expandGroup(group)) {
       try {
         await runCase(context, group, benchCase);
