@@ -1,7 +1,7 @@
 /** Human-readable views of a results file: the terminal table and the markdown report. */
 import { basename, relative } from 'node:path';
 import { CHART_KINDS } from './charts.js';
-import { computeFigures, type FigureValue, targetText } from './figures.js';
+import { computeFigures, type FigureSpec, type FigureValue, figureGroups, targetText } from './figures.js';
 import { formatBytes } from './machine.js';
 import type { ResultRow, Results } from './results.js';
 import { describeMask } from './suite.js';
@@ -319,6 +319,16 @@ export function terminalFigures(results: Results): string {
   return blocks.join('\n\n');
 }
 
+/** Which rows a figure reads, in words. */
+function figureScope(figure: FigureSpec): string {
+  const { group, baseline, n } = figureGroups(figure);
+  if ('kind' in figure && figure.kind === 'probe-fraction') {
+    return `\`${group}\` at N = ${n}, GB/s over the run's streaming probe`;
+  }
+  if ('kind' in figure) return `\`${group}\` over its KV bytes at the GB/s of \`${baseline}\` at N = ${n}`;
+  return `\`${group}\` over \`${baseline}\` at N = ${n}`;
+}
+
 /** The figures section of the markdown report ([] when the suite has none). */
 export function figuresMarkdown(results: Results): string[] {
   const figures = computeFigures(results);
@@ -347,10 +357,7 @@ export function figuresMarkdown(results: Results): string[] {
       ['left', 'left', 'right', 'right', 'right', 'right', 'left', 'left'],
     ),
     '',
-    ...specs.map(
-      (figure) =>
-        `- \`${figure.id}\`: ${escapeCell(figure.claim)} (\`${figure.group}\` over \`${figure.baseline}\` at N = ${figure.n})`,
-    ),
+    ...specs.map((figure) => `- \`${figure.id}\`: ${escapeCell(figure.claim)} (${figureScope(figure)})`),
     '',
   ];
 }

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-import { type FigureSpec, figureSchema } from './figures.js';
+import { type FigureSpec, figureGroups, figureSchema } from './figures.js';
 import {
   describeMask,
   type MaskSpec,
@@ -333,17 +333,29 @@ export const suiteSchema = z
         ctx.addIssue({ code: 'custom', message, path: ['figures', index, key] });
       if (figureIds.has(figure.id)) issue(`duplicate figure id ${figure.id}`, 'id');
       figureIds.add(figure.id);
+      const reads = figureGroups(figure);
+      const batch = 'kind' in figure && figure.kind === 'batch-bandwidth';
       for (const key of ['group', 'baseline'] as const) {
-        const group = suite.groups.find((candidate) => candidate.id === figure[key]);
-        if (!group) issue(`no group ${figure[key]} in this suite`, key);
-        else if (!sequenceLengths(group).includes(figure.n)) {
-          issue(`group ${group.id} has no N = ${figure.n}`, 'n');
+        const id = reads[key];
+        if (id === null) continue;
+        const group = suite.groups.find((candidate) => candidate.id === id);
+        if (!group) issue(`no group ${id} in this suite`, key);
+        // a batch figure's group is read at its own N; its baseline at n
+        else if (!(batch && key === 'group') && !sequenceLengths(group).includes(reads.n)) {
+          issue(`group ${group.id} has no N = ${reads.n}`, 'n');
         }
       }
-      for (const key of ['label', 'baselineLabel'] as const) {
-        const label = figure[key];
-        if (label !== undefined && !knownLabels.has(label))
-          issue(`no variant labelled ${label} in this suite`, key);
+      // Decode rows and peers are labelled by the run, not the suite's variants: only ratio figures
+      // over variant rows name suite labels.
+      const decodeFigure =
+        'kind' in figure ||
+        suite.groups.some((group) => group.id === figure.group && group.kind === 'decode');
+      if (!decodeFigure) {
+        for (const key of ['label', 'baselineLabel'] as const) {
+          const label = figure[key];
+          if (label !== undefined && !knownLabels.has(label))
+            issue(`no variant labelled ${label} in this suite`, key);
+        }
       }
     });
   });
