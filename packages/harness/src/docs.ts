@@ -14,6 +14,11 @@
  *   skipped [variant=ID]       skip reasons, counted
  *   lse-merge                  the ring-attention merge identity, computed now with core's oracle
  *   weights                    the attention-weights figure
+ *   figures suite=NAME         the suite's figures (figures.ts) computed from the results
+ *   decode group=ID suite=NAME a decode group's rows: time per token, tok/s, KV GB/s, % of the probe
+ *   bandwidth suite=NAME       the run's streaming-bandwidth probes
+ * A section naming a suite renders, for results of another suite, the command that produces them
+ * (so a note can cite a run that the docs' usual results file does not hold).
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
@@ -23,7 +28,9 @@ import { formatBytes } from './machine.js';
 import { type TimedPair, timingSpread, timingVerdict } from './noise.js';
 import {
   alignedMarkdownTable,
+  bandwidthLines,
   describeRun,
+  figuresMarkdown,
   formatError,
   formatMs,
   markdownTable,
@@ -298,6 +305,62 @@ function sectionWeights(context: DocsContext): string {
   return file ? `![attention weights](${file})` : '_attention-weights figure not rendered_';
 }
 
+/** The words a section shows when the results are of another suite: how to produce the right ones. */
+export function runInstruction(suite: string): string {
+  return (
+    `_Not in this results file (suite \`${suite}\` not run): run \`node packages/harness/dist/cli.js --suite ${suite}\` ` +
+    `on a quiet machine, then \`node packages/harness/dist/cli.js docs --results <that run's results.json>\`._`
+  );
+}
+
+function wrongSuite(context: DocsContext, args: Record<string, string>): string | null {
+  return args.suite !== undefined && context.results.options.suite !== args.suite
+    ? runInstruction(args.suite)
+    : null;
+}
+
+function sectionFigures(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const lines = figuresMarkdown(context.results);
+  // the report's '## Figures' heading and blank line: the note has its own heading
+  return lines.length === 0 ? '_This suite has no figures._' : lines.slice(2).join('\n').trimEnd();
+}
+
+function sectionBandwidth(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const lines = bandwidthLines(context.results);
+  return lines.length === 0
+    ? '_No streaming probe in this run._'
+    : lines.map((line) => `- ${line}`).join('\n');
+}
+
+function sectionDecode(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const rows = context.results.rows.filter((row) => row.group === args.group && row.kind === 'decode');
+  if (rows.length === 0) return `_No decode rows of group \`${args.group}\` in this results file._`;
+  const number = (value: number | null | undefined, digits: number) =>
+    value === null || value === undefined ? '–' : value.toFixed(digits);
+  const body = rows.map((row) => [
+    row.caseId,
+    row.implementation === 'peer' ? `${row.label} (peer)` : row.label,
+    String(row.threads),
+    row.time ? formatMs(row.time.medianMs) : '–',
+    number(row.decode?.tokensPerSecond, 0),
+    number(row.decode?.gbPerSecond, 1),
+    row.decode?.probeFraction == null ? '–' : `${(100 * row.decode.probeFraction).toFixed(0)} %`,
+    formatError(row.accuracy?.vsOracle.maxAbs),
+    row.status === 'ok' ? 'ok' : `skipped: ${row.reason ?? ''}`,
+  ]);
+  return alignedMarkdownTable(
+    ['case', 'implementation', 'thr', 'per token', 'tok/s', 'KV GB/s', '% probe', 'max abs err', 'status'],
+    body,
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  );
+}
+
 export function renderSection(name: string, args: Record<string, string>, context: DocsContext): string {
   switch (name) {
     case 'source':
@@ -318,6 +381,12 @@ export function renderSection(name: string, args: Record<string, string>, contex
       return sectionLseMerge();
     case 'weights':
       return sectionWeights(context);
+    case 'figures':
+      return sectionFigures(context, args);
+    case 'decode':
+      return sectionDecode(context, args);
+    case 'bandwidth':
+      return sectionBandwidth(context, args);
     default:
       return `_Unknown results section \`${name}\`._`;
   }

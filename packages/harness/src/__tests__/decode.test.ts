@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { measureBandwidth, probeInChild } from '../bandwidth.js';
 import { decodeOracle, makeDecodeInputs } from '../decode-inputs.js';
 import { decodeImplementations, kvReadBytes, probeBandwidth, visibleSpan } from '../decode-model.js';
+import { renderSection, runInstruction } from '../docs.js';
 import { computeFigures } from '../figures.js';
 import { Progress } from '../progress.js';
 import type { BandwidthProbe, ResultRow } from '../results.js';
@@ -292,6 +293,27 @@ describe('decode figures on a fabricated run', () => {
     expect(value!.baselineMs).toBeCloseTo(40, 9);
     expect(value!.ratio).toBeCloseTo(1.25, 9);
     expect(value!.status).toBe('not met');
+  });
+
+  it('docs sections: the figures, a decode group and the probe for decode results; the command to run for others', () => {
+    const context = { results, resultsLabel: 'decode.json', charts: [] };
+    const figures = renderSection('figures', { suite: 'decode' }, context);
+    expect(figures).toContain('decode-batch8-bytes');
+    expect(figures).toContain('1.82× faster ≥ 1.7×');
+    const table = renderSection('decode', { group: 'decode-full', suite: 'decode' }, context);
+    expect(table.split('\n')[0]).toMatch(
+      /\| case +\| implementation +\| thr \| per token \| tok\/s \| KV GB\/s \| % probe \|/,
+    );
+    expect(table).toMatch(/\| +13\.4 \|/); // 256 MiB in 20 ms
+    expect(renderSection('bandwidth', { suite: 'decode' }, context)).toBe(
+      '- native t=1: 20.0 GB/s (best of 1; 1 B streamed)',
+    );
+    const other = { ...context, results: { ...results, options: { ...results.options, suite: 'docs' } } };
+    for (const name of ['figures', 'decode', 'bandwidth']) {
+      expect(renderSection(name, { group: 'decode-full', suite: 'decode' }, other)).toBe(
+        runInstruction('decode'),
+      );
+    }
   });
 
   it('peer: a backend-less peer row is the baseline of every backend; 8K is missing from this run', () => {
