@@ -309,7 +309,8 @@ function sectionWeights(context: DocsContext): string {
 export function runInstruction(suite: string): string {
   return (
     `_Not in this results file (suite \`${suite}\` not run): run \`node packages/harness/dist/cli.js --suite ${suite}\` ` +
-    `on a quiet machine, then \`node packages/harness/dist/cli.js docs --results <that run's results.json>\`._`
+    `on a quiet machine, then \`node packages/harness/dist/cli.js docs --results <that run's results.json> --docs <a directory holding this note alone>\` ` +
+    '(every note of a docs directory is rewritten from the one results file)._'
   );
 }
 
