@@ -14,7 +14,9 @@
  *   skipped [variant=ID]       skip reasons, counted
  *   lse-merge                  the ring-attention merge identity, computed now with core's oracle
  *   weights                    the attention-weights figure
- *   figures                    the suite's figures (ratios of two rows, target, verdict), as in the report
+ *   figures [suite=NAME]       the suite's figures (ratios of two rows, target, verdict), as in the report
+ *   decode group=ID suite=NAME a decode group's rows: time per token, tok/s, KV GB/s, % of the probe
+ *   bandwidth suite=NAME       the run's streaming-bandwidth probes
  *   mask-costs [implementation=flash] [threads=1]
  *                              one row per case of that implementation: mask, visible-pair fraction,
  *                              GFLOP per call (the FLOP model), median ± spread, GFLOP/s, first call
@@ -32,6 +34,8 @@
  * results file, each of its sections says so and how to make it (never a crash, and never the
  * previous figures left in place); the command prints a warning line. mask-picture, mask-pairs,
  * lse-merge and weights read no results file.
+ * A section naming a suite (`suite=NAME`) renders, for results of another suite, the command that
+ * produces them.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -51,6 +55,7 @@ import {
 import { type TimedPair, timingSpread, timingVerdict } from './noise.js';
 import {
   alignedMarkdownTable,
+  bandwidthLines,
   describeRun,
   figuresTable,
   formatError,
@@ -305,13 +310,6 @@ function labelIs(row: ResultRow, label: string): boolean {
   return row.label === label || (row.backend !== undefined && row.label === `${label}@${row.backend}`);
 }
 
-function sectionFigures(context: DocsContext): string {
-  const lines = figuresTable(context.results);
-  return lines.length > 0
-    ? lines.join('\n').trimEnd()
-    : `_The suite of \`${context.resultsLabel}\` (\`${context.results.options.suite}\`) has no figures._`;
-}
-
 /**
  * One implementation's rows over every group of the run, in suite order: what each mask costs it,
  * next to the work the FLOP model charges (visible pairs only) and the first call of a predicate.
@@ -499,6 +497,64 @@ function sectionWeights(context: DocsContext): string {
   return file ? `![attention weights](${file})` : '_attention-weights figure not rendered_';
 }
 
+/** The words a section shows when the results are of another suite: how to produce the right ones. */
+export function runInstruction(suite: string): string {
+  return (
+    `_Not in this results file (suite \`${suite}\` not run): run \`node packages/harness/dist/cli.js --suite ${suite}\` ` +
+    `on a quiet machine, then \`node packages/harness/dist/cli.js docs --results <that run's results.json> --docs <a directory holding this note alone>\` ` +
+    '(every note of a docs directory is rewritten from the one results file)._'
+  );
+}
+
+function wrongSuite(context: DocsContext, args: Record<string, string>): string | null {
+  return args.suite !== undefined && context.results.options.suite !== args.suite
+    ? runInstruction(args.suite)
+    : null;
+}
+
+function sectionFigures(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const lines = figuresTable(context.results);
+  return lines.length > 0
+    ? lines.join('\n').trimEnd()
+    : `_The suite of \`${context.resultsLabel}\` (\`${context.results.options.suite}\`) has no figures._`;
+}
+
+function sectionBandwidth(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const lines = bandwidthLines(context.results);
+  return lines.length === 0
+    ? '_No streaming probe in this run._'
+    : lines.map((line) => `- ${line}`).join('\n');
+}
+
+function sectionDecode(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const rows = context.results.rows.filter((row) => row.group === args.group && row.kind === 'decode');
+  if (rows.length === 0) return `_No decode rows of group \`${args.group}\` in this results file._`;
+  const number = (value: number | null | undefined, digits: number) =>
+    value === null || value === undefined ? '–' : value.toFixed(digits);
+  const body = rows.map((row) => [
+    row.caseId,
+    row.implementation === 'peer' ? `${row.label} (peer)` : row.label,
+    String(row.threads),
+    row.time ? formatMs(row.time.medianMs) : '–',
+    number(row.decode?.tokensPerSecond, 0),
+    number(row.decode?.gbPerSecond, 1),
+    row.decode?.probeFraction == null ? '–' : `${(100 * row.decode.probeFraction).toFixed(0)} %`,
+    formatError(row.accuracy?.vsOracle.maxAbs),
+    row.status === 'ok' ? 'ok' : `skipped: ${row.reason ?? ''}`,
+  ]);
+  return alignedMarkdownTable(
+    ['case', 'implementation', 'thr', 'per token', 'tok/s', 'KV GB/s', '% probe', 'max abs err', 'status'],
+    body,
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  );
+}
+
 export function renderSection(name: string, args: Record<string, string>, context: DocsContext): string {
   switch (name) {
     case 'source':
@@ -520,13 +576,17 @@ export function renderSection(name: string, args: Record<string, string>, contex
     case 'weights':
       return sectionWeights(context);
     case 'figures':
-      return sectionFigures(context);
+      return sectionFigures(context, args);
     case 'mask-costs':
       return sectionMaskCosts(context, args);
     case 'mask-pairs':
       return sectionMaskPairs(args);
     case 'mask-picture':
       return sectionMaskPicture(context, args);
+    case 'decode':
+      return sectionDecode(context, args);
+    case 'bandwidth':
+      return sectionBandwidth(context, args);
     default:
       return `_Unknown results section \`${name}\`._`;
   }

@@ -3,9 +3,14 @@
  * over plain flash" = flash's median on the ALiBi group / flash's median on the plain group at the
  * same N, target <= 1.1. The suite names the rows and the target; the ratio and whether it is met
  * are computed from the run's results every time a report is drawn (never typed by hand).
+ *
+ * Decode suites add two kinds (docs/decoding.md): 'probe-fraction', a decode row's GB/s over the
+ * run's streaming probe at its thread count; 'batch-bandwidth', a batch row's median over the time
+ * its KV bytes take at the GB/s of a single-sequence row (same label, backend and threads).
  */
 import { z } from 'zod';
-import { timingSpread } from './noise.js';
+import { probeBandwidth } from './decode-model.js';
+import { timingSpread, timingVerdict } from './noise.js';
 import type { ResultRow, Results } from './results.js';
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
@@ -15,10 +20,16 @@ export const figureTargetSchema = z.union([
   z.object({ atMost: z.number().positive() }).strict(),
   /** The two medians differ by no more than their measured spread (noise.ts). */
   z.object({ withinNoise: z.literal(true) }).strict(),
+  /** baseline median / measured median >= atLeastTimesFaster (a speed-up: 2 threads over 1, float16 over float32). */
+  z.object({ atLeastTimesFaster: z.number().positive() }).strict(),
+  /** The measured median is below the baseline's by more than their measured spread. */
+  z.object({ faster: z.literal(true) }).strict(),
+  /** ratio >= atLeast (probe-fraction figures). */
+  z.object({ atLeast: z.number().positive() }).strict(),
 ]);
 export type FigureTarget = z.infer<typeof figureTargetSchema>;
 
-export const figureSchema = z
+export const ratioFigureSchema = z
   .object({
     id: slug,
     /** What the figure checks, in the words of the requirement it comes from. */
@@ -31,10 +42,56 @@ export const figureSchema = z
     label: z.string().min(1),
     /** The baseline row's label when it differs (default: label). */
     baselineLabel: z.string().min(1).optional(),
+    /** Only the measured rows at this thread count (default: every thread count). */
+    threads: z.number().int().positive().optional(),
+    /** The baseline row at this thread count (default: the measured row's): 2 threads over 1. */
+    baselineThreads: z.number().int().positive().optional(),
     target: figureTargetSchema,
   })
   .strict();
+
+/** A decode row's GB/s over the run's streaming probe at its thread count. */
+export const probeFigureSchema = z
+  .object({
+    id: slug,
+    kind: z.literal('probe-fraction'),
+    claim: z.string().min(1),
+    group: slug,
+    n: z.number().int().positive(),
+    label: z.string().min(1),
+    threads: z.number().int().positive().optional(),
+    target: z.object({ atLeast: z.number().positive() }).strict(),
+  })
+  .strict();
+
+/**
+ * A batch's median over the time its KV bytes take at a single-sequence row's GB/s: the batch row of
+ * `label` in `group` (its only N) against the row of `label` in `baseline` at N = n.
+ */
+export const batchFigureSchema = z
+  .object({
+    id: slug,
+    kind: z.literal('batch-bandwidth'),
+    claim: z.string().min(1),
+    group: slug,
+    baseline: slug,
+    n: z.number().int().positive(),
+    label: z.string().min(1),
+    threads: z.number().int().positive().optional(),
+    target: z.object({ atMost: z.number().positive() }).strict(),
+  })
+  .strict();
+
+export const figureSchema = z.union([ratioFigureSchema, probeFigureSchema, batchFigureSchema]);
 export type FigureSpec = z.infer<typeof figureSchema>;
+export type RatioFigureSpec = z.infer<typeof ratioFigureSchema>;
+
+/** The groups and N a figure reads (for the suite's checks and the report's description). */
+export function figureGroups(figure: FigureSpec): { group: string; baseline: string | null; n: number } {
+  if ('kind' in figure && figure.kind === 'probe-fraction')
+    return { group: figure.group, baseline: null, n: figure.n };
+  return { group: figure.group, baseline: figure.baseline, n: figure.n };
+}
 
 export interface FigureValue {
   readonly figure: FigureSpec;
@@ -61,9 +118,13 @@ function rowText(row: ResultRow | undefined, label: string, group: string, n: nu
 
 const bound = (atMost: number) => String(Number(atMost.toPrecision(4)));
 
-/** The target in words: "≤ 1.1", "within noise". */
+/** The target in words: "≤ 1.1", "within noise", "≥ 1.7× faster". */
 export function targetText(target: FigureTarget): string {
-  return 'atMost' in target ? `≤ ${bound(target.atMost)}` : 'within noise';
+  if ('atMost' in target) return `≤ ${bound(target.atMost)}`;
+  if ('atLeast' in target) return `≥ ${bound(target.atLeast)}`;
+  if ('atLeastTimesFaster' in target) return `≥ ${bound(target.atLeastTimesFaster)}× faster`;
+  if ('faster' in target) return 'faster beyond noise';
+  return 'within noise';
 }
 
 function judge(target: FigureTarget, measured: ResultRow, baseline: ResultRow) {
@@ -73,6 +134,33 @@ function judge(target: FigureTarget, measured: ResultRow, baseline: ResultRow) {
   if ('atMost' in target) {
     const met = ratio <= target.atMost;
     return { ratio, met, detail: `${ratio.toFixed(3)} ${met ? '≤' : '>'} ${bound(target.atMost)}` };
+  }
+  if ('atLeast' in target) {
+    const met = ratio >= target.atLeast;
+    return { ratio, met, detail: `${ratio.toFixed(3)} ${met ? '≥' : '<'} ${bound(target.atLeast)}` };
+  }
+  if ('atLeastTimesFaster' in target) {
+    const speedup = b.medianMs / m.medianMs;
+    const met = speedup >= target.atLeastTimesFaster;
+    return {
+      ratio,
+      met,
+      detail: `${speedup.toFixed(2)}× faster ${met ? '≥' : '<'} ${bound(target.atLeastTimesFaster)}×`,
+    };
+  }
+  if ('faster' in target) {
+    const verdict = timingVerdict({
+      n: measured.n,
+      baselineMs: b.medianMs,
+      baselineSpreadMs: timingSpread(b),
+      variantMs: m.medianMs,
+      variantSpreadMs: timingSpread(m),
+    });
+    return {
+      ratio,
+      met: verdict === 'faster',
+      detail: `${(b.medianMs / m.medianMs).toFixed(2)}× the baseline's speed: ${verdict === 'within noise' ? 'within noise' : `${verdict} beyond the measured spread`}`,
+    };
   }
   const spread = timingSpread(m) + timingSpread(b);
   const difference = m.medianMs - b.medianMs;
@@ -92,9 +180,19 @@ function judge(target: FigureTarget, measured: ResultRow, baseline: ResultRow) {
 export function computeFigures(results: Results): FigureValue[] {
   const values: FigureValue[] = [];
   for (const figure of results.suite.figures ?? []) {
+    if ('kind' in figure) {
+      values.push(
+        ...(figure.kind === 'probe-fraction' ? probeFigure(results, figure) : batchFigure(results, figure)),
+      );
+      continue;
+    }
     const baselineLabel = figure.baselineLabel ?? figure.label;
     const measuredRows = results.rows.filter(
-      (row) => row.group === figure.group && row.n === figure.n && labelMatches(row, figure.label),
+      (row) =>
+        row.group === figure.group &&
+        row.n === figure.n &&
+        labelMatches(row, figure.label) &&
+        (figure.threads === undefined || row.threads === figure.threads),
     );
     const missing = (label: string, threads: number | null, detail: string): FigureValue => ({
       figure,
@@ -115,8 +213,9 @@ export function computeFigures(results: Results): FigureValue[] {
         (row) =>
           row.group === figure.baseline &&
           row.n === figure.n &&
-          row.threads === measured.threads &&
-          row.backend === measured.backend &&
+          row.threads === (figure.baselineThreads ?? measured.threads) &&
+          // a peer or naive baseline has no backend: it is every backend's baseline
+          (row.backend === measured.backend || row.backend === undefined) &&
           labelMatches(row, baselineLabel),
       );
       if (measured.status !== 'ok' || !measured.time) {
@@ -144,4 +243,110 @@ export function computeFigures(results: Results): FigureValue[] {
     }
   }
   return values;
+}
+
+function missingValue(
+  figure: FigureSpec,
+  label: string,
+  threads: number | null,
+  detail: string,
+): FigureValue {
+  return {
+    figure,
+    label,
+    threads,
+    measuredMs: null,
+    baselineMs: null,
+    ratio: null,
+    status: 'missing',
+    detail,
+  };
+}
+
+function decodeRowsOf(
+  results: Results,
+  figure: { group: string; label: string; threads?: number | undefined },
+  n?: number,
+): ResultRow[] {
+  return results.rows.filter(
+    (row) =>
+      row.group === figure.group &&
+      (n === undefined || row.n === n) &&
+      labelMatches(row, figure.label) &&
+      (figure.threads === undefined || row.threads === figure.threads),
+  );
+}
+
+function probeFigure(results: Results, figure: z.infer<typeof probeFigureSchema>): FigureValue[] {
+  const rows = decodeRowsOf(results, figure, figure.n);
+  if (rows.length === 0)
+    return [
+      missingValue(figure, figure.label, null, rowText(undefined, figure.label, figure.group, figure.n)),
+    ];
+  return rows.map((row) => {
+    if (row.status !== 'ok' || !row.time) {
+      return missingValue(figure, row.label, row.threads, rowText(row, figure.label, figure.group, figure.n));
+    }
+    const probe = probeBandwidth(results.bandwidth, row.threads);
+    const rate = row.decode?.gbPerSecond ?? null;
+    if (probe === null || rate === null) {
+      const why =
+        probe === null ? `no streaming probe at ${row.threads} thread(s) in this run` : 'the row has no GB/s';
+      return missingValue(figure, row.label, row.threads, why);
+    }
+    const ratio = rate / probe;
+    const met = ratio >= figure.target.atLeast;
+    return {
+      figure,
+      label: row.label,
+      threads: row.threads,
+      measuredMs: row.time.medianMs,
+      baselineMs: null,
+      ratio,
+      status: met ? 'met' : 'not met',
+      detail: `${rate.toFixed(1)} of ${probe.toFixed(1)} GB/s = ${ratio.toFixed(3)} ${met ? '≥' : '<'} ${bound(figure.target.atLeast)}`,
+    };
+  });
+}
+
+function batchFigure(results: Results, figure: z.infer<typeof batchFigureSchema>): FigureValue[] {
+  const rows = decodeRowsOf(results, figure);
+  if (rows.length === 0)
+    return [
+      missingValue(figure, figure.label, null, `${figure.label} in ${figure.group} is not in this run`),
+    ];
+  return rows.map((row) => {
+    if (row.status !== 'ok' || !row.time || !row.decode) {
+      return missingValue(figure, row.label, row.threads, rowText(row, figure.label, figure.group, row.n));
+    }
+    const single = results.rows.find(
+      (candidate) =>
+        candidate.group === figure.baseline &&
+        candidate.n === figure.n &&
+        candidate.label === row.label &&
+        candidate.threads === row.threads,
+    );
+    const rate = single?.status === 'ok' ? (single.decode?.gbPerSecond ?? null) : null;
+    if (rate === null) {
+      return missingValue(
+        figure,
+        row.label,
+        row.threads,
+        rowText(single, row.label, figure.baseline, figure.n),
+      );
+    }
+    const expectedMs = row.decode.kvBytes / (rate * 1e6);
+    const ratio = row.time.medianMs / expectedMs;
+    const met = ratio <= figure.target.atMost;
+    return {
+      figure,
+      label: row.label,
+      threads: row.threads,
+      measuredMs: row.time.medianMs,
+      baselineMs: expectedMs,
+      ratio,
+      status: met ? 'met' : 'not met',
+      detail: `${ratio.toFixed(3)} ${met ? '≤' : '>'} ${bound(figure.target.atMost)} (${(row.decode.kvBytes / 2 ** 20).toFixed(0)} MiB at ${rate.toFixed(1)} GB/s)`,
+    };
+  });
 }

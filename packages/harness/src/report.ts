@@ -1,7 +1,7 @@
 /** Human-readable views of a results file: the terminal table and the markdown report. */
 import { basename, relative } from 'node:path';
 import { CHART_KINDS } from './charts.js';
-import { computeFigures, type FigureValue, targetText } from './figures.js';
+import { computeFigures, type FigureSpec, type FigureValue, figureGroups, targetText } from './figures.js';
 import { formatBytes } from './machine.js';
 import type { ResultRow, Results } from './results.js';
 import { describeMask } from './suite.js';
@@ -69,7 +69,35 @@ export interface TableColumn {
   readonly align?: 'left' | 'right';
 }
 
+/** Decode rows' own columns (decode-model.ts): tokens/s, GB/s of KV read and the share of the probe. */
+const DECODE_COLUMNS: TableColumn[] = [
+  {
+    header: 'tok/s',
+    cell: (row) => (row.decode?.tokensPerSecond == null ? '–' : row.decode.tokensPerSecond.toFixed(0)),
+    align: 'right',
+  },
+  {
+    header: 'KV GB/s',
+    cell: (row) => (row.decode?.gbPerSecond == null ? '–' : row.decode.gbPerSecond.toFixed(1)),
+    align: 'right',
+  },
+  {
+    header: '% probe',
+    cell: (row) =>
+      row.decode?.probeFraction == null ? '–' : `${(100 * row.decode.probeFraction).toFixed(0)} %`,
+    align: 'right',
+  },
+];
+
 export function tableColumns(results: Results): TableColumn[] {
+  const columns = baseColumns(results);
+  if (!results.rows.some((row) => row.kind === 'decode')) return columns;
+  // after GFLOP/s: a decoding step is judged by bytes read, not FLOPs
+  const at = columns.findIndex((column) => column.header === 'GFLOP/s') + 1;
+  return [...columns.slice(0, at), ...DECODE_COLUMNS, ...columns.slice(at)];
+}
+
+function baseColumns(results: Results): TableColumn[] {
   return [
     { header: 'case', cell: (row) => row.caseId },
     {
@@ -302,13 +330,16 @@ export function terminalFigures(results: Results): string {
       ].join('\n'),
     );
   }
+  const probes = bandwidthLines(results);
+  if (probes.length > 0)
+    blocks.push(['streaming bandwidth probe:', ...probes.map((line) => `  ${line}`)].join('\n'));
   const figures = computeFigures(results);
   if (figures.length > 0) {
     const idWidth = Math.max(...figures.map((value) => value.figure.id.length));
     const labelWidth = Math.max(...figures.map((value) => `${value.label} t=${value.threads ?? '–'}`.length));
     blocks.push(
       [
-        "figures (ratios of this run's medians: measured / baseline, same implementation, backend and threads):",
+        "figures (computed from this run's rows: measured / baseline, same implementation and backend; see the report for each figure's rows):",
         ...figures.map(
           (value) =>
             `  ${value.figure.id.padEnd(idWidth)}  ${`${value.label} t=${value.threads ?? '–'}`.padEnd(labelWidth)}  ${ratioCell(value).padStart(6)}  target ${targetText(value.figure.target)}: ${verdictCell(value)}`,
@@ -317,6 +348,38 @@ export function terminalFigures(results: Results): string {
     );
   }
   return blocks.join('\n\n');
+}
+
+/** The run's streaming probes in one line each (decode runs), '' when it has none. */
+export function bandwidthLines(results: Results): string[] {
+  return (results.bandwidth ?? []).map(
+    (probe) =>
+      `${probe.backend} t=${probe.threads}: ${probe.gbPerSecond === null ? `skipped (${probe.reason ?? ''})` : `${probe.gbPerSecond.toFixed(1)} GB/s (best of ${probe.samples.length}; ${formatBytes(probe.bytes)} streamed)`}`,
+  );
+}
+
+/** The streaming-bandwidth probe section of the report ([] when the run measured none). */
+function bandwidthMarkdown(results: Results): string[] {
+  const lines = bandwidthLines(results);
+  if (lines.length === 0) return [];
+  return [
+    '## Streaming bandwidth',
+    '',
+    "Measured in this run before the decode cases (bandwidth.ts): a buffer larger than the caches read once per repeat by the kernels' columnSums on the pool's threads. A decode row's \"% probe\" is its KV GB/s over the best backend's probe at its thread count.",
+    '',
+    ...lines.map((line) => `- ${line}`),
+    '',
+  ];
+}
+
+/** Which rows a figure reads, in words. */
+function figureScope(figure: FigureSpec): string {
+  const { group, baseline, n } = figureGroups(figure);
+  if ('kind' in figure && figure.kind === 'probe-fraction') {
+    return `\`${group}\` at N = ${n}, GB/s over the run's streaming probe`;
+  }
+  if ('kind' in figure) return `\`${group}\` over its KV bytes at the GB/s of \`${baseline}\` at N = ${n}`;
+  return `\`${group}\` over \`${baseline}\` at N = ${n}`;
 }
 
 /** The figures section of the markdown report ([] when the suite has none). */
@@ -345,8 +408,10 @@ export function figuresTable(results: Results): string[] {
   const specs = [...new Map(figures.map((value) => [value.figure.id, value.figure])).values()];
   return [
     "Computed from this run's rows (never typed): the median of the measured row over the median of the baseline row " +
-      'of the same implementation, backend and thread count at the same N. "within noise": the two medians differ by ' +
-      'no more than the sum of their spreads (each the larger of its MAD and its distance to the fastest sample).',
+      'of the same implementation, backend and thread count at the same N (unless the figure names other threads). "within noise": the two medians differ by ' +
+      'no more than the sum of their spreads (each the larger of its MAD and its distance to the fastest sample). ' +
+      "Decode suites also have probe fractions (a row's KV GB/s over the streaming probe) and batch figures (a batch's median " +
+      "over the time its KV bytes take at a single-sequence row's GB/s).",
     '',
     alignedMarkdownTable(
       ['figure', 'implementation', 'thr', 'measured', 'baseline', 'ratio', 'target', 'verdict'],
@@ -354,10 +419,7 @@ export function figuresTable(results: Results): string[] {
       ['left', 'left', 'right', 'right', 'right', 'right', 'left', 'left'],
     ),
     '',
-    ...specs.map(
-      (figure) =>
-        `- \`${figure.id}\`: ${escapeCell(figure.claim)} (\`${figure.group}\` over \`${figure.baseline}\` at N = ${figure.n})`,
-    ),
+    ...specs.map((figure) => `- \`${figure.id}\`: ${escapeCell(figure.claim)} (${figureScope(figure)})`),
     '',
   ];
 }
@@ -400,6 +462,7 @@ export function markdownReport(
       'Timings on a shared machine are noisy: compare ratios within one run.',
     '',
   );
+  lines.push(...bandwidthMarkdown(results));
   lines.push(...figuresMarkdown(results));
   const { rows: hidden, byGroup } = neverApplicable(results);
   for (const group of results.suite.groups) {

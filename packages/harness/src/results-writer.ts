@@ -34,6 +34,12 @@ export class ResultsWriter {
     this.flush();
   }
 
+  /** Records the run's streaming-bandwidth probes (decode runs, before their first decode case). */
+  setBandwidth(probes: NonNullable<Results['bandwidth']>): void {
+    this.document.bandwidth = [...probes];
+    this.flush();
+  }
+
   finish(fields: Pick<Results, 'finishedAt' | 'wallTimeMs'>): Results {
     this.document.finishedAt = fields.finishedAt;
     this.document.wallTimeMs = fields.wallTimeMs;

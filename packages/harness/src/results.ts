@@ -7,7 +7,7 @@
  * are stored as null and read back as null.
  */
 import { z } from 'zod';
-import { HARNESS_BACKENDS, maskSchema, PEER_IDS, suiteSchema } from './suite-schema.js';
+import { HARNESS_BACKENDS, KV_STORAGES, maskSchema, PEER_IDS, suiteSchema } from './suite-schema.js';
 
 export const RESULTS_SCHEMA_VERSION = 1;
 
@@ -117,13 +117,56 @@ export const shapeSchema = z
   })
   .strict();
 
+/**
+ * A decode row (kind 'decode'): what its one timed attend read and how fast. Optional, so
+ * schemaVersion stays 1.
+ */
+export const decodeRowSchema = z
+  .object({
+    /** The cache's storage format ('float32' for the peer, which holds float32 past keys and values). */
+    storage: z.enum(KV_STORAGES),
+    /** Positions of each sequence, the new token's included. */
+    lengths: z.array(z.number().int().positive()),
+    /** The cache's window policy (the new token sees window + 1 positions), null: every position. */
+    window: z.number().int().positive().nullable(),
+    /** 'one': one attend for the whole batch; 'per-sequence': one attend per sequence, timed together. */
+    calls: z.enum(['one', 'per-sequence']),
+    /** Bytes of keys and values (and int8 scales) the timed call must read (decode-model.ts). */
+    kvBytes: z.number().nonnegative(),
+    /** New tokens (one per sequence) per second at the median. */
+    tokensPerSecond: z.number().nullable(),
+    /** kvBytes / median, 10⁹ bytes per second. */
+    gbPerSecond: z.number().nullable(),
+    /** gbPerSecond over the run's streaming probe at the same thread count (null: no probe). */
+    probeFraction: z.number().nullable(),
+  })
+  .strict();
+export type DecodeRow = z.infer<typeof decodeRowSchema>;
+
+/** One streaming-read measurement of the run (bandwidth.ts). */
+export const bandwidthProbeSchema = z
+  .object({
+    threads: z.number().int().positive(),
+    /** The kernels backend whose rowMax streamed the buffer. */
+    backend: z.enum(HARNESS_BACKENDS),
+    status: z.enum(['ok', 'skipped']),
+    reason: z.string().optional(),
+    bytes: z.number().int().positive(),
+    /** Best of the repeats, 10⁹ bytes per second. */
+    gbPerSecond: z.number().nullable(),
+    /** Every repeat, GB/s (the spread). */
+    samples: z.array(z.number()),
+  })
+  .strict();
+export type BandwidthProbe = z.infer<typeof bandwidthProbeSchema>;
+
 export const rowSchema = z
   .object({
     /** `${caseId}|${label}|t${threads}`: the key --compare matches on. */
     id: z.string(),
     caseId: z.string(),
     group: z.string(),
-    kind: z.enum(['attention', 'mha']),
+    kind: z.enum(['attention', 'mha', 'decode']),
     n: z.number().int().positive(),
     shape: shapeSchema,
     mask: maskSchema,
@@ -160,6 +203,8 @@ export const rowSchema = z
       .strict()
       .optional(),
     memory: memorySchema.optional(),
+    /** kind 'decode' rows: bytes read, tokens/s, GB/s and the share of the streaming probe. */
+    decode: decodeRowSchema.optional(),
     notes: z.array(z.string()).optional(),
   })
   .strict();
@@ -215,6 +260,11 @@ export const resultsSchema = z
     options: runOptionsSchema,
     suite: suiteSchema,
     rows: z.array(rowSchema),
+    /**
+     * Runs with decode groups: the streaming-read probe per backend and thread count, measured in
+     * the same run before the decode cases (optional, so schemaVersion stays 1).
+     */
+    bandwidth: z.array(bandwidthProbeSchema).optional(),
     wallTimeMs: z.number().nullable(),
   })
   .strict();

@@ -72,6 +72,16 @@ export interface OutOfProcessSteps {
     pairs: number,
     oracle: () => OracleSlice,
   ): Promise<void>;
+  /** The rows a decode case owes (cases/decode-case.ts: KV caches and the ort GQA peer, Node only). */
+  plannedDecodeRows?(
+    context: Pick<RunContext, 'suite' | 'specs' | 'threads' | 'peers'>,
+    group: GroupSpec,
+    benchCase: BenchCase,
+  ): PlannedRow[];
+  /** One decode case. */
+  runDecodeCase?(context: RunContext, group: GroupSpec, benchCase: BenchCase): Promise<void>;
+  /** The streaming-bandwidth probe (bandwidth.ts), once before the first decode case. */
+  measureProbe?(context: RunContext): Promise<void>;
 }
 
 export interface RunContext {
@@ -101,9 +111,7 @@ export function specsForGroup(context: Pick<RunContext, 'specs'>, group: GroupSp
 
 export function runsPeers(group: GroupSpec, n: number): boolean {
   return (
-    group.kind === 'attention' &&
-    group.peers &&
-    (group.peerLengths === undefined || group.peerLengths.includes(n))
+    group.kind !== 'mha' && group.peers && (group.peerLengths === undefined || group.peerLengths.includes(n))
   );
 }
 

@@ -59,6 +59,11 @@ export function countSteps(
   let steps = 0;
   for (const group of context.suite.groups) {
     const cases = expandGroup(group);
+    if (group.kind === 'decode') {
+      const planned = context.outOfProcess?.plannedDecodeRows;
+      if (planned) for (const benchCase of cases) steps += planned(context, group, benchCase).length;
+      continue;
+    }
     const labels = specsForGroup(context, group).length;
     steps += cases.length * labels * context.threads.length;
     if (group.kind === 'attention' && context.outOfProcess) {
@@ -91,7 +96,11 @@ function recordCaseFailure(
 ): void {
   const written = new Set(context.writer.results.rows.map((row) => row.id));
   const reason = `case failed: ${describeError(error)}`;
-  for (const planned of plannedRows(context, group, benchCase)) {
+  const owed =
+    group.kind === 'decode'
+      ? (context.outOfProcess?.plannedDecodeRows?.(context, group, benchCase) ?? [])
+      : plannedRows(context, group, benchCase);
+  for (const planned of owed) {
     if (written.has(rowId(benchCase.id, planned.label, planned.threads))) continue;
     context.progress.start(`${benchCase.id} ${planned.label} t=${planned.threads}`);
     recordSkipped(context, benchCase, planned, { flops: 0, pairs: 0 }, reason);
@@ -100,10 +109,23 @@ function recordCaseFailure(
 
 /** Every case of the suite, group by group, each row written to the context's sink as it is measured. */
 export async function runCases(context: RunContext): Promise<void> {
-  const { suite, progress } = context;
+  const { suite, progress, outOfProcess } = context;
+  let probed = false;
   for (const group of suite.groups) {
     progress.note(`${group.title} — ${group.source}; ${describeMask(group.mask)}`);
-    const runCase = group.kind === 'mha' ? runMhaCase : runAttentionCase;
+    let runCase = group.kind === 'mha' ? runMhaCase : runAttentionCase;
+    if (group.kind === 'decode') {
+      // KV caches over seeded contexts and the GQA peer: Node only (the runner passes them in)
+      if (!outOfProcess?.runDecodeCase) {
+        progress.note('  decode groups run in Node only: skipped here');
+        continue;
+      }
+      if (!probed && outOfProcess.measureProbe) {
+        probed = true;
+        await outOfProcess.measureProbe(context);
+      }
+      runCase = outOfProcess.runDecodeCase;
+    }
     for (const benchCase of expandGroup(group)) {
       try {
         await runCase(context, group, benchCase);

@@ -6,6 +6,8 @@
  */
 import { join } from 'node:path';
 import { backendUnavailableReason, defaultBackend } from '@attnkit/kernels';
+import { probeInChild } from './bandwidth.js';
+import { plannedDecodeRows, runBackends, runDecodeCase } from './cases/decode-case.js';
 import { measureMemory } from './cases/memory-case.js';
 import { runPeerCase } from './cases/peer-case.js';
 import { describeMachine, gitState, packageVersions } from './machine.js';
@@ -96,7 +98,13 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     progress,
     predictor: new CallPredictor(),
     peerThreadLimits: new Map(),
-    outOfProcess: { measureMemory, runPeerCase },
+    outOfProcess: {
+      measureMemory,
+      runPeerCase,
+      plannedDecodeRows,
+      runDecodeCase,
+      measureProbe: (probeContext) => measureProbe(probeContext, writer),
+    },
   };
   progress.addWork(countSteps(context));
   progress.note(`results: ${resultsPath} (rewritten after every case)`);
@@ -108,4 +116,24 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     wallTimeMs: finishedAt - started,
   });
   return { results, resultsPath };
+}
+
+/** The streaming-bandwidth probe of a decode run, per backend and thread count, before its first decode case. */
+async function measureProbe(context: RunContext, writer: ResultsWriter): Promise<void> {
+  const probe = context.suite.bandwidthProbe ?? { bytes: 512 * 2 ** 20, repeats: 8, timeoutMs: 300_000 };
+  context.progress.note(`bandwidth probe: streaming read of ${probe.bytes} bytes, best of ${probe.repeats}`);
+  const probes = await probeInChild(
+    {
+      backends: runBackends(context),
+      threads: context.threads,
+      options: { bytes: probe.bytes, repeats: probe.repeats },
+    },
+    probe.timeoutMs,
+  );
+  writer.setBandwidth(probes);
+  for (const result of probes) {
+    context.progress.note(
+      `  ${result.backend} t=${result.threads}: ${result.gbPerSecond === null ? `skipped (${result.reason})` : `${result.gbPerSecond.toFixed(1)} GB/s`}`,
+    );
+  }
 }

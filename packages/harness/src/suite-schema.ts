@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 
-import { type FigureSpec, figureSchema } from './figures.js';
+import { type FigureSpec, figureGroups, figureSchema } from './figures.js';
 import { type MaskSpec, maskSchema, maskShapeIssues, type Reach, usesMaskValues } from './mask-spec.js';
 import { PEER_IDS, type PeerId, VARIANT_IDS, type VariantId } from './registry.js';
 
@@ -88,6 +88,36 @@ export function expandBackends(
 
 const lengthsSchema = z.array(positiveInt).min(1);
 
+/** How a decode row's cache stores keys and values (bytes per element: 4, 2, 1 plus a scale per row). */
+export const KV_STORAGES = ['float32', 'float16', 'int8'] as const;
+export type KVStorageName = (typeof KV_STORAGES)[number];
+/** The caches a decode group times: causal's createPagedKVCache and createKVCache. */
+export const DECODERS = ['paged', 'kv-cache'] as const;
+export type DecoderId = (typeof DECODERS)[number];
+
+/**
+ * A decode group (kind 'decode'): one new token per sequence against a prefilled cache, timed as one
+ * attend (decode-case.ts). The batch is `batch` sequences of N positions, or `sequences` of mixed lengths.
+ */
+export const decodeSpecSchema = z
+  .object({
+    /** Lengths of the batch's sequences (mixed); the group's only N must be their maximum. */
+    sequences: z.array(positiveInt).min(1).optional(),
+    /** The caches' window policy: the new token sees its own and the `window` positions before it. */
+    window: positiveInt.optional(),
+    /** Storage formats, each its own row; a format the cache refuses is a skipped row saying why. */
+    storage: z.array(z.enum(KV_STORAGES)).min(1).default(['float32']),
+    decoders: z.array(z.enum(DECODERS)).min(1).default(['paged']),
+    /** Also time the batch as one attend per sequence (label 'paged-each:<storage>'). */
+    perSequence: z.boolean().default(false),
+    /** The paged cache's positions per page (default: its own). */
+    pageSize: positiveInt.optional(),
+    /** Positions per prefill append (untimed). */
+    prefillChunk: positiveInt.default(2048),
+  })
+  .strict();
+export type DecodeSpec = z.infer<typeof decodeSpecSchema>;
+
 const powerOfTwo = positiveInt.refine((n) => (n & (n - 1)) === 0, 'must be a power of two');
 
 export const groupSchema = z
@@ -97,7 +127,7 @@ export const groupSchema = z
     title: z.string().min(1),
     /** Where the shape comes from (model card, paper), so a reader can check it. */
     source: z.string().min(1),
-    kind: z.enum(['attention', 'mha']).default('attention'),
+    kind: z.enum(['attention', 'mha', 'decode']).default('attention'),
     batch: positiveInt.default(1),
     heads: positiveInt,
     kvHeads: positiveInt.optional(),
@@ -125,9 +155,12 @@ export const groupSchema = z
     /** Run the peers only at these N (default: every N of the group). */
     peerLengths: z.array(positiveInt).min(1).optional(),
     memory: z.boolean().default(true),
+    /** kind 'decode': the caches, storage formats and batch (decode-case.ts). */
+    decode: decodeSpecSchema.optional(),
   })
   .strict()
   .superRefine((group, ctx) => {
+    decodeGroupIssues(group, (message, path) => ctx.addIssue({ code: 'custom', message, path: [path] }));
     if ((group.lengths === undefined) === (group.pow2 === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'give exactly one of lengths or pow2', path: ['lengths'] });
     }
@@ -237,6 +270,18 @@ export const suiteSchema = z
       .default({ enabled: true, budgetBytes: 2 ** 31, timeoutMs: 120_000 }),
     /** Peer child processes give up after this long (model build, load, warm-up and timing). */
     peerTimeoutMs: positiveInt.default(120_000),
+    /**
+     * Suites with decode groups: the streaming-read probe (bandwidth.ts) measured before the first
+     * decode case, per backend and thread count; `bytes` must exceed every cache of the suite.
+     */
+    bandwidthProbe: z
+      .object({
+        bytes: positiveInt.default(512 * 2 ** 20),
+        repeats: positiveInt.default(8),
+        timeoutMs: positiveInt.default(300_000),
+      })
+      .strict()
+      .optional(),
     groups: z.array(groupSchema).min(1),
     /**
      * Ratios of two of the run's rows with a target (figures.ts), computed into the report and the
@@ -271,17 +316,29 @@ export const suiteSchema = z
         ctx.addIssue({ code: 'custom', message, path: ['figures', index, key] });
       if (figureIds.has(figure.id)) issue(`duplicate figure id ${figure.id}`, 'id');
       figureIds.add(figure.id);
+      const reads = figureGroups(figure);
+      const batch = 'kind' in figure && figure.kind === 'batch-bandwidth';
       for (const key of ['group', 'baseline'] as const) {
-        const group = suite.groups.find((candidate) => candidate.id === figure[key]);
-        if (!group) issue(`no group ${figure[key]} in this suite`, key);
-        else if (!sequenceLengths(group).includes(figure.n)) {
-          issue(`group ${group.id} has no N = ${figure.n}`, 'n');
+        const id = reads[key];
+        if (id === null) continue;
+        const group = suite.groups.find((candidate) => candidate.id === id);
+        if (!group) issue(`no group ${id} in this suite`, key);
+        // a batch figure's group is read at its own N; its baseline at n
+        else if (!(batch && key === 'group') && !sequenceLengths(group).includes(reads.n)) {
+          issue(`group ${group.id} has no N = ${reads.n}`, 'n');
         }
       }
-      for (const key of ['label', 'baselineLabel'] as const) {
-        const label = figure[key];
-        if (label !== undefined && !knownLabels.has(label))
-          issue(`no variant labelled ${label} in this suite`, key);
+      // Decode rows and peers are labelled by the run, not the suite's variants: only ratio figures
+      // over variant rows name suite labels.
+      const decodeFigure =
+        'kind' in figure ||
+        suite.groups.some((group) => group.id === figure.group && group.kind === 'decode');
+      if (!decodeFigure) {
+        for (const key of ['label', 'baselineLabel'] as const) {
+          const label = figure[key];
+          if (label !== undefined && !knownLabels.has(label))
+            issue(`no variant labelled ${label} in this suite`, key);
+        }
       }
     });
   });
@@ -323,17 +380,27 @@ export interface CaseShape {
   readonly valueDim: number;
 }
 
+/** What a decode case runs: its sequences' lengths and the group's decode spec. */
+export interface DecodeCase {
+  /** Positions of each sequence of the batch (the new token's included). */
+  readonly lengths: readonly number[];
+  readonly window?: number;
+  readonly spec: DecodeSpec;
+}
+
 export interface BenchCase {
   /** `${group.id}/N=${n}` (plus batch for fixed-token sweeps): stable across runs, the compare key. */
   readonly id: string;
   readonly groupId: string;
-  readonly kind: 'attention' | 'mha';
+  readonly kind: 'attention' | 'mha' | 'decode';
   /** The swept sequence length N (x axis of the charts). */
   readonly n: number;
   readonly shape: CaseShape;
   readonly mask: MaskSpec;
   /** mha only. */
   readonly dModel?: number;
+  /** decode only. */
+  readonly decode?: DecodeCase;
   /** Seeds q, k, v (or x and the weights) reproducibly in every process. */
   readonly seed: number;
 }
@@ -349,6 +416,7 @@ export function seedFromId(id: string): number {
 }
 
 export function expandGroup(group: GroupSpec): BenchCase[] {
+  if (group.kind === 'decode') return expandDecodeGroup(group);
   return sequenceLengths(group).map((n) => {
     const batch = group.fixedTotalTokens !== undefined ? group.fixedTotalTokens / n : group.batch;
     const id = group.fixedTotalTokens !== undefined ? `${group.id}/B=${batch},N=${n}` : `${group.id}/N=${n}`;
@@ -372,4 +440,60 @@ export function expandGroup(group: GroupSpec): BenchCase[] {
     };
     return group.kind === 'mha' ? { ...base, dModel: group.dModel ?? group.heads * group.headDim } : base;
   });
+}
+
+/** The decode mask: causal, with the cache's window as a causal window. */
+export function decodeMask(window: number | undefined): MaskSpec {
+  return window === undefined ? { causal: true } : { causal: true, window: [window, 0] };
+}
+
+function expandDecodeGroup(group: GroupSpec): BenchCase[] {
+  const spec = group.decode ?? decodeSpecSchema.parse({});
+  return sequenceLengths(group).map((n) => {
+    const id = `${group.id}/N=${n}`;
+    const lengths = spec.sequences ?? new Array<number>(group.batch).fill(n);
+    const shape: CaseShape = {
+      batch: lengths.length,
+      qHeads: group.heads,
+      kvHeads: group.kvHeads ?? group.heads,
+      qLength: 1,
+      kvLength: Math.max(...lengths),
+      headDim: group.headDim,
+      valueDim: group.valueDim ?? group.headDim,
+    };
+    return {
+      id,
+      groupId: group.id,
+      kind: 'decode' as const,
+      n,
+      shape,
+      mask: decodeMask(spec.window),
+      seed: seedFromId(id),
+      decode: { lengths, ...(spec.window !== undefined ? { window: spec.window } : {}), spec },
+    };
+  });
+}
+
+/** What a decode group may not say (and what only a decode group may say). */
+function decodeGroupIssues(group: GroupSpec, issue: (message: string, path: string) => void): void {
+  if (group.kind !== 'decode') {
+    if (group.decode !== undefined) issue('decode is for kind "decode" groups only', 'decode');
+    return;
+  }
+  if (group.queryLength !== undefined)
+    issue('decode groups attend one new token: no queryLength', 'queryLength');
+  if (group.fixedTotalTokens !== undefined)
+    issue('decode groups take batch or decode.sequences', 'fixedTotalTokens');
+  if (group.mask.causal || group.mask.window !== undefined || usesMaskValues(group.mask)) {
+    issue('decode groups are causal by construction; a window is decode.window (the cache policy)', 'mask');
+  }
+  const sequences = group.decode?.sequences;
+  if (sequences !== undefined) {
+    const lengths = sequenceLengths(group);
+    const longest = Math.max(...sequences);
+    if (lengths.length !== 1 || lengths[0] !== longest) {
+      issue(`with decode.sequences the group's lengths must be [${longest}] (their maximum)`, 'lengths');
+    }
+    if (group.batch !== 1) issue('give batch or decode.sequences, not both', 'batch');
+  }
 }

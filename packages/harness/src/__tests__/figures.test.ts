@@ -144,7 +144,7 @@ describe('suite figures: ratios computed from the run', () => {
   it('prints the figures under the table and in the report, and nothing for a suite without figures', () => {
     const results = makeResults([row('plain', 'flash', 1, 100), row('alibi', 'flash', 1, 108)], suiteInput);
     const text = terminalFigures(results);
-    expect(text).toContain('figures (ratios of this run');
+    expect(text).toContain("figures (computed from this run's rows");
     expect(text).toMatch(/alibi\s+flash t=1\s+1\.080\s+target ≤ 1\.1: met \(1\.080 ≤ 1\.1\)/);
     const markdown = figuresMarkdown(results).join('\n');
     expect(markdown).toContain('## Figures');

@@ -287,6 +287,84 @@ export function gqaGraph(shape: CaseShape, scale: number, windowLeft?: Reach) {
   };
 }
 
+/**
+ * com.microsoft GroupQueryAttention decoding one token with a past KV (onnxruntime's
+ * docs/ContribOperators.md): query [S, 1, Hq·D], key and value [S, 1, Hkv·D] (the new token's),
+ * past_key and past_value [S, Hkv, P, D] (BNSH; sequence s holds its first lengths[s] − 1 positions,
+ * right-padded to P = the longest past), seqlens_k [S] int32 (= total length − 1 of each sequence),
+ * total_sequence_length int32 scalar (= the longest total length). Outputs: the attention and the
+ * present key/value [S, Hkv, P + 1, D] (past and new token: the op writes them, a caller carries them
+ * to the next step). A finite window is `local_window_size` = window + 1 (it counts the new token).
+ */
+export function gqaDecodeGraph(shape: CaseShape, scale: number, pastLength: number, window?: number) {
+  const { batch, qHeads, kvHeads, headDim } = shape;
+  const inputs = [
+    { name: 'query', dims: [batch, 1, qHeads * headDim] },
+    { name: 'key', dims: [batch, 1, kvHeads * headDim] },
+    { name: 'value', dims: [batch, 1, kvHeads * headDim] },
+    { name: 'past_key', dims: [batch, kvHeads, pastLength, headDim] },
+    { name: 'past_value', dims: [batch, kvHeads, pastLength, headDim] },
+    { name: 'seqlens_k', dims: [batch], type: 'int32' as const },
+    { name: 'total_sequence_length', dims: [], type: 'int32' as const },
+  ];
+  const output = { name: 'out', dims: [batch, 1, qHeads * headDim] };
+  const present = [kvHeads, pastLength + 1, headDim];
+  const graph = {
+    name: 'attention_gqa_decode',
+    node: [
+      {
+        opType: 'GroupQueryAttention',
+        domain: 'com.microsoft',
+        input: ['query', 'key', 'value', 'past_key', 'past_value', 'seqlens_k', 'total_sequence_length'],
+        output: ['out', 'present_key', 'present_value'],
+        name: 'gqa',
+        attribute: [
+          { name: 'num_heads', type: ATTRIBUTE_INT, i: qHeads },
+          { name: 'kv_num_heads', type: ATTRIBUTE_INT, i: kvHeads },
+          { name: 'scale', type: ATTRIBUTE_FLOAT, f: scale },
+          ...(window !== undefined
+            ? [{ name: 'local_window_size', type: ATTRIBUTE_INT, i: window + 1 }]
+            : []),
+        ],
+      },
+    ],
+    input: inputs.map((input) => tensorInput(input.name, input.dims, input.type ? INT32 : FLOAT)),
+    output: [
+      tensorInput(output.name, output.dims),
+      tensorInput('present_key', [batch, ...present]),
+      tensorInput('present_value', [batch, ...present]),
+    ],
+  };
+  return {
+    graph,
+    inputs,
+    output,
+    opsets: [
+      { domain: '', version: OPSET },
+      { domain: 'com.microsoft', version: 1 },
+    ],
+  };
+}
+
+/** The decode model's bytes (gqaDecodeGraph). */
+export async function buildGqaDecodeModel(
+  shape: CaseShape,
+  scale: number,
+  pastLength: number,
+  window?: number,
+): Promise<OnnxModelSpec> {
+  const type = await onnxModelType();
+  const built = gqaDecodeGraph(shape, scale, pastLength, window);
+  const message = type.fromObject({
+    irVersion: IR_VERSION,
+    producerName: 'attnkit-bench',
+    producerVersion: '1',
+    graph: built.graph,
+    opsetImport: built.opsets,
+  });
+  return { kind: 'gqa', bytes: type.encode(message).finish(), inputs: built.inputs, output: built.output };
+}
+
 export async function buildOnnxModel(
   kind: OnnxGraphKind,
   shape: CaseShape,

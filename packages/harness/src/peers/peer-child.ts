@@ -5,13 +5,14 @@
  * the output rows the parent checks against the oracle.
  */
 import { serveOnce } from '../child.js';
+import { copyPositions, makeDecodeInputs } from '../decode-inputs.js';
 import { type AttentionInputs, lastRows, makeInputs } from '../inputs.js';
 import { packageVersion } from '../machine.js';
 import { callPeak, readRss } from '../rss.js';
 import type { CaseShape, MaskSpec } from '../suite.js';
 import { timeAsync } from '../timing.js';
 import { additiveMask, bhsdToBshd, bshdToBhsd } from './layout.js';
-import { buildOnnxModel, type OnnxGraphKind } from './onnx-model.js';
+import { buildGqaDecodeModel, buildOnnxModel, type OnnxGraphKind } from './onnx-model.js';
 import { isMasked, PEERS, type PeerReply, type PeerRequest } from './peers.js';
 
 interface PreparedPeer {
@@ -123,6 +124,71 @@ async function prepareOrt(
   return { call, toBhsd, version: packageVersion(packageName), threadsUsed, notes };
 }
 
+/**
+ * GroupQueryAttention decoding one token per sequence: the past is each sequence's positions but
+ * the last (right-padded to the longest), the new token's key and value go in key / value; the same
+ * seeded chunks as the parent's caches, so the parent's oracle checks the output.
+ */
+async function prepareOrtDecode(request: PeerRequest): Promise<PreparedPeer> {
+  const decode = request.decode!;
+  const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
+  const { shape } = request;
+  const { kvHeads, qHeads, headDim } = shape;
+  const S = decode.lengths.length;
+  const past = Math.max(...decode.lengths) - 1;
+  const inputs = makeDecodeInputs(shape, decode.lengths, decode.chunk, request.seed);
+  const model = await buildGqaDecodeModel(shape, 1 / Math.sqrt(headDim), past, decode.window);
+  const session = await ort.InferenceSession.create(model.bytes, {
+    graphOptimizationLevel: 'all',
+    executionProviders: ['cpu'],
+    intraOpNumThreads: request.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  });
+  const pastKey = new Float32Array(S * kvHeads * past * headDim);
+  const pastValue = new Float32Array(S * kvHeads * past * headDim);
+  const key = new Float32Array(S * kvHeads * headDim);
+  const value = new Float32Array(S * kvHeads * headDim);
+  decode.lengths.forEach((length, s) => {
+    for (let g = 0; g < kvHeads; g++) {
+      const row = (s * kvHeads + g) * past * headDim;
+      copyPositions(inputs.chunks[s]!, 'k', g, 0, length - 1, pastKey, row);
+      copyPositions(inputs.chunks[s]!, 'v', g, 0, length - 1, pastValue, row);
+      copyPositions(inputs.chunks[s]!, 'k', g, length - 1, length, key, (s * kvHeads + g) * headDim);
+      copyPositions(inputs.chunks[s]!, 'v', g, length - 1, length, value, (s * kvHeads + g) * headDim);
+    }
+  });
+  const feeds: Record<string, unknown> = {
+    // [S, Hq, 1, D] is [S, 1, Hq·D] in memory: no layout change for one token.
+    query: new ort.Tensor('float32', inputs.q.data, [S, 1, qHeads * headDim]),
+    key: new ort.Tensor('float32', key, [S, 1, kvHeads * headDim]),
+    value: new ort.Tensor('float32', value, [S, 1, kvHeads * headDim]),
+    past_key: new ort.Tensor('float32', pastKey, [S, kvHeads, past, headDim]),
+    past_value: new ort.Tensor('float32', pastValue, [S, kvHeads, past, headDim]),
+    seqlens_k: new ort.Tensor(
+      'int32',
+      Int32Array.from(decode.lengths, (length) => length - 1),
+      [S],
+    ),
+    total_sequence_length: new ort.Tensor('int32', Int32Array.of(past + 1), []),
+  };
+  const call = async () => {
+    const result = await session.run(feeds);
+    const out = result[model.output.name];
+    if (!out || !(out.data instanceof Float32Array)) throw new Error('session returned no float32 output');
+    return out.data;
+  };
+  return {
+    call,
+    toBhsd: (out) => out,
+    version: packageVersion('onnxruntime-node'),
+    threadsUsed: request.threads,
+    notes: [
+      'past_key/past_value [S, Hkv, P, D] separate from present_key/present_value (no shared buffer): each call also writes the present copy',
+    ],
+  };
+}
+
 interface TfTensor {
   dispose(): void;
   dataSync(): Float32Array;
@@ -180,12 +246,16 @@ function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-export async function runPeer(request: PeerRequest): Promise<PeerReply> {
+async function prepare(request: PeerRequest): Promise<PreparedPeer> {
+  if (request.decode) return prepareOrtDecode(request);
   const inputs = makeInputs(request.shape, request.seed);
-  const prepared =
-    request.peer === 'tfjs-wasm'
-      ? await prepareTfjs(request, inputs)
-      : await prepareOrt(request, inputs, request.peer.startsWith('ort-web'));
+  return request.peer === 'tfjs-wasm'
+    ? prepareTfjs(request, inputs)
+    : prepareOrt(request, inputs, request.peer.startsWith('ort-web'));
+}
+
+export async function runPeer(request: PeerRequest): Promise<PeerReply> {
+  const prepared = await prepare(request);
   collectGarbage();
   const before = readRss();
   const start = performance.now();

@@ -98,8 +98,33 @@ export function peerPrecheck(
   return null;
 }
 
+/** A decode case for the peer: the batch's lengths, the window, the chunking of the seeded past. */
+export interface PeerDecodeRequest {
+  readonly lengths: readonly number[];
+  readonly window?: number;
+  readonly chunk: number;
+}
+
+/** Why a peer cannot run a decode case, or null: only ort-node's GroupQueryAttention takes a past KV here. */
+export function decodePeerReason(peer: PeerId, shape: CaseShape): string | null {
+  if (peer !== 'ort-node:gqa')
+    return 'no past-KV decoding graph for this peer here (ort-node:gqa is the decoding peer)';
+  if (shape.headDim % 8 !== 0)
+    return `onnxruntime's CPU GroupQueryAttention needs D % 8 = 0 (D = ${shape.headDim})`;
+  if (shape.headDim !== shape.valueDim) return 'GroupQueryAttention needs Dv = Dk';
+  return null;
+}
+
+/** Bytes the decode peer holds: past and present keys and values (float32) and the small tensors. */
+export function decodePeerBytes(shape: CaseShape, lengths: readonly number[]): number {
+  const past = Math.max(...lengths) - 1;
+  return 4 * lengths.length * shape.kvHeads * (2 * past + 1) * (shape.headDim + shape.valueDim);
+}
+
 export interface PeerRequest {
   readonly peer: PeerId;
+  /** A decode case: one new token against a past KV (the GroupQueryAttention decode graph). */
+  readonly decode?: PeerDecodeRequest;
   readonly shape: CaseShape;
   readonly mask: MaskSpec;
   readonly seed: number;
