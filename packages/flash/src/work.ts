@@ -66,18 +66,34 @@ export type FlashPayload = VariantPayload<FlashParams>;
 
 /**
  * The fused native kernel (packages/native, OP_FLASH_BLOCK) runs a whole query block in one call. It
- * covers the band part of the mask only (causal, window, kvLengths, Lq ≠ Lk): no general mask, no
- * documents or prefix-LM, no score modifiers, no bias. Sinks are applied to finished rows by the
- * runtime, so they are covered.
+ * covers the band part of the mask (causal, window, kvLengths, Lq ≠ Lk) and up to two built-in score
+ * modifiers (ALiBi, softcap, in order; ALiBi's distances below 2²⁴, exact in float32, as the tile
+ * primitive's vector path): no general mask, no documents or prefix-LM, no score function, no bias.
+ * Sinks are applied to finished rows by the runtime, so they are covered.
  */
 export function fusedCovers(problem: AttentionProblem): boolean {
+  const mods = problem.scoreMods;
   return (
     problem.generalMask === null &&
     problem.documents === null &&
     problem.prefixLength < 0 &&
-    problem.scoreMods.length === 0 &&
-    problem.bias === null
+    problem.bias === null &&
+    mods.length <= 2 &&
+    mods.every((mod) => mod.kind === 'alibi' || mod.kind === 'softcap') &&
+    (!mods.some((mod) => mod.kind === 'alibi') || problem.qLength + problem.kvLength < 2 ** 24)
   );
+}
+
+/** A modifier's code and value for the fused kernel (0: none; 1: ALiBi and head h's slope; 2: softcap). */
+function modCode(problem: AttentionProblem, index: number): number {
+  const mod = problem.scoreMods[index];
+  return mod === undefined ? 0 : mod.kind === 'alibi' ? 1 : 2;
+}
+
+function modValue(problem: AttentionProblem, index: number, h: number): number {
+  const mod = problem.scoreMods[index];
+  if (mod === undefined) return 0;
+  return mod.kind === 'alibi' ? mod.slopes[h]! : mod.kind === 'softcap' ? mod.cap : 0;
 }
 
 /**
@@ -325,6 +341,10 @@ const fusedArgs: FlashBlockArgs = {
   fullFirst: 0,
   fullEnd: 0,
   work: 0,
+  mod0: 0,
+  mod0Value: 0,
+  mod1: 0,
+  mod1Value: 0,
 };
 
 /**
@@ -367,6 +387,10 @@ function attendSegmentFused(
   f.fullFirst = span.fullFirst;
   f.fullEnd = span.fullEnd;
   f.work = scratch;
+  f.mod0 = modCode(problem, 0);
+  f.mod0Value = modValue(problem, 0, located.head);
+  f.mod1 = modCode(problem, 1);
+  f.mod1Value = modValue(problem, 1, located.head);
   fusedFlashCounts.segments++;
   if (ops.flashBlock(f) === 0) return true;
   fusedFlashCounts.overflows++;

@@ -969,7 +969,37 @@ struct FlashBlock {
   double scale64;
   float *qt, *s, *acc, *rowMax, *rowSum, *tmax, *corr, *vpack;
   int *nanf, *lo, *hi;
+  /** Score modifiers in order (0 none, 1 ALiBi with its slope, 2 softcap with its cap), as addAlibi / softcapScores. */
+  int mod[2];
+  float modValue[2];
+  /** The first row's key position (ALiBi's distances: key − (firstQueryPos + row)). */
+  double firstQueryPos;
 };
+
+/**
+ * The score modifiers on lanes x (query vectors [v0, v0 + nq) against key `key`), with addAlibi's and
+ * softcapScores' arithmetic, so the bits equal the generic path's: ALiBi's distances are integers the
+ * caller keeps below 2²⁴ (exact in float32), the product is not fused into the saturating add.
+ */
+__attribute__((always_inline)) inline void applyScoreMods(const FlashBlock &f, vf *x, int nq, long key, long v0) {
+  vf lanes = splat(0);
+#pragma GCC unroll 16
+  for (int i = 0; i < W; i++) lanes[i] = static_cast<float>(i);
+  for (int m = 0; m < 2; m++) {
+    if (f.mod[m] == 1) {
+      const vf vs = splat(f.modValue[m]);
+      for (int u = 0; u < nq; u++) {
+        const double distance0 = static_cast<double>(key) - (f.firstQueryPos + static_cast<double>((v0 + u) * W));
+        const vf d = splat(static_cast<float>(distance0)) - lanes;
+        x[u] = saturatingAdd(x[u], materialized(vs * d));
+      }
+    } else if (f.mod[m] == 2) {
+      const vf vc = splat(f.modValue[m]);
+      const vf vinv = splat(1.0f / f.modValue[m]);
+      for (int u = 0; u < nq; u++) x[u] = vc * vtanh(x[u] * vinv);
+    }
+  }
+}
 
 /**
  * Lanes of x whose score is not finite: recomputed in float64 from Q (in place, unscaled) and the
@@ -1040,6 +1070,7 @@ __attribute__((always_inline)) inline void scoreRows(const FlashBlock &f, const 
     if (r >= nk) break;
     vf *x = acc[r];
     if (__builtin_expect(!finite, 0)) fixScores(f, x, NQ, kr[r], v0);
+    if (f.mod[0] != 0) applyScoreMods(f, x, NQ, key0 + j0 + r, v0);
     if (masked) {
       const vi key = splati(static_cast<int>(key0 + j0 + r));
 #pragma GCC unroll 4
@@ -1241,6 +1272,11 @@ int flashBlock(float *h, const double *a) {
   const long fullFirst = L(a[16]);
   const long fullEnd = L(a[17]);
   float *work = h + L(a[18]);
+  f.mod[0] = static_cast<int>(a[19]);
+  f.modValue[0] = F(a[20]);
+  f.mod[1] = static_cast<int>(a[21]);
+  f.modValue[1] = F(a[22]);
+  f.firstQueryPos = firstQueryPos;
   const long rows = f.rows;
   const long rp = pad16(rows);
   const long dp = pad16(f.dv);

@@ -10,6 +10,7 @@
  */
 import {
   type AttentionOptions,
+  alibi,
   blockSparseMask,
   documentMask,
   errorStats,
@@ -18,6 +19,7 @@ import {
   prefixLMMask,
   randn,
   referenceAttention,
+  scoreFunction,
   softcap,
   type Tensor,
 } from '@attnkit/core';
@@ -153,6 +155,21 @@ const CASES: Case[] = [
     options: { causal: true, sinks: [0.5, -1] },
     segments: 2 * 2,
   },
+  {
+    name: 'ALiBi, causal (modifier inside the kernel)',
+    q: [1, 2, 150, 64],
+    k: [1, 2, 150, 64],
+    options: { causal: true, scoreMod: alibi([0.5, 0.0625]) },
+    segments: 2 * 3,
+  },
+  {
+    name: 'softcap then ALiBi, non-causal window, ragged tiles',
+    q: [1, 2, 70, 32],
+    k: [1, 2, 90, 32],
+    options: { window: [30, 30], scoreMod: [softcap(2), alibi([0.25, 1])] },
+    blocks: { blockQ: 16, blockK: 24 },
+    segments: 2 * 5,
+  },
 ];
 
 function inputs(c: Case, seed: number): [Tensor, Tensor, Tensor] {
@@ -256,7 +273,7 @@ describeNative('fused native flash', () => {
     for (const l of fused.lse) expect(l).toBeCloseTo(Math.log(n), 5);
   });
 
-  it('documents, prefix-LM, a block-sparse mask, a score modifier or a bias run the generic loop', () => {
+  it('documents, prefix-LM, a block-sparse mask, a score function or a bias run the generic loop', () => {
     const q = randn([1, 1, 64, 16], 51);
     const k = randn([1, 1, 64, 16], 52);
     const layout = [
@@ -267,7 +284,7 @@ describeNative('fused native flash', () => {
       ['documents', { mask: documentMask([0, 30, 64]) }],
       ['prefix-LM', { mask: prefixLMMask(8) }],
       ['block-sparse', { mask: blockSparseMask(layout, 32, 32) }],
-      ['softcap', { scoreMod: softcap(5) }],
+      ['score function', { scoreMod: scoreFunction((score) => score * 0.5) }],
       ['bias', { bias: randn([1, 1, 64, 64], 53) }],
     ];
     for (const [name, options] of uncovered) {

@@ -114,6 +114,14 @@ export interface FlashBlockArgs {
   fullEnd: number;
   /** Arena offset of flashBlockScratchFloats(rows, headDim, valueDim, blockK) floats. */
   work: number;
+  /**
+   * Up to two score modifiers, in order, applied before the mask exactly as addAlibi and
+   * softcapScores do: 0 none, 1 ALiBi (value: the head's slope), 2 softcap (value: the cap).
+   */
+  mod0: number;
+  mod0Value: number;
+  mod1: number;
+  mod1Value: number;
 }
 
 type Loaded = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
@@ -474,6 +482,10 @@ class NativeKernels implements KernelOps {
     x[18] = f.fullFirst;
     x[19] = f.fullEnd;
     x[20] = f.work;
+    x[21] = f.mod0;
+    x[22] = f.mod0Value;
+    x[23] = f.mod1;
+    x[24] = f.mod1Value;
     return this.addon.run(OP.flashBlock);
   }
 }
