@@ -99,8 +99,8 @@ napi_value bindArgs(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   void *data = nullptr;
   size_t length = 0;
-  if (argc < 1 || !typedArray(env, argv[0], napi_float64_array, &data, &length) || length < 16) {
-    return throwError(env, "bindArgs: expected a Float64Array of at least 16 elements");
+  if (argc < 1 || !typedArray(env, argv[0], napi_float64_array, &data, &length) || length < 24) {
+    return throwError(env, "bindArgs: expected a Float64Array of at least 24 elements (decodeAttend takes 20 arguments)");
   }
   Instance *instance = nullptr;
   napi_get_instance_data(env, reinterpret_cast<void **>(&instance));

@@ -30,7 +30,8 @@ enum Op {
   OP_ADD_ALIBI = 19,
   OP_SOFTCAP_SCORES = 20,
   OP_DEQUANT_ROWS = 21,
-  OP_COUNT = 22,
+  OP_DECODE_ATTEND = 22,
+  OP_COUNT = 23,
 };
 
 /** Floats of per-thread scratch a path may use at `scratch` (the engine reserves 128 KiB). */
