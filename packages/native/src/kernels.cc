@@ -935,29 +935,54 @@ inline float storedAt(const unsigned char *row, int format, long c, float scale)
 inline vf loadStored(const unsigned char *row, int format, long c, vf scaleV) {
   if (format == 0) return materialized(load(reinterpret_cast<const float *>(row) + c));
   if (format == 1) {
+    // widened 16 → 32 bits in one instruction where the path has it (the lane loop stays scalar)
+#if AK_W == 16
+    const vu x = reinterpret_cast<vu>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + 2 * c))));
+#elif AK_W == 8
+    const vu x = reinterpret_cast<vu>(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(row + 2 * c))));
+#else
     unsigned short halves[W];
     __builtin_memcpy(halves, row + 2 * c, sizeof(halves));
     vu x;
     for (int i = 0; i < W; i++) x[i] = halves[i];
+#endif
     const vu shifted = (x & 0x7fffu) << 13;
     const vi special = reinterpret_cast<vi>((x & 0x7c00u) == 0x7c00u);
     const vf scaled = reinterpret_cast<vf>(shifted) * 0x1p112f;
     const vu magnitude = special ? (shifted | 0x7f800000u) : reinterpret_cast<vu>(scaled);
     return materialized(reinterpret_cast<vf>(magnitude | ((x & 0x8000u) << 16)));
   }
+#if AK_W == 16
+  const vf x = reinterpret_cast<vf>(
+      _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(row + c)))));
+#elif AK_W == 8
+  const vf x = reinterpret_cast<vf>(
+      _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + c)))));
+#else
   vf x;
   const signed char *p = reinterpret_cast<const signed char *>(row) + c;
   for (int i = 0; i < W; i++) x[i] = static_cast<float>(p[i]);
+#endif
   return materialized(x * scaleV);
 }
 
-/** Sum of the lanes in a fixed tree (the same order on every call). */
+/** Sum of the lanes: halves added in a fixed order (the same on every call). */
 inline float hsumf(vf v) {
-  float lanes[W];
-  store(lanes, v);
-  for (int width = W / 2; width > 0; width /= 2)
-    for (int i = 0; i < width; i++) lanes[i] += lanes[i + width];
-  return lanes[0];
+#if AK_W == 16
+  const __m512 x = reinterpret_cast<__m512>(v);
+  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(x),
+                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+#elif AK_W == 8
+  __m256 h = reinterpret_cast<__m256>(v);
+#endif
+#if AK_W >= 8
+  __m128 f = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+#else
+  __m128 f = reinterpret_cast<__m128>(v);
+#endif
+  f = _mm_add_ps(f, _mm_movehl_ps(f, f));
+  f = _mm_add_ss(f, _mm_shuffle_ps(f, f, 1));
+  return _mm_cvtss_f32(f);
 }
 
 struct DecodeArgs {
@@ -970,6 +995,25 @@ struct DecodeArgs {
   long out, lse;
 };
 
+/** Row addresses and scales of positions [b0, b1) (b1 − b0 <= DA_KEYS): one division, then slot by slot. */
+void resolveRows(float *h, const DecodeArgs &a, const int *table, long eb, long b0, long b1, const unsigned char **kRow,
+                 const unsigned char **vRow, float *kScale, float *vScale) {
+  const unsigned char *bytes = reinterpret_cast<const unsigned char *>(h);
+  long entry = (b0 - a.tableStart) / a.pageSize;
+  long slot = b0 - a.tableStart - entry * a.pageSize;
+  long page = table[entry];
+  for (long j = 0; j < b1 - b0; j++, slot++) {
+    if (slot == a.pageSize) {
+      slot = 0;
+      page = table[++entry];
+    }
+    kRow[j] = bytes + 4 * page + a.keyByte + slot * a.dk * eb;
+    vRow[j] = bytes + 4 * page + a.valueByte + slot * a.dv * eb;
+    kScale[j] = a.keyScales < 0 ? 1.0f : h[page + a.keyScales + slot];
+    vScale[j] = a.valueScales < 0 ? 1.0f : h[page + a.valueScales + slot];
+  }
+}
+
 /**
  * decodeAttend (kernel-ops.ts): rows [r0, r0 + R) (R <= DA_ROWS) against positions [from, to) read
  * from their pages, one online-softmax pass: per block of DA_KEYS positions, scores (gemmNT's
@@ -977,15 +1021,16 @@ struct DecodeArgs {
  * acc += p · v with the rows' accumulators in registers (a row only ever adds the keys it sees, so a
  * non-finite value behind the mask cannot leak); finishRows' rule at the end. The out rows hold acc.
  */
+template <int RB>
 void decodeRows(float *h, const DecodeArgs &a, long r0, int R) {
-  const unsigned char *bytes = reinterpret_cast<const unsigned char *>(h);
   const int *table = reinterpret_cast<const int *>(h + a.table);
   const long eb = a.format == 0 ? 4 : a.format == 1 ? 2 : 1;
   const float alpha = static_cast<float>(a.scale);
-  float rowMax[DA_ROWS], rowSum[DA_ROWS];
-  long lo[DA_ROWS], hi[DA_ROWS];
-  const float *q[DA_ROWS];
-  float *acc[DA_ROWS];
+  // RB rows in registers: rows R .. RB − 1 repeat row R − 1 (computed, never stored)
+  float rowMax[RB], rowSum[RB];
+  long lo[RB], hi[RB];
+  const float *q[RB];
+  float *acc[RB];
   long loAll = a.to, hiAll = a.from - 1, loMax = a.from, hiMin = a.to - 1;
   for (int r = 0; r < R; r++) {
     rowMax[r] = -INF;
@@ -1003,36 +1048,54 @@ void decodeRows(float *h, const DecodeArgs &a, long r0, int R) {
     if (lo[r] > loMax) loMax = lo[r];
     if (hi[r] < hiMin) hiMin = hi[r];
   }
-  float scores[DA_ROWS][DA_KEYS];
-  const unsigned char *kRow[DA_KEYS];
-  const unsigned char *vRow[DA_KEYS];
-  float kScale[DA_KEYS], vScale[DA_KEYS];
+  for (int r = R; r < RB; r++) {
+    q[r] = q[R - 1];
+    lo[r] = lo[R - 1];
+    hi[r] = hi[R - 1];
+  }
+  float scores[RB][DA_KEYS];
+  // the rows of this block and of the next (double-buffered: the next block's key rows are fetched
+  // during this block's work, its pages being anywhere in the pool)
+  const unsigned char *kRows[2][DA_KEYS];
+  const unsigned char *vRows[2][DA_KEYS];
+  float kScales[2][DA_KEYS], vScales[2][DA_KEYS];
   const long dkVec = a.dk - a.dk % W;
   const long dvVec = a.dv - a.dv % W;
   const long start = loAll > a.from ? loAll : a.from;
   const long end = hiAll + 1 < a.to ? hiAll + 1 : a.to;
-  for (long b0 = start; b0 < end;) {
+  const long kBytes = a.dk * eb;
+  int buffer = 0;
+  if (start < end) {
+    const long b1 = (start / DA_KEYS + 1) * DA_KEYS < end ? (start / DA_KEYS + 1) * DA_KEYS : end;
+    resolveRows(h, a, table, eb, start, b1, kRows[0], vRows[0], kScales[0], vScales[0]);
+  }
+  for (long b0 = start; b0 < end; buffer ^= 1) {
     const long b1 = (b0 / DA_KEYS + 1) * DA_KEYS < end ? (b0 / DA_KEYS + 1) * DA_KEYS : end;
     const int n = static_cast<int>(b1 - b0);
+    const unsigned char *const *kRow = kRows[buffer];
+    const unsigned char *const *vRow = vRows[buffer];
+    const float *kScale = kScales[buffer];
+    const float *vScale = vScales[buffer];
+    const long next = b1 + DA_KEYS < end ? b1 + DA_KEYS : end;
+    const int nextN = b1 < end ? static_cast<int>(next - b1) : 0;
+    if (nextN > 0) resolveRows(h, a, table, eb, b1, next, kRows[buffer ^ 1], vRows[buffer ^ 1], kScales[buffer ^ 1], vScales[buffer ^ 1]);
+    // scores = scale · q · k, saturated as gemmNT's; the block's value rows are fetched meanwhile
+    // (the p · v loop below walks them column chunk by column chunk, a pattern no prefetcher follows)
+    const long vBytes = a.dv * eb;
     for (int j = 0; j < n; j++) {
-      const long position = b0 + j;
-      const long page = table[(position - a.tableStart) / a.pageSize];
-      const long slot = position % a.pageSize;
-      kRow[j] = bytes + 4 * page + a.keyByte + slot * a.dk * eb;
-      vRow[j] = bytes + 4 * page + a.valueByte + slot * a.dv * eb;
-      kScale[j] = a.keyScales < 0 ? 1.0f : h[page + a.keyScales + slot];
-      vScale[j] = a.valueScales < 0 ? 1.0f : h[page + a.valueScales + slot];
-    }
-    // scores = scale · q · k, saturated as gemmNT's
-    for (int j = 0; j < n; j++) {
-      vf dot[DA_ROWS];
-      for (int r = 0; r < R; r++) dot[r] = splat(0);
+      for (long line = 0; line < vBytes; line += 64) __builtin_prefetch(vRow[j] + line);
+      if (j < nextN)
+        for (long line = 0; line < kBytes; line += 64) __builtin_prefetch(kRows[buffer ^ 1][j] + line);
+      vf dot[RB];
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; r++) dot[r] = splat(0);
       const vf sv = splat(kScale[j]);
       for (long c = 0; c < dkVec; c += W) {
         const vf kv = loadStored(kRow[j], a.format, c, sv);
-        for (int r = 0; r < R; r++) dot[r] += load(q[r] + c) * kv;
+#pragma GCC unroll 16
+        for (int r = 0; r < RB; r++) dot[r] += load(q[r] + c) * kv;
       }
-      for (int r = 0; r < R; r++) {
+      for (int r = 0; r < RB; r++) {
         float s = hsumf(dot[r]);
         for (long c = dkVec; c < a.dk; c++) s += q[r][c] * storedAt(kRow[j], a.format, c, kScale[j]);
         float x = s * alpha;
@@ -1068,19 +1131,27 @@ void decodeRows(float *h, const DecodeArgs &a, long r0, int R) {
     // acc += p · v: every row sees the whole block (decoding), or each row its own part of it
     const bool whole = loMax <= b0 && hiMin >= b1 - 1;
     for (long c = 0; c < dvVec; c += W) {
-      vf o[DA_ROWS];
-      for (int r = 0; r < R; r++) o[r] = load(acc[r] + c);
-      for (int j = 0; j < n; j++) {
-        const vf vv = loadStored(vRow[j], a.format, c, splat(vScale[j]));
-        const long position = b0 + j;
-        if (whole) {
-          for (int r = 0; r < R; r++) o[r] += splat(scores[r][j]) * vv;
-        } else {
-          for (int r = 0; r < R; r++)
+      vf o[RB];
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; r++) o[r] = r < R ? load(acc[r] + c) : splat(0);
+      if (whole) {
+        for (int j = 0; j < n; j++) {
+          const vf vv = loadStored(vRow[j], a.format, c, splat(vScale[j]));
+#pragma GCC unroll 16
+          for (int r = 0; r < RB; r++) o[r] += splat(scores[r][j]) * vv;
+        }
+      } else {
+        for (int j = 0; j < n; j++) {
+          const vf vv = loadStored(vRow[j], a.format, c, splat(vScale[j]));
+          const long position = b0 + j;
+#pragma GCC unroll 16
+          for (int r = 0; r < RB; r++)
             if (position >= lo[r] && position <= hi[r]) o[r] += splat(scores[r][j]) * vv;
         }
       }
-      for (int r = 0; r < R; r++) store(acc[r] + c, o[r]);
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; r++)
+        if (r < R) store(acc[r] + c, o[r]);
     }
     for (long c = dvVec; c < a.dv; c++) {
       for (int j = 0; j < n; j++) {
@@ -1129,7 +1200,18 @@ void decodeAttend(float *h, const double *x) {
   a.lse = L(x[19]);
   for (long r0 = 0; r0 < a.rows; r0 += DA_ROWS) {
     const int R = static_cast<int>(a.rows - r0 < DA_ROWS ? a.rows - r0 : DA_ROWS);
-    decodeRows(h, a, r0, R);
+    // the accumulators of RB rows stay in registers (AVX-512: 32 of them; narrower paths spill some)
+    if (R <= 1) {
+      decodeRows<1>(h, a, r0, R);
+    } else if (R <= 2) {
+      decodeRows<2>(h, a, r0, R);
+    } else if (R <= 4) {
+      decodeRows<4>(h, a, r0, R);
+    } else if (R <= 8) {
+      decodeRows<8>(h, a, r0, R);
+    } else {
+      decodeRows<DA_ROWS>(h, a, r0, R);
+    }
   }
 }
 
