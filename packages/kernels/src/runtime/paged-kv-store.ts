@@ -35,6 +35,13 @@
  * of tileKeys · (Dk + Dv) floats, one scores buffer of blockQ · tileKeys floats and the partial
  * results of one group. No pool (the memory is private): one thread, the splits in order.
  *
+ * Decode attend (attendPath 'decode', the default on native and js): per sequence the page table
+ * (pool page offsets) is written into the arena once, then per kv head one call of the engine's
+ * decodeAttend attends the group's Hq/Hkv · Lnew rows against the positions [first, length) read
+ * from the pages in place, one online-softmax pass (blocks of 64 absolute positions, so no page-size
+ * dependence). DRAM traffic as above; no tile copies, no merges; extra memory: q, out, lse and one
+ * page table. wasm has no decodeAttend and keeps the tiles.
+ *
  * RoPE. With `rope`, keys are rotated (core's rope) at their sequence positions when appended, and
  * queries at theirs (the last Lnew positions of each sequence) when attending, as flash-attention's
  * kv-cache function does; the stored keys are the rotated ones.
