@@ -21,6 +21,9 @@ function isCount(x: number): boolean {
 }
 
 export class CheckedKernelOps implements KernelOps {
+  /** An Int32 view of the heap for decodeAttend's page tables (renewed when the memory grows). */
+  private words: Int32Array | undefined;
+
   constructor(
     /** The unchecked primitives: they must receive only operands the checks below accepted. */
     private readonly kernels: KernelOps,
@@ -355,7 +358,9 @@ export class CheckedKernelOps implements KernelOps {
       const first = Math.floor(firstPage);
       const last = Math.floor((a.to - 1 - a.tableStart) / a.pageSize);
       this.block(name, 'table', a.table, 1, 0, last + 1);
-      const table = new Int32Array(this.arena.heap.buffer);
+      const buffer = this.arena.heap.buffer;
+      if (this.words?.buffer !== buffer) this.words = new Int32Array(buffer);
+      const table = this.words;
       const eb = a.format === 0 ? 4 : dequantElementBytes(a.format);
       for (let i = first; i <= last; i++) {
         const page = table[a.table + i]!;
