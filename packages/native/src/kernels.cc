@@ -1389,6 +1389,319 @@ int flashBlock(float *h, const double *a) {
 }
 
 
+// ---- decodeAttend: a few query rows against a paged run of stored positions ----
+
+/** Query rows per sweep over the keys (more rows sweep again): their accumulators stay in registers. */
+constexpr int DA_ROWS = 16;
+/** Keys per online-softmax block, cut at absolute positions that are multiples of DA_KEYS. */
+constexpr int DA_KEYS = 64;
+
+/**
+ * A decoded value kept in a register as computed: what follows (q · k, p · v, fused or not) then
+ * compiles to the same code for every format, so equal decoded values give equal bits.
+ */
+inline float opaque(float x) {
+  __asm__("" : "+x"(x));
+  return x;
+}
+
+/** Element c of a stored row as float32, as dequantRows decodes it (decode · scale, rounded once). */
+inline float storedAt(const unsigned char *row, int format, long c, float scale) {
+  if (format == 0) {
+    float x;
+    __builtin_memcpy(&x, row + 4 * c, 4);
+    return opaque(x);
+  }
+  // float16 rows have no scales (scale 1: the product is the half's value)
+  if (format == 1) return opaque(halfToFloat(row[2 * c] | (static_cast<unsigned>(row[2 * c + 1]) << 8)));
+  return opaque(static_cast<float>(reinterpret_cast<const signed char *>(row)[c]) * scale);
+}
+
+/** W elements of a stored row from element c (storedAt's values). */
+inline vf loadStored(const unsigned char *row, int format, long c, vf scaleV) {
+  if (format == 0) return materialized(load(reinterpret_cast<const float *>(row) + c));
+  if (format == 1) {
+    // widened 16 → 32 bits in one instruction where the path has it (the lane loop stays scalar)
+#if AK_W == 16
+    const vu x = reinterpret_cast<vu>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + 2 * c))));
+#elif AK_W == 8
+    const vu x = reinterpret_cast<vu>(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(row + 2 * c))));
+#else
+    unsigned short halves[W];
+    __builtin_memcpy(halves, row + 2 * c, sizeof(halves));
+    vu x;
+    for (int i = 0; i < W; i++) x[i] = halves[i];
+#endif
+    const vu shifted = (x & 0x7fffu) << 13;
+    const vi special = reinterpret_cast<vi>((x & 0x7c00u) == 0x7c00u);
+    const vf scaled = reinterpret_cast<vf>(shifted) * 0x1p112f;
+    const vu magnitude = special ? (shifted | 0x7f800000u) : reinterpret_cast<vu>(scaled);
+    return materialized(reinterpret_cast<vf>(magnitude | ((x & 0x8000u) << 16)));
+  }
+#if AK_W == 16
+  const vf x = reinterpret_cast<vf>(
+      _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(row + c)))));
+#elif AK_W == 8
+  const vf x = reinterpret_cast<vf>(
+      _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + c)))));
+#else
+  vf x;
+  const signed char *p = reinterpret_cast<const signed char *>(row) + c;
+  for (int i = 0; i < W; i++) x[i] = static_cast<float>(p[i]);
+#endif
+  return materialized(x * scaleV);
+}
+
+/** Sum of the lanes: halves added in a fixed order (the same on every call). */
+inline float hsumf(vf v) {
+#if AK_W == 16
+  const __m512 x = reinterpret_cast<__m512>(v);
+  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(x),
+                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+#elif AK_W == 8
+  __m256 h = reinterpret_cast<__m256>(v);
+#endif
+#if AK_W >= 8
+  __m128 f = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+#else
+  __m128 f = reinterpret_cast<__m128>(v);
+#endif
+  f = _mm_add_ps(f, _mm_movehl_ps(f, f));
+  f = _mm_add_ss(f, _mm_shuffle_ps(f, f, 1));
+  return _mm_cvtss_f32(f);
+}
+
+struct DecodeArgs {
+  long q, rows, qLength, dk, dv;
+  double scale;
+  long table, tableStart, pageSize, keyByte, valueByte, keyScales, valueScales;
+  int format;
+  long from, to;
+  double firstQueryPos, left;
+  long out, lse;
+};
+
+/** Row addresses and scales of positions [b0, b1) (b1 − b0 <= DA_KEYS): one division, then slot by slot. */
+void resolveRows(float *h, const DecodeArgs &a, const int *table, long eb, long b0, long b1, const unsigned char **kRow,
+                 const unsigned char **vRow, float *kScale, float *vScale) {
+  const unsigned char *bytes = reinterpret_cast<const unsigned char *>(h);
+  long entry = (b0 - a.tableStart) / a.pageSize;
+  long slot = b0 - a.tableStart - entry * a.pageSize;
+  long page = table[entry];
+  for (long j = 0; j < b1 - b0; j++, slot++) {
+    if (slot == a.pageSize) {
+      slot = 0;
+      page = table[++entry];
+    }
+    kRow[j] = bytes + 4 * page + a.keyByte + slot * a.dk * eb;
+    vRow[j] = bytes + 4 * page + a.valueByte + slot * a.dv * eb;
+    kScale[j] = a.keyScales < 0 ? 1.0f : h[page + a.keyScales + slot];
+    vScale[j] = a.valueScales < 0 ? 1.0f : h[page + a.valueScales + slot];
+  }
+}
+
+/**
+ * decodeAttend (kernel-ops.ts): rows [r0, r0 + R) (R <= DA_ROWS) against positions [from, to) read
+ * from their pages, one online-softmax pass: per block of DA_KEYS positions, scores (gemmNT's
+ * saturation), the causal/window rule per row, the running max/sum update of onlineSoftmaxStep, then
+ * acc += p · v with the rows' accumulators in registers (a row only ever adds the keys it sees, so a
+ * non-finite value behind the mask cannot leak); finishRows' rule at the end. The out rows hold acc.
+ */
+template <int RB>
+void decodeRows(float *h, const DecodeArgs &a, long r0, int R) {
+  const int *table = reinterpret_cast<const int *>(h + a.table);
+  const long eb = a.format == 0 ? 4 : a.format == 1 ? 2 : 1;
+  const float alpha = static_cast<float>(a.scale);
+  // RB rows in registers: rows R .. RB − 1 repeat row R − 1 (computed, never stored)
+  float rowMax[RB], rowSum[RB];
+  long lo[RB], hi[RB];
+  const float *q[RB];
+  float *acc[RB];
+  long loAll = a.to, hiAll = a.from - 1, loMax = a.from, hiMin = a.to - 1;
+  for (int r = 0; r < R; r++) {
+    rowMax[r] = -INF;
+    rowSum[r] = 0;
+    q[r] = h + a.q + (r0 + r) * a.dk;
+    acc[r] = h + a.out + (r0 + r) * a.dv;
+    fill(acc[r], a.dv, 0);
+    // visible: pos − left <= key <= pos (left may be +∞), within [from, to)
+    const double pos = a.firstQueryPos + static_cast<double>((r0 + r) % a.qLength);
+    const double low = __builtin_fmax(pos - a.left, static_cast<double>(a.from));
+    lo[r] = low > static_cast<double>(a.to) ? a.to : static_cast<long>(__builtin_ceil(low));
+    hi[r] = static_cast<long>(__builtin_fmin(pos, static_cast<double>(a.to - 1)));
+    if (lo[r] < loAll) loAll = lo[r];
+    if (hi[r] > hiAll) hiAll = hi[r];
+    if (lo[r] > loMax) loMax = lo[r];
+    if (hi[r] < hiMin) hiMin = hi[r];
+  }
+  for (int r = R; r < RB; r++) {
+    q[r] = q[R - 1];
+    lo[r] = lo[R - 1];
+    hi[r] = hi[R - 1];
+  }
+  float scores[RB][DA_KEYS];
+  // the rows of this block and of the next (double-buffered: the next block's key rows are fetched
+  // during this block's work, its pages being anywhere in the pool)
+  const unsigned char *kRows[2][DA_KEYS];
+  const unsigned char *vRows[2][DA_KEYS];
+  float kScales[2][DA_KEYS], vScales[2][DA_KEYS];
+  const long dkVec = a.dk - a.dk % W;
+  const long dvVec = a.dv - a.dv % W;
+  const long start = loAll > a.from ? loAll : a.from;
+  const long end = hiAll + 1 < a.to ? hiAll + 1 : a.to;
+  const long kBytes = a.dk * eb;
+  int buffer = 0;
+  if (start < end) {
+    const long b1 = (start / DA_KEYS + 1) * DA_KEYS < end ? (start / DA_KEYS + 1) * DA_KEYS : end;
+    resolveRows(h, a, table, eb, start, b1, kRows[0], vRows[0], kScales[0], vScales[0]);
+  }
+  for (long b0 = start; b0 < end; buffer ^= 1) {
+    const long b1 = (b0 / DA_KEYS + 1) * DA_KEYS < end ? (b0 / DA_KEYS + 1) * DA_KEYS : end;
+    const int n = static_cast<int>(b1 - b0);
+    const unsigned char *const *kRow = kRows[buffer];
+    const unsigned char *const *vRow = vRows[buffer];
+    const float *kScale = kScales[buffer];
+    const float *vScale = vScales[buffer];
+    const long next = b1 + DA_KEYS < end ? b1 + DA_KEYS : end;
+    const int nextN = b1 < end ? static_cast<int>(next - b1) : 0;
+    if (nextN > 0) resolveRows(h, a, table, eb, b1, next, kRows[buffer ^ 1], vRows[buffer ^ 1], kScales[buffer ^ 1], vScales[buffer ^ 1]);
+    // scores = scale · q · k, saturated as gemmNT's; the block's value rows are fetched meanwhile
+    // (the p · v loop below walks them column chunk by column chunk, a pattern no prefetcher follows)
+    const long vBytes = a.dv * eb;
+    for (int j = 0; j < n; j++) {
+      for (long line = 0; line < vBytes; line += 64) __builtin_prefetch(vRow[j] + line);
+      if (j < nextN)
+        for (long line = 0; line < kBytes; line += 64) __builtin_prefetch(kRows[buffer ^ 1][j] + line);
+      vf dot[RB];
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; r++) dot[r] = splat(0);
+      const vf sv = splat(kScale[j]);
+      for (long c = 0; c < dkVec; c += W) {
+        const vf kv = loadStored(kRow[j], a.format, c, sv);
+#pragma GCC unroll 16
+        for (int r = 0; r < RB; r++) dot[r] += load(q[r] + c) * kv;
+      }
+      for (int r = 0; r < RB; r++) {
+        float s = hsumf(dot[r]);
+        for (long c = dkVec; c < a.dk; c++) s += q[r][c] * storedAt(kRow[j], a.format, c, kScale[j]);
+        float x = s * alpha;
+        if (x - x != 0) {
+          double exact = 0;
+          for (long c = 0; c < a.dk; c++)
+            exact += static_cast<double>(q[r][c]) * static_cast<double>(storedAt(kRow[j], a.format, c, kScale[j]));
+          x = saturated(static_cast<float>(a.scale * exact));
+        }
+        const long position = b0 + j;
+        scores[r][j] = position < lo[r] || position > hi[r] ? -INF : x;
+      }
+    }
+    // the online-softmax step of onlineSoftmaxStep, per row
+    for (int r = 0; r < R; r++) {
+      float *row = scores[r];
+      const float oldMax = rowMax[r];
+      const float tileMax = maxOf(row, n);
+      float newMax = tileMax > oldMax ? tileMax : oldMax;
+      if (newMax == -INF) {
+        if (!hasNaN(row, n)) {
+          fill(row, n, 0);
+          continue;
+        }
+        newMax = __builtin_nanf("");
+      }
+      const double sum = expShiftedSum(row, n, newMax);
+      const double corr = exp(static_cast<double>(oldMax) - static_cast<double>(newMax));
+      rowSum[r] = static_cast<float>(static_cast<double>(rowSum[r]) * corr + sum);
+      if (corr != 1) scaleRun(acc[r], a.dv, static_cast<float>(corr));
+      rowMax[r] = newMax;
+    }
+    // acc += p · v: every row sees the whole block (decoding), or each row its own part of it
+    const bool whole = loMax <= b0 && hiMin >= b1 - 1;
+    for (long c = 0; c < dvVec; c += W) {
+      vf o[RB];
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; r++) o[r] = r < R ? load(acc[r] + c) : splat(0);
+      if (whole) {
+        for (int j = 0; j < n; j++) {
+          const vf vv = loadStored(vRow[j], a.format, c, splat(vScale[j]));
+#pragma GCC unroll 16
+          for (int r = 0; r < RB; r++) o[r] += splat(scores[r][j]) * vv;
+        }
+      } else {
+        for (int j = 0; j < n; j++) {
+          const vf vv = loadStored(vRow[j], a.format, c, splat(vScale[j]));
+          const long position = b0 + j;
+#pragma GCC unroll 16
+          for (int r = 0; r < RB; r++)
+            if (position >= lo[r] && position <= hi[r]) o[r] += splat(scores[r][j]) * vv;
+        }
+      }
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; r++)
+        if (r < R) store(acc[r] + c, o[r]);
+    }
+    for (long c = dvVec; c < a.dv; c++) {
+      for (int j = 0; j < n; j++) {
+        const float v = storedAt(vRow[j], a.format, c, vScale[j]);
+        const long position = b0 + j;
+        for (int r = 0; r < R; r++)
+          if (position >= lo[r] && position <= hi[r]) acc[r][c] += scores[r][j] * v;
+      }
+    }
+    b0 = b1;
+  }
+  // finishRows
+  for (int r = 0; r < R; r++) {
+    const double sum = rowSum[r];
+    if (sum == 0) {
+      fill(acc[r], a.dv, 0);
+      if (a.lse >= 0) h[a.lse + r0 + r] = -INF;
+      continue;
+    }
+    scaleRun(acc[r], a.dv, static_cast<float>(1.0 / sum));
+    if (a.lse >= 0) h[a.lse + r0 + r] = static_cast<float>(static_cast<double>(rowMax[r]) + log(sum));
+  }
+}
+
+void decodeAttend(float *h, const double *x) {
+  DecodeArgs a;
+  a.q = L(x[0]);
+  a.rows = L(x[1]);
+  a.qLength = L(x[2]);
+  a.dk = L(x[3]);
+  a.dv = L(x[4]);
+  a.scale = x[5];
+  a.table = L(x[6]);
+  a.tableStart = L(x[7]);
+  a.pageSize = L(x[8]);
+  a.keyByte = L(x[9]);
+  a.valueByte = L(x[10]);
+  a.keyScales = L(x[11]);
+  a.valueScales = L(x[12]);
+  a.format = static_cast<int>(x[13]);
+  a.from = L(x[14]);
+  a.to = L(x[15]);
+  a.firstQueryPos = x[16];
+  a.left = x[17];
+  a.out = L(x[18]);
+  a.lse = L(x[19]);
+  for (long r0 = 0; r0 < a.rows; r0 += DA_ROWS) {
+    const int R = static_cast<int>(a.rows - r0 < DA_ROWS ? a.rows - r0 : DA_ROWS);
+    // the accumulators of RB rows stay in registers (AVX-512: 32 of them; narrower paths spill some)
+    if (R <= 1) {
+      decodeRows<1>(h, a, r0, R);
+    } else if (R <= 2) {
+      decodeRows<2>(h, a, r0, R);
+    } else if (R <= 4) {
+      decodeRows<4>(h, a, r0, R);
+    } else if (R <= 8) {
+      decodeRows<8>(h, a, r0, R);
+    } else {
+      decodeRows<DA_ROWS>(h, a, r0, R);
+    }
+  }
+}
+
+
 int run(int op, float *h, float *scratch, const double *a) {
   switch (op) {
     case attnkit::OP_GEMM_NT:
@@ -1461,6 +1774,9 @@ int run(int op, float *h, float *scratch, const double *a) {
       return 0;
     case attnkit::OP_FLASH_BLOCK:
       return flashBlock(h, a);
+    case attnkit::OP_DECODE_ATTEND:
+      decodeAttend(h, a);
+      return 0;
     default:
       return -1;
   }

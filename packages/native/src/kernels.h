@@ -32,7 +32,8 @@ enum Op {
   OP_DEQUANT_ROWS = 21,
   /** The fused flash query block (kernels.cc, "fused flash block"): returns 1 when it overflowed. */
   OP_FLASH_BLOCK = 22,
-  OP_COUNT = 23,
+  OP_DECODE_ATTEND = 23,
+  OP_COUNT = 24,
 };
 
 /** Doubles of the argument block bindArgs accepts at least: [heap, scratch] + the longest argument list. */

@@ -318,6 +318,10 @@ describeNative(`native fused flash block${suffix}`, () => {
       fullFirst: 0,
       fullEnd: validKeys,
       work: at.work,
+      mod0: 0,
+      mod0Value: 0,
+      mod1: 0,
+      mod1Value: 0,
     };
   }
 

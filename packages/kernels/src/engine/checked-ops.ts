@@ -8,13 +8,22 @@
  * goes through these same checks.
  */
 import { type Arena, ArenaError } from './arena.js';
-import { DEQUANT_FLOAT16, DEQUANT_INT8, dequantElementBytes, type KernelOps } from './kernel-ops.js';
+import {
+  DEQUANT_FLOAT16,
+  DEQUANT_INT8,
+  type DecodeAttendArgs,
+  dequantElementBytes,
+  type KernelOps,
+} from './kernel-ops.js';
 
 function isCount(x: number): boolean {
   return (x | 0) === x && x >= 0;
 }
 
 export class CheckedKernelOps implements KernelOps {
+  /** An Int32 view of the heap for decodeAttend's page tables (renewed when the memory grows). */
+  private words: Int32Array | undefined;
+
   constructor(
     /** The unchecked primitives: they must receive only operands the checks below accepted. */
     private readonly kernels: KernelOps,
@@ -318,5 +327,60 @@ export class CheckedKernelOps implements KernelOps {
     this.optionalVector('dequantRows', 'scales', scales, rows);
     this.block('dequantRows', 'dst', dst, rows, cols, cols);
     this.kernels.dequantRows(srcByte, format, rows, cols, scales, dst);
+  }
+
+  /**
+   * Checks q, out, lse, the page table and every page the positions [from, to) read (O(pages) per
+   * call, nothing per position), then runs the kernels' decodeAttend.
+   */
+  decodeAttend(a: DecodeAttendArgs): void {
+    const name = 'decodeAttend';
+    const run = this.kernels.decodeAttend;
+    if (run === undefined) throw new ArenaError(`${name}: this backend has no decodeAttend`);
+    for (const key of ['rows', 'qLength', 'dk', 'dv', 'pageSize', 'from', 'to'] as const) {
+      this.count(name, key, a[key]);
+    }
+    if (a.qLength === 0 || a.pageSize === 0 || a.tableStart % a.pageSize !== 0 || a.from < a.tableStart) {
+      throw new ArenaError(
+        `${name}: qLength and pageSize must be positive, tableStart a multiple of pageSize at most from (received qLength ${a.qLength}, pageSize ${a.pageSize}, tableStart ${a.tableStart}, from ${a.from})`,
+      );
+    }
+    if (a.format !== 0 && a.format !== DEQUANT_FLOAT16 && a.format !== DEQUANT_INT8) {
+      throw new ArenaError(
+        `${name}: format must be 0, DEQUANT_FLOAT16 or DEQUANT_INT8, received ${a.format}`,
+      );
+    }
+    this.block(name, 'q', a.q, a.rows, a.dk, a.dk);
+    this.block(name, 'out', a.out, a.rows, a.dv, a.dv);
+    this.optionalVector(name, 'lse', a.lse, a.rows);
+    if (a.to > a.from) {
+      const firstPage = (a.from - a.tableStart) / a.pageSize;
+      const first = Math.floor(firstPage);
+      const last = Math.floor((a.to - 1 - a.tableStart) / a.pageSize);
+      this.block(name, 'table', a.table, 1, 0, last + 1);
+      const buffer = this.arena.heap.buffer;
+      if (this.words?.buffer !== buffer) this.words = new Int32Array(buffer);
+      const table = this.words;
+      const eb = a.format === 0 ? 4 : dequantElementBytes(a.format);
+      for (let i = first; i <= last; i++) {
+        const page = table[a.table + i]!;
+        // the page's rows this call can read: slots [0, pageSize) of this kv head
+        const keyEnd = 4 * page + a.keyByte + a.pageSize * a.dk * eb;
+        const valueEnd = 4 * page + a.valueByte + a.pageSize * a.dv * eb;
+        if (
+          page < this.arena.floor ||
+          Math.max(keyEnd, valueEnd) > 4 * this.arena.mark() ||
+          a.keyByte < 0 ||
+          a.valueByte < 0
+        ) {
+          throw new ArenaError(
+            `${name}: page table entry ${i} (${page}) puts rows outside the arena's live allocations [${this.arena.floor}, ${this.arena.mark()})`,
+          );
+        }
+        if (a.keyScales !== -1) this.block(name, 'keyScales', page + a.keyScales, 1, 0, a.pageSize);
+        if (a.valueScales !== -1) this.block(name, 'valueScales', page + a.valueScales, 1, 0, a.pageSize);
+      }
+    }
+    run.call(this.kernels, a);
   }
 }

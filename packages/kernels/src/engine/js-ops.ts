@@ -5,7 +5,7 @@
  * Complexity is the obvious one per primitive (GEMMs O(m·n·k), row ops O(rows·cols)); memory O(1).
  */
 import type { Arena } from './arena.js';
-import { DEQUANT_FLOAT16, type KernelOps } from './kernel-ops.js';
+import { DECODE_BLOCK_KEYS, DEQUANT_FLOAT16, type DecodeAttendArgs, type KernelOps } from './kernel-ops.js';
 
 /** The largest finite float32. */
 const FLT_MAX = 3.4028234663852886e38;
@@ -35,6 +35,9 @@ export function halfToFloat(h: number): number {
 export class JsKernelOps implements KernelOps {
   private bytes: Uint8Array | undefined;
   private signedBytes: Int8Array | undefined;
+  private words: Int32Array | undefined;
+  /** One row's scores of one decodeAttend block. */
+  private readonly decodeScores = new Float64Array(DECODE_BLOCK_KEYS);
 
   constructor(private readonly arena: Arena) {}
 
@@ -404,6 +407,97 @@ export class JsKernelOps implements KernelOps {
         const row = srcByte + r * cols;
         for (let c = 0; c < cols; c++) h[out + c] = scale * i8[row + c]!;
       }
+    }
+  }
+
+  /** Element c of the stored row at byte `row`, as dequantRows decodes it. */
+  private storedAt(row: number, format: number, c: number, scale: number): number {
+    const h = this.arena.heap;
+    if (format === 0) return h[(row >> 2) + c]!;
+    if (format === DEQUANT_FLOAT16) {
+      const u8 = this.bytes!;
+      return Math.fround(scale * halfToFloat(u8[row + 2 * c]! | (u8[row + 2 * c + 1]! << 8)));
+    }
+    return Math.fround(scale * this.signedBytes![row + c]!);
+  }
+
+  decodeAttend(a: DecodeAttendArgs): void {
+    const h = this.arena.heap;
+    if (this.bytes?.buffer !== h.buffer) {
+      this.bytes = new Uint8Array(h.buffer);
+      this.signedBytes = new Int8Array(h.buffer);
+    }
+    if (this.words?.buffer !== h.buffer) this.words = new Int32Array(h.buffer);
+    const table = this.words;
+    const { dk, dv, pageSize: P, format } = a;
+    const eb = format === 0 ? 4 : format === DEQUANT_FLOAT16 ? 2 : 1;
+    const scores = this.decodeScores;
+    for (let r = 0; r < a.rows; r++) {
+      const q = a.q + r * dk;
+      const acc = a.out + r * dv;
+      for (let c = 0; c < dv; c++) h[acc + c] = 0;
+      const pos = a.firstQueryPos + (r % a.qLength);
+      const lo = Math.max(a.from, Math.ceil(pos - a.left));
+      const hi = Math.min(a.to - 1, pos);
+      let rowMax = Number.NEGATIVE_INFINITY;
+      let rowSum = 0;
+      for (let b0 = lo; b0 <= hi; ) {
+        const b1 = Math.min(hi + 1, (Math.floor(b0 / DECODE_BLOCK_KEYS) + 1) * DECODE_BLOCK_KEYS);
+        const n = b1 - b0;
+        let newMax = rowMax;
+        let nan = false;
+        for (let j = 0; j < n; j++) {
+          const position = b0 + j;
+          const page = table[a.table + Math.floor((position - a.tableStart) / P)]!;
+          const slot = position % P;
+          const kRow = 4 * page + a.keyByte + slot * dk * eb;
+          const scale = a.keyScales < 0 ? 1 : h[page + a.keyScales + slot]!;
+          // float64 products of float32 values are exact: gemmNT's twin
+          let dot = 0;
+          for (let c = 0; c < dk; c++) dot += h[q + c]! * this.storedAt(kRow, format, c, scale);
+          const x = saturatedFloat32(a.scale * dot);
+          scores[j] = x;
+          if (x > newMax) newMax = x;
+          else if (Number.isNaN(x)) nan = true;
+        }
+        // onlineSoftmaxStep's twin
+        if (newMax === Number.NEGATIVE_INFINITY) {
+          if (!nan) {
+            b0 = b1;
+            continue;
+          }
+          newMax = Number.NaN;
+        }
+        let sum = 0;
+        for (let j = 0; j < n; j++) {
+          const e = Math.fround(Math.exp(scores[j]! - newMax));
+          scores[j] = e;
+          sum += e;
+        }
+        const corr = Math.exp(rowMax - newMax);
+        rowSum = Math.fround(rowSum * corr + sum);
+        if (corr !== 1) for (let c = 0; c < dv; c++) h[acc + c] = h[acc + c]! * corr;
+        rowMax = newMax;
+        for (let j = 0; j < n; j++) {
+          const position = b0 + j;
+          const page = table[a.table + Math.floor((position - a.tableStart) / P)]!;
+          const slot = position % P;
+          const vRow = 4 * page + a.valueByte + slot * dv * eb;
+          const scale = a.valueScales < 0 ? 1 : h[page + a.valueScales + slot]!;
+          const p = scores[j]!;
+          for (let c = 0; c < dv; c++) h[acc + c] = h[acc + c]! + p * this.storedAt(vRow, format, c, scale);
+        }
+        b0 = b1;
+      }
+      // finishRows' twin
+      if (rowSum === 0) {
+        for (let c = 0; c < dv; c++) h[acc + c] = 0;
+        if (a.lse >= 0) h[a.lse + r] = Number.NEGATIVE_INFINITY;
+        continue;
+      }
+      const inv = 1 / rowSum;
+      for (let c = 0; c < dv; c++) h[acc + c] = h[acc + c]! * inv;
+      if (a.lse >= 0) h[a.lse + r] = rowMax + Math.log(rowSum);
     }
   }
 }

@@ -207,6 +207,57 @@ export interface KernelOps {
    * Used to expand a tile of a compact cache into a small float32 scratch right before the gemms.
    */
   dequantRows(srcByte: number, format: number, rows: number, cols: number, scales: number, dst: number): void;
+
+  /**
+   * A paged cache's decode attend (docs/design.md, Caches and the layer): `rows` query rows attend
+   * the positions [from, to) of one kv head, read in place from their pages, in one online-softmax
+   * pass. Row r is query r % qLength, at absolute position firstQueryPos + r % qLength, and sees the
+   * positions p − left ≤ key ≤ p (left may be Infinity). Scores are scale · q · k with gemmNT's
+   * saturation; the running max and sum follow onlineSoftmaxStep over blocks of DECODE_BLOCK_KEYS
+   * positions cut at absolute multiples of it (so the result does not depend on the page size), and
+   * finishRows' rule ends it: out rows (row stride dv) and lse; a row that sees no key gets zeros and
+   * −Infinity, a NaN among its visible scores NaN. A row adds only the values of keys it sees.
+   * Optional: the wasm backend has none (the cache keeps its tiled path there).
+   */
+  decodeAttend?(args: DecodeAttendArgs): void;
+}
+
+/** decodeAttend's block of keys (an absolute position grid). */
+export const DECODE_BLOCK_KEYS = 64;
+
+/**
+ * decodeAttend's arguments (float offsets unless said otherwise). A caller keeps one object and
+ * rewrites its fields per call: no allocation per call.
+ */
+export interface DecodeAttendArgs {
+  /** [rows, dk] query rows. */
+  q: number;
+  rows: number;
+  qLength: number;
+  dk: number;
+  dv: number;
+  scale: number;
+  /** Int32 page table (offset in 4-byte units): entry i is the float offset of the page holding positions from tableStart + i · pageSize. */
+  table: number;
+  /** Absolute position of the first entry's first slot (a multiple of pageSize). */
+  tableStart: number;
+  pageSize: number;
+  /** BYTE offsets, within a page, of this kv head's key row 0 and value row 0 (row stride dk or dv elements). */
+  keyByte: number;
+  valueByte: number;
+  /** Float offsets, within a page, of this kv head's per-row scales (int8), or −1. */
+  keyScales: number;
+  valueScales: number;
+  /** 0 (float32), DEQUANT_FLOAT16 or DEQUANT_INT8. */
+  format: number;
+  /** Absolute positions [from, to) to read. */
+  from: number;
+  to: number;
+  firstQueryPos: number;
+  left: number;
+  /** [rows, dv] results and [rows] log-sum-exps (lse may be −1). */
+  out: number;
+  lse: number;
 }
 
 /** dequantRows' format code of IEEE half-precision rows. */

@@ -16,7 +16,7 @@
  */
 import { type Arena, ArenaError } from './arena.js';
 import { CheckedKernelOps } from './checked-ops.js';
-import type { KernelOps } from './kernel-ops.js';
+import type { DecodeAttendArgs, KernelOps } from './kernel-ops.js';
 
 /** The CPU paths compiled into the addon, fastest first. */
 export type NativePath = 'avx512' | 'avx2' | 'baseline';
@@ -67,6 +67,7 @@ const OP = {
   softcapScores: 20,
   dequantRows: 21,
   flashBlock: 22,
+  decodeAttend: 23,
 } as const;
 
 /** This thread's argument block: [heap address, scratch offset, arguments...] (attnkit::ARGS_LENGTH). */
@@ -455,6 +456,31 @@ class NativeKernels implements KernelOps {
     dst: number,
   ): void {
     this.run(OP.dequantRows, srcByte, format, rows, cols, scales, dst);
+  }
+
+  decodeAttend(a: DecodeAttendArgs): void {
+    const x = this.begin();
+    x[2] = a.q;
+    x[3] = a.rows;
+    x[4] = a.qLength;
+    x[5] = a.dk;
+    x[6] = a.dv;
+    x[7] = a.scale;
+    x[8] = a.table;
+    x[9] = a.tableStart;
+    x[10] = a.pageSize;
+    x[11] = a.keyByte;
+    x[12] = a.valueByte;
+    x[13] = a.keyScales;
+    x[14] = a.valueScales;
+    x[15] = a.format;
+    x[16] = a.from;
+    x[17] = a.to;
+    x[18] = a.firstQueryPos;
+    x[19] = a.left;
+    x[20] = a.out;
+    x[21] = a.lse;
+    this.addon.run(OP.decodeAttend);
   }
 
   expArray(x: number, n: number, out: number, nonPositive: boolean): void {

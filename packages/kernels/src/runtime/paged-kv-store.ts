@@ -35,6 +35,13 @@
  * of tileKeys · (Dk + Dv) floats, one scores buffer of blockQ · tileKeys floats and the partial
  * results of one group. No pool (the memory is private): one thread, the splits in order.
  *
+ * Decode attend (attendPath 'decode', the default on native and js): per sequence the page table
+ * (pool page offsets) is written into the arena once, then per kv head one call of the engine's
+ * decodeAttend attends the group's Hq/Hkv · Lnew rows against the positions [first, length) read
+ * from the pages in place, one online-softmax pass (blocks of 64 absolute positions, so no page-size
+ * dependence). DRAM traffic as above; no tile copies, no merges; extra memory: q, out, lse and one
+ * page table. wasm has no decodeAttend and keeps the tiles.
+ *
  * RoPE. With `rope`, keys are rotated (core's rope) at their sequence positions when appended, and
  * queries at theirs (the last Lnew positions of each sequence) when attending, as flash-attention's
  * kv-cache function does; the stored keys are the rotated ones.
@@ -61,6 +68,7 @@ import {
   type Engine,
   MAX_ARENA_BYTES,
 } from '../engine/engine.js';
+import type { DecodeAttendArgs } from '../engine/kernel-ops.js';
 import { attendBand, bandScoreFloats } from './attention-io.js';
 import {
   checkFiniteForInt8,
@@ -207,6 +215,36 @@ export class PagedKVStore {
   readonly storage: KVStorage;
   /** Positions an attend expands (or gathers) per tile. */
   readonly tileKeys: number;
+  /**
+   * How attend computes: 'decode' (the engine's decodeAttend: one pass per sequence and kv head over
+   * the pages in place, native and js) or 'tiled' (tiles expanded into scratch, the banded step and
+   * log-sum-exp merges: every backend). Defaults to 'decode' where the engine has it (not wasm);
+   * settable for tests and measurements ('decode' on wasm falls back to 'tiled').
+   */
+  attendPath: 'decode' | 'tiled';
+  /** decodeAttend's argument block, rewritten per call. */
+  private readonly decodeArgs: DecodeAttendArgs = {
+    q: 0,
+    rows: 0,
+    qLength: 0,
+    dk: 0,
+    dv: 0,
+    scale: 0,
+    table: 0,
+    tableStart: 0,
+    pageSize: 0,
+    keyByte: 0,
+    valueByte: 0,
+    keyScales: -1,
+    valueScales: -1,
+    format: 0,
+    from: 0,
+    to: 0,
+    firstQueryPos: 0,
+    left: 0,
+    out: 0,
+    lse: 0,
+  };
   private readonly blockQ: number;
   private readonly engine: Engine;
   /** Page layout, in floats from the page start: keys, key scales, values, value scales (int8 only). */
@@ -268,6 +306,7 @@ export class PagedKVStore {
       initialBytes: Math.min(this.maxPages, 16) * this.pageBytes,
     });
     this.backend = this.engine.backend;
+    this.attendPath = this.backend === 'wasm' ? 'tiled' : 'decode';
   }
 
   // ---------------------------------------------------------------- sequences
@@ -742,6 +781,9 @@ export class PagedKVStore {
    * private to it, out of the worker pool's reach, so splits run one after another on this thread.
    */
   private applyAttend(sequences: readonly Sequence[], plan: AttendPlan, q: Tensor): Tensor {
+    if (this.attendPath === 'decode' && this.backend !== 'wasm' && this.engine.ops.decodeAttend) {
+      return this.applyDecodeAttend(sequences, plan, q);
+    }
     const { problem } = plan;
     const { qHeads, qLength, headDim, valueDim, groupSize } = problem;
     const S = sequences.length;
@@ -858,6 +900,77 @@ export class PagedKVStore {
               heap.subarray(groupLse, groupLse + groupRows),
             );
           }
+        }
+      }
+      const result = plan.out ?? {
+        data: new Float32Array(total * valueDim),
+        shape: [S, qHeads, qLength, valueDim],
+      };
+      arena.read(out, total * valueDim, result.data);
+      if (plan.lse) arena.read(lse, total, plan.lse);
+      return result;
+    } finally {
+      arena.release(mark);
+    }
+  }
+
+  /**
+   * The attend on the engine's decodeAttend: per sequence its page table (pool page offsets) goes
+   * into the arena once, then one call per kv head attends the group's Hq/Hkv · Lnew query rows
+   * against the visible positions [first, length) read from the pages in place (no tile copies, no
+   * merges: one online-softmax pass per row). Memory: q, out, lse and one page table per attend.
+   */
+  private applyDecodeAttend(sequences: readonly Sequence[], plan: AttendPlan, q: Tensor): Tensor {
+    const { problem } = plan;
+    const { qHeads, qLength, headDim, valueDim, groupSize } = problem;
+    const S = sequences.length;
+    const P = this.pageSize;
+    const queries = this.rotated(
+      q,
+      plan.length.map((length) => length - qLength),
+    );
+    const total = S * qHeads * qLength;
+    let mostPages = 1;
+    for (const sequence of sequences) mostPages = Math.max(mostPages, sequence.pages.length);
+    const { arena } = this.engine;
+    const mark = arena.mark();
+    try {
+      const qOffset = arena.put(queries.data);
+      const out = arena.alloc(total * valueDim);
+      const lse = arena.alloc(total);
+      const table = arena.alloc(mostPages);
+      const words = new Int32Array(arena.heap.buffer);
+      const bytes = this.elementBytes;
+      const int8 = this.storage === 'int8';
+      const a = this.decodeArgs;
+      a.rows = groupSize * qLength;
+      a.qLength = qLength;
+      a.dk = headDim;
+      a.dv = valueDim;
+      a.scale = problem.scale;
+      a.table = table;
+      a.pageSize = P;
+      a.format = storageFormat(this.storage);
+      a.left = problem.windowLeft;
+      for (let s = 0; s < S; s++) {
+        const sequence = sequences[s]!;
+        for (let i = 0; i < sequence.pages.length; i++) {
+          words[table + i] = this.pageOffsets[sequence.pages[i]!]!;
+        }
+        a.tableStart = sequence.startPage * P;
+        a.from = plan.first[s]!;
+        a.to = plan.length[s]!;
+        a.firstQueryPos = plan.length[s]! - qLength;
+        for (let g = 0; g < this.kvHeads; g++) {
+          const groupRow = (s * qHeads + g * groupSize) * qLength;
+          a.q = qOffset + groupRow * headDim;
+          a.out = out + groupRow * valueDim;
+          a.lse = lse + groupRow;
+          a.keyByte = g * P * headDim * bytes;
+          a.valueByte = 4 * this.valueStart + g * P * valueDim * bytes;
+          a.keyScales = int8 ? this.keyScales + g * P : -1;
+          a.valueScales = int8 ? this.valueScales + g * P : -1;
+          this.engine.ops.decodeAttend!(a);
         }
       }
       const result = plan.out ?? {
