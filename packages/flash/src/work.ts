@@ -18,28 +18,32 @@
  * Time O(rows · visibleKeys · (Dk + Dv)) per item; extra memory per running item (so per thread):
  * one blockQ × blockK score tile + 3 · blockQ row statistics (scratchFloats), independent of N.
  */
-import { type AttentionProblem, documentOf, kvHeadRow } from '@attnkit/core';
+import { type AttentionProblem, documentOf, kvHeadRow, MASK_BLOCK, queryPosition } from '@attnkit/core';
 import {
   type ArenaOffsets,
   alignFloats,
   anyNotFinite,
   attendValuesByRow,
   BLOCK_EMPTY,
+  BLOCK_FULL,
   BLOCK_PARTIAL,
   createQueryBlockItem,
   type Engine,
   emptyRowSpan,
   type FlashBlockArgs,
   flashBlockScratchFloats,
+  generalClass,
   hiddenValuesNotFinite,
   locateQueryBlockItem,
   NativeKernelOps,
+  nextVisibleKey,
   rangeScratchFloats,
   rowSpan,
   type SplitParams,
   scoreTile,
   splitOffsets,
   type VariantPayload,
+  visibleRunEnd,
 } from '@attnkit/kernels/runtime';
 import { emptyKeyTile, nextKeyTile } from './plan.js';
 
@@ -66,16 +70,17 @@ export type FlashPayload = VariantPayload<FlashParams>;
 
 /**
  * The fused native kernel (packages/native, OP_FLASH_BLOCK) runs a whole query block in one call. It
- * covers the band part of the mask (causal, window, kvLengths, Lq ≠ Lk) and up to two built-in score
+ * covers the band part of the mask (causal, window, kvLengths, Lq ≠ Lk), packed documents (one row
+ * segment per document, the document's first key as every row's lower bound), a general mask whose
+ * non-empty key runs are full for the segment (a block-sparse layout: the runs are tiled, nothing
+ * masked; a segment with a partial run takes the generic loop) and up to two built-in score
  * modifiers (ALiBi, softcap, in order; ALiBi's distances below 2²⁴, exact in float32, as the tile
- * primitive's vector path): no general mask, no documents or prefix-LM, no score function, no bias.
+ * primitive's vector path): no prefix-LM, no score function, no bias.
  * Sinks are applied to finished rows by the runtime, so they are covered.
  */
 export function fusedCovers(problem: AttentionProblem): boolean {
   const mods = problem.scoreMods;
   return (
-    problem.generalMask === null &&
-    problem.documents === null &&
     problem.prefixLength < 0 &&
     problem.bias === null &&
     mods.length <= 2 &&
@@ -131,9 +136,11 @@ function itemScratchFloats(
 ): number {
   const generic = genericScratchFloats(blockQ, blockK);
   if (!fused) return generic;
+  // the fused work buffer, then the key runs of a general mask (at most one per 64-key column)
+  const runs = problem.generalMask === null ? 0 : alignFloats(2 * Math.ceil(problem.kvLength / MASK_BLOCK));
   return Math.max(
     generic,
-    alignFloats(flashBlockScratchFloats(blockQ, problem.headDim, problem.valueDim, blockK)),
+    alignFloats(flashBlockScratchFloats(blockQ, problem.headDim, problem.valueDim, blockK)) + runs,
   );
 }
 
@@ -281,7 +288,7 @@ function attendSegment(
     fusedHeads >= 0 &&
     engine.arena.heap[fusedHeads + kvHeadRow(problem, located.b, located.h) / problem.kvLength] === 1 &&
     engine.ops instanceof NativeKernelOps &&
-    attendSegmentFused(engine.ops, payload, rowStart, rowEnd, keysFrom, keysTo, scratch)
+    attendSegmentFused(engine.ops, engine.arena.heap, payload, rowStart, rowEnd, keysFrom, keysTo, scratch)
   ) {
     return;
   }
@@ -345,6 +352,9 @@ const fusedArgs: FlashBlockArgs = {
   mod0Value: 0,
   mod1: 0,
   mod1Value: 0,
+  keyLow: 0,
+  runs: -1,
+  runCount: 0,
 };
 
 /**
@@ -355,6 +365,7 @@ const fusedArgs: FlashBlockArgs = {
  */
 function attendSegmentFused(
   ops: NativeKernelOps,
+  heap: Float32Array,
   payload: FlashPayload,
   rowStart: number,
   rowEnd: number,
@@ -367,7 +378,34 @@ function attendSegmentFused(
   const b = located.b;
   rowSpan(problem, b, rowStart, rowEnd, span);
   const keyStart = Math.max(span.first, keysFrom);
+  const keyEnd = Math.max(keyStart, Math.min(span.end, keysTo));
   const f = fusedArgs;
+  // a general mask: its non-empty key runs, each full for these rows (else the generic loop masks)
+  f.runs = -1;
+  f.runCount = 0;
+  if (problem.generalMask !== null) {
+    const h = located.head;
+    const runs =
+      scratch +
+      alignFloats(flashBlockScratchFloats(rowEnd - rowStart, headDim, valueDim, payload.params.blockK));
+    let count = 0;
+    let from = keyStart;
+    for (;;) {
+      const start = nextVisibleKey(problem, b, h, rowStart, rowEnd, from, keyEnd);
+      if (start >= keyEnd) break;
+      const end = visibleRunEnd(problem, b, h, rowStart, rowEnd, start, keyEnd);
+      if (generalClass(problem, b, h, rowStart, rowEnd, start, end) !== BLOCK_FULL) return false;
+      heap[runs + 2 * count] = start;
+      heap[runs + 2 * count + 1] = end;
+      count++;
+      from = end;
+    }
+    f.runs = runs;
+    f.runCount = count;
+  }
+  // packed documents: rowSpan and the rows are this segment's document; its keys bound every row
+  const docs = problem.documents;
+  const document = docs === null ? -1 : documentOf(docs.q, rowStart);
   f.q = located.q + rowStart * headDim;
   f.k = located.k;
   f.v = located.v;
@@ -377,13 +415,15 @@ function attendSegmentFused(
   f.headDim = headDim;
   f.valueDim = valueDim;
   f.keyStart = keyStart;
-  f.keyEnd = Math.max(keyStart, Math.min(span.end, keysTo));
+  f.keyEnd = keyEnd;
   f.blockK = payload.params.blockK;
   f.scale = problem.scale;
-  f.firstQueryPos = rowStart + problem.kvLength - problem.qLength;
+  f.firstQueryPos = queryPosition(problem, rowStart);
   f.left = problem.windowLeft;
   f.right = problem.windowRight;
-  f.validKeys = problem.validKeys[b]!;
+  f.validKeys =
+    docs === null ? problem.validKeys[b]! : Math.min(problem.validKeys[b]!, docs.kv[document + 1]!);
+  f.keyLow = docs === null ? 0 : docs.kv[document]!;
   f.fullFirst = span.fullFirst;
   f.fullEnd = span.fullEnd;
   f.work = scratch;

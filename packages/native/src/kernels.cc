@@ -1277,6 +1277,12 @@ int flashBlock(float *h, const double *a) {
   f.mod[1] = static_cast<int>(a[21]);
   f.modValue[1] = F(a[22]);
   f.firstQueryPos = firstQueryPos;
+  // packed documents: the segment's first key (every row's lower bound besides the band's)
+  const double keyLow = a[23];
+  // key runs [runs[2r], runs[2r + 1]) to tile instead of [keyStart, keyEnd) (a block-sparse layout's
+  // non-empty columns): runCount 0 = the one run [keyStart, keyEnd)
+  const float *runs = a[24] >= 0 ? h + L(a[24]) : nullptr;
+  const long runCount = runs ? L(a[25]) : 1;
   const long rows = f.rows;
   const long rp = pad16(rows);
   const long dp = pad16(f.dv);
@@ -1307,7 +1313,7 @@ int flashBlock(float *h, const double *a) {
   for (long i = 0; i < rp; i++) {
     if (i < rows) {
       const double pos = firstQueryPos + static_cast<double>(i);
-      const double lo = __builtin_fmin(__builtin_fmax(pos - left, -1.0), INT_TOP);
+      const double lo = __builtin_fmin(__builtin_fmax(__builtin_fmax(pos - left, keyLow), -1.0), INT_TOP);
       const double hi = __builtin_fmin(__builtin_fmax(__builtin_fmin(pos + right + 1, validKeys), -1.0), INT_TOP);
       f.lo[i] = static_cast<int>(lo);
       f.hi[i] = static_cast<int>(hi);
@@ -1323,8 +1329,11 @@ int flashBlock(float *h, const double *a) {
   const long queryVectors = rp / W;
   const long valueVectors = (f.dv + W - 1) / W;
   const bool packValues = f.dv % W != 0;
-  for (long t0 = keyStart; t0 < keyEnd; t0 += blockK) {
-    const int cols = static_cast<int>(keyEnd - t0 < blockK ? keyEnd - t0 : blockK);
+  for (long run = 0; run < runCount; run++) {
+  const long runStart = runs ? static_cast<long>(runs[2 * run]) : keyStart;
+  const long runEnd = runs ? static_cast<long>(runs[2 * run + 1]) : keyEnd;
+  for (long t0 = runStart; t0 < runEnd; t0 += blockK) {
+    const int cols = static_cast<int>(runEnd - t0 < blockK ? runEnd - t0 : blockK);
     const bool masked = !(t0 >= fullFirst && t0 + cols <= fullEnd);
     const float *kTile = f.k + t0 * f.d;
     // 1. Sᵀ = scale · K_tile · Qᵀ (saturated), masked, with lane maxima and NaN flags
@@ -1355,6 +1364,7 @@ int flashBlock(float *h, const double *a) {
         dispatchPv<FV>(nv, f, vTile, ldv, cols, i0, nr, u0);
       }
     }
+  }
   }
 
   // 4. finishRows: out = acc / rowSum, lse = rowMax + log(rowSum); rows that saw nothing → 0, −∞

@@ -322,6 +322,9 @@ describeNative(`native fused flash block${suffix}`, () => {
       mod0Value: 0,
       mod1: 0,
       mod1Value: 0,
+      keyLow: 0,
+      runs: -1,
+      runCount: 0,
     };
   }
 

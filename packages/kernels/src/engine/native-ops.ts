@@ -123,6 +123,14 @@ export interface FlashBlockArgs {
   mod0Value: number;
   mod1: number;
   mod1Value: number;
+  /** Every row's lowest visible key besides the band's (a packed document's first key; 0 otherwise). */
+  keyLow: number;
+  /**
+   * Arena offset of `runCount` key runs [start, end) as float pairs, tiled instead of [keyStart,
+   * keyEnd) (a block-sparse layout's non-empty columns, each visible to every row); −1: no runs.
+   */
+  runs: number;
+  runCount: number;
 }
 
 type Loaded = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
@@ -512,6 +520,9 @@ class NativeKernels implements KernelOps {
     x[22] = f.mod0Value;
     x[23] = f.mod1;
     x[24] = f.mod1Value;
+    x[25] = f.keyLow;
+    x[26] = f.runs;
+    x[27] = f.runCount;
     return this.addon.run(OP.flashBlock);
   }
 }
@@ -560,6 +571,7 @@ export class NativeKernelOps extends CheckedKernelOps {
     this.checkVector(name, 'out', f.out, f.rows * f.valueDim);
     this.checkVector(name, 'lse', f.lse, f.rows);
     this.checkVector(name, 'work', f.work, flashBlockScratchFloats(f.rows, f.headDim, f.valueDim, f.blockK));
+    if (f.runs !== -1) this.checkVector(name, 'runs', f.runs, 2 * f.runCount);
     return this.raw.flashBlock(f);
   }
 }
