@@ -83,19 +83,6 @@ export type AttentionMask =
   | OrMask
   | NotMask;
 
-const KINDS = new Set([
-  'document',
-  'prefixLM',
-  'globalTokens',
-  'blockSparse',
-  'window',
-  'kvLengths',
-  'predicate',
-  'and',
-  'or',
-  'not',
-]);
-
 /** True for a value made by this module's constructors (the `mask` option's schema check). */
 export function isAttentionMask(value: unknown): value is AttentionMask {
   return typeof value === 'object' && value !== null && MADE.has(value as object);
@@ -283,21 +270,3 @@ export function orMasks(...masks: (AttentionMask | MaskPredicate)[]): OrMask {
 export function notMask(mask: AttentionMask | MaskPredicate): NotMask {
   return made({ kind: 'not', mask: toMask(mask, 'mask') });
 }
-
-/** True when the mask (or a part of it) is a predicate: its evaluation is cached per call shape. */
-export function containsPredicate(mask: AttentionMask): boolean {
-  switch (mask.kind) {
-    case 'predicate':
-      return true;
-    case 'and':
-    case 'or':
-      return mask.masks.some(containsPredicate);
-    case 'not':
-      return containsPredicate(mask.mask);
-    default:
-      return false;
-  }
-}
-
-/** The known kinds (for error messages). */
-export const MASK_KINDS: ReadonlySet<string> = KINDS;

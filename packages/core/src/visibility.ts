@@ -256,18 +256,6 @@ export function rowRange(problem: AttentionProblem, b: number, i: number, into: 
   return into;
 }
 
-/** The class of block (qb, kb) of batch entry b, head h in a compiled general mask. */
-export function blockClass(
-  mask: BlockMask,
-  problem: AttentionProblem,
-  b: number,
-  h: number,
-  qb: number,
-  kb: number,
-): number {
-  return mask.classes[blockIndex(mask, problem, b, h, qb, kb)]!;
-}
-
 /** Index of block (qb, kb) of (b, h) into classes and partialAt. */
 export function blockIndex(
   mask: BlockMask,

@@ -73,7 +73,7 @@ function checkPlanAgainstMask(problem: AttentionProblem, blockQ: number, blockK:
   }
 }
 
-describe('planKeyBlocks', () => {
+describe('nextKeyTile', () => {
   it('matches the mask pair by pair on awkward fixed geometries', () => {
     const geometries: MaskGeometry[] = [
       // dense, causal, Lq < Lk (decoding-like), Lq > Lk (rows with nothing), windows, padding

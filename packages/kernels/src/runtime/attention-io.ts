@@ -4,9 +4,16 @@
  * into the caller's tensor. Layout in the arena matches the tensors (BHSD, row-major), so
  * head (b, h) of q starts at qOffset + ((b · Hq + h) · Lq) · Dk.
  */
-import { type AttentionProblem, documentOf, emptyRowRange, rowRange, type Tensor } from '@attnkit/core';
+import {
+  type AttentionProblem,
+  documentOf,
+  emptyRowRange,
+  generalAllows,
+  rowRange,
+  type Tensor,
+} from '@attnkit/core';
 import type { Engine } from '../engine/engine.js';
-import { BLOCK_FULL, emptyRowSpan, generalSees, rowSpan, scoreTile, tileClass } from './score-tile.js';
+import { BLOCK_FULL, emptyRowSpan, rowSpan, scoreTile, tileClass } from './score-tile.js';
 import type { HeadOffsets } from './variant-runtime.js';
 
 /** Where a call's tensors sit in the arena (float offsets). */
@@ -220,9 +227,9 @@ export function attendValuesByRow(
     // runs of keys the general part lets the row see (one run without a general part)
     let run = first;
     while (run < end) {
-      while (run < end && !generalSees(problem, b, head.head, row, run)) run++;
+      while (run < end && !generalAllows(problem, b, head.head, row, run)) run++;
       let runEnd = run;
-      while (runEnd < end && generalSees(problem, b, head.head, row, runEnd)) runEnd++;
+      while (runEnd < end && generalAllows(problem, b, head.head, row, runEnd)) runEnd++;
       if (runEnd > run) {
         engine.ops.gemmNN(
           1,

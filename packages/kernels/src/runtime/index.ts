@@ -81,7 +81,6 @@ export {
   BLOCK_PARTIAL,
   emptyRowSpan,
   generalClass,
-  generalSees,
   nextVisibleKey,
   type RowSpan,
   rangeScratchFloats,

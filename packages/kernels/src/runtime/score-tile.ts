@@ -421,29 +421,6 @@ function applyGeneralMask(
 }
 
 /**
- * Whether row `row` of (b, h) sees key j under the general part (true without one): the P·V slow path
- * reads it when a hidden value is not finite.
- */
-export function generalSees(
-  problem: AttentionProblem,
-  b: number,
-  h: number,
-  row: number,
-  j: number,
-): boolean {
-  const mask = problem.generalMask;
-  if (mask === null) return true;
-  const index = blockIndex(mask, problem, b, h, Math.floor(row / MASK_BLOCK), Math.floor(j / MASK_BLOCK));
-  const cls = mask.classes[index]!;
-  if (cls !== BLOCK_PARTIAL) return cls === BLOCK_FULL;
-  return (
-    mask.bits[
-      mask.partialAt[index]! * MASK_BLOCK * MASK_BLOCK + (row % MASK_BLOCK) * MASK_BLOCK + (j % MASK_BLOCK)
-    ] === 1
-  );
-}
-
-/**
  * Sinks (docs/design.md, Masks): one logit per query head that joins every row's softmax with no
  * value. Applied to finished rows: lse' = log(e^lse + e^sink), out ·= e^(lse − lse'). An empty row
  * (lse = −∞) gets zeros and lse = sink; a NaN row stays NaN. Time O(rows · Dv), on the calling thread.
