@@ -23,7 +23,7 @@ const statusFile = join(out, 'status.json');
 
 const PATHS = [
   { name: 'avx512', flags: ['-mavx512f', '-mfma'], width: 16, rows: 8 },
-  { name: 'avx2', flags: ['-mavx2', '-mfma'], width: 8, rows: 6 },
+  { name: 'avx2', flags: ['-mavx2', '-mfma', '-mf16c'], width: 8, rows: 6 },
   { name: 'baseline', flags: ['-march=x86-64', '-mtune=generic'], width: 4, rows: 4 },
 ];
 
@@ -126,7 +126,8 @@ const glueFailure = run(compiler, [
 ]);
 if (glueFailure) skip(glueFailure);
 // Node-API symbols resolve against the running node at load time.
-const linkFlags = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : ['-Wl,-z,noexecstack'];
+const linkFlags =
+  process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : ['-Wl,-z,noexecstack', '-pthread'];
 const temporary = join(out, `attnkit_native.${process.pid}.tmp.node`);
 const linkFailure = run(compiler, ['-shared', ...linkFlags, ...compiled, glue, '-lm', '-o', temporary]);
 if (linkFailure) skip(linkFailure);

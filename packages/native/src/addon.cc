@@ -9,7 +9,7 @@
 // and calls `run(op)`: one Node-API value to convert instead of a dozen, which is most of the cost
 // of a call into the addon.
 //
-// Dispatch: at load, the best path the CPU runs (AVX-512F + FMA, then AVX2 + FMA, then baseline) is
+// Dispatch: at load, the best path the CPU runs (AVX-512F + FMA, then AVX2 + FMA + F16C, then baseline) is
 // chosen with __builtin_cpu_supports, unless ATTNKIT_NATIVE_PATH names a supported one. `setPath`
 // changes it for the whole process (every thread reads the one selection), so tests can force each
 // path; a path the CPU lacks is refused, never run.
@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kernels.h"
 
@@ -40,7 +41,8 @@ void detect() {
   __builtin_cpu_init();
   const bool fma = __builtin_cpu_supports("fma");
   candidates[0] = {&ak_avx512::path, __builtin_cpu_supports("avx512f") && fma};
-  candidates[1] = {&ak_avx2::path, __builtin_cpu_supports("avx2") && fma};
+  // F16C: the AVX2 path converts halves with vcvtph2ps (every AVX2 + FMA CPU has it)
+  candidates[1] = {&ak_avx2::path, __builtin_cpu_supports("avx2") && fma && __builtin_cpu_supports("f16c")};
   candidates[2] = {&ak_baseline::path, true};
   candidateCount = 3;
   int best = 2;
@@ -112,6 +114,35 @@ napi_value bindArgs(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/**
+ * adviseHugePages(heap, bytes): asks the kernel for transparent huge pages over the whole 2 MiB pages
+ * of [heap, heap + bytes) (MADV_HUGEPAGE), memory past the heap's current end included (a
+ * WebAssembly.Memory grows in place inside its reservation). A hint: where THP is off, or for parts
+ * not mapped, nothing changes, and no error is raised. For memories scanned end to end: a paged KV
+ * cache of 256 MiB spans 65 536 small pages, a TLB miss each; memory not touched yet then arrives in
+ * 2 MiB pages.
+ */
+napi_value adviseHugePages(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void *data = nullptr;
+  size_t length = 0;
+  double bytes = 0;
+  if (argc < 2 || !typedArray(env, argv[0], napi_float32_array, &data, &length) ||
+      napi_get_value_double(env, argv[1], &bytes) != napi_ok || !(bytes >= 0) || bytes > 9007199254740992.0) {
+    return throwError(env, "adviseHugePages: expected a Float32Array and a number of bytes");
+  }
+#ifdef MADV_HUGEPAGE
+  const uintptr_t huge = uintptr_t{1} << 21;
+  const uintptr_t first = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t start = (first + huge - 1) & ~(huge - 1);
+  const uintptr_t end = (first + static_cast<uintptr_t>(bytes)) & ~(huge - 1);
+  if (end > start) madvise(reinterpret_cast<void *>(start), end - start, MADV_HUGEPAGE);
+#endif
+  return nullptr;
+}
+
 napi_value heapAddress(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -146,6 +177,70 @@ napi_value run(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_int32(env, answer, &result);
   return result;
+}
+
+/** Ops runMany accepts: independent calls that use no scratch (their threads share none). */
+bool runsMany(int op) { return op == attnkit::OP_DECODE_ATTEND; }
+
+/** Most native threads one runMany call starts. */
+constexpr int32_t MANY_THREADS_LIMIT = 64;
+
+/** One runMany call: `count` argument blocks, taken in order by whichever thread is free next. */
+struct Many {
+  const attnkit::Path *path;
+  int op;
+  const double *blocks;
+  long count;
+  long next;
+};
+
+void *runBlocks(void *data) {
+  Many *many = static_cast<Many *>(data);
+  for (;;) {
+    const long i = __atomic_fetch_add(&many->next, 1, __ATOMIC_RELAXED);
+    if (i >= many->count) return nullptr;
+    const double *block = many->blocks + i * attnkit::ARGS_LENGTH;
+    float *heap = reinterpret_cast<float *>(static_cast<uintptr_t>(block[0]));
+    many->path->run(many->op, heap, heap + static_cast<long>(block[1]), block + 2);
+  }
+}
+
+/**
+ * runMany(op, blocks, count, threads): `count` calls of `op`, call i with the argument block
+ * blocks[32·i, 32·i + 32) (laid out as bindArgs' block), on `threads` native threads (this one and
+ * threads − 1 started for the call, joined before it returns). The calls must be independent (each
+ * writes memory no other reads or writes), so which thread runs which call changes no bit of the
+ * results; a thread that cannot be started leaves its share to the others.
+ */
+napi_value runMany(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t op = -1, count = -1, threads = 0;
+  void *data = nullptr;
+  size_t length = 0;
+  if (argc < 4 || napi_get_value_int32(env, argv[0], &op) != napi_ok || !runsMany(op)) {
+    return throwError(env, "runMany: expected an opcode of independent calls (decodeAttend)");
+  }
+  if (!typedArray(env, argv[1], napi_float64_array, &data, &length) ||
+      napi_get_value_int32(env, argv[2], &count) != napi_ok || count < 0 ||
+      length < static_cast<size_t>(count) * attnkit::ARGS_LENGTH) {
+    return throwError(env, "runMany: expected a Float64Array of count argument blocks of 32 doubles");
+  }
+  if (napi_get_value_int32(env, argv[3], &threads) != napi_ok || threads < 1 || threads > MANY_THREADS_LIMIT) {
+    return throwError(env, "runMany: expected threads between 1 and 64");
+  }
+  Many many = {candidates[__atomic_load_n(&selected, __ATOMIC_RELAXED)].path, op, static_cast<const double *>(data),
+               count, 0};
+  pthread_t started[MANY_THREADS_LIMIT];
+  int startedCount = 0;
+  const int helpers = threads - 1 < count - 1 ? threads - 1 : count - 1;
+  for (int t = 0; t < helpers; t++) {
+    if (pthread_create(&started[startedCount], nullptr, runBlocks, &many) == 0) startedCount++;
+  }
+  runBlocks(&many);
+  for (int t = 0; t < startedCount; t++) pthread_join(started[t], nullptr);
+  return nullptr;
 }
 
 napi_value stringValue(napi_env env, const char *text) {
@@ -221,6 +316,8 @@ NAPI_MODULE_INIT() {
   define(env, exports, "bindArgs", bindArgs);
   define(env, exports, "heapAddress", heapAddress);
   define(env, exports, "run", run);
+  define(env, exports, "runMany", runMany);
+  define(env, exports, "adviseHugePages", adviseHugePages);
   define(env, exports, "pathInfo", pathInfo);
   define(env, exports, "setPath", setPath);
   return exports;

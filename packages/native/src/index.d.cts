@@ -3,6 +3,10 @@ export interface NativeAddon {
   bindArgs(args: Float64Array): void;
   heapAddress(heap: Float32Array): number;
   run(op: number): number;
+  /** `count` independent calls of `op` (decodeAttend), call i with blocks[32·i, 32·i + 32), on `threads` native threads. */
+  runMany(op: number, blocks: Float64Array, count: number, threads: number): void;
+  /** Asks for transparent huge pages over [heap, heap + bytes) (MADV_HUGEPAGE; a hint, never an error). */
+  adviseHugePages(heap: Float32Array, bytes: number): void;
   pathInfo(): NativePathInfo;
   setPath(path?: string): NativePathInfo;
 }

@@ -244,23 +244,111 @@ describe('split-KV in the caches: one token against a long cache', () => {
     expectOracle(out.data, last, k, v, { causal: true }, 'split cache attend');
   });
 
-  for (const storage of STORAGES) {
-    it(`paged (${storage}): the split attend (1 query head) and the unsplit one (16 copies of the head) meet the 2× rule and agree`, () => {
-      const q = randn([1, 1, 1, D], 51);
-      const k = storage === 'float32' ? randn([1, 1, LONG, D], 52) : representable([1, 1, LONG, D], 52);
-      const v = storage === 'float32' ? randn([1, 1, LONG, D], 53) : representable([1, 1, LONG, D], 53);
-      const cache = createPagedKVCache({ kvHeads: 1, headDim: D, valueDim: D, storage });
-      const id = cache.addSequence();
-      cache.append([id], k, v);
-      // positions 0..LONG−1, the query at the last one: it sees every key
-      const split = cache.attend([id], q);
-      const copies = { data: new Float32Array(16 * D), shape: [1, 16, 1, D] };
-      for (let h = 0; h < 16; h++) copies.data.set(q.data, h * D);
-      const unsplit = cache.attend([id], copies);
-      const reference = { causal: false };
-      expectOracle(split.data, q, k, v, reference, 'split');
-      expectOracle(unsplit.data.subarray(0, D), q, k, v, reference, 'unsplit');
-      expect(Array.from(unsplit.data.subarray(D, 2 * D))).toEqual(Array.from(unsplit.data.subarray(0, D)));
-    });
+  for (const backend of BACKENDS) {
+    for (const storage of STORAGES) {
+      it(`paged on ${backend} (${storage}): the split attend (1 sequence) and the unsplit one (16 forks of it) meet the 2× rule and agree`, () => {
+        const q = randn([1, 1, 1, D], 51);
+        const k = storage === 'float32' ? randn([1, 1, LONG, D], 52) : representable([1, 1, LONG, D], 52);
+        const v = storage === 'float32' ? randn([1, 1, LONG, D], 53) : representable([1, 1, LONG, D], 53);
+        const cache = createPagedKVCache({ kvHeads: 1, headDim: D, valueDim: D, storage, backend });
+        const id = cache.addSequence();
+        cache.append([id], k, v);
+        // positions 0..LONG−1, the query at the last one: it sees every key. One sequence of one kv
+        // head is 1 item (split); 16 sequences are 16 items on both paths (not split)
+        const split = cache.attend([id], q);
+        const ids = [id];
+        for (let i = 1; i < 16; i++) ids.push(cache.fork(id));
+        const copies = { data: new Float32Array(16 * D), shape: [16, 1, 1, D] };
+        for (let s = 0; s < 16; s++) copies.data.set(q.data, s * D);
+        const unsplit = cache.attend(ids, copies);
+        const reference = { causal: false };
+        expectOracle(split.data, q, k, v, reference, 'split');
+        expectOracle(unsplit.data.subarray(0, D), q, k, v, reference, 'unsplit');
+        expect(Array.from(unsplit.data.subarray(15 * D))).toEqual(Array.from(unsplit.data.subarray(0, D)));
+        expectWithin(split.data, unsplit.data.subarray(0, D), DECODE_TOLERANCE, 'split vs unsplit');
+      });
+    }
   }
+
+  it.skipIf(nativeUnavailableReason() !== undefined)(
+    'paged on native: threads 1, 2 and 3 give the same bits (one long sequence in split jobs; a batch of mixed lengths; every storage), within the 2× rule',
+    () => {
+      const heads = 4;
+      const kvHeads = 2;
+      const lengths = [LONG, 700, 1, 1500];
+      for (const storage of STORAGES) {
+        const cache = createPagedKVCache({ kvHeads, headDim: D, valueDim: D, storage, backend: 'native' });
+        const ids = lengths.map((length, s) => {
+          const id = cache.addSequence();
+          const make = (seed: number) =>
+            storage === 'float32'
+              ? randn([1, kvHeads, length, D], seed)
+              : representable([1, kvHeads, length, D], seed);
+          cache.append([id], make(60 + s), make(70 + s));
+          return id;
+        });
+        const q = randn([lengths.length, heads, 1, D], 81);
+        const one = randn([1, heads, 1, D], 82);
+        const batch1 = cache.attend(ids, q, { threads: 1 });
+        const single1 = cache.attend([ids[0]!], one, { threads: 1 });
+        for (const threads of [2, 3]) {
+          expectBitwiseEqual(
+            cache.attend(ids, q, { threads }).data,
+            batch1.data,
+            `${storage} batch, ${threads} threads`,
+          );
+          expectBitwiseEqual(
+            cache.attend([ids[0]!], one, { threads }).data,
+            single1.data,
+            `${storage} one sequence (split jobs), ${threads} threads`,
+          );
+        }
+        if (storage === 'float32') {
+          const k = randn([1, kvHeads, LONG, D], 60);
+          const v = randn([1, kvHeads, LONG, D], 70);
+          expectOracle(single1.data, one, k, v, { causal: false }, 'one sequence on threads');
+        }
+      }
+    },
+  );
+
+  it('threads > 1 where the attend cannot honour it (js, wasm, the tiled path) is refused naming options.threads, and the refused step changes nothing', () => {
+    const runs: { backend: Backend; tiled?: boolean }[] = [
+      { backend: 'js' },
+      { backend: 'wasm' },
+      ...(nativeUnavailableReason() === undefined ? [{ backend: 'native' as const, tiled: true }] : []),
+    ];
+    for (const run of runs) {
+      expectRefusalChangesNothing({
+        create: () => {
+          const cache = createPagedKVCache({ kvHeads: HKV, headDim: DK, valueDim: DV, backend: run.backend });
+          if (run.tiled) cache.attendPath = 'tiled';
+          const id = cache.addSequence();
+          cache.append([id], randn([1, HKV, 7, DK], 91), randn([1, HKV, 7, DV], 92));
+          return { cache, id };
+        },
+        refuse: ({ cache, id }) =>
+          cache.step(
+            [id],
+            randn([1, HQ, 1, DK], 93),
+            randn([1, HKV, 1, DK], 94),
+            randn([1, HKV, 1, DV], 95),
+            {
+              threads: 2,
+            },
+          ),
+        argument: 'options.threads',
+        after: ({ cache, id }) => [
+          cache.step([id], randn([1, HQ, 1, DK], 96), randn([1, HKV, 1, DK], 97), randn([1, HKV, 1, DV], 98))
+            .data,
+        ],
+        observe: ({ cache, id }) => ({ length: cache.length(id) }),
+      });
+      // threads: 1 is every backend's default and is accepted
+      const cache = createPagedKVCache({ kvHeads: HKV, headDim: DK, valueDim: DV, backend: run.backend });
+      const id = cache.addSequence();
+      cache.append([id], randn([1, HKV, 3, DK], 97), randn([1, HKV, 3, DV], 98));
+      expect(cache.attend([id], randn([1, HQ, 1, DK], 99), { threads: 1 }).shape).toEqual([1, HQ, 1, DV]);
+    }
+  });
 });

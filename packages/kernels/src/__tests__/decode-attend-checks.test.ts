@@ -1,7 +1,8 @@
 /**
  * decodeAttend's operand checks (CheckedKernelOps): a page table entry, q, out or a scale run outside
  * the arena is an ArenaError naming the primitive, before the kernel reads anything; wasm (no
- * decodeAttend) refuses the call by name.
+ * decodeAttend) refuses the call by name. decodeAttendMany (native threads) checks every job and
+ * that no two write the same floats.
  */
 import { describe, expect, it } from 'vitest';
 import { ArenaError } from '../engine/arena.js';
@@ -73,10 +74,81 @@ describe('decodeAttend operand checks', () => {
     }
   });
 
+  it.skipIf(!NATIVE)(
+    'native decodeAttendMany: jobs on 1 to 3 threads give each job its lone result; overlapping outputs, a bad thread count or a bad job are refused before anything runs',
+    () => {
+      const { arena, ops } = getEngine('native');
+      const mark = arena.mark();
+      try {
+        // one page of 4 float32 positions, dk = dv = 2 (keys at 0, values at 8 floats); job i attends
+        // position i alone, so its out is value row i and its lse the score of key i
+        const page = arena.alloc(16);
+        arena.heap.set([1, 2, 3, 4, 5, 6, 7, 8, 10, 20, 30, 40, 50, 60, 70, 80], page);
+        const q = arena.put(new Float32Array([1, 1]));
+        const table = arena.alloc(1);
+        new Int32Array(arena.heap.buffer)[table] = page;
+        const out = arena.alloc(8);
+        const lse = arena.alloc(4);
+        const job = (i: number): DecodeAttendArgs => ({
+          q,
+          rows: 1,
+          qLength: 1,
+          dk: 2,
+          dv: 2,
+          scale: 1,
+          table,
+          tableStart: 0,
+          pageSize: 4,
+          keyByte: 0,
+          valueByte: 32,
+          keyScales: -1,
+          valueScales: -1,
+          format: 0,
+          from: i,
+          to: i + 1,
+          firstQueryPos: 3,
+          left: Number.POSITIVE_INFINITY,
+          out: out + 2 * i,
+          lse: lse + i,
+        });
+        const jobs = [0, 1, 2, 3].map(job);
+        for (const threads of [1, 2, 3]) {
+          arena.heap.fill(0, out, out + 8);
+          ops.decodeAttendMany!(jobs, 4, threads);
+          expect(Array.from(arena.heap.subarray(out, out + 8))).toEqual([10, 20, 30, 40, 50, 60, 70, 80]);
+          expect(Array.from(arena.heap.subarray(lse, lse + 4))).toEqual([3, 7, 11, 15]);
+        }
+        arena.heap.fill(-1, out, out + 8);
+        expect(() => ops.decodeAttendMany!([job(0), { ...job(1), out: out + 1 }], 2, 2)).toThrow(
+          /^decodeAttendMany: two jobs write the floats \[\d+, \d+\); jobs run at once/,
+        );
+        expect(() => ops.decodeAttendMany!([job(0), { ...job(1), lse: lse }], 2, 2)).toThrow(
+          /^decodeAttendMany: two jobs write the floats/,
+        );
+        expect(() => ops.decodeAttendMany!(jobs, 4, 0)).toThrow(
+          'decodeAttendMany: threads must be an integer in [1, 64], received 0',
+        );
+        expect(() => ops.decodeAttendMany!(jobs, 5, 2)).toThrow(
+          'decodeAttendMany: count 5 exceeds the 4 jobs given',
+        );
+        expect(() => ops.decodeAttendMany!([job(0), { ...job(1), out: arena.mark() }], 2, 2)).toThrow(
+          /^decodeAttendMany \(job 1\): out = /,
+        );
+        // every refusal came before any job ran
+        expect(Array.from(arena.heap.subarray(out, out + 8))).toEqual(new Array(8).fill(-1));
+      } finally {
+        arena.release(mark);
+      }
+    },
+  );
+
   it('wasm has no decodeAttend: the checked call refuses by name', () => {
     const { ops } = getEngine('wasm');
     expect(() => ops.decodeAttend!({} as DecodeAttendArgs)).toThrow(
       'decodeAttend: this backend has no decodeAttend',
+    );
+    expect(() => ops.decodeAttendMany!([], 0, 1)).toThrow(
+      'decodeAttendMany: this backend has no decodeAttendMany',
     );
   });
 });

@@ -334,9 +334,49 @@ export class CheckedKernelOps implements KernelOps {
    * call, nothing per position), then runs the kernels' decodeAttend.
    */
   decodeAttend(a: DecodeAttendArgs): void {
-    const name = 'decodeAttend';
     const run = this.kernels.decodeAttend;
-    if (run === undefined) throw new ArenaError(`${name}: this backend has no decodeAttend`);
+    if (run === undefined) throw new ArenaError('decodeAttend: this backend has no decodeAttend');
+    this.checkDecodeAttend('decodeAttend', a);
+    run.call(this.kernels, a);
+  }
+
+  /**
+   * Checks every job as decodeAttend does, that no two jobs write the same out or lse floats (they
+   * run at once) and that threads is an integer in [1, 64], then runs the kernels' decodeAttendMany.
+   */
+  decodeAttendMany(jobs: readonly DecodeAttendArgs[], count: number, threads: number): void {
+    const name = 'decodeAttendMany';
+    const run = this.kernels.decodeAttendMany;
+    if (run === undefined) throw new ArenaError(`${name}: this backend has no decodeAttendMany`);
+    this.count(name, 'count', count);
+    if (count > jobs.length) {
+      throw new ArenaError(`${name}: count ${count} exceeds the ${jobs.length} jobs given`);
+    }
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+      throw new ArenaError(`${name}: threads must be an integer in [1, 64], received ${threads}`);
+    }
+    const written: [number, number][] = [];
+    for (let i = 0; i < count; i++) {
+      const a = jobs[i]!;
+      this.checkDecodeAttend(`${name} (job ${i})`, a);
+      written.push([a.out, a.out + a.rows * a.dv]);
+      if (a.lse !== -1) written.push([a.lse, a.lse + a.rows]);
+    }
+    written.sort((x, y) => x[0] - y[0]);
+    let reach = Number.NEGATIVE_INFINITY; // the furthest end of the ranges before this one
+    for (const [start, end] of written) {
+      if (end > start && start < reach) {
+        throw new ArenaError(
+          `${name}: two jobs write the floats [${start}, ${Math.min(end, reach)}); jobs run at once and must write disjoint out and lse rows`,
+        );
+      }
+      reach = Math.max(reach, end);
+    }
+    run.call(this.kernels, jobs, count, threads);
+  }
+
+  /** decodeAttend's operand checks (O(pages) per job, nothing per position). */
+  private checkDecodeAttend(name: string, a: DecodeAttendArgs): void {
     for (const key of ['rows', 'qLength', 'dk', 'dv', 'pageSize', 'from', 'to'] as const) {
       this.count(name, key, a[key]);
     }
@@ -381,6 +421,5 @@ export class CheckedKernelOps implements KernelOps {
         if (a.valueScales !== -1) this.block(name, 'valueScales', page + a.valueScales, 1, 0, a.pageSize);
       }
     }
-    run.call(this.kernels, a);
   }
 }

@@ -220,6 +220,15 @@ export interface KernelOps {
    * Optional: the wasm backend has none (the cache keeps its tiled path there).
    */
   decodeAttend?(args: DecodeAttendArgs): void;
+
+  /**
+   * jobs[0 .. count) as `count` decodeAttend calls on up to `threads` threads (native threads: the
+   * paged cache's memory is its own engine's, out of the worker pool's reach). The jobs must write
+   * disjoint out and lse rows; each job's result is the one decodeAttend gives it alone, whatever
+   * thread runs it, so the results are the same bits at every thread count. Optional: only the
+   * native backend has it (elsewhere the caller runs the jobs one by one).
+   */
+  decodeAttendMany?(jobs: readonly DecodeAttendArgs[], count: number, threads: number): void;
 }
 
 /** decodeAttend's block of keys (an absolute position grid). */

@@ -38,6 +38,8 @@ export interface NativeAddon {
   bindArgs(args: Float64Array): void;
   heapAddress(heap: Float32Array): number;
   run(op: number): number;
+  runMany(op: number, blocks: Float64Array, count: number, threads: number): void;
+  adviseHugePages(heap: Float32Array, bytes: number): void;
   pathInfo(): NativePathInfo;
   setPath(path?: string): NativePathInfo;
 }
@@ -70,8 +72,35 @@ const OP = {
   decodeAttend: 23,
 } as const;
 
+/** Doubles of one argument block (attnkit::ARGS_LENGTH). */
+const ARGS_LENGTH = 32;
+
 /** This thread's argument block: [heap address, scratch offset, arguments...] (attnkit::ARGS_LENGTH). */
-const args = new Float64Array(32);
+const args = new Float64Array(ARGS_LENGTH);
+
+/** decodeAttend's arguments into the block at `at` (after its heap address and scratch offset). */
+function writeDecodeArgs(x: Float64Array, at: number, a: DecodeAttendArgs): void {
+  x[at + 2] = a.q;
+  x[at + 3] = a.rows;
+  x[at + 4] = a.qLength;
+  x[at + 5] = a.dk;
+  x[at + 6] = a.dv;
+  x[at + 7] = a.scale;
+  x[at + 8] = a.table;
+  x[at + 9] = a.tableStart;
+  x[at + 10] = a.pageSize;
+  x[at + 11] = a.keyByte;
+  x[at + 12] = a.valueByte;
+  x[at + 13] = a.keyScales;
+  x[at + 14] = a.valueScales;
+  x[at + 15] = a.format;
+  x[at + 16] = a.from;
+  x[at + 17] = a.to;
+  x[at + 18] = a.firstQueryPos;
+  x[at + 19] = a.left;
+  x[at + 20] = a.out;
+  x[at + 21] = a.lse;
+}
 
 /**
  * Floats of the work buffer flashBlock takes for up to `rows` query rows and tiles of `blockK` keys
@@ -193,6 +222,8 @@ export function setNativePath(path?: NativePath): NativePathInfo {
 class NativeKernels implements KernelOps {
   private heap: Float32Array | undefined;
   private address = 0;
+  /** decodeAttendMany's argument blocks (grown as needed, kept). */
+  private blocks = new Float64Array(0);
 
   constructor(
     private readonly addon: NativeAddon,
@@ -467,28 +498,20 @@ class NativeKernels implements KernelOps {
   }
 
   decodeAttend(a: DecodeAttendArgs): void {
-    const x = this.begin();
-    x[2] = a.q;
-    x[3] = a.rows;
-    x[4] = a.qLength;
-    x[5] = a.dk;
-    x[6] = a.dv;
-    x[7] = a.scale;
-    x[8] = a.table;
-    x[9] = a.tableStart;
-    x[10] = a.pageSize;
-    x[11] = a.keyByte;
-    x[12] = a.valueByte;
-    x[13] = a.keyScales;
-    x[14] = a.valueScales;
-    x[15] = a.format;
-    x[16] = a.from;
-    x[17] = a.to;
-    x[18] = a.firstQueryPos;
-    x[19] = a.left;
-    x[20] = a.out;
-    x[21] = a.lse;
+    writeDecodeArgs(this.begin(), 0, a);
     this.addon.run(OP.decodeAttend);
+  }
+
+  decodeAttendMany(jobs: readonly DecodeAttendArgs[], count: number, threads: number): void {
+    const head = this.begin();
+    if (this.blocks.length < count * ARGS_LENGTH) this.blocks = new Float64Array(count * 2 * ARGS_LENGTH);
+    const blocks = this.blocks;
+    for (let i = 0; i < count; i++) {
+      blocks[i * ARGS_LENGTH] = head[0]!;
+      blocks[i * ARGS_LENGTH + 1] = head[1]!;
+      writeDecodeArgs(blocks, i * ARGS_LENGTH, jobs[i]!);
+    }
+    this.addon.runMany(OP.decodeAttend, blocks, count, threads);
   }
 
   expArray(x: number, n: number, out: number, nonPositive: boolean): void {
@@ -530,11 +553,22 @@ class NativeKernels implements KernelOps {
 /** KernelOps on the native addon, over `arena`, with its packing scratch at float offset `scratch`. */
 export class NativeKernelOps extends CheckedKernelOps {
   private readonly raw: NativeKernels;
+  private readonly addon: NativeAddon;
+
+  /**
+   * Asks for transparent huge pages over the arena's memory up to `bytes` from its start, memory it
+   * will grow into included (a hint: nothing changes where the OS declines). For an engine whose
+   * memory is scanned end to end, like a paged KV cache's: no TLB miss every 4 KiB.
+   */
+  adviseHugePages(bytes: number): void {
+    this.addon.adviseHugePages(this.arena.heap, bytes);
+  }
 
   constructor(addon: NativeAddon, arena: Arena, scratch: number) {
     const raw = new NativeKernels(addon, arena, scratch);
     super(raw, arena);
     this.raw = raw;
+    this.addon = addon;
   }
 
   /**

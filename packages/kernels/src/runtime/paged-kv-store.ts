@@ -33,14 +33,18 @@
  * O(S · Hq · Lnew · span · (Dk + Dv)) plus the expansion O(S · Hkv · span · (Dk + Dv)) and the merges
  * O(S · Hq · Lnew · Dv · span / tileKeys). Extra memory per attend: copies of q, out, lse, one tile
  * of tileKeys · (Dk + Dv) floats, one scores buffer of blockQ · tileKeys floats and the partial
- * results of one group. No pool (the memory is private): one thread, the splits in order.
+ * results of one group. The tiles run on the calling thread, the splits in order (the memory is
+ * private to this engine, out of the worker pool's reach).
  *
- * Decode attend (attendPath 'decode', the default on native and js): per sequence the page table
- * (pool page offsets) is written into the arena once, then per kv head one call of the engine's
- * decodeAttend attends the group's Hq/Hkv · Lnew rows against the positions [first, length) read
- * from the pages in place, one online-softmax pass (blocks of 64 absolute positions, so no page-size
- * dependence). DRAM traffic as above; no tile copies, no merges; extra memory: q, out, lse and one
- * page table. wasm has no decodeAttend and keeps the tiles.
+ * Decode attend (attendPath 'decode', the default on native and js): every sequence's page table
+ * (pool page offsets) is written into the arena, then one job per sequence, kv head and key split
+ * (planBandSplits with S · Hkv items) runs the engine's decodeAttend: the group's Hq/Hkv · Lnew rows
+ * against the job's positions read from the pages in place, one online-softmax pass (blocks of 64
+ * absolute positions, so no page-size dependence); split jobs' partial results are merged in split
+ * order. On native, `threads` runs the jobs on native threads (decodeAttendMany): the pages are this
+ * engine's memory, which the threads read directly. DRAM traffic as above; no tile copies; extra
+ * memory: q, out, lse, the page tables and the split jobs' partial results. wasm has no decodeAttend
+ * and keeps the tiles.
  *
  * RoPE. With `rope`, keys are rotated (core's rope) at their sequence positions when appended, and
  * queries at theirs (the last Lnew positions of each sequence) when attending, as flash-attention's
@@ -68,7 +72,10 @@ import {
   type Engine,
   MAX_ARENA_BYTES,
 } from '../engine/engine.js';
-import type { DecodeAttendArgs } from '../engine/kernel-ops.js';
+import { engineOptionsSchema } from '../engine/engine-options.js';
+import { DECODE_BLOCK_KEYS, type DecodeAttendArgs } from '../engine/kernel-ops.js';
+import { NativeKernelOps } from '../engine/native-ops.js';
+import { maxThreads } from '../pool/thread-pool.js';
 import { attendBand, bandScoreFloats } from './attention-io.js';
 import {
   checkFiniteForInt8,
@@ -112,6 +119,30 @@ export interface PagedKVStoreConfig {
   readonly blockQ: number;
 }
 
+/** A decode job before its fields are written (applyDecodeAttend fills every one). */
+const EMPTY_DECODE_JOB: Readonly<DecodeAttendArgs> = {
+  q: 0,
+  rows: 0,
+  qLength: 0,
+  dk: 0,
+  dv: 0,
+  scale: 0,
+  table: 0,
+  tableStart: 0,
+  pageSize: 0,
+  keyByte: 0,
+  valueByte: 0,
+  keyScales: -1,
+  valueScales: -1,
+  format: 0,
+  from: 0,
+  to: 0,
+  firstQueryPos: 0,
+  left: 0,
+  out: 0,
+  lse: 0,
+};
+
 /** Floats of one expanded tile of keys and values at most: a tile stays in cache while it is used. */
 const TILE_FLOATS = 65536;
 
@@ -132,6 +163,12 @@ export interface PagedKVAttendOptions {
   /** [S · Hq · Lnew]. */
   lse?: Float32Array;
   blockQ?: number;
+  /**
+   * Threads of the attend (default 1), the variants' option: on the native backend the decode jobs
+   * (sequence × kv head × key split) run on native threads; results are the same bits at every
+   * count. wasm and js attend on the calling thread and refuse threads > 1.
+   */
+  threads?: number;
 }
 
 // Strict: kvLengths is refused (each sequence's own length is its kvLength), and so are the engine's
@@ -144,6 +181,7 @@ const attendOptionsSchema = z.strictObject({
   out,
   lse,
   blockQ: z.number().int().positive().optional(),
+  threads: engineOptionsSchema.shape.threads,
 });
 
 const idsSchema = z.array(z.number().int().nonnegative(), {
@@ -180,6 +218,8 @@ interface AttendPlan {
   readonly out: Tensor | null;
   readonly lse: Float32Array | null;
   readonly blockQ: number;
+  /** Native threads of the decode jobs (1 elsewhere). */
+  readonly threads: number;
   readonly first: readonly number[];
   readonly length: readonly number[];
 }
@@ -222,29 +262,9 @@ export class PagedKVStore {
    * settable for tests and measurements ('decode' on wasm falls back to 'tiled').
    */
   attendPath: 'decode' | 'tiled';
-  /** decodeAttend's argument block, rewritten per call. */
-  private readonly decodeArgs: DecodeAttendArgs = {
-    q: 0,
-    rows: 0,
-    qLength: 0,
-    dk: 0,
-    dv: 0,
-    scale: 0,
-    table: 0,
-    tableStart: 0,
-    pageSize: 0,
-    keyByte: 0,
-    valueByte: 0,
-    keyScales: -1,
-    valueScales: -1,
-    format: 0,
-    from: 0,
-    to: 0,
-    firstQueryPos: 0,
-    left: 0,
-    out: 0,
-    lse: 0,
-  };
+
+  /** decodeAttend's jobs of one attend (grown as needed, kept: no allocation per job). */
+  private readonly decodeJobs: DecodeAttendArgs[] = [];
   private readonly blockQ: number;
   private readonly engine: Engine;
   /** Page layout, in floats from the page start: keys, key scales, values, value scales (int8 only). */
@@ -307,6 +327,8 @@ export class PagedKVStore {
     });
     this.backend = this.engine.backend;
     this.attendPath = this.backend === 'wasm' ? 'tiled' : 'decode';
+    // every attend streams the pages end to end: 2 MiB pages spare a TLB miss every 4 KiB
+    if (this.engine.ops instanceof NativeKernelOps) this.engine.ops.adviseHugePages(MAX_ARENA_BYTES);
   }
 
   // ---------------------------------------------------------------- sequences
@@ -711,9 +733,40 @@ export class PagedKVStore {
       out: call.out,
       lse: call.lse,
       blockQ: call.options.blockQ ?? this.blockQ,
+      threads: this.attendThreads(call.options.threads),
       first,
       length: lengths,
     };
+  }
+
+  /**
+   * The threads an attend runs on: `threads` (default 1), clamped to the pool's maxThreads() as the
+   * variants' are. Only the native decode path runs jobs on threads; elsewhere threads > 1 would be
+   * ignored, so it is refused.
+   */
+  private attendThreads(threads: number | undefined): number {
+    if (threads === undefined || threads === 1) return 1;
+    if (!this.decodesOnThreads()) {
+      throw new AttentionInputError(
+        'options.threads',
+        "1 or undefined on this cache (threads run the native backend's decode jobs)",
+        String(threads),
+        `This cache attends on the ${this.backend} backend${this.backend === 'native' ? " with attendPath 'tiled'" : ''}, on the calling thread: its pages are its own engine's memory, out of the worker pool's reach. Create it with backend 'native' (or 'auto' where native loads) for threads, or leave threads out.`,
+      );
+    }
+    return Math.min(threads, maxThreads());
+  }
+
+  /** Does attend run decodeAttend (the pages read in place)? */
+  private decodes(): boolean {
+    return (
+      this.attendPath === 'decode' && this.backend !== 'wasm' && this.engine.ops.decodeAttend !== undefined
+    );
+  }
+
+  /** Does attend run its decode jobs on native threads? */
+  private decodesOnThreads(): boolean {
+    return this.decodes() && this.backend === 'native';
   }
 
   private sequenceIdOf(sequence: Sequence): number {
@@ -781,7 +834,7 @@ export class PagedKVStore {
    * private to it, out of the worker pool's reach, so splits run one after another on this thread.
    */
   private applyAttend(sequences: readonly Sequence[], plan: AttendPlan, q: Tensor): Tensor {
-    if (this.attendPath === 'decode' && this.backend !== 'wasm' && this.engine.ops.decodeAttend) {
+    if (this.decodes()) {
       return this.applyDecodeAttend(sequences, plan, q);
     }
     const { problem } = plan;
@@ -915,10 +968,15 @@ export class PagedKVStore {
   }
 
   /**
-   * The attend on the engine's decodeAttend: per sequence its page table (pool page offsets) goes
-   * into the arena once, then one call per kv head attends the group's Hq/Hkv · Lnew query rows
-   * against the visible positions [first, length) read from the pages in place (no tile copies, no
-   * merges: one online-softmax pass per row). Memory: q, out, lse and one page table per attend.
+   * The attend on the engine's decodeAttend: every sequence's page table (pool page offsets) goes
+   * into the arena, then one job per sequence, kv head and key split attends the group's Hq/Hkv ·
+   * Lnew query rows against its positions read from the pages in place (no tile copies: one
+   * online-softmax pass per row). The key splits follow the banded variants' rule with the jobs of
+   * the unsplit attend as items (planBandSplits: S · Hkv items, so one long sequence's 8 kv heads cut
+   * their keys in 2; the shape alone decides): split jobs write partial results that are merged in
+   * split order (core's mergeAttentionRows). On native the jobs run on `threads` native threads,
+   * longest first; elsewhere one by one. Memory: q, out, lse, the page tables and the partial
+   * results of split jobs (splits · rows · (Dv + 1) floats).
    */
   private applyDecodeAttend(sequences: readonly Sequence[], plan: AttendPlan, q: Tensor): Tensor {
     const { problem } = plan;
@@ -930,47 +988,107 @@ export class PagedKVStore {
       plan.length.map((length) => length - qLength),
     );
     const total = S * qHeads * qLength;
-    let mostPages = 1;
-    for (const sequence of sequences) mostPages = Math.max(mostPages, sequence.pages.length);
+    const groupRows = groupSize * qLength;
+    const items = S * this.kvHeads;
+    let tablePages = 0;
+    let splitGroups = 0;
+    const splits = sequences.map((sequence, s) => {
+      tablePages += sequence.pages.length;
+      const span = plan.length[s]! - plan.first[s]!;
+      const split = planBandSplits({ ...problem, batch: 1, kvLength: span }, items, DECODE_BLOCK_KEYS);
+      if (split.keySplits > 1) splitGroups += split.keySplits * this.kvHeads;
+      return split;
+    });
     const { arena } = this.engine;
     const mark = arena.mark();
     try {
       const qOffset = arena.put(queries.data);
       const out = arena.alloc(total * valueDim);
       const lse = arena.alloc(total);
-      const table = arena.alloc(mostPages);
+      const tables = arena.alloc(Math.max(1, tablePages));
+      const partOut = arena.alloc(splitGroups * groupRows * valueDim);
+      const partLse = arena.alloc(splitGroups * groupRows);
       const words = new Int32Array(arena.heap.buffer);
       const bytes = this.elementBytes;
       const int8 = this.storage === 'int8';
-      const a = this.decodeArgs;
-      a.rows = groupSize * qLength;
-      a.qLength = qLength;
-      a.dk = headDim;
-      a.dv = valueDim;
-      a.scale = problem.scale;
-      a.table = table;
-      a.pageSize = P;
-      a.format = storageFormat(this.storage);
-      a.left = problem.windowLeft;
+      const format = storageFormat(this.storage);
+      const jobs = this.decodeJobs;
+      let count = 0;
+      let table = tables;
+      let partial = 0; // split groups placed so far
       for (let s = 0; s < S; s++) {
         const sequence = sequences[s]!;
         for (let i = 0; i < sequence.pages.length; i++) {
           words[table + i] = this.pageOffsets[sequence.pages[i]!]!;
         }
-        a.tableStart = sequence.startPage * P;
-        a.from = plan.first[s]!;
-        a.to = plan.length[s]!;
-        a.firstQueryPos = plan.length[s]! - qLength;
+        const split = splits[s]!;
+        const first = plan.first[s]!;
+        const length = plan.length[s]!;
         for (let g = 0; g < this.kvHeads; g++) {
           const groupRow = (s * qHeads + g * groupSize) * qLength;
-          a.q = qOffset + groupRow * headDim;
-          a.out = out + groupRow * valueDim;
-          a.lse = lse + groupRow;
-          a.keyByte = g * P * headDim * bytes;
-          a.valueByte = 4 * this.valueStart + g * P * valueDim * bytes;
-          a.keyScales = int8 ? this.keyScales + g * P : -1;
-          a.valueScales = int8 ? this.valueScales + g * P : -1;
-          this.engine.ops.decodeAttend!(a);
+          for (let part = 0; part < split.keySplits; part++) {
+            const from = first + part * split.splitKeys;
+            if (count === jobs.length) jobs.push({ ...EMPTY_DECODE_JOB });
+            const a = jobs[count++]!;
+            a.q = qOffset + groupRow * headDim;
+            a.rows = groupRows;
+            a.qLength = qLength;
+            a.dk = headDim;
+            a.dv = valueDim;
+            a.scale = problem.scale;
+            a.table = table;
+            a.tableStart = sequence.startPage * P;
+            a.pageSize = P;
+            a.keyByte = g * P * headDim * bytes;
+            a.valueByte = 4 * this.valueStart + g * P * valueDim * bytes;
+            a.keyScales = int8 ? this.keyScales + g * P : -1;
+            a.valueScales = int8 ? this.valueScales + g * P : -1;
+            a.format = format;
+            a.from = from;
+            a.to = Math.min(length, from + split.splitKeys);
+            a.firstQueryPos = length - qLength;
+            a.left = problem.windowLeft;
+            // an unsplit group's only job writes the result rows themselves
+            const at = split.keySplits === 1 ? -1 : partial + part;
+            a.out = at < 0 ? out + groupRow * valueDim : partOut + at * groupRows * valueDim;
+            a.lse = at < 0 ? lse + groupRow : partLse + at * groupRows;
+          }
+          if (split.keySplits > 1) partial += split.keySplits;
+        }
+        table += sequence.pages.length;
+      }
+      if (plan.threads > 1 && count > 1) {
+        // longest first, so the threads finish together (which thread runs a job changes no bit)
+        const running = jobs.slice(0, count).sort((x, y) => y.to - y.from - (x.to - x.from));
+        this.engine.ops.decodeAttendMany!(running, count, plan.threads);
+      } else {
+        for (let j = 0; j < count; j++) this.engine.ops.decodeAttend!(jobs[j]!);
+      }
+      const heap = arena.heap;
+      partial = 0;
+      for (let s = 0; s < S; s++) {
+        const { keySplits } = splits[s]!;
+        if (keySplits === 1) continue;
+        for (let g = 0; g < this.kvHeads; g++) {
+          const groupRow = (s * qHeads + g * groupSize) * qLength;
+          const outs: Float32Array[] = [];
+          const lses: Float32Array[] = [];
+          for (let part = 0; part < keySplits; part++) {
+            const at = partial + part;
+            const rowsAt = partOut + at * groupRows * valueDim;
+            outs.push(heap.subarray(rowsAt, rowsAt + groupRows * valueDim));
+            lses.push(heap.subarray(partLse + at * groupRows, partLse + (at + 1) * groupRows));
+          }
+          const groupOut = out + groupRow * valueDim;
+          mergeAttentionRows(
+            outs,
+            lses,
+            groupRows,
+            valueDim,
+            heap.subarray(groupOut, groupOut + groupRows * valueDim),
+            heap.subarray(lse + groupRow, lse + groupRow + groupRows),
+          );
+          partial += keySplits;
         }
       }
       const result = plan.out ?? {
