@@ -289,6 +289,7 @@ describe('split-KV in the caches: one token against a long cache', () => {
         });
         const q = randn([lengths.length, heads, 1, D], 81);
         const one = randn([1, heads, 1, D], 82);
+        expect(() => cache.checkAttendOptions({ threads: 2 })).not.toThrow();
         const batch1 = cache.attend(ids, q, { threads: 1 });
         const single1 = cache.attend([ids[0]!], one, { threads: 1 });
         for (const threads of [2, 3]) {
@@ -344,8 +345,11 @@ describe('split-KV in the caches: one token against a long cache', () => {
         ],
         observe: ({ cache, id }) => ({ length: cache.length(id) }),
       });
-      // threads: 1 is every backend's default and is accepted
+      // threads: 1 is every backend's default and is accepted; checkAttendOptions says what attend would
       const cache = createPagedKVCache({ kvHeads: HKV, headDim: DK, valueDim: DV, backend: run.backend });
+      if (run.tiled) cache.attendPath = 'tiled';
+      expect(() => cache.checkAttendOptions({ threads: 2 })).toThrow(/options\.threads/);
+      expect(() => cache.checkAttendOptions({ threads: 1 })).not.toThrow();
       const id = cache.addSequence();
       cache.append([id], randn([1, HKV, 3, DK], 97), randn([1, HKV, 3, DV], 98));
       expect(cache.attend([id], randn([1, HQ, 1, DK], 99), { threads: 1 }).shape).toEqual([1, HQ, 1, DV]);

@@ -674,7 +674,8 @@ export class PagedKVStore {
 
   /** Throws what attend would throw for these options alone (naming options.<key>); changes nothing. */
   checkAttendOptions(options?: unknown): void {
-    parseOptions(attendOptionsSchema, causalOptions(options));
+    const parsed = parseOptions(attendOptionsSchema, causalOptions(options)) as PagedKVAttendOptions;
+    this.attendThreads(parsed.threads);
   }
 
   /**
