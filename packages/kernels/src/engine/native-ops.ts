@@ -40,6 +40,8 @@ export interface NativeAddon {
   run(op: number): number;
   pathInfo(): NativePathInfo;
   setPath(path?: string): NativePathInfo;
+  /** The FMA-throughput ceiling of one core on a path, GFLOP/s (native-ceiling.ts). */
+  peakGflops(path?: string, iterations?: number, repeats?: number): number;
 }
 
 /** Opcodes, in the order of attnkit::Op in packages/native/src/kernels.h. */
