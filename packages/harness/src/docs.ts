@@ -17,6 +17,10 @@
  *   figures [suite=NAME]       the suite's figures (ratios of two rows, target, verdict), as in the report
  *   decode group=ID suite=NAME a decode group's rows: time per token, tok/s, KV GB/s, % of the probe
  *   bandwidth suite=NAME       the run's streaming-bandwidth probes
+ *   ceiling suite=NAME         the run's FMA-throughput ceilings (one core, per backend and CPU path)
+ *   ceiling-rows group=ID suite=NAME
+ *                              the group's timed rows: GFLOP/s against the ceiling of the path each ran on
+ *   memory group=ID suite=NAME the group's measured peak RSS (variants' memory cases, the peers' own)
  *   mask-costs [implementation=flash] [threads=1]
  *                              one row per case of that implementation: mask, visible-pair fraction,
  *                              GFLOP per call (the FLOP model), median ± spread, GFLOP/s, first call
@@ -40,6 +44,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { visiblePairs } from '@attnkit/core';
+import { ceilingLines, rowCeiling } from './ceiling.js';
 import { CHART_KINDS, type ChartFormat, chartSpecs, writeChart } from './charts.js';
 import { problemFor } from './flops.js';
 import { lseMergeDemo } from './lse-merge.js';
@@ -555,6 +560,72 @@ function sectionDecode(context: DocsContext, args: Record<string, string>): stri
   );
 }
 
+function sectionCeiling(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const lines = ceilingLines(context.results);
+  return lines.length === 0
+    ? '_No ceiling probe in this run (its suite has no `ceilingProbe`)._'
+    : lines.map((line) => `- ${line}`).join('\n');
+}
+
+const implementationCell = (row: ResultRow) =>
+  row.implementation === 'peer' ? `${row.label} (peer)` : row.label;
+
+/** A group's timed rows, each against the FMA-throughput ceiling of the path it ran on (ceiling.ts). */
+function sectionCeilingRows(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const { results } = context;
+  const rows = results.rows.filter((row) => row.group === args.group && row.status === 'ok' && row.time);
+  if (rows.length === 0) return `_No timed rows of group \`${args.group}\` in this results file._`;
+  const body = rows.map((row) => {
+    const ceiling = rowCeiling(results, row);
+    const gflops = row.time?.gflops ?? 0;
+    return [
+      row.caseId,
+      implementationCell(row),
+      String(row.threads),
+      formatMs(row.time?.medianMs),
+      gflops.toFixed(1),
+      ceiling ? `${ceiling.gflops.toFixed(0)} (${ceiling.path} × ${row.threads})` : '–',
+      ceiling ? `${((100 * gflops) / ceiling.gflops).toFixed(0)} %` : '–',
+    ];
+  });
+  return alignedMarkdownTable(
+    ['case', 'implementation', 'thr', 'median', 'GFLOP/s', 'ceiling GFLOP/s', '% ceiling'],
+    body,
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
+  );
+}
+
+/** A group's measured peak RSS: the variants' memory cases (1 thread, a fresh process) and the peers' own. */
+function sectionMemory(context: DocsContext, args: Record<string, string>): string {
+  const other = wrongSuite(context, args);
+  if (other) return other;
+  const rows = context.results.rows.filter(
+    (row) => row.group === args.group && row.memory?.measured !== undefined,
+  );
+  if (rows.length === 0) return `_No measured peak memory in group \`${args.group}\` of this results file._`;
+  const body = rows.map((row) => {
+    const measured = row.memory?.measured;
+    return [
+      row.caseId,
+      implementationCell(row),
+      String(row.threads),
+      measured?.status === 'ok' ? formatBytes(measured.peakBytes) : '–',
+      formatBytes(row.memory?.workspaceBytes),
+      formatBytes(row.memory?.estimatedBytes),
+      measured?.status === 'ok' ? (measured.method ?? 'maxrss') : `not measured: ${measured?.reason ?? ''}`,
+    ];
+  });
+  return alignedMarkdownTable(
+    ['case', 'implementation', 'thr', 'peak RSS', 'workspace', 'estimated', 'how'],
+    body,
+    ['left', 'left', 'right', 'right', 'right', 'right', 'left'],
+  );
+}
+
 export function renderSection(name: string, args: Record<string, string>, context: DocsContext): string {
   switch (name) {
     case 'source':
@@ -587,6 +658,12 @@ export function renderSection(name: string, args: Record<string, string>, contex
       return sectionDecode(context, args);
     case 'bandwidth':
       return sectionBandwidth(context, args);
+    case 'ceiling':
+      return sectionCeiling(context, args);
+    case 'ceiling-rows':
+      return sectionCeilingRows(context, args);
+    case 'memory':
+      return sectionMemory(context, args);
     default:
       return `_Unknown results section \`${name}\`._`;
   }

@@ -4,16 +4,24 @@
  * same N, target <= 1.1. The suite names the rows and the target; the ratio and whether it is met
  * are computed from the run's results every time a report is drawn (never typed by hand).
  *
+ * A ratio figure's baseline row may be another label (a peer: 'ort-node:mha'), another backend
+ * (flash@native over flash@wasm) or another thread count; `backend` keeps only the measured rows of
+ * one backend. 'peak-memory' figures pair rows the same way and divide their measured peak RSS
+ * (docs/native.md: the native call against onnxruntime-node's).
+ *
  * Decode suites add two kinds (docs/decoding.md): 'probe-fraction', a decode row's GB/s over the
  * run's streaming probe at its thread count; 'batch-bandwidth', a batch row's median over the time
  * its KV bytes take at the GB/s of a single-sequence row (same label, backend and threads).
  */
 import { z } from 'zod';
 import { probeBandwidth } from './decode-model.js';
+import { formatBytes } from './format.js';
 import { timingSpread, timingVerdict } from './noise.js';
 import type { ResultRow, Results } from './results.js';
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
+/** The kernels backends a row can run on (suite-schema.ts's HARNESS_BACKENDS; not imported: it imports this module). */
+const backendName = z.enum(['wasm', 'native', 'js']);
 
 export const figureTargetSchema = z.union([
   /** ratio <= atMost. */
@@ -46,7 +54,23 @@ export const ratioFigureSchema = z
     threads: z.number().int().positive().optional(),
     /** The baseline row at this thread count (default: the measured row's): 2 threads over 1. */
     baselineThreads: z.number().int().positive().optional(),
+    /** Only the measured rows of this backend (default: every backend the run measured). */
+    backend: backendName.optional(),
+    /** The baseline row of this backend (default: the measured row's): native over wasm. */
+    baselineBackend: backendName.optional(),
     target: figureTargetSchema,
+  })
+  .strict();
+
+/**
+ * Measured peak RSS of two rows paired as a ratio figure pairs them (memory cases for variant rows,
+ * the peer's own measurement for a peer): measured peak / baseline peak <= atMost.
+ */
+export const memoryFigureSchema = ratioFigureSchema
+  .omit({ target: true })
+  .extend({
+    kind: z.literal('peak-memory'),
+    target: z.object({ atMost: z.number().positive() }).strict(),
   })
   .strict();
 
@@ -82,9 +106,15 @@ export const batchFigureSchema = z
   })
   .strict();
 
-export const figureSchema = z.union([ratioFigureSchema, probeFigureSchema, batchFigureSchema]);
+export const figureSchema = z.union([
+  ratioFigureSchema,
+  memoryFigureSchema,
+  probeFigureSchema,
+  batchFigureSchema,
+]);
 export type FigureSpec = z.infer<typeof figureSchema>;
 export type RatioFigureSpec = z.infer<typeof ratioFigureSchema>;
+export type MemoryFigureSpec = z.infer<typeof memoryFigureSchema>;
 
 /** The groups and N a figure reads (for the suite's checks and the report's description). */
 export function figureGroups(figure: FigureSpec): { group: string; baseline: string | null; n: number } {
@@ -98,9 +128,10 @@ export interface FigureValue {
   /** The measured row's label (with its backend when the run has several), or the figure's label when no row was found. */
   readonly label: string;
   readonly threads: number | null;
+  /** The measured row's median (its peak RSS in bytes for a peak-memory figure). */
   readonly measuredMs: number | null;
   readonly baselineMs: number | null;
-  /** measured median / baseline median. */
+  /** measured median / baseline median (peak over peak for a peak-memory figure). */
   readonly ratio: number | null;
   /** 'missing' when either row is absent or was not timed (detail says which and why). */
   readonly status: 'met' | 'not met' | 'missing';
@@ -173,76 +204,165 @@ function judge(target: FigureTarget, measured: ResultRow, baseline: ResultRow) {
   };
 }
 
+/** The label a figure's rows carry when it keeps one backend: 'flash@native' (the label itself otherwise). */
+function scopedLabel(label: string, backend: string | undefined): string {
+  return backend === undefined || label.endsWith(`@${backend}`) ? label : `${label}@${backend}`;
+}
+
+/** Whether a figure divides measured peak RSS (a 'peak-memory' figure). */
+export function isMemoryFigure(figure: FigureSpec): figure is MemoryFigureSpec {
+  return 'kind' in figure && figure.kind === 'peak-memory';
+}
+
+/** The figures that pair a measured row with a baseline row by label, backend and threads. */
+export type PairedFigure = RatioFigureSpec | MemoryFigureSpec;
+
+/** The figure when it pairs rows (ratio and peak-memory figures), else null. */
+export function pairedFigure(figure: FigureSpec): PairedFigure | null {
+  if (!('kind' in figure)) return figure;
+  return figure.kind === 'peak-memory' ? figure : null;
+}
+
+/**
+ * The (measured, baseline) row pairs of a ratio or peak-memory figure: each measured row of `label`
+ * (and `backend`, `threads`) in `group` at N, with the baseline row of `baselineLabel` in `baseline`
+ * at N, on `baselineBackend` (default: the measured row's; a peer or naive row has no backend and is
+ * every backend's baseline) and `baselineThreads` (default: the measured row's). A row that is
+ * absent is a missing value saying which.
+ */
+function pairRows(
+  results: Results,
+  figure: PairedFigure,
+): ({ measured: ResultRow; baseline: ResultRow | undefined } | FigureValue)[] {
+  const baselineLabel = figure.baselineLabel ?? figure.label;
+  const measuredRows = results.rows.filter(
+    (row) =>
+      row.group === figure.group &&
+      row.n === figure.n &&
+      labelMatches(row, figure.label) &&
+      (figure.backend === undefined || row.backend === figure.backend) &&
+      (figure.threads === undefined || row.threads === figure.threads),
+  );
+  if (measuredRows.length === 0) {
+    const label = scopedLabel(figure.label, figure.backend);
+    const threads = figure.threads === undefined ? '' : ` t=${figure.threads}`;
+    return [
+      missingValue(
+        figure,
+        label,
+        figure.threads ?? null,
+        `${label}${threads} in ${figure.group} at N=${figure.n} is not in this run`,
+      ),
+    ];
+  }
+  return measuredRows.map((measured) => {
+    const backend = figure.baselineBackend ?? measured.backend;
+    const baseline = results.rows.find(
+      (row) =>
+        row.group === figure.baseline &&
+        row.n === figure.n &&
+        row.threads === (figure.baselineThreads ?? measured.threads) &&
+        (row.backend === backend || row.backend === undefined) &&
+        labelMatches(row, baselineLabel),
+    );
+    return { measured, baseline };
+  });
+}
+
 /**
  * Every figure of the run's suite, once per (measured row label, threads) found: the measured row of
- * `label` in `group` at N, over the baseline row of the same backend and thread count.
+ * `label` in `group` at N, over the baseline row of the same backend and thread count (unless the
+ * figure names another label, backend or threads).
  */
 export function computeFigures(results: Results): FigureValue[] {
   const values: FigureValue[] = [];
   for (const figure of results.suite.figures ?? []) {
-    if ('kind' in figure) {
-      values.push(
-        ...(figure.kind === 'probe-fraction' ? probeFigure(results, figure) : batchFigure(results, figure)),
-      );
+    const paired = pairedFigure(figure);
+    if (paired === null) {
+      if ('kind' in figure && figure.kind === 'probe-fraction') values.push(...probeFigure(results, figure));
+      else if ('kind' in figure && figure.kind === 'batch-bandwidth')
+        values.push(...batchFigure(results, figure));
       continue;
     }
-    const baselineLabel = figure.baselineLabel ?? figure.label;
-    const measuredRows = results.rows.filter(
-      (row) =>
-        row.group === figure.group &&
-        row.n === figure.n &&
-        labelMatches(row, figure.label) &&
-        (figure.threads === undefined || row.threads === figure.threads),
-    );
-    const missing = (label: string, threads: number | null, detail: string): FigureValue => ({
-      figure,
-      label,
-      threads,
-      measuredMs: null,
-      baselineMs: null,
-      ratio: null,
-      status: 'missing',
-      detail,
-    });
-    if (measuredRows.length === 0) {
-      values.push(missing(figure.label, null, rowText(undefined, figure.label, figure.group, figure.n)));
-      continue;
-    }
-    for (const measured of measuredRows) {
-      const baseline = results.rows.find(
-        (row) =>
-          row.group === figure.baseline &&
-          row.n === figure.n &&
-          row.threads === (figure.baselineThreads ?? measured.threads) &&
-          // a peer or naive baseline has no backend: it is every backend's baseline
-          (row.backend === measured.backend || row.backend === undefined) &&
-          labelMatches(row, baselineLabel),
-      );
-      if (measured.status !== 'ok' || !measured.time) {
-        values.push(
-          missing(measured.label, measured.threads, rowText(measured, figure.label, figure.group, figure.n)),
-        );
-      } else if (baseline?.status !== 'ok' || !baseline.time) {
-        const label = baseline?.label ?? baselineLabel;
-        values.push(
-          missing(measured.label, measured.threads, rowText(baseline, label, figure.baseline, figure.n)),
-        );
-      } else {
-        const verdict = judge(figure.target, measured, baseline);
-        values.push({
-          figure,
-          label: measured.label,
-          threads: measured.threads,
-          measuredMs: measured.time.medianMs,
-          baselineMs: baseline.time.medianMs,
-          ratio: verdict.ratio,
-          status: verdict.met ? 'met' : 'not met',
-          detail: verdict.detail,
-        });
-      }
-    }
+    values.push(...pairedValues(results, paired));
   }
   return values;
+}
+
+/** A ratio or peak-memory figure's values: one per measured row, or one saying which row is missing. */
+function pairedValues(results: Results, figure: PairedFigure): FigureValue[] {
+  const baselineLabel = figure.baselineLabel ?? figure.label;
+  return pairRows(results, figure).map((pair) => {
+    if (!('measured' in pair)) return pair;
+    const { measured, baseline } = pair;
+    const baselineText = () =>
+      rowText(
+        baseline,
+        // another label (a peer's) is not the measured row's label on its backend
+        baseline?.label ??
+          scopedLabel(
+            baselineLabel,
+            figure.baselineBackend ?? (figure.baselineLabel === undefined ? measured.backend : undefined),
+          ),
+        figure.baseline,
+        figure.n,
+      );
+    if ('kind' in figure) return memoryValue(figure, measured, baseline, baselineText);
+    if (measured.status !== 'ok' || !measured.time) {
+      const detail = rowText(measured, figure.label, figure.group, figure.n);
+      return missingValue(figure, measured.label, measured.threads, detail);
+    }
+    if (baseline?.status !== 'ok' || !baseline.time)
+      return missingValue(figure, measured.label, measured.threads, baselineText());
+    const verdict = judge(figure.target, measured, baseline);
+    return {
+      figure,
+      label: measured.label,
+      threads: measured.threads,
+      measuredMs: measured.time.medianMs,
+      baselineMs: baseline.time.medianMs,
+      ratio: verdict.ratio,
+      status: verdict.met ? 'met' : 'not met',
+      detail: verdict.detail,
+    };
+  });
+}
+
+/** A row's measured peak RSS, or why there is none (never measured, skipped, or the row itself skipped). */
+function peakOf(row: ResultRow | undefined, text: () => string): { bytes: number } | { why: string } {
+  if (row?.status !== 'ok') return { why: text() };
+  const measured = row.memory?.measured;
+  if (!measured)
+    return { why: `${row.label} t=${row.threads} in ${row.group} at N=${row.n} has no measured peak memory` };
+  if (measured.status !== 'ok')
+    return {
+      why: `the peak memory of ${row.label} t=${row.threads} in ${row.group} at N=${row.n} was not measured (${measured.reason})`,
+    };
+  return { bytes: measured.peakBytes };
+}
+
+function memoryValue(
+  figure: MemoryFigureSpec,
+  measured: ResultRow,
+  baseline: ResultRow | undefined,
+  baselineText: () => string,
+): FigureValue {
+  const mine = peakOf(measured, () => rowText(measured, figure.label, figure.group, figure.n));
+  if ('why' in mine) return missingValue(figure, measured.label, measured.threads, mine.why);
+  const theirs = peakOf(baseline, baselineText);
+  if ('why' in theirs) return missingValue(figure, measured.label, measured.threads, theirs.why);
+  const ratio = mine.bytes / theirs.bytes;
+  const met = ratio <= figure.target.atMost;
+  return {
+    figure,
+    label: measured.label,
+    threads: measured.threads,
+    measuredMs: mine.bytes,
+    baselineMs: theirs.bytes,
+    ratio,
+    status: met ? 'met' : 'not met',
+    detail: `peak ${formatBytes(mine.bytes)} / ${formatBytes(theirs.bytes)} = ${ratio.toFixed(3)} ${met ? '≤' : '>'} ${bound(figure.target.atMost)}`,
+  };
 }
 
 function missingValue(

@@ -1,7 +1,16 @@
 /** Human-readable views of a results file: the terminal table and the markdown report. */
 import { basename, relative } from 'node:path';
+import { ceilingFraction, ceilingLines, rowCeiling } from './ceiling.js';
 import { CHART_KINDS } from './charts.js';
-import { computeFigures, type FigureSpec, type FigureValue, figureGroups, targetText } from './figures.js';
+import {
+  computeFigures,
+  type FigureSpec,
+  type FigureValue,
+  figureGroups,
+  isMemoryFigure,
+  pairedFigure,
+  targetText,
+} from './figures.js';
 import { formatBytes } from './machine.js';
 import type { ResultRow, Results } from './results.js';
 import { describeMask } from './suite.js';
@@ -89,8 +98,26 @@ const DECODE_COLUMNS: TableColumn[] = [
   },
 ];
 
+/** A row's GFLOP/s over its FMA-throughput ceiling (ceiling.ts), for runs that measured one. */
+function ceilingColumn(results: Results): TableColumn {
+  return {
+    header: '% ceiling',
+    cell: (row) => {
+      const fraction = ceilingFraction(results, row);
+      const ceiling = rowCeiling(results, row);
+      return fraction === null || ceiling === null ? '–' : `${(100 * fraction).toFixed(0)} % ${ceiling.path}`;
+    },
+    align: 'right',
+  };
+}
+
 export function tableColumns(results: Results): TableColumn[] {
-  const columns = baseColumns(results);
+  let columns = baseColumns(results);
+  if ((results.ceiling ?? []).length > 0) {
+    // after GFLOP/s: what the row's engine could reach on this machine (ceiling.ts)
+    const at = columns.findIndex((column) => column.header === 'GFLOP/s') + 1;
+    columns = [...columns.slice(0, at), ceilingColumn(results), ...columns.slice(at)];
+  }
   if (!results.rows.some((row) => row.kind === 'decode')) return columns;
   // after GFLOP/s: a decoding step is judged by bytes read, not FLOPs
   const at = columns.findIndex((column) => column.header === 'GFLOP/s') + 1;
@@ -333,13 +360,16 @@ export function terminalFigures(results: Results): string {
   const probes = bandwidthLines(results);
   if (probes.length > 0)
     blocks.push(['streaming bandwidth probe:', ...probes.map((line) => `  ${line}`)].join('\n'));
+  const ceilings = ceilingLines(results);
+  if (ceilings.length > 0)
+    blocks.push(['FMA-throughput ceiling (one core):', ...ceilings.map((line) => `  ${line}`)].join('\n'));
   const figures = computeFigures(results);
   if (figures.length > 0) {
     const idWidth = Math.max(...figures.map((value) => value.figure.id.length));
     const labelWidth = Math.max(...figures.map((value) => `${value.label} t=${value.threads ?? '–'}`.length));
     blocks.push(
       [
-        "figures (computed from this run's rows: measured / baseline, same implementation and backend; see the report for each figure's rows):",
+        "figures (computed from this run's rows: measured / baseline, the same implementation, backend and threads unless the figure names others; see the report for each figure's rows):",
         ...figures.map(
           (value) =>
             `  ${value.figure.id.padEnd(idWidth)}  ${`${value.label} t=${value.threads ?? '–'}`.padEnd(labelWidth)}  ${ratioCell(value).padStart(6)}  target ${targetText(value.figure.target)}: ${verdictCell(value)}`,
@@ -372,14 +402,53 @@ function bandwidthMarkdown(results: Results): string[] {
   ];
 }
 
+/** The FMA-throughput ceiling section of the report ([] when the run measured none). */
+function ceilingMarkdown(results: Results): string[] {
+  const lines = ceilingLines(results);
+  if (lines.length === 0) return [];
+  return [
+    '## FMA-throughput ceiling',
+    '',
+    'Measured in this run before the first case (ceiling-probe.ts): register-held vector multiply-add chains on one core, per backend and CPU path. A row\'s "% ceiling" is its GFLOP/s over the ceiling of the path it ran on (a peer: the machine\'s best path) times its threads.',
+    '',
+    ...lines.map((line) => `- ${line}`),
+    '',
+  ];
+}
+
+/** A paired figure's row: its label with the backend it keeps, and its threads. */
+function rowWords(label: string, backend: string | undefined, threads: number | undefined): string {
+  const scoped = backend === undefined ? label : `${label}@${backend}`;
+  return threads === undefined ? scoped : `${scoped} t=${threads}`;
+}
+
 /** Which rows a figure reads, in words. */
 function figureScope(figure: FigureSpec): string {
   const { group, baseline, n } = figureGroups(figure);
   if ('kind' in figure && figure.kind === 'probe-fraction') {
     return `\`${group}\` at N = ${n}, GB/s over the run's streaming probe`;
   }
-  if ('kind' in figure) return `\`${group}\` over its KV bytes at the GB/s of \`${baseline}\` at N = ${n}`;
-  return `\`${group}\` over \`${baseline}\` at N = ${n}`;
+  if ('kind' in figure && figure.kind === 'batch-bandwidth')
+    return `\`${group}\` over its KV bytes at the GB/s of \`${baseline}\` at N = ${n}`;
+  const paired = pairedFigure(figure);
+  const where = group === baseline ? `\`${group}\`` : `\`${group}\` over \`${baseline}\``;
+  const what = isMemoryFigure(figure) ? 'peak RSS of ' : '';
+  if (
+    !paired ||
+    (paired.baselineLabel === undefined &&
+      paired.backend === undefined &&
+      paired.baselineBackend === undefined &&
+      paired.baselineThreads === undefined)
+  )
+    return `${what}${where} at N = ${n}`;
+  const measured = rowWords(paired.label, paired.backend, paired.threads);
+  // another label (a peer) keeps no backend of the measured row's: a peer row has none
+  const against = rowWords(
+    paired.baselineLabel ?? paired.label,
+    paired.baselineBackend ?? (paired.baselineLabel === undefined ? paired.backend : undefined),
+    paired.baselineThreads ?? paired.threads,
+  );
+  return `${what}${measured} over ${against}, ${where} at N = ${n}`;
 }
 
 /** The figures section of the markdown report ([] when the suite has none). */
@@ -395,12 +464,14 @@ export function figuresMarkdown(results: Results): string[] {
 export function figuresTable(results: Results): string[] {
   const figures = computeFigures(results);
   if (figures.length === 0) return [];
+  const cell = (value: FigureValue, amount: number | null) =>
+    isMemoryFigure(value.figure) ? (amount === null ? '–' : formatBytes(amount)) : msCell(amount);
   const body = figures.map((value) => [
     value.figure.id,
     value.label,
     value.threads === null ? '–' : String(value.threads),
-    msCell(value.measuredMs),
-    msCell(value.baselineMs),
+    cell(value, value.measuredMs),
+    cell(value, value.baselineMs),
     ratioCell(value),
     targetText(value.figure.target),
     escapeCell(verdictCell(value)),
@@ -408,7 +479,8 @@ export function figuresTable(results: Results): string[] {
   const specs = [...new Map(figures.map((value) => [value.figure.id, value.figure])).values()];
   return [
     "Computed from this run's rows (never typed): the median of the measured row over the median of the baseline row " +
-      'of the same implementation, backend and thread count at the same N (unless the figure names other threads). "within noise": the two medians differ by ' +
+      'of the same implementation, backend and thread count at the same N, unless the figure names another implementation (a peer), backend or thread count; ' +
+      'peak-memory figures divide measured peak RSS instead of medians. "within noise": the two medians differ by ' +
       'no more than the sum of their spreads (each the larger of its MAD and its distance to the fastest sample). ' +
       "Decode suites also have probe fractions (a row's KV GB/s over the streaming probe) and batch figures (a batch's median " +
       "over the time its KV bytes take at a single-sequence row's GB/s).",
@@ -463,6 +535,7 @@ export function markdownReport(
     '',
   );
   lines.push(...bandwidthMarkdown(results));
+  lines.push(...ceilingMarkdown(results));
   lines.push(...figuresMarkdown(results));
   const { rows: hidden, byGroup } = neverApplicable(results);
   for (const group of results.suite.groups) {

@@ -40,6 +40,12 @@ export class ResultsWriter {
     this.flush();
   }
 
+  /** Records the run's FMA-throughput ceilings (suites with a ceilingProbe, before their first case). */
+  setCeiling(probes: NonNullable<Results['ceiling']>): void {
+    this.document.ceiling = [...probes];
+    this.flush();
+  }
+
   finish(fields: Pick<Results, 'finishedAt' | 'wallTimeMs'>): Results {
     this.document.finishedAt = fields.finishedAt;
     this.document.wallTimeMs = fields.wallTimeMs;

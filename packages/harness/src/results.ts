@@ -160,6 +160,25 @@ export const bandwidthProbeSchema = z
   .strict();
 export type BandwidthProbe = z.infer<typeof bandwidthProbeSchema>;
 
+/**
+ * One FMA-throughput ceiling of the run (ceiling-probe.ts): one core's best GFLOP/s on a native CPU
+ * path (kernels' measureNativeCeiling) or on wasm's 128-bit SIMD (measureSimdCeiling).
+ */
+export const ceilingProbeSchema = z
+  .object({
+    backend: z.enum(HARNESS_BACKENDS),
+    /** 'avx512', 'avx2', 'baseline' (native) or 'simd128' (wasm). */
+    path: z.string(),
+    /** The path this backend's rows ran on (native: the dispatched one; wasm: its only one). */
+    selected: z.boolean(),
+    status: z.enum(['ok', 'skipped']),
+    reason: z.string().optional(),
+    /** One core, best of the repeats, 10⁹ FLOP per second. */
+    gflops: z.number().nullable(),
+  })
+  .strict();
+export type CeilingProbe = z.infer<typeof ceilingProbeSchema>;
+
 export const rowSchema = z
   .object({
     /** `${caseId}|${label}|t${threads}`: the key --compare matches on. */
@@ -265,6 +284,11 @@ export const resultsSchema = z
      * the same run before the decode cases (optional, so schemaVersion stays 1).
      */
     bandwidth: z.array(bandwidthProbeSchema).optional(),
+    /**
+     * Runs of suites with a ceilingProbe: one core's FMA-throughput ceiling per backend and CPU path,
+     * measured before the first case (optional, so schemaVersion stays 1).
+     */
+    ceiling: z.array(ceilingProbeSchema).optional(),
     wallTimeMs: z.number().nullable(),
   })
   .strict();

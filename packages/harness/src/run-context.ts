@@ -82,6 +82,8 @@ export interface OutOfProcessSteps {
   runDecodeCase?(context: RunContext, group: GroupSpec, benchCase: BenchCase): Promise<void>;
   /** The streaming-bandwidth probe (bandwidth.ts), once before the first decode case. */
   measureProbe?(context: RunContext): Promise<void>;
+  /** The FMA-throughput ceilings (ceiling-probe.ts), once before the first case of a suite with a ceilingProbe. */
+  measureCeiling?(context: RunContext): Promise<void>;
 }
 
 export interface RunContext {
@@ -109,10 +111,15 @@ export function specsForGroup(context: Pick<RunContext, 'specs'>, group: GroupSp
   );
 }
 
-export function runsPeers(group: GroupSpec, n: number): boolean {
-  return (
-    group.kind !== 'mha' && group.peers && (group.peerLengths === undefined || group.peerLengths.includes(n))
-  );
+/** The run's peers a case of this group runs: none, all, or those the group lists (in the run's order). */
+export function casePeers(context: Pick<RunContext, 'peers'>, group: GroupSpec, n: number): PeerId[] {
+  const runs =
+    group.kind !== 'mha' &&
+    group.peers !== false &&
+    (group.peerLengths === undefined || group.peerLengths.includes(n));
+  if (!runs) return [];
+  const listed = group.peers;
+  return Array.isArray(listed) ? context.peers.filter((peer) => listed.includes(peer)) : [...context.peers];
 }
 
 export function seconds(milliseconds: number): string {
@@ -150,10 +157,8 @@ export function plannedRows(context: RunContext, group: GroupSpec, benchCase: Be
   for (const spec of specsForGroup(context, group)) {
     for (const threads of context.threads) rows.push(variantRow(spec, threads));
   }
-  if (runsPeers(group, benchCase.n)) {
-    for (const peer of context.peers) {
-      for (const threads of context.threads) rows.push(peerRow(peer, threads));
-    }
+  for (const peer of casePeers(context, group, benchCase.n)) {
+    for (const threads of context.threads) rows.push(peerRow(peer, threads));
   }
   return rows;
 }

@@ -10,7 +10,7 @@ import { runMhaCase } from './cases/mha-case.js';
 import { describeMask } from './mask-spec.js';
 import type { PeerId } from './registry.js';
 import { describeError, rowId } from './rows.js';
-import { plannedRows, type RunContext, recordSkipped, runsPeers, specsForGroup } from './run-context.js';
+import { casePeers, plannedRows, type RunContext, recordSkipped, specsForGroup } from './run-context.js';
 import {
   type BenchCase,
   expandGroup,
@@ -68,8 +68,8 @@ export function countSteps(
     steps += cases.length * labels * context.threads.length;
     if (group.kind === 'attention' && context.outOfProcess) {
       if (group.memory && context.suite.memory.enabled) steps += cases.length * labels;
-      const peerCases = cases.filter((c) => runsPeers(group, c.n)).length;
-      steps += peerCases * context.peers.length * context.threads.length;
+      for (const benchCase of cases)
+        steps += casePeers(context, group, benchCase.n).length * context.threads.length;
     }
   }
   return steps;
@@ -110,6 +110,7 @@ function recordCaseFailure(
 /** Every case of the suite, group by group, each row written to the context's sink as it is measured. */
 export async function runCases(context: RunContext): Promise<void> {
   const { suite, progress, outOfProcess } = context;
+  if (suite.ceilingProbe && outOfProcess?.measureCeiling) await outOfProcess.measureCeiling(context);
   let probed = false;
   for (const group of suite.groups) {
     progress.note(`${group.title} — ${group.source}; ${describeMask(group.mask)}`);

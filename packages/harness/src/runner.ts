@@ -10,6 +10,8 @@ import { probeInChild } from './bandwidth.js';
 import { plannedDecodeRows, runBackends, runDecodeCase } from './cases/decode-case.js';
 import { measureMemory } from './cases/memory-case.js';
 import { runPeerCase } from './cases/peer-case.js';
+import { ceilingLines } from './ceiling.js';
+import { measureCeilings } from './ceiling-probe.js';
 import { describeMachine, gitState, packageVersions } from './machine.js';
 import type { Progress } from './progress.js';
 import { VARIANTS } from './registry.js';
@@ -104,6 +106,7 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
       plannedDecodeRows,
       runDecodeCase,
       measureProbe: (probeContext) => measureProbe(probeContext, writer),
+      measureCeiling: async (probeContext) => measureCeiling(probeContext, writer),
     },
   };
   progress.addWork(countSteps(context));
@@ -136,4 +139,15 @@ async function measureProbe(context: RunContext, writer: ResultsWriter): Promise
       `  ${result.backend} t=${result.threads}: ${result.gbPerSecond === null ? `skipped (${result.reason})` : `${result.gbPerSecond.toFixed(1)} GB/s`}`,
     );
   }
+}
+
+/** The FMA-throughput ceilings of a suite with a ceilingProbe, per backend and CPU path, before its first case. */
+function measureCeiling(context: RunContext, writer: ResultsWriter): void {
+  const plan = context.suite.ceilingProbe ?? { iterations: 1_000_000, repeats: 40 };
+  context.progress.note(
+    `ceiling probe: register-held vector FMA chains, ${plan.iterations} iterations, best of ${plan.repeats} (one core)`,
+  );
+  const probes = measureCeilings(runBackends(context), plan);
+  writer.setCeiling(probes);
+  for (const line of ceilingLines({ ceiling: probes })) context.progress.note(`  ${line}`);
 }

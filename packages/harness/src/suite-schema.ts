@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 
-import { type FigureSpec, figureGroups, figureSchema } from './figures.js';
+import { type FigureSpec, figureGroups, figureSchema, pairedFigure } from './figures.js';
 import { type MaskSpec, maskSchema, maskShapeIssues, type Reach, usesMaskValues } from './mask-spec.js';
 import { PEER_IDS, type PeerId, VARIANT_IDS, type VariantId } from './registry.js';
 
@@ -151,7 +151,8 @@ export const groupSchema = z
      * for N where one dense call takes many seconds and the group's figures need other rows.
      */
     denseBaseline: z.boolean().default(true),
-    peers: z.boolean().default(true),
+    /** false: no peers; true: every peer of the run; a list: only those of the run's peers (e.g. the one a figure needs). */
+    peers: z.union([z.boolean(), z.array(z.enum(PEER_IDS)).min(1)]).default(true),
     /** Run the peers only at these N (default: every N of the group). */
     peerLengths: z.array(positiveInt).min(1).optional(),
     memory: z.boolean().default(true),
@@ -282,6 +283,19 @@ export const suiteSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * One core's FMA-throughput ceiling per backend and CPU path (ceiling-probe.ts: kernels'
+     * measureNativeCeiling and measureSimdCeiling), measured before the first case, so every row's
+     * GFLOP/s has a ceiling next to it (the '% ceiling' column, docs/native.md).
+     */
+    ceilingProbe: z
+      .object({
+        /** Loop iterations per timed run (a few ms each). */
+        iterations: positiveInt.default(1_000_000),
+        repeats: positiveInt.default(40),
+      })
+      .strict()
+      .optional(),
     groups: z.array(groupSchema).min(1),
     /**
      * Ratios of two of the run's rows with a target (figures.ts), computed into the report and the
@@ -300,6 +314,16 @@ export const suiteSchema = z
     }
     const groupIds = new Set<string>();
     suite.groups.forEach((group, index) => {
+      if (Array.isArray(group.peers)) {
+        for (const peer of group.peers) {
+          if (!suite.peers.includes(peer))
+            ctx.addIssue({
+              code: 'custom',
+              message: `peer ${peer} is not among the suite's peers (${suite.peers.join(', ') || 'none'})`,
+              path: ['groups', index, 'peers'],
+            });
+        }
+      }
       if (groupIds.has(group.id)) {
         ctx.addIssue({
           code: 'custom',
@@ -310,6 +334,7 @@ export const suiteSchema = z
       groupIds.add(group.id);
     });
     const knownLabels = new Set(labels);
+    for (const label of labels) for (const backend of suite.backends) knownLabels.add(`${label}@${backend}`);
     const figureIds = new Set<string>();
     (suite.figures ?? []).forEach((figure, index) => {
       const issue = (message: string, key: string) =>
@@ -328,16 +353,26 @@ export const suiteSchema = z
           issue(`group ${group.id} has no N = ${reads.n}`, 'n');
         }
       }
-      // Decode rows and peers are labelled by the run, not the suite's variants: only ratio figures
-      // over variant rows name suite labels.
-      const decodeFigure =
-        'kind' in figure ||
-        suite.groups.some((group) => group.id === figure.group && group.kind === 'decode');
-      if (!decodeFigure) {
+      // Decode rows are labelled by the run, not the suite's variants: only ratio and peak-memory
+      // figures over attention rows name suite labels (a variant's, with or without '@backend', or a
+      // peer's).
+      const paired = pairedFigure(figure);
+      const decodeFigure = suite.groups.some((group) => group.id === figure.group && group.kind === 'decode');
+      if (paired && !decodeFigure) {
         for (const key of ['label', 'baselineLabel'] as const) {
-          const label = figure[key];
-          if (label !== undefined && !knownLabels.has(label))
-            issue(`no variant labelled ${label} in this suite`, key);
+          const label = paired[key];
+          if (label !== undefined && !knownLabels.has(label) && !(suite.peers as string[]).includes(label))
+            issue(`no variant or peer labelled ${label} in this suite`, key);
+        }
+      }
+      if (paired) {
+        for (const key of ['backend', 'baselineBackend'] as const) {
+          const backend = paired[key];
+          if (backend !== undefined && !suite.backends.includes(backend))
+            issue(
+              `backend ${backend} is not among this suite's backends (${suite.backends.join(', ')})`,
+              key,
+            );
         }
       }
     });

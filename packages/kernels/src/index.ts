@@ -16,6 +16,7 @@ export {
   wasmUnavailableReason,
 } from './engine/engine.js';
 export { type EngineOptions, engineOptionsSchema } from './engine/engine-options.js';
+export { measureNativeCeiling } from './engine/native-ceiling.js';
 export {
   type NativePath,
   type NativePathInfo,

@@ -1,8 +1,8 @@
 // Builds dist/attnkit_native.node with the machine's C/C++ compiler, or explains why not.
 //
-// kernels.cc is compiled three times (AVX-512F + FMA, AVX2 + FMA, baseline x86-64), each into its
-// own namespace, and linked with the Node-API glue (addon.cc, baseline) into one addon that picks a
-// path at load time (src/addon.cc). Never -march=native: the binary must run on any x86-64.
+// kernels.cc and ceiling.cc are compiled three times (AVX-512F + FMA, AVX2 + FMA, baseline x86-64),
+// each into its own namespace, and linked with the Node-API glue (addon.cc, baseline) into one addon
+// that picks a path at load time (src/addon.cc). Never -march=native: the binary must run on any x86-64.
 //
 // This script never fails the build: where there is no compiler, no Node-API headers, or a platform
 // other than x86-64 Linux/macOS (or ATTNKIT_NATIVE_BUILD=skip), it removes any stale addon, writes
@@ -96,21 +96,24 @@ const source = (name) => join(root, 'src', name);
 const started = Date.now();
 const compiled = [];
 for (const path of PATHS) {
-  const object = join(objects, `kernels-${path.name}.o`);
-  const failure = run(compiler, [
-    ...COMMON,
-    ...path.flags,
-    `-DAK_NS=ak_${path.name}`,
-    `-DAK_PATH_NAME="${path.name}"`,
-    `-DAK_W=${path.width}`,
-    `-DAK_MR=${path.rows}`,
-    '-c',
-    source('kernels.cc'),
-    '-o',
-    object,
-  ]);
-  if (failure) skip(failure);
-  compiled.push(object);
+  // the kernels and the ceiling loop (peakGflops) of each path, with the same flags
+  for (const unit of ['kernels', 'ceiling']) {
+    const object = join(objects, `${unit}-${path.name}.o`);
+    const failure = run(compiler, [
+      ...COMMON,
+      ...path.flags,
+      `-DAK_NS=ak_${path.name}`,
+      `-DAK_PATH_NAME="${path.name}"`,
+      `-DAK_W=${path.width}`,
+      `-DAK_MR=${path.rows}`,
+      '-c',
+      source(`${unit}.cc`),
+      '-o',
+      object,
+    ]);
+    if (failure) skip(failure);
+    compiled.push(object);
+  }
 }
 const glue = join(objects, 'addon.o');
 const glueFailure = run(compiler, [

@@ -13,13 +13,18 @@
 // chosen with __builtin_cpu_supports, unless ATTNKIT_NATIVE_PATH names a supported one. `setPath`
 // changes it for the whole process (every thread reads the one selection), so tests can force each
 // path; a path the CPU lacks is refused, never run.
+//
+// peakGflops: the FMA-throughput ceiling of one core on a path (ceiling.cc), timed here, so a
+// benchmark can put GFLOP/s next to what the path's vectors allow on this machine.
 #include <node_api.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
+#include "ceiling.h"
 #include "kernels.h"
 
 namespace {
@@ -65,6 +70,18 @@ void detect() {
 }
 
 pthread_once_t detected = PTHREAD_ONCE_INIT;
+
+/** Each candidate's ceiling loop (ceiling.cc), in the order of `candidates`. */
+struct Ceiling {
+  float (*loop)(long iterations, float m, float a);
+  long (*flopsPerIteration)();
+};
+const Ceiling ceilings[] = {
+    {ak_avx512::ceilingLoop, ak_avx512::ceilingFlopsPerIteration},
+    {ak_avx2::ceilingLoop, ak_avx2::ceilingFlopsPerIteration},
+    {ak_baseline::ceilingLoop, ak_baseline::ceilingFlopsPerIteration},
+};
+static_assert(sizeof ceilings / sizeof ceilings[0] == 3, "one ceiling loop per candidate, in order");
 
 /** Per environment (thread): its argument block. Plain C allocation: the addon links no C++ runtime. */
 struct Instance {
@@ -300,6 +317,71 @@ napi_value setPath(napi_env env, napi_callback_info info) {
   return throwError(env, "setPath: expected 'avx512', 'avx2', 'baseline' or undefined");
 }
 
+double seconds() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+/** The last value a ceiling loop returned: a use of its result, so the loop is never dropped. */
+volatile float ceilingSink = 0.0f;
+
+/**
+ * peakGflops(path?, iterations = 1e6, repeats = 40): the best GFLOP/s of `repeats` runs of the
+ * path's ceiling loop on the calling thread (undefined: the path calls run on now). Short runs (a
+ * few ms each) after one warm-up run are rarely preempted, so the best is the core's; a path the
+ * CPU lacks is refused, never run.
+ */
+napi_value peakGflops(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int index = __atomic_load_n(&selected, __ATOMIC_SEQ_CST);
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type != napi_undefined) {
+    char name[32];
+    size_t length = 0;
+    if (type != napi_string || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &length) != napi_ok) {
+      return throwError(env, "peakGflops: expected 'avx512', 'avx2', 'baseline' or undefined as the path");
+    }
+    index = -1;
+    for (int i = 0; i < candidateCount; i++) {
+      if (strcmp(name, candidates[i].path->name) == 0) index = i;
+    }
+    if (index < 0) return throwError(env, "peakGflops: expected 'avx512', 'avx2', 'baseline' or undefined as the path");
+    if (!candidates[index].supported) return throwError(env, "peakGflops: this CPU cannot run that path");
+  }
+  double counts[2] = {1e6, 40};
+  for (size_t k = 1; k < 3; k++) {
+    napi_valuetype countType = napi_undefined;
+    if (argc > k) napi_typeof(env, argv[k], &countType);
+    if (countType == napi_undefined) continue;
+    double value = 0;
+    if (countType != napi_number || napi_get_value_double(env, argv[k], &value) != napi_ok || !(value >= 1) ||
+        value > 1e9 || value != static_cast<double>(static_cast<long>(value))) {
+      return throwError(env, "peakGflops: iterations and repeats must be integers from 1 to 1e9");
+    }
+    counts[k - 1] = value;
+  }
+  const long iterations = static_cast<long>(counts[0]);
+  const long repeats = static_cast<long>(counts[1]);
+  const Ceiling &ceiling = ceilings[index];
+  // warm-up: wide vector units may start at a lower clock until they are busy
+  ceilingSink = ceiling.loop(iterations / 2 + 1, 0.5f, 1.0f);
+  double best = 1e300;
+  for (long r = 0; r < repeats; r++) {
+    const double start = seconds();
+    ceilingSink = ceiling.loop(iterations, 0.5f, 1.0f);
+    const double elapsed = seconds() - start;
+    if (elapsed < best) best = elapsed;
+  }
+  const double flops = static_cast<double>(iterations) * static_cast<double>(ceiling.flopsPerIteration());
+  napi_value result;
+  napi_create_double(env, best > 0 ? flops / best / 1e9 : 0, &result);
+  return result;
+}
+
 void define(napi_env env, napi_value exports, const char *name, napi_callback callback) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
@@ -320,5 +402,6 @@ NAPI_MODULE_INIT() {
   define(env, exports, "adviseHugePages", adviseHugePages);
   define(env, exports, "pathInfo", pathInfo);
   define(env, exports, "setPath", setPath);
+  define(env, exports, "peakGflops", peakGflops);
   return exports;
 }

@@ -29,3 +29,13 @@ const loaded = load();
 exports.addon = loaded.addon;
 exports.status = loaded.status;
 exports.reason = loaded.reason;
+
+/**
+ * The best GFLOP/s of one core on a CPU path ('avx512', 'avx2', 'baseline'; default: the path calls
+ * run on): `repeats` timed runs of `iterations` iterations of twelve independent vector FMA chains
+ * (src/ceiling.cc). Throws where the addon did not load (with the reason) or the CPU lacks the path.
+ */
+exports.peakGflops = function peakGflops(path, iterations, repeats) {
+  if (!loaded.addon) throw new Error(`peakGflops: no native addon (${loaded.reason})`);
+  return loaded.addon.peakGflops(path, iterations, repeats);
+};

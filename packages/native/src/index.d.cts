@@ -9,6 +9,8 @@ export interface NativeAddon {
   adviseHugePages(heap: Float32Array, bytes: number): void;
   pathInfo(): NativePathInfo;
   setPath(path?: string): NativePathInfo;
+  /** See the module's `peakGflops`. */
+  peakGflops(path?: string, iterations?: number, repeats?: number): number;
 }
 
 export interface NativePathInfo {
@@ -28,3 +30,12 @@ export declare const addon: NativeAddon | undefined;
 export declare const status: unknown;
 /** Why there is no addon (undefined when it loaded). */
 export declare const reason: string | undefined;
+
+/**
+ * The FMA-throughput ceiling of one core on a CPU path (default: the path calls run on now): the
+ * best GFLOP/s of `repeats` (default 40) runs of `iterations` (default 1e6) iterations of twelve
+ * independent vector multiply-add chains held in registers (src/ceiling.cc: 16-float FMAs on
+ * avx512, 8-float FMAs on avx2, 4-float multiply + add on baseline). Throws where the addon did not
+ * load (with the reason) or the CPU cannot run `path`.
+ */
+export declare function peakGflops(path?: string, iterations?: number, repeats?: number): number;

@@ -176,10 +176,255 @@ describe('suite figures: ratios computed from the run', () => {
       parseSuite({ ...suiteInput, figures: [{ ...suiteInput.figures![0]!, ...figure }] as never }, 'f.json');
     expect(bad({ group: 'nope' })).toThrow('figures.0.group: no group nope in this suite');
     expect(bad({ n: 128 })).toThrow('figures.0.n: group alibi has no N = 128');
-    expect(bad({ label: 'causal' })).toThrow('figures.0.label: no variant labelled causal in this suite');
+    expect(bad({ label: 'causal' })).toThrow(
+      'figures.0.label: no variant or peer labelled causal in this suite',
+    );
     expect(bad({ target: { atMost: 0 } })).toThrow('figures.0.target');
     expect(() =>
       parseSuite({ ...suiteInput, figures: [suiteInput.figures![0]!, suiteInput.figures![0]!] }, 'f.json'),
     ).toThrow('duplicate figure id alibi');
+  });
+
+  it('accepts a peer or a label@backend, and refuses a peer, label or backend the suite does not have', () => {
+    const withPeer =
+      (figure: Record<string, unknown>, extra: Partial<SuiteInput> = {}) =>
+      () =>
+        parseSuite(
+          {
+            ...suiteInput,
+            peers: ['ort-node:mha'],
+            ...extra,
+            figures: [{ ...suiteInput.figures![0]!, ...figure }] as never,
+          },
+          'f.json',
+        );
+    expect(withPeer({ baselineLabel: 'ort-node:mha', backend: 'native' })).not.toThrow();
+    expect(withPeer({ label: 'flash@native', baselineLabel: 'flash@wasm' })).not.toThrow();
+    expect(withPeer({ baselineLabel: 'ort-node:gqa' })).toThrow(
+      'figures.0.baselineLabel: no variant or peer labelled ort-node:gqa in this suite',
+    );
+    expect(withPeer({ backend: 'js' })).toThrow(
+      "figures.0.backend: backend js is not among this suite's backends (wasm, native)",
+    );
+    expect(withPeer({ baselineBackend: 'native' }, { backends: ['wasm'] })).toThrow(
+      "figures.0.baselineBackend: backend native is not among this suite's backends (wasm)",
+    );
+    expect(withPeer({ kind: 'peak-memory', label: 'causal', target: { atMost: 1 } })).toThrow(
+      'figures.0.label: no variant or peer labelled causal in this suite',
+    );
+    expect(withPeer({ kind: 'peak-memory', target: { atLeast: 1 } })).toThrow('figures.0');
+  });
+});
+
+/** The native suite's figures in small: a variant on two backends against a peer, and a memory figure. */
+const peerSuite: SuiteInput = {
+  name: 'native-test',
+  description: 'peer figures test',
+  variants: ['dense', 'flash'],
+  threads: [1, 2],
+  backends: ['wasm', 'native'],
+  peers: ['ort-node:mha'],
+  groups: [group('full', 64)],
+  figures: [
+    {
+      id: 'vs-mha',
+      claim: 'flash on native at least as fast as MultiHeadAttention',
+      group: 'full',
+      baseline: 'full',
+      n: 64,
+      label: 'flash',
+      backend: 'native',
+      baselineLabel: 'ort-node:mha',
+      target: { atLeastTimesFaster: 1 },
+    },
+    {
+      id: 'native-vs-wasm',
+      claim: 'flash on native at least 3x flash on wasm on one thread',
+      group: 'full',
+      baseline: 'full',
+      n: 64,
+      label: 'flash',
+      threads: 1,
+      backend: 'native',
+      baselineBackend: 'wasm',
+      target: { atLeastTimesFaster: 3 },
+    },
+    {
+      id: 'peak',
+      kind: 'peak-memory',
+      claim: 'peak RSS of the native call no more than the peer',
+      group: 'full',
+      baseline: 'full',
+      n: 64,
+      label: 'flash',
+      threads: 1,
+      backend: 'native',
+      baselineLabel: 'ort-node:mha',
+      target: { atMost: 1 },
+    },
+  ],
+};
+
+/** A peer row (no backend) of `full` at N = 64 with a median of `ms` and a measured peak of `peak` bytes. */
+function peerRow(threads: number, ms: number, peak: number): ResultRow {
+  const base = row('full', 'ort-node:mha', threads, ms);
+  return {
+    ...base,
+    implementation: 'peer',
+    variant: 'ort-node:mha',
+    memory: {
+      workspaceBytes: null,
+      estimatedBytes: 0,
+      measured: { status: 'ok', peakBytes: peak, baselineBytes: 0, floorBytes: 0 },
+    },
+  };
+}
+
+/** A variant row of `full` whose 1-thread memory case measured `peak` bytes. */
+function variantRow(label: string, threads: number, ms: number, peak: number, backend: 'wasm' | 'native') {
+  const base = row('full', label, threads, ms, backend);
+  return {
+    ...base,
+    memory: {
+      workspaceBytes: 0,
+      estimatedBytes: 0,
+      measured: { status: 'ok' as const, peakBytes: peak, baselineBytes: 0, floorBytes: 0 },
+    },
+  };
+}
+
+describe('figures against a peer, another backend, and peak memory', () => {
+  const rows = () => [
+    variantRow('flash@wasm', 1, 300, 40e6, 'wasm'),
+    variantRow('flash@wasm', 2, 160, 40e6, 'wasm'),
+    variantRow('flash@native', 1, 80, 30e6, 'native'),
+    variantRow('flash@native', 2, 50, 30e6, 'native'),
+    peerRow(1, 100, 60e6),
+    peerRow(2, 45, 61e6),
+  ];
+
+  it('divides the native row by the peer row (which has no backend) on the same threads, native rows only', () => {
+    const values = computeFigures(makeResults(rows(), peerSuite)).filter((v) => v.figure.id === 'vs-mha');
+    expect(values).toEqual([
+      expect.objectContaining({
+        label: 'flash@native',
+        threads: 1,
+        measuredMs: 80,
+        baselineMs: 100,
+        ratio: 0.8,
+        status: 'met',
+        detail: '1.25× faster ≥ 1×',
+      }),
+      expect.objectContaining({
+        label: 'flash@native',
+        threads: 2,
+        ratio: 50 / 45,
+        status: 'not met',
+        detail: '0.90× faster < 1×',
+      }),
+    ]);
+  });
+
+  it('divides native by wasm at one thread when the figure names the baseline backend', () => {
+    const [value, ...rest] = computeFigures(makeResults(rows(), peerSuite)).filter(
+      (v) => v.figure.id === 'native-vs-wasm',
+    );
+    expect(rest).toEqual([]);
+    expect(value).toMatchObject({
+      label: 'flash@native',
+      threads: 1,
+      measuredMs: 80,
+      baselineMs: 300,
+      status: 'met',
+      detail: '3.75× faster ≥ 3×',
+    });
+  });
+
+  it('divides measured peak RSS for a peak-memory figure, and prints bytes in the report', () => {
+    const results = makeResults(rows(), peerSuite);
+    const value = computeFigures(results).find((v) => v.figure.id === 'peak');
+    expect(value).toMatchObject({
+      label: 'flash@native',
+      threads: 1,
+      measuredMs: 30e6,
+      baselineMs: 60e6,
+      ratio: 0.5,
+      status: 'met',
+      detail: 'peak 28.6 MiB / 57.2 MiB = 0.500 ≤ 1',
+    });
+    const markdown = figuresMarkdown(results).join('\n');
+    expect(markdown).toMatch(
+      /\| peak +\| flash@native +\| +1 \| +28\.6 MiB \| +57\.2 MiB \| +0\.500 \| ≤ 1 +\|/,
+    );
+    expect(markdown).toContain(
+      '- `peak`: peak RSS of the native call no more than the peer (peak RSS of flash@native t=1 over ort-node:mha t=1, `full` at N = 64)',
+    );
+    expect(markdown).toContain(
+      '- `native-vs-wasm`: flash on native at least 3x flash on wasm on one thread (flash@native t=1 over flash@wasm t=1, `full` at N = 64)',
+    );
+  });
+
+  it('says missing, with the reason, when the peer was skipped, absent, or its peak was not measured', () => {
+    const notInstalled: ResultRow = {
+      ...peerRow(1, 1, 1),
+      status: 'skipped',
+      reason: 'peer not installed: onnxruntime-node, protobufjs (optional dependency)',
+    };
+    delete (notInstalled as Partial<ResultRow>).time;
+    const skippedPeer = computeFigures(makeResults([...rows().slice(0, 4), notInstalled], peerSuite));
+    expect(skippedPeer.filter((v) => v.figure.id !== 'native-vs-wasm')).toEqual([
+      expect.objectContaining({
+        figure: expect.objectContaining({ id: 'vs-mha' }),
+        label: 'flash@native',
+        threads: 1,
+        ratio: null,
+        status: 'missing',
+        detail:
+          'ort-node:mha t=1 in full at N=64 was skipped (peer not installed: onnxruntime-node, protobufjs (optional dependency))',
+      }),
+      expect.objectContaining({
+        figure: expect.objectContaining({ id: 'vs-mha' }),
+        threads: 2,
+        status: 'missing',
+        detail: 'ort-node:mha in full at N=64 is not in this run',
+      }),
+      expect.objectContaining({
+        figure: expect.objectContaining({ id: 'peak' }),
+        status: 'missing',
+        detail:
+          'ort-node:mha t=1 in full at N=64 was skipped (peer not installed: onnxruntime-node, protobufjs (optional dependency))',
+      }),
+    ]);
+
+    const noNative = computeFigures(
+      makeResults(
+        rows().filter((r) => r.backend !== 'native'),
+        peerSuite,
+      ),
+    );
+    expect(noNative.map((v) => [v.figure.id, v.status, v.detail])).toEqual([
+      ['vs-mha', 'missing', 'flash@native in full at N=64 is not in this run'],
+      ['native-vs-wasm', 'missing', 'flash@native t=1 in full at N=64 is not in this run'],
+      ['peak', 'missing', 'flash@native t=1 in full at N=64 is not in this run'],
+    ]);
+
+    const unmeasured = rows().map((r) =>
+      r.label === 'flash@native' && r.threads === 1
+        ? {
+            ...r,
+            memory: {
+              workspaceBytes: 0,
+              estimatedBytes: 0,
+              measured: { status: 'skipped' as const, reason: 'child exited 137' },
+            },
+          }
+        : r,
+    );
+    expect(
+      computeFigures(makeResults(unmeasured, peerSuite)).find((v) => v.figure.id === 'peak'),
+    ).toMatchObject({
+      status: 'missing',
+      detail: 'the peak memory of flash@native t=1 in full at N=64 was not measured (child exited 137)',
+    });
   });
 });

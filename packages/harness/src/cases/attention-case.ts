@@ -22,9 +22,9 @@ import type { ResultRow } from '../results.js';
 import { baseRow, describeError, lazy, SkipRow, safely } from '../rows.js';
 import {
   backendSkipReason,
+  casePeers,
   type RunContext,
   recordSkipped,
-  runsPeers,
   seconds,
   specsForGroup,
   variantRow,
@@ -107,8 +107,8 @@ export async function runAttentionCase(
       await outOfProcess.measureMemory(context, benchCase, spec, memoryCandidate);
   }
 
-  if (outOfProcess && runsPeers(group, benchCase.n)) {
-    for (const peer of context.peers) {
+  if (outOfProcess) {
+    for (const peer of casePeers(context, group, benchCase.n)) {
       for (const threads of context.threads) {
         await outOfProcess.runPeerCase(context, benchCase, peer, threads, flops, pairs, data.oracle);
       }

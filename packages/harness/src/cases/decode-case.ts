@@ -25,7 +25,7 @@ import {
 import { formatBytes } from '../machine.js';
 import type { Accuracy, ResultRow } from '../results.js';
 import { baseRow, describeError, lazy, SkipRow } from '../rows.js';
-import { type PlannedRow, type RunContext, recordSkipped, runsPeers } from '../run-context.js';
+import { casePeers, type PlannedRow, type RunContext, recordSkipped } from '../run-context.js';
 import type { BenchCase, DecodeCase, GroupSpec, HarnessBackend } from '../suite-schema.js';
 import { timeSync } from '../timing.js';
 import { runDecodePeer } from './decode-peer.js';
@@ -56,11 +56,9 @@ export function plannedDecodeRows(
       for (const threads of context.threads) rows.push(decodeRow(implementation, backend, backends, threads));
     }
   }
-  if (runsPeers(group, benchCase.n)) {
-    for (const peer of context.peers) {
-      for (const threads of context.threads) {
-        rows.push({ label: peer, threads, implementation: 'peer', variant: peer, exact: true });
-      }
+  for (const peer of casePeers(context, group, benchCase.n)) {
+    for (const threads of context.threads) {
+      rows.push({ label: peer, threads, implementation: 'peer', variant: peer, exact: true });
     }
   }
   return rows;
@@ -358,11 +356,9 @@ export async function runDecodeCase(
     }
   }
 
-  if (runsPeers(group, benchCase.n)) {
-    for (const peer of context.peers) {
-      for (const threads of context.threads) {
-        await runDecodePeer(context, benchCase, peer, threads, flops, pairs, oracle);
-      }
+  for (const peer of casePeers(context, group, benchCase.n)) {
+    for (const threads of context.threads) {
+      await runDecodePeer(context, benchCase, peer, threads, flops, pairs, oracle);
     }
   }
 }

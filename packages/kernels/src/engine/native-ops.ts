@@ -42,6 +42,8 @@ export interface NativeAddon {
   adviseHugePages(heap: Float32Array, bytes: number): void;
   pathInfo(): NativePathInfo;
   setPath(path?: string): NativePathInfo;
+  /** The FMA-throughput ceiling of one core on a path, GFLOP/s (native-ceiling.ts). */
+  peakGflops(path?: string, iterations?: number, repeats?: number): number;
 }
 
 /** Opcodes, in the order of attnkit::Op in packages/native/src/kernels.h. */
