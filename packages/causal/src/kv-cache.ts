@@ -3,10 +3,11 @@
  * a preallocated cache; each step appends the new positions' k, v and attends the new queries
  * against everything cached (bottom-right aligned, so new queries are causal among themselves).
  *
- * Storage, growth and attend are kernels' KVStore (the same store as sliding-window's ring, with the
- * 'grow' or 'fixed' policy): K [B, Hkv, capacity, Dk] and V [B, Hkv, capacity, Dv] in a private
- * engine's memory, attended in place by the banded step (causal: the window [left, 0]), so attend
- * copies only q in and out/lse back (O(Lnew · D) per step), never the cache.
+ * Storage, growth and attend are kernels' KVStore (policy 'grow' or 'fixed'; sliding-window's
+ * rolling cache is the paged store's window policy instead): K [B, Hkv, capacity, Dk] and
+ * V [B, Hkv, capacity, Dv] in a private engine's memory, attended in place by the banded step
+ * (causal: the window [left, 0]), so attend copies only q in and out/lse back (O(Lnew · D) per
+ * step), never the cache.
  * Growth ('double') re-lays the cache at twice the capacity: O(length · D) once per doubling, O(1)
  * amortised per appended position. A refused append, attend or step changes nothing: limits and
  * shapes are checked before the first write, and step checks its attend before it appends.

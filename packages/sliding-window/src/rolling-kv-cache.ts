@@ -1,28 +1,50 @@
 /**
- * Decoding with a rolling (ring-buffer) KV cache for causal windows (Mistral-style): a query at
- * position p sees keys [p − window, p], so only the last window + maxStepTokens positions are ever
- * needed — window + 1 entries when decoding one token per step.
+ * Decoding with a rolling KV cache for causal windows (Mistral-style): a query at position p sees
+ * keys [p − window, p], so only the last C = window + maxStepTokens positions are ever needed
+ * (window + 1 when decoding one token per step).
  *
- * Storage and attend are kernels' KVStore with the 'ring' policy (the same store as causal's growing
- * cache; only eviction differs): position t lives in slot t mod capacity and in its mirror slot, so the
- * keys the new queries may see are always one contiguous run, attended in place by the banded step.
- * Nothing is copied but q in and out/lse back.
+ * Storage and attend are kernels' PagedKVStore with its window policy (the ring is a policy of the
+ * paged cache, docs/design.md "Caches and the layer"): the `batch` rows are `batch` sequences of one
+ * private store, appended and attended together; pages whose positions no query can see again go
+ * back to the store's pool and are the next ones written. The attend reads the visible positions
+ * from their pages in place (the store's decode path on native and js, on `threads` native threads
+ * on native; expanded tiles on wasm). Nothing is copied but q in and out/lse back.
  * Time per attend: O(B · Hq · Lnew · (window + Lnew) · (Dk + Dv)), independent of how long the
- * sequence has grown. Append: O(B · Hkv · min(Lnew, capacity) · (Dk + Dv)).
- * Extra memory: the ring (2 · B · Hkv · capacity · (Dk + Dv) floats, mirrored) plus per attend the
- * copies of q, out, lse and Lnew · (window + Lnew) scores.
+ * sequence has grown. Append: O(B · Hkv · min(Lnew, C + P − 1) · (Dk + Dv)), P the page size (a long
+ * append writes only the positions of the pages it keeps).
+ * Memory bound: at most B · (1 + ⌈(C − 1) / P⌉) pages of pageBytes = 4 · (a(Hkv·P·Dk) + a(Hkv·P·Dv))
+ * bytes in float32 (a(n) = n rounded up to 16; kernels' pagedPageLayout gives float16 and int8),
+ * checked against maxBytes at creation, so no append is ever refused for bytes. With the default
+ * P = min(128, C) that is 2C positions per sequence while C <= 128 (the old mirrored ring's size)
+ * and fewer than C + 2P beyond. Extra memory per attend: copies of q, out, lse and the key splits'
+ * partial results (the tiles on wasm).
  */
 import {
   type AttentionCache,
   AttentionInputError,
   attentionOptionsShape,
-  parseCachedAttentionCall,
   parseOptions,
   type Tensor,
   z,
 } from '@attnkit/core';
 import type { Backend, BackendChoice } from '@attnkit/kernels';
-import { type CacheAttendPlan, KVStore, KVStoreCache } from '@attnkit/kernels/runtime';
+import { engineOptionsSchema } from '@attnkit/kernels';
+import {
+  MAX_ARENA_BYTES,
+  PagedKVStore,
+  type PagedRopeOptions,
+  pagedPageLayout,
+  parseCacheAppend,
+  windowPagesPerSequence,
+} from '@attnkit/kernels/runtime';
+import { DEFAULT_BLOCK_Q } from './options.js';
+
+/**
+ * Largest default page: causal's DEFAULT_PAGE_SIZE (the paged decode path streams runs of 64 to 256
+ * positions alike and 16 markedly slower; docs/decoding.md). A smaller window takes pages of C
+ * positions, so its pages hold 2C positions at most, as the mirrored ring did.
+ */
+export const ROLLING_MAX_PAGE_SIZE = 128;
 
 export interface RollingKVCacheOptions {
   batch: number;
@@ -34,12 +56,21 @@ export interface RollingKVCacheOptions {
   valueDim: number;
   /** Left reach of the causal window: a query at position p sees keys [p − window, p]. */
   window: number;
-  /** Most queries one attend may carry (default 1). The ring keeps window + maxStepTokens positions. */
+  /** Most queries one attend may carry (default 1). The cache keeps window + maxStepTokens positions. */
   maxStepTokens?: number;
-  /** Engine the ring is stored in and attended with (a private one): 'auto' (the default: as getEngine()), 'native', 'wasm' or 'js'. */
+  /** Engine the pages are stored in and attended with (a private one): 'auto' (the default: as getEngine()), 'native', 'wasm' or 'js'. */
   backend?: BackendChoice;
-  /** Most bytes the ring may take. Default: the WebAssembly memory limit. */
+  /** Most bytes the pages may take (the bound in the header). Default: the WebAssembly memory limit. */
   maxBytes?: number;
+  /** Positions per page (default min(128, window + maxStepTokens)). */
+  pageSize?: number;
+  /**
+   * How keys and values are stored: 'float32' (default), 'float16' (rounded to nearest even) or
+   * 'int8' (one float32 scale per position and kv head; non-finite keys or values are refused).
+   */
+  storage?: 'float32' | 'float16' | 'int8';
+  /** Rotary embeddings applied by the cache: to keys on append, to queries on attend, at the sequence positions. */
+  rope?: PagedRopeOptions;
 }
 
 export interface RollingKVCacheAttendOptions {
@@ -48,15 +79,25 @@ export interface RollingKVCacheAttendOptions {
   causal?: boolean;
   out?: Tensor;
   lse?: Float32Array;
+  /** Native threads of the attend (native backend only; elsewhere > 1 is refused). Same bits at every count. */
+  threads?: number;
 }
 
-/** The AttentionCache contract (core), plus the ring's own parameters. */
+/** The AttentionCache contract (core), plus the window's own parameters. */
 export interface RollingKVCache extends AttentionCache {
   readonly window: number;
   readonly maxStepTokens: number;
   readonly backend: Backend;
-  /** Slots in the ring: window + maxStepTokens (only the last `capacity` positions are kept). */
+  /** Positions any new query may see, all kept: window + maxStepTokens. */
   readonly capacity: number;
+  readonly pageSize: number;
+  readonly storage: 'float32' | 'float16' | 'int8';
+  /** Bytes of one page (keys and values of pageSize positions, every kv head). */
+  readonly pageBytes: number;
+  /** The most bytes the pages can ever take: batch · (1 + ⌈(capacity − 1) / pageSize⌉) · pageBytes. */
+  readonly storageBytes: number;
+  /** Bytes of the pages the cache holds now (in use or free for the next positions). */
+  readonly pooledBytes: number;
   /** Attends q [B, Hq, Lnew, Dk], Lnew <= maxStepTokens: the queries of the last Lnew positions. */
   attend(q: Tensor, options?: RollingKVCacheAttendOptions): Tensor;
   /** append then attend, both checked first: a refused step overwrites no live key. */
@@ -73,32 +114,121 @@ const rollingOptionsSchema = z.strictObject({
   maxStepTokens: dimension.optional(),
   backend: z.enum(['auto', 'native', 'wasm', 'js']).optional(),
   maxBytes: dimension.optional(),
+  pageSize: dimension.optional(),
+  storage: z.enum(['float32', 'float16', 'int8']).optional(),
+  rope: z
+    .strictObject({
+      base: z.number({ error: 'a finite number > 1' }).gt(1, { error: 'a finite number > 1' }).optional(),
+      style: z.enum(['neox', 'interleaved']).optional(),
+      rotaryDim: dimension.optional(),
+    })
+    .optional(),
 });
 
 // The window and the engine belong to the cache; anything else here would be ignored, so refuse it.
 const { scale, causal, out, lse } = attentionOptionsShape;
-const attendOptionsSchema = z.strictObject({ scale, causal, out, lse });
-/** What attend parses: the caller's options plus the cache's own causal window. */
-const attendCallSchema = attendOptionsSchema.extend({ window: attentionOptionsShape.window });
+const attendOptionsSchema = z.strictObject({
+  scale,
+  causal,
+  out,
+  lse,
+  threads: engineOptionsSchema.shape.threads,
+});
 
-class RingKVCache extends KVStoreCache<RollingKVCacheAttendOptions> implements RollingKVCache {
+function gib(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${bytes} bytes`;
+}
+
+class PagedRollingKVCache implements RollingKVCache {
+  readonly batch: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
   readonly window: number;
   readonly maxStepTokens: number;
+  readonly capacity: number;
+  readonly pageSize: number;
+  readonly storage: 'float32' | 'float16' | 'int8';
+  readonly pageBytes: number;
+  readonly storageBytes: number;
+  private readonly store: PagedKVStore;
+  /** The store's sequence of each batch row. */
+  private readonly ids: readonly number[];
 
-  constructor(options: RollingKVCacheOptions) {
-    const window = options.window;
-    const maxStepTokens = options.maxStepTokens ?? 1;
-    super(
-      new KVStore({
-        ...options,
-        capacity: window + maxStepTokens,
-        policy: 'ring',
-        capacityArgument: 'options.window',
-        capacityDescription: `window + maxStepTokens = ${window + maxStepTokens}`,
-      }),
-    );
+  constructor(options: z.infer<typeof rollingOptionsSchema>) {
+    const { batch, kvHeads, headDim, valueDim, window } = options;
+    this.batch = batch;
+    this.kvHeads = kvHeads;
+    this.headDim = headDim;
+    this.valueDim = valueDim;
     this.window = window;
-    this.maxStepTokens = maxStepTokens;
+    this.maxStepTokens = options.maxStepTokens ?? 1;
+    this.capacity = window + this.maxStepTokens;
+    this.pageSize = options.pageSize ?? Math.min(ROLLING_MAX_PAGE_SIZE, this.capacity);
+    this.storage = options.storage ?? 'float32';
+    this.pageBytes = 4 * pagedPageLayout(kvHeads, this.pageSize, headDim, valueDim, this.storage).pageFloats;
+    const pages = windowPagesPerSequence(window, this.maxStepTokens, this.pageSize);
+    this.storageBytes = batch * pages * this.pageBytes;
+    // Everything the window can ever need is known now: refuse what can never fit before allocating.
+    const limit = Math.min(options.maxBytes ?? MAX_ARENA_BYTES, MAX_ARENA_BYTES);
+    if (this.storageBytes > limit) {
+      throw new AttentionInputError(
+        'options.window',
+        `a cache of at most ${gib(limit)} (${options.maxBytes === undefined ? 'the WebAssembly memory limit' : 'options.maxBytes'})`,
+        `window + maxStepTokens = ${this.capacity} positions in pages of ${this.pageSize} (at most ${pages} pages of ${gib(this.pageBytes)} per sequence, ${batch} ${batch === 1 ? 'sequence' : 'sequences'}) needing ${gib(this.storageBytes)}`,
+        'Use a smaller window, raise maxBytes, or split the batch over several caches.',
+      );
+    }
+    this.store = new PagedKVStore({
+      kvHeads,
+      headDim,
+      valueDim,
+      pageSize: this.pageSize,
+      maxBytes: this.storageBytes,
+      window,
+      maxStepTokens: this.maxStepTokens,
+      storage: this.storage,
+      blockQ: DEFAULT_BLOCK_Q,
+      ...(options.backend !== undefined ? { backend: options.backend } : {}),
+      ...(options.rope !== undefined ? { rope: options.rope } : {}),
+    });
+    const ids: number[] = [];
+    for (let b = 0; b < batch; b++) ids.push(this.store.addSequence());
+    this.ids = ids;
+  }
+
+  get backend(): Backend {
+    return this.store.backend;
+  }
+
+  /** Positions appended so far (every row advances together). */
+  get length(): number {
+    return this.store.length(this.ids[0]!);
+  }
+
+  get pooledBytes(): number {
+    return this.store.pooledPages * this.pageBytes;
+  }
+
+  append(k: Tensor, v: Tensor): void {
+    this.store.append(this.ids, k, v);
+  }
+
+  attend(q: Tensor, options?: RollingKVCacheAttendOptions): Tensor {
+    this.checkAttend(q, options, this.length);
+    return this.store.attend(this.ids, q, options);
+  }
+
+  step(q: Tensor, k: Tensor, v: Tensor, options?: RollingKVCacheAttendOptions): Tensor {
+    // The append is checked first (as attend's own refusals come after k's and v's), then the
+    // attend at the length the append will leave; the store's step checks both again before it writes.
+    const added = parseCacheAppend(k, v, this);
+    this.checkAttend(q, options, this.length + added);
+    return this.store.step(this.ids, q, k, v, options);
+  }
+
+  reset(): void {
+    for (const id of this.ids) this.store.clearSequence(id);
   }
 
   checkAttendOptions(options?: unknown): void {
@@ -115,20 +245,23 @@ class RingKVCache extends KVStoreCache<RollingKVCacheAttendOptions> implements R
       );
     }
     parseOptions(attendOptionsSchema, options);
+    // threads > 1 where the store's attend runs on the calling thread
+    this.store.checkAttendOptions(options);
   }
 
   /**
-   * Parses an attend of q when the ring holds `total` positions (now, or after a step's append):
-   * the call over the positions [first, total) the new queries may see.
+   * The rolling cache's own refusals of an attend when the cache holds `total` positions (now, or
+   * after a step's append), in its own words; the store checks q's shape and the rest.
    */
-  protected planAttend(
-    q: Tensor,
-    options: RollingKVCacheAttendOptions | undefined,
-    total: number,
-  ): CacheAttendPlan {
+  private checkAttend(q: Tensor, options: RollingKVCacheAttendOptions | undefined, total: number): void {
     this.checkAttendOptions(options);
     if (total === 0) {
-      throw this.emptyCacheError('rolling KV cache');
+      throw new AttentionInputError(
+        'q',
+        'queries for a cache holding at least one position',
+        'an attend on an empty rolling KV cache',
+        'Call cache.append(k, v) with the new positions before cache.attend(q).',
+      );
     }
     const queries = Array.isArray(q?.shape) ? q.shape[2] : undefined;
     if (typeof queries === 'number' && queries > this.maxStepTokens) {
@@ -139,25 +272,13 @@ class RingKVCache extends KVStoreCache<RollingKVCacheAttendOptions> implements R
         `The ring keeps window + maxStepTokens = ${this.capacity} positions, so older keys are gone: create the cache with maxStepTokens >= ${queries}, or use slidingWindowAttention for long chunks.`,
       );
     }
-    // Work relative to the first key any new query may see: positions [first, total) become
-    // [0, span), a problem of span keys (the band mask is translation invariant).
-    const qLength = typeof queries === 'number' ? queries : 1;
-    const first = Math.max(0, total - qLength - this.window);
-    const { batch, kvHeads, headDim, valueDim } = this.store;
-    const call = parseCachedAttentionCall(
-      q,
-      { batch, kvHeads, kvLength: total - first, headDim, valueDim },
-      { ...options, causal: true, window: [this.window, 0] },
-      attendCallSchema,
-    );
-    return { call, first, blockQ: call.problem.qLength };
   }
 }
 
 /**
- * A rolling KV cache for decoding with a causal window of left reach `window`: a ring of
- * window + maxStepTokens positions per (batch, kv head).
+ * A rolling KV cache for decoding with a causal window of left reach `window`: `batch` sequences of
+ * a paged store under its window policy, keeping the last window + maxStepTokens positions of each.
  */
 export function createRollingKVCache(options: RollingKVCacheOptions): RollingKVCache {
-  return new RingKVCache(parseOptions(rollingOptionsSchema, options));
+  return new PagedRollingKVCache(parseOptions(rollingOptionsSchema, options));
 }

@@ -71,8 +71,11 @@ export {
   PagedKVStore,
   type PagedKVStoreConfig,
   PagedKVView,
+  type PagedPageLayout,
   type PagedRopeOptions,
+  pagedPageLayout,
   pagedTileKeys,
+  windowPagesPerSequence,
 } from './paged-kv-store.js';
 export {
   applySinks,

@@ -1,12 +1,11 @@
 /**
- * The one KV store under every softmax KV cache (a growing cache, a fixed one, a rolling ring):
- * keys K [B, Hkv, stride, Dk] and values V [B, Hkv, stride, Dv] in a private engine's memory (never
- * the shared bump arena), attended in place with kernels' banded step. The caches differ only in
- * where position t lives and what is evicted:
- *   - 'grow':  slot t; a full store doubles (re-laid once per doubling: O(1) amortised per position);
- *   - 'fixed': slot t; a full store refuses the append;
- *   - 'ring':  slot t mod capacity, written twice (at s and s + capacity: a mirrored ring), so the last
- *              ≤ capacity positions are always one contiguous run and attend reads them like 'grow'.
+ * The contiguous KV store under causal's createKVCache: keys K [B, Hkv, capacity, Dk] and values
+ * V [B, Hkv, capacity, Dv] in a private engine's memory (never the shared bump arena), position t at
+ * slot t, attended in place with kernels' banded step. The policy says what a full store does:
+ *   - 'grow':  doubles (re-laid once per doubling: O(1) amortised per position);
+ *   - 'fixed': refuses the append.
+ * (A rolling window is the paged store's window policy, paged-kv-store.ts: pages no query can see
+ * again are given back, so one concept of eviction lives in one place.)
  * A refused append (bad shapes, capacity, byte limit, memory) changes nothing: every check runs
  * before the first write, and a failed re-layout restores the old storage.
  * Time per attend: O(B · Hq · Lnew · (span + blockQ) · (Dk + Dv)) for a span of visible positions;
@@ -44,7 +43,7 @@ import { applySinks, scoreFunctionsOf, setScoreFunctions } from './score-tile.js
 import { mergeSplits, placeSplits, planBandSplits } from './split-kv.js';
 import { type HeadOffsets, queryBlockItems } from './variant-runtime.js';
 
-export type KVStorePolicy = 'grow' | 'fixed' | 'ring';
+export type KVStorePolicy = 'grow' | 'fixed';
 
 export interface KVStoreConfig {
   readonly batch: number;
@@ -57,10 +56,8 @@ export interface KVStoreConfig {
   readonly backend?: BackendChoice;
   /** Most bytes the storage may take (default: the WebAssembly memory limit). */
   readonly maxBytes?: number;
-  /** The option that sets the capacity, named in errors ('options.capacity', 'options.window'). */
+  /** The option that sets the capacity, named in errors ('options.capacity'). */
   readonly capacityArgument: string;
-  /** How errors describe the capacity when the option is not the capacity itself ('window + maxStepTokens = 9'). */
-  readonly capacityDescription?: string;
 }
 
 function gib(bytes: number): string {
@@ -96,7 +93,7 @@ export class KVStore {
       throw new AttentionInputError(
         config.capacityArgument,
         `a cache of at most ${gib(this.maxBytes)} (${config.maxBytes === undefined ? 'the WebAssembly memory limit' : 'options.maxBytes'})`,
-        `${config.capacityDescription ?? config.capacity} positions${this.policy === 'ring' ? ' (a mirrored ring: stored twice)' : ''} needing ${gib(bytes)}`,
+        `${config.capacity} positions needing ${gib(bytes)}`,
         `Use a smaller ${config.capacityArgument.replace(/^options\./, '')}, raise maxBytes, or split the batch over several caches.`,
       );
     }
@@ -106,7 +103,7 @@ export class KVStore {
     this.allocateStorage();
   }
 
-  /** Positions appended so far (may exceed the capacity for a ring). */
+  /** Positions appended so far. */
   get length(): number {
     return this.total;
   }
@@ -115,21 +112,15 @@ export class KVStore {
     return this.slots;
   }
 
-  /** Slots per head: the capacity, twice it for the mirrored ring. */
-  private get stride(): number {
-    return this.policy === 'ring' ? 2 * this.slots : this.slots;
-  }
-
   private storageBytes(capacity: number): number {
-    const slots = (this.policy === 'ring' ? 2 : 1) * capacity;
     const heads = this.batch * this.kvHeads;
-    return 4 * (alignFloats(heads * slots * this.headDim) + alignFloats(heads * slots * this.valueDim));
+    return 4 * (alignFloats(heads * capacity * this.headDim) + alignFloats(heads * capacity * this.valueDim));
   }
 
   private allocateStorage(): void {
     const heads = this.batch * this.kvHeads;
-    this.keys = this.engine.arena.alloc(heads * this.stride * this.headDim);
-    this.values = this.engine.arena.alloc(heads * this.stride * this.valueDim);
+    this.keys = this.engine.arena.alloc(heads * this.slots * this.headDim);
+    this.values = this.engine.arena.alloc(heads * this.slots * this.valueDim);
   }
 
   /** Re-lays the positions at `capacity` slots per head; on failure the old storage is restored. */
@@ -171,7 +162,7 @@ export class KVStore {
    */
   checkAppend(k: Tensor, v: Tensor): number {
     const added = parseCacheAppend(k, v, this);
-    if (this.policy !== 'ring') this.capacityFor(added);
+    this.capacityFor(added);
     return added;
   }
 
@@ -207,10 +198,6 @@ export class KVStore {
    */
   append(k: Tensor, v: Tensor): void {
     const added = parseCacheAppend(k, v, this);
-    if (this.policy === 'ring') {
-      this.appendRing(k, v, added);
-      return;
-    }
     const capacity = this.capacityFor(added);
     if (capacity !== this.slots) this.relayout(capacity);
     const heap = this.engine.arena.heap;
@@ -225,56 +212,6 @@ export class KVStore {
       );
     }
     this.total = total + added;
-  }
-
-  /** Ring append: only the last `capacity` of the new positions can still be needed. */
-  private appendRing(k: Tensor, v: Tensor, added: number): void {
-    const kept = Math.min(added, this.slots);
-    const skipped = added - kept;
-    for (let head = 0; head < this.batch * this.kvHeads; head++) {
-      for (let i = 0; i < kept; i++) {
-        const position = this.total + skipped + i;
-        this.writeRow(
-          k.data,
-          (head * added + skipped + i) * this.headDim,
-          this.keys,
-          this.headDim,
-          head,
-          position,
-        );
-        this.writeRow(
-          v.data,
-          (head * added + skipped + i) * this.valueDim,
-          this.values,
-          this.valueDim,
-          head,
-          position,
-        );
-      }
-    }
-    this.total += added;
-  }
-
-  /** Writes one row of position `position` into its ring slot and the slot's mirror. */
-  private writeRow(
-    source: Float32Array,
-    from: number,
-    storage: number,
-    depth: number,
-    head: number,
-    position: number,
-  ): void {
-    const heap = this.engine.arena.heap;
-    const slot = position % this.slots;
-    const row = source.subarray(from, from + depth);
-    const base = storage + head * this.stride * depth;
-    heap.set(row, base + slot * depth);
-    heap.set(row, base + (slot + this.slots) * depth);
-  }
-
-  /** The first position a store keeps (0 unless a ring has wrapped). */
-  firstKept(): number {
-    return this.policy === 'ring' ? Math.max(0, this.total - this.slots) : 0;
   }
 
   /**
@@ -296,7 +233,6 @@ export class KVStore {
     const { batch, qHeads, qLength, headDim, valueDim, kvLength } = problem;
     const rows = Math.max(1, Math.min(blockQ, qLength));
     const total = batch * qHeads * qLength;
-    const startSlot = this.policy === 'ring' ? first % this.slots : first;
     // Few query blocks against many keys: the banded variants' key split (the shape decides, so the
     // bits equal theirs at any thread count); the splits run here one after another.
     const split = planBandSplits(problem, queryBlockItems(problem, rows), 64);
@@ -323,7 +259,7 @@ export class KVStore {
         for (let b = 0; b < batch; b++) {
           for (let h = 0; h < qHeads; h++) {
             const row = queryHeadRow(problem, b, h);
-            // The kv head's rows start at the store's stride, not at the span's length.
+            // The kv head's rows start at the store's capacity, not at the span's length.
             const kvHead = b * this.kvHeads + kvHeadOf(problem, h);
             head.head = h;
             head.bias =
@@ -333,8 +269,8 @@ export class KVStore {
             head.q = queries + row * headDim;
             head.out = partOut + row * valueDim;
             head.lse = partLse + row;
-            head.k = this.keys + (kvHead * this.stride + startSlot) * headDim;
-            head.v = this.values + (kvHead * this.stride + startSlot) * valueDim;
+            head.k = this.keys + (kvHead * this.slots + first) * headDim;
+            head.v = this.values + (kvHead * this.slots + first) * valueDim;
             for (let rowStart = 0; rowStart < qLength; rowStart += rows) {
               const rowEnd = Math.min(qLength, rowStart + rows);
               attendBand(this.engine, problem, head, b, rowStart, rowEnd, scores, keysFrom, keysTo);

@@ -8,7 +8,9 @@
  * back is the next one another takes, and the pool never holds more pages than were ever in use at
  * once. Sequence s keeps a page table: absolute page n (positions [n·P, (n+1)·P)) is
  * pages[n − startPage]; startPage > 0 only under the window policy, which gives back pages whose
- * positions no query can see again.
+ * positions no query can see again: a sequence that is not shared then holds at most
+ * windowPagesPerSequence(window, maxStepTokens, P) = 1 + ⌈(window + maxStepTokens − 1) / P⌉ pages
+ * (sliding-window's rolling cache bounds its bytes by it).
  *
  * Sharing. Every page carries a reference count. fork(id) copies the page table and counts each page
  * once more (O(pages), no float copied); the first append to a sequence whose partly filled last page
@@ -142,6 +144,46 @@ const EMPTY_DECODE_JOB: Readonly<DecodeAttendArgs> = {
   out: 0,
   lse: 0,
 };
+
+/** Where a page's parts start, in floats from the page start (each part 64-byte aligned). */
+export interface PagedPageLayout {
+  readonly keyScales: number;
+  readonly valueStart: number;
+  readonly valueScales: number;
+  /** Floats of one page: pageBytes / 4. */
+  readonly pageFloats: number;
+}
+
+/**
+ * The layout of one page of `pageSize` positions for every kv head: keys, [key scales], values,
+ * [value scales] (scales for int8 only), each part rounded up to 16 floats. Exported so a cache built
+ * on the store can bound its bytes before it creates one.
+ */
+export function pagedPageLayout(
+  kvHeads: number,
+  pageSize: number,
+  headDim: number,
+  valueDim: number,
+  storage: KVStorage = 'float32',
+): PagedPageLayout {
+  const rows = kvHeads * pageSize;
+  const bytes = storageElementBytes(storage);
+  const scaleFloats = storage === 'int8' ? alignFloats(rows) : 0;
+  const keyScales = alignFloats(Math.ceil((rows * headDim * bytes) / 4));
+  const valueStart = keyScales + scaleFloats;
+  const valueScales = valueStart + alignFloats(Math.ceil((rows * valueDim * bytes) / 4));
+  return { keyScales, valueStart, valueScales, pageFloats: valueScales + scaleFloats };
+}
+
+/**
+ * Most pages one sequence holds under the window policy: the positions an attend may still need are
+ * the last window + maxStepTokens = C, and C consecutive positions touch at most 1 + ⌈(C − 1) / P⌉
+ * pages of P (reached when the run starts on a page's last position). A long append writes only
+ * those positions, so no append needs more.
+ */
+export function windowPagesPerSequence(window: number, maxStepTokens: number, pageSize: number): number {
+  return 1 + Math.ceil((window + maxStepTokens - 1) / pageSize);
+}
 
 /** Floats of one expanded tile of keys and values at most: a tile stays in cache while it is used. */
 const TILE_FLOATS = 65536;
@@ -292,13 +334,18 @@ export class PagedKVStore {
     this.blockQ = config.blockQ;
     this.storage = config.storage ?? 'float32';
     this.tileKeys = pagedTileKeys(config.headDim, config.valueDim);
-    const rows = config.kvHeads * config.pageSize;
-    const bytes = (this.elementBytes = storageElementBytes(this.storage));
-    const scaleFloats = this.storage === 'int8' ? alignFloats(rows) : 0;
-    this.keyScales = alignFloats(Math.ceil((rows * config.headDim * bytes) / 4));
-    this.valueStart = this.keyScales + scaleFloats;
-    this.valueScales = this.valueStart + alignFloats(Math.ceil((rows * config.valueDim * bytes) / 4));
-    this.pageFloats = this.valueScales + scaleFloats;
+    this.elementBytes = storageElementBytes(this.storage);
+    const layout = pagedPageLayout(
+      config.kvHeads,
+      config.pageSize,
+      config.headDim,
+      config.valueDim,
+      this.storage,
+    );
+    this.keyScales = layout.keyScales;
+    this.valueStart = layout.valueStart;
+    this.valueScales = layout.valueScales;
+    this.pageFloats = layout.pageFloats;
     this.pageBytes = 4 * this.pageFloats;
     this.maxBytes = Math.min(config.maxBytes ?? MAX_ARENA_BYTES, MAX_ARENA_BYTES);
     this.maxPages = Math.floor(this.maxBytes / this.pageBytes);

@@ -24,7 +24,7 @@ const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>) =>
 const B = 2;
 const HQ = 4;
 const HKV = 2;
-const L = 150; // much longer than the window: the ring wraps ~20 times
+const L = 150; // much longer than the window: its pages are given back and reused ~20 times
 const WINDOW = 6;
 const DK = 8;
 const DV = 5;
@@ -174,7 +174,8 @@ describe('a refused call changes nothing (same bits afterwards as a ring that ne
       maxStepTokens: 2,
     });
   const counters = (cache: RollingKVCache) => ({ length: cache.length, capacity: cache.capacity });
-  // 11 positions in a ring of 8: it has wrapped, so a stray write would overwrite a live key.
+  // 11 positions, window + maxStepTokens = 8: pages have been given back and reused, so a stray
+  // write would overwrite a live key.
   const before = (cache: RollingKVCache) => cache.append(slice(k, 0, 11), slice(v, 0, 11));
   /** Steps of 1 and 2 tokens past another wrap, keeping every out and lse. */
   const decode = (cache: RollingKVCache) => {
@@ -228,7 +229,7 @@ describe('a window the byte limit cannot hold is named as the caller wrote it (i
   const config = { batch: 1, kvHeads: 1, headDim: 4, valueDim: 4 };
 
   it('over options.maxBytes: options.window, and the message names the limit', () => {
-    // window 63 + 1 step = 64 slots, mirrored: 128 · 8 floats · 4 bytes = 4096 bytes > 2048
+    // window 63 + 1 step = 64 positions in pages of 64: at most 2 pages of 64 · 8 floats · 4 bytes = 4096 bytes > 2048
     let error: unknown;
     try {
       createRollingKVCache({ ...config, window: 63, maxBytes: 2048 });
@@ -238,9 +239,10 @@ describe('a window the byte limit cannot hold is named as the caller wrote it (i
     expect(error).toBeInstanceOf(AttentionInputError);
     expect((error as AttentionInputError).argument).toBe('options.window');
     expect((error as Error).message).toBe(
-      'options.window: expected a cache of at most 2048 bytes (options.maxBytes), received window + maxStepTokens = 64 positions (a mirrored ring: stored twice) needing 4096 bytes. Use a smaller window, raise maxBytes, or split the batch over several caches.',
+      'options.window: expected a cache of at most 2048 bytes (options.maxBytes), received window + maxStepTokens = 64 positions in pages of 64 (at most 2 pages of 2048 bytes per sequence, 1 sequence) needing 4096 bytes. Use a smaller window, raise maxBytes, or split the batch over several caches.',
     );
-    expect(createRollingKVCache({ ...config, window: 31, maxBytes: 2048 }).capacity).toBe(32); // exactly at the limit
+    const atLimit = createRollingKVCache({ ...config, window: 31, maxBytes: 2048 }); // exactly at the limit
+    expect([atLimit.capacity, atLimit.pageSize, atLimit.storageBytes]).toEqual([32, 32, 2048]);
   });
 
   it('over the WebAssembly memory limit: options.window, before anything is allocated', () => {
