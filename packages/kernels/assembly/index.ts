@@ -19,3 +19,4 @@ export { addAlibi, addTile, maskRanges, softcapScores } from './scores';
 export { expArray, expNonPositiveArray } from './exp';
 export { simdCeiling } from './ceiling';
 export { dequantRows } from './compact';
+export { decodeAttendPaged } from './decode';

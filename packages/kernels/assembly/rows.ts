@@ -30,7 +30,7 @@ function hsum(v: v128): f64 {
 }
 
 /** Fills count floats at p with value. */
-function fill(p: usize, count: i32, value: f32): void {
+export function fill(p: usize, count: i32, value: f32): void {
   const v = f32x4.splat(value);
   let c = 0;
   for (; c + 4 <= count; c += 4) {
@@ -44,7 +44,7 @@ function fill(p: usize, count: i32, value: f32): void {
 }
 
 /** Multiplies count floats at p by factor. */
-function scale(p: usize, count: i32, factor: f32): void {
+export function scale(p: usize, count: i32, factor: f32): void {
   const v = f32x4.splat(factor);
   let c = 0;
   for (; c + 4 <= count; c += 4) {
@@ -58,7 +58,7 @@ function scale(p: usize, count: i32, factor: f32): void {
 }
 
 /** Max over count floats at p (-Infinity when count == 0; NaN entries are ignored like the twin's `>`). */
-function maxOf(p: usize, count: i32): f32 {
+export function maxOf(p: usize, count: i32): f32 {
   let m0 = f32x4.splat(-Infinity);
   let m1 = m0;
   let c = 0;
@@ -83,7 +83,7 @@ function maxOf(p: usize, count: i32): f32 {
 }
 
 /** True when some of the count floats at p is NaN (x != x). Only run on rows whose max is -Infinity. */
-function hasNaN(p: usize, count: i32): bool {
+export function hasNaN(p: usize, count: i32): bool {
   let c = 0;
   for (; c + 4 <= count; c += 4) {
     const v = v128.load(p);
@@ -99,7 +99,7 @@ function hasNaN(p: usize, count: i32): bool {
 }
 
 /** p[c] = exp(p[c] - max) in place; returns the sum. All arguments are <= 0 after the subtraction. */
-function expShiftedSum(p: usize, count: i32, max: f32): f64 {
+export function expShiftedSum(p: usize, count: i32, max: f32): f64 {
   const vm = f32x4.splat(max);
   let s0 = f32x4.splat(0);
   let s1 = s0;

@@ -1,7 +1,7 @@
 /**
  * The paged cache's decode attend (kernels' decodeAttend: the query rows of one kv head against the
  * positions read from their pages in place, one online-softmax pass) against the float64 oracle,
- * the tiled path it replaces on native and js, and its edge semantics (docs/design.md, Caches and
+ * the tiled path it replaces, and its edge semantics (docs/design.md, Caches and
  * the layer). Native runs on every path this CPU has (setNativePath).
  */
 import { errorStats, naiveFloat32Attention, randn, referenceAttention, type Tensor } from '@attnkit/core';
@@ -17,9 +17,10 @@ const DK = 40;
 const DV = 24;
 const N = 150;
 const NATIVE = nativeUnavailableReason() === undefined;
-/** Every engine the decode path runs on: js, then native on each path this CPU has. */
-const RUNS: readonly { name: string; backend: 'js' | 'native'; path?: NativePath }[] = [
+/** Every engine the decode path runs on: js, wasm, then native on each path this CPU has. */
+const RUNS: readonly { name: string; backend: 'js' | 'wasm' | 'native'; path?: NativePath }[] = [
   { name: 'js', backend: 'js' },
+  { name: 'wasm', backend: 'wasm' },
   ...(NATIVE
     ? ((nativePathInfo()?.paths ?? []) as NativePath[]).map((path) => ({
         name: `native ${path}`,
@@ -73,7 +74,7 @@ function attendLast(
 }
 
 function cacheOf(
-  backend: 'js' | 'native',
+  backend: 'js' | 'wasm' | 'native',
   attendPath: 'decode' | 'tiled',
   extra: { pageSize?: number; storage?: 'float32' | 'float16' | 'int8' } = {},
 ): PagedKVCache {
@@ -89,7 +90,7 @@ function cacheOf(
   return cache;
 }
 
-describe('decodeAttend: the paged attend on native and js', () => {
+describe('decodeAttend: the paged attend on native, wasm and js', () => {
   const q = randn([1, HQ, N, DK], 61);
   const k = randn([1, HKV, N, DK], 62);
   const v = randn([1, HKV, N, DV], 63);

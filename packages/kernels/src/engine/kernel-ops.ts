@@ -217,7 +217,8 @@ export interface KernelOps {
    * positions cut at absolute multiples of it (so the result does not depend on the page size), and
    * finishRows' rule ends it: out rows (row stride dv) and lse; a row that sees no key gets zeros and
    * −Infinity, a NaN among its visible scores NaN. A row adds only the values of keys it sees.
-   * Optional: the wasm backend has none (the cache keeps its tiled path there).
+   * Every backend has it (js-ops.ts, assembly/decode.ts, native's decodeRows); optional for a
+   * backend still to come, whose paged cache would then keep its tiled path.
    */
   decodeAttend?(args: DecodeAttendArgs): void;
 

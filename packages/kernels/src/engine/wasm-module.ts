@@ -20,9 +20,34 @@ import type { KernelOps } from './kernel-ops.js';
 
 /**
  * The wasm exports: every KernelOps primitive under the same name and signature (offsets and
- * strides in float32 elements), plus the module's own housekeeping and test hooks.
+ * strides in float32 elements), except decodeAttend, whose arguments come one by one
+ * (decodeAttendPaged: a wasm function takes numbers, not an object; wasm-ops.ts binds it), plus the
+ * module's own housekeeping and test hooks.
  */
 export interface KernelExports extends KernelOps {
+  /** KernelOps.decodeAttend with DecodeAttendArgs' fields as arguments, in the interface's order. */
+  decodeAttendPaged(
+    q: number,
+    rows: number,
+    qLength: number,
+    dk: number,
+    dv: number,
+    scale: number,
+    table: number,
+    tableStart: number,
+    pageSize: number,
+    keyByte: number,
+    valueByte: number,
+    keyScales: number,
+    valueScales: number,
+    format: number,
+    from: number,
+    to: number,
+    firstQueryPos: number,
+    left: number,
+    out: number,
+    lse: number,
+  ): void;
   heapBase(): number;
   scratchBytes(): number;
   setScratch(offsetFloats: number): void;

@@ -38,15 +38,15 @@
  * results of one group. The tiles run on the calling thread, the splits in order (the memory is
  * private to this engine, out of the worker pool's reach).
  *
- * Decode attend (attendPath 'decode', the default on native and js): every sequence's page table
+ * Decode attend (attendPath 'decode', the default on every backend): every sequence's page table
  * (pool page offsets) is written into the arena, then one job per sequence, kv head and key split
  * (planBandSplits with S · Hkv items) runs the engine's decodeAttend: the group's Hq/Hkv · Lnew rows
  * against the job's positions read from the pages in place, one online-softmax pass (blocks of 64
  * absolute positions, so no page-size dependence); split jobs' partial results are merged in split
  * order. On native, `threads` runs the jobs on native threads (decodeAttendMany): the pages are this
  * engine's memory, which the threads read directly. DRAM traffic as above; no tile copies; extra
- * memory: q, out, lse, the page tables and the split jobs' partial results. wasm has no decodeAttend
- * and keeps the tiles.
+ * memory: q, out, lse, the page tables and the split jobs' partial results. The tiled attend above
+ * stays for attendPath 'tiled'.
  *
  * RoPE. With `rope`, keys are rotated (core's rope) at their sequence positions when appended, and
  * queries at theirs (the last Lnew positions of each sequence) when attending, as flash-attention's
@@ -299,9 +299,9 @@ export class PagedKVStore {
   readonly tileKeys: number;
   /**
    * How attend computes: 'decode' (the engine's decodeAttend: one pass per sequence and kv head over
-   * the pages in place, native and js) or 'tiled' (tiles expanded into scratch, the banded step and
-   * log-sum-exp merges: every backend). Defaults to 'decode' where the engine has it (not wasm);
-   * settable for tests and measurements ('decode' on wasm falls back to 'tiled').
+   * the pages in place) or 'tiled' (tiles expanded into scratch, the banded step and log-sum-exp
+   * merges). Both run on every backend; 'decode' is the default, 'tiled' is settable for tests and
+   * measurements.
    */
   attendPath: 'decode' | 'tiled';
 
@@ -373,7 +373,7 @@ export class PagedKVStore {
       initialBytes: Math.min(this.maxPages, 16) * this.pageBytes,
     });
     this.backend = this.engine.backend;
-    this.attendPath = this.backend === 'wasm' ? 'tiled' : 'decode';
+    this.attendPath = 'decode';
     // every attend streams the pages end to end: 2 MiB pages spare a TLB miss every 4 KiB
     if (this.engine.ops instanceof NativeKernelOps) this.engine.ops.adviseHugePages(MAX_ARENA_BYTES);
   }
@@ -807,9 +807,7 @@ export class PagedKVStore {
 
   /** Does attend run decodeAttend (the pages read in place)? */
   private decodes(): boolean {
-    return (
-      this.attendPath === 'decode' && this.backend !== 'wasm' && this.engine.ops.decodeAttend !== undefined
-    );
+    return this.attendPath === 'decode' && this.engine.ops.decodeAttend !== undefined;
   }
 
   /** Does attend run its decode jobs on native threads? */
