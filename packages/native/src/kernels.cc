@@ -1150,15 +1150,17 @@ void scoreGroup(const FlashBlock &f, const float *kTile, long key0, int cols, lo
   }
 }
 
-/** acc rows [i0, i0 + nr) = acc · corr + Pᵀ-rows · V over the tile, value vectors [u0, u0 + NV). */
-template <int NV>
-void pvRows(const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, int nr, long u0) {
-  vf acc[FMO][NV];
-  int lane[FMO];
+/**
+ * acc rows [i0, i0 + NR) = acc · corr + Pᵀ-rows · V over the tile, value vectors [u0, u0 + NV). The
+ * row count is a template argument, so a block's last rows (64 = 10 · 6 + 4) take a narrower kernel
+ * instead of computing duplicate rows.
+ */
+template <int NV, int ROWS>
+void pvRows(const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, long u0) {
+  vf acc[ROWS][NV];
 #pragma GCC unroll 16
-  for (int r = 0; r < FMO; r++) {
-    lane[r] = r < nr ? r : nr - 1;
-    const long i = i0 + lane[r];
+  for (int r = 0; r < ROWS; r++) {
+    const long i = i0 + r;
     const float c = f.corr[i];
 #pragma GCC unroll 4
     for (int u = 0; u < NV; u++) acc[r][u] = load(f.acc + i * f.dp + (u0 + u) * W) * c;
@@ -1171,17 +1173,24 @@ void pvRows(const FlashBlock &f, const float *vTile, long ldv, int cols, long i0
 #pragma GCC unroll 4
     for (int u = 0; u < NV; u++) vv[u] = load(vp + u * W);
 #pragma GCC unroll 16
-    for (int r = 0; r < FMO; r++) {
-      const vf pb = splat(pr[lane[r]]);
+    for (int r = 0; r < ROWS; r++) {
+      const vf pb = splat(pr[r]);
 #pragma GCC unroll 4
       for (int u = 0; u < NV; u++) acc[r][u] += pb * vv[u];
     }
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < FMO; r++) {
-    if (r >= nr) break;
+  for (int r = 0; r < ROWS; r++) {
 #pragma GCC unroll 4
     for (int u = 0; u < NV; u++) store(f.acc + (i0 + r) * f.dp + (u0 + u) * W, acc[r][u]);
+  }
+}
+
+template <int NV, int ROWS>
+inline void dispatchPvRows(int nr, const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, long u0) {
+  if constexpr (ROWS >= 1) {
+    if (nr == ROWS) return pvRows<NV, ROWS>(f, vTile, ldv, cols, i0, u0);
+    dispatchPvRows<NV, ROWS - 1>(nr, f, vTile, ldv, cols, i0, u0);
   }
 }
 
@@ -1198,7 +1207,7 @@ template <int N>
 inline void dispatchPv(int nv, const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, int nr,
                        long u0) {
   if constexpr (N >= 1) {
-    if (nv == N) return pvRows<N>(f, vTile, ldv, cols, i0, nr, u0);
+    if (nv == N) return dispatchPvRows<N, FMO>(nr, f, vTile, ldv, cols, i0, u0);
     dispatchPv<N - 1>(nv, f, vTile, ldv, cols, i0, nr, u0);
   }
 }
@@ -1262,8 +1271,11 @@ void softmaxGroup(const FlashBlock &f, int cols, long v0) {
         continue;
       }
       const float old = oldMax[u][l];
-      // old == −∞: nothing accumulated yet, corr = 0
-      const double corr = old == next ? 1.0 : exp(static_cast<double>(old) - static_cast<double>(next));
+      // old == −∞: nothing accumulated yet, corr = exp(−∞) = 0, without the call (every row's
+      // first tile: about half the calls of a short row block)
+      const double corr = old == next ? 1.0
+                          : old == -INF ? 0.0
+                                        : exp(static_cast<double>(old) - static_cast<double>(next));
       const double sum = static_cast<double>(s0[u][l]) + static_cast<double>(s1[u][l]);
       f.rowSum[i] = static_cast<float>(static_cast<double>(f.rowSum[i]) * corr + sum);
       f.corr[i] = static_cast<float>(corr);
