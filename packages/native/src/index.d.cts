@@ -2,6 +2,7 @@
 export interface NativeAddon {
   bindArgs(args: Float64Array): void;
   heapAddress(heap: Float32Array): number;
+  copyFloats(heap: Float32Array, offset: number, array: Float32Array, toHeap: boolean): void;
   run(op: number): number;
   pathInfo(): NativePathInfo;
   setPath(path?: string): NativePathInfo;
