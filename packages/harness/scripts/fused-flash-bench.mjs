@@ -49,8 +49,16 @@ function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
-/** Median wall ms and median process CPU ms (all threads) of `iterations` calls after a warm-up. */
+/**
+ * Median wall ms and median process CPU ms (all threads) of `iterations` calls after a warm-up.
+ * First a 100 ms pause: onnxruntime's intra-op threads keep spinning on the cores for a while after
+ * a run, and in this one process they took them from whichever contender came next (a flash call
+ * on 2 threads right after the peer: 8.3-12.0 ms and 16.7-20.6 CPU ms, against 7.5-8.9 and
+ * 14.2-14.6 after 300 ms of rest, N=1024; the harness runs each peer in a child process and never
+ * sees this). The pause is the same for every contender, the peer included.
+ */
 async function time(call) {
+  await new Promise((resolve) => setTimeout(resolve, 100));
   await call();
   const wall = [];
   const cpu = [];

@@ -175,6 +175,42 @@ napi_value heapAddress(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/**
+ * copyFloats(heap, offset, array, toHeap): memcpy between heap floats [offset, offset + array.length)
+ * and `array` (into the heap when toHeap, out of it otherwise), checked against the heap's length.
+ * V8 copies into or out of a shared buffer (the engine memory) element by element with relaxed
+ * atomics: 0.27 ms for 6 MiB here, where memcpy takes 0.10 ms.
+ */
+napi_value copyFloats(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void *heap = nullptr;
+  void *data = nullptr;
+  size_t heapLength = 0;
+  size_t length = 0;
+  double offset = -1;
+  bool toHeap = false;
+  if (argc < 4 || !typedArray(env, argv[0], napi_float32_array, &heap, &heapLength) ||
+      napi_get_value_double(env, argv[1], &offset) != napi_ok ||
+      !typedArray(env, argv[2], napi_float32_array, &data, &length) ||
+      napi_get_value_bool(env, argv[3], &toHeap) != napi_ok) {
+    return throwError(env, "copyFloats: expected (heap: Float32Array, offset: number, array: Float32Array, toHeap: boolean)");
+  }
+  if (!(offset >= 0) || offset != static_cast<double>(static_cast<size_t>(offset)) ||
+      static_cast<size_t>(offset) > heapLength || length > heapLength - static_cast<size_t>(offset)) {
+    return throwError(env, "copyFloats: [offset, offset + array.length) is not inside the heap");
+  }
+  float *at = static_cast<float *>(heap) + static_cast<size_t>(offset);
+  if (length > 0) {
+    if (toHeap)
+      memmove(at, data, length * sizeof(float));
+    else
+      memmove(data, at, length * sizeof(float));
+  }
+  return nullptr;
+}
+
 napi_value run(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -397,6 +433,7 @@ NAPI_MODULE_INIT() {
   napi_set_instance_data(env, instance, finalizeInstance, nullptr);
   define(env, exports, "bindArgs", bindArgs);
   define(env, exports, "heapAddress", heapAddress);
+  define(env, exports, "copyFloats", copyFloats);
   define(env, exports, "run", run);
   define(env, exports, "runMany", runMany);
   define(env, exports, "adviseHugePages", adviseHugePages);

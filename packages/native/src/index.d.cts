@@ -2,6 +2,7 @@
 export interface NativeAddon {
   bindArgs(args: Float64Array): void;
   heapAddress(heap: Float32Array): number;
+  copyFloats(heap: Float32Array, offset: number, array: Float32Array, toHeap: boolean): void;
   run(op: number): number;
   /** `count` independent calls of `op` (decodeAttend), call i with blocks[32·i, 32·i + 32), on `threads` native threads. */
   runMany(op: number, blocks: Float64Array, count: number, threads: number): void;

@@ -55,10 +55,25 @@ inline vf splat(float x) {
   return reinterpret_cast<vf>(_mm_set1_ps(x));
 #endif
 }
+// One max/min instruction each, not a compare and a blend (GCC writes `a < b ? b : a` as two without
+// -ffinite-math-only). x86's max(x, y) is x > y ? x : y and min(x, y) is x < y ? x : y, NaN or equal
+// operands giving y, so with the operands swapped they are exactly wasm's pmax and pmin, NaN included.
+#if AK_W == 16
+#define AK_MAXPS(x, y) reinterpret_cast<vf>(_mm512_max_ps(reinterpret_cast<__m512>(x), reinterpret_cast<__m512>(y)))
+#define AK_MINPS(x, y) reinterpret_cast<vf>(_mm512_min_ps(reinterpret_cast<__m512>(x), reinterpret_cast<__m512>(y)))
+#elif AK_W == 8
+#define AK_MAXPS(x, y) reinterpret_cast<vf>(_mm256_max_ps(reinterpret_cast<__m256>(x), reinterpret_cast<__m256>(y)))
+#define AK_MINPS(x, y) reinterpret_cast<vf>(_mm256_min_ps(reinterpret_cast<__m256>(x), reinterpret_cast<__m256>(y)))
+#else
+#define AK_MAXPS(x, y) reinterpret_cast<vf>(_mm_max_ps(reinterpret_cast<__m128>(x), reinterpret_cast<__m128>(y)))
+#define AK_MINPS(x, y) reinterpret_cast<vf>(_mm_min_ps(reinterpret_cast<__m128>(x), reinterpret_cast<__m128>(y)))
+#endif
 /** a < b ? b : a (wasm's pmax: a NaN in b keeps a). */
-inline vf pmax(vf a, vf b) { return a < b ? b : a; }
+inline vf pmax(vf a, vf b) { return AK_MAXPS(b, a); }
 /** b < a ? b : a (wasm's pmin). */
-inline vf pmin(vf a, vf b) { return b < a ? b : a; }
+inline vf pmin(vf a, vf b) { return AK_MINPS(b, a); }
+#undef AK_MAXPS
+#undef AK_MINPS
 
 /** True when some lane of the comparison mask is set. */
 inline bool anyTrue(vi mask) {
@@ -83,7 +98,17 @@ inline double hsum(vf v) {
   return s;
 }
 
-// ---- exp (the Cephes expf scheme of assembly/exp.ts, W lanes) ----
+// ---- exp (the Cephes expf reduction of assembly/exp.ts, W lanes, one multiply-add fewer) ----
+//
+// The range reduction is assembly/exp.ts's (x = n·ln2 + r, |r| <= ln2/2, n by magic-bias rounding,
+// ln2 in two parts, 2^n built in the exponent bits); e^r ≈ 1 + r + r²·P(r) with P of degree 4, a
+// minimax fit of (e^r − 1 − r)/r² for relative error on [−ln2/2, ln2/2] (error 2e-9 before rounding),
+// where Cephes uses degree 5: the softmax loops spend most of their time here, and the fifth
+// coefficient bought nothing a float32 result can show. Accuracy against float64 exp, measured over
+// 16 M points of [-87, 0] (the x <= 0 variant) and of [-87, 88] (the general one): at most 0.991 ulp
+// on the AVX paths (0.977 on baseline), against Cephes' 1.010 (0.982) on the same points;
+// packages/kernels/src/__tests__/wasm-exp.test.ts asserts 1.5 ulp on every path this CPU runs.
+// Edge cases are exp.ts's: exp(−∞) = 0, NaN stays NaN, the same under- and overflow thresholds.
 
 constexpr float LOG2E = 1.44269504088896341f;
 constexpr float LN2_HI = 0.693359375f;
@@ -94,19 +119,17 @@ constexpr float MAGIC_BIASED = 12583039.0f;
 constexpr float NON_POSITIVE_CLAMP = -88.0f;
 constexpr float UNDERFLOW_X = -87.3f;
 constexpr float OVERFLOW_CLAMP = 89.0f;
-constexpr float P0 = 1.9875691500e-4f;
-constexpr float P1 = 1.3981999507e-3f;
-constexpr float P2 = 8.3334519073e-3f;
-constexpr float P3 = 4.1665795894e-2f;
-constexpr float P4 = 1.6666665459e-1f;
-constexpr float P5 = 5.0000001201e-1f;
+constexpr float P0 = 1.3942900113761425e-3f;
+constexpr float P1 = 8.374996483325958e-3f;
+constexpr float P2 = 4.166693612933159e-2f;
+constexpr float P3 = 1.6666452586650848e-1f;
+constexpr float P4 = 4.999999403953552e-1f;
 
 inline vf expReduced(vf r) {
   vf y = splat(P0) * r + P1;
   y = y * r + P2;
   y = y * r + P3;
   y = y * r + P4;
-  y = y * r + P5;
   return y * (r * r) + r + 1.0f;
 }
 
@@ -1002,18 +1025,20 @@ __attribute__((always_inline)) inline void applyScoreMods(const FlashBlock &f, v
 }
 
 /**
- * Lanes of x whose score is not finite: recomputed in float64 from Q (in place, unscaled) and the
- * key row, scaled in float64 and saturated (gemmNT's rule). Padding lanes are left as they are.
+ * Scores of one Sᵀ row (`nq` query vectors at `row`, stored as accumulated) that are not finite:
+ * recomputed in float64 from Q (in place, unscaled) and the key row, scaled in float64 and saturated
+ * (gemmNT's rule). Padding lanes are left as they are. Works on memory, so the caller's accumulators
+ * never need an address (they would be spilled around every micro-tile).
  */
-__attribute__((noinline)) void fixScores(const FlashBlock &f, vf *x, int nq, const float *keyRow, long v0) {
+__attribute__((noinline)) void fixScores(const FlashBlock &f, float *row, int nq, const float *keyRow, long v0) {
   for (int u = 0; u < nq; u++) {
     for (int l = 0; l < W; l++) {
-      const float y = x[u][l];
+      const float y = row[u * W + l];
       const long i = (v0 + u) * W + l;
       if (y - y == 0 || i >= f.rows) continue;
       double dot = 0;
       for (long p = 0; p < f.d; p++) dot += static_cast<double>(f.q[i * f.d + p]) * static_cast<double>(keyRow[p]);
-      x[u][l] = saturated(static_cast<float>(f.scale64 * dot));
+      row[u * W + l] = saturated(static_cast<float>(f.scale64 * dot));
     }
   }
 }
@@ -1046,30 +1071,45 @@ __attribute__((always_inline)) inline void scoreRows(const FlashBlock &f, const 
       for (int u = 0; u < NQ; u++) acc[r][u] += kb * qv[u];
     }
   }
-  // Qᵀ holds scale · q, so the accumulators are the scores. One multiply-add per vector proves
-  // them all finite (x · 0 is NaN exactly for ±∞ and NaN); only then do NaN flags need updating.
-  // (short independent chains per row, not one chain through all the accumulators: its latency showed)
-  vi bad = splati(0);
+  // Qᵀ holds scale · q, so the accumulators are the scores. Their sum proves them all finite (a NaN
+  // or an infinity makes it NaN or infinite; so may, very rarely, finite scores summing past
+  // FLT_MAX, and fixScores then finds nothing to fix). Additions in a tree of short chains: they
+  // run beside the FMA units (a multiply-add by 0 per accumulator, as before, took their slots).
+  vf part[FMK];
 #pragma GCC unroll 16
   for (int r = 0; r < FMK; r++) {
-    vf even = acc[r][0] * 0.0f;
-    vf odd = splat(0);
+    vf even = acc[r][0];
+    vf odd = NQ > 1 ? acc[r][NQ > 1 ? 1 : 0] : splat(0);
 #pragma GCC unroll 4
-    for (int u = 1; u < NQ; u++) {
+    for (int u = 2; u < NQ; u++) {
       if (u & 1)
-        odd += acc[r][u] * 0.0f;
+        odd += acc[r][u];
       else
-        even += acc[r][u] * 0.0f;
+        even += acc[r][u];
     }
-    const vf check = even + odd;
-    bad |= check != check;
+    part[r] = even + odd;
   }
-  const bool finite = !anyTrue(bad);
+  vf total = part[0];
+#pragma GCC unroll 16
+  for (int r = 1; r < FMK; r++) total += part[r];
+  const bool finite = !anyTrue((total - total) != 0.0f);
+  float *rows = f.s + j0 * rp + v0 * W;
+  if (__builtin_expect(!finite, 0)) {
+    // the rare path through memory: store, fix the non-finite lanes, reload
+#pragma GCC unroll 16
+    for (int r = 0; r < FMK; r++) {
+      if (r >= nk) break;
+#pragma GCC unroll 4
+      for (int u = 0; u < NQ; u++) store(rows + r * rp + u * W, acc[r][u]);
+      fixScores(f, rows + r * rp, NQ, kr[r], v0);
+#pragma GCC unroll 4
+      for (int u = 0; u < NQ; u++) acc[r][u] = load(rows + r * rp + u * W);
+    }
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < FMK; r++) {
     if (r >= nk) break;
     vf *x = acc[r];
-    if (__builtin_expect(!finite, 0)) fixScores(f, x, NQ, kr[r], v0);
     if (f.mod[0] != 0) applyScoreMods(f, x, NQ, key0 + j0 + r, v0);
     if (masked) {
       const vi key = splati(static_cast<int>(key0 + j0 + r));
@@ -1079,10 +1119,9 @@ __attribute__((always_inline)) inline void scoreRows(const FlashBlock &f, const 
         x[u] = visible ? x[u] : splat(-INF);
       }
     }
-    float *row = f.s + (j0 + r) * rp + v0 * W;
 #pragma GCC unroll 4
     for (int u = 0; u < NQ; u++) {
-      store(row + u * W, x[u]);
+      store(rows + r * rp + u * W, x[u]);
       tm[u] = pmax(tm[u], x[u]);
     }
     if (__builtin_expect(!finite, 0)) {
@@ -1111,15 +1150,17 @@ void scoreGroup(const FlashBlock &f, const float *kTile, long key0, int cols, lo
   }
 }
 
-/** acc rows [i0, i0 + nr) = acc · corr + Pᵀ-rows · V over the tile, value vectors [u0, u0 + NV). */
-template <int NV>
-void pvRows(const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, int nr, long u0) {
-  vf acc[FMO][NV];
-  int lane[FMO];
+/**
+ * acc rows [i0, i0 + NR) = acc · corr + Pᵀ-rows · V over the tile, value vectors [u0, u0 + NV). The
+ * row count is a template argument, so a block's last rows (64 = 10 · 6 + 4) take a narrower kernel
+ * instead of computing duplicate rows.
+ */
+template <int NV, int ROWS>
+void pvRows(const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, long u0) {
+  vf acc[ROWS][NV];
 #pragma GCC unroll 16
-  for (int r = 0; r < FMO; r++) {
-    lane[r] = r < nr ? r : nr - 1;
-    const long i = i0 + lane[r];
+  for (int r = 0; r < ROWS; r++) {
+    const long i = i0 + r;
     const float c = f.corr[i];
 #pragma GCC unroll 4
     for (int u = 0; u < NV; u++) acc[r][u] = load(f.acc + i * f.dp + (u0 + u) * W) * c;
@@ -1132,17 +1173,24 @@ void pvRows(const FlashBlock &f, const float *vTile, long ldv, int cols, long i0
 #pragma GCC unroll 4
     for (int u = 0; u < NV; u++) vv[u] = load(vp + u * W);
 #pragma GCC unroll 16
-    for (int r = 0; r < FMO; r++) {
-      const vf pb = splat(pr[lane[r]]);
+    for (int r = 0; r < ROWS; r++) {
+      const vf pb = splat(pr[r]);
 #pragma GCC unroll 4
       for (int u = 0; u < NV; u++) acc[r][u] += pb * vv[u];
     }
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < FMO; r++) {
-    if (r >= nr) break;
+  for (int r = 0; r < ROWS; r++) {
 #pragma GCC unroll 4
     for (int u = 0; u < NV; u++) store(f.acc + (i0 + r) * f.dp + (u0 + u) * W, acc[r][u]);
+  }
+}
+
+template <int NV, int ROWS>
+inline void dispatchPvRows(int nr, const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, long u0) {
+  if constexpr (ROWS >= 1) {
+    if (nr == ROWS) return pvRows<NV, ROWS>(f, vTile, ldv, cols, i0, u0);
+    dispatchPvRows<NV, ROWS - 1>(nr, f, vTile, ldv, cols, i0, u0);
   }
 }
 
@@ -1159,7 +1207,7 @@ template <int N>
 inline void dispatchPv(int nv, const FlashBlock &f, const float *vTile, long ldv, int cols, long i0, int nr,
                        long u0) {
   if constexpr (N >= 1) {
-    if (nv == N) return pvRows<N>(f, vTile, ldv, cols, i0, nr, u0);
+    if (nv == N) return dispatchPvRows<N, FMO>(nr, f, vTile, ldv, cols, i0, u0);
     dispatchPv<N - 1>(nv, f, vTile, ldv, cols, i0, nr, u0);
   }
 }
@@ -1223,8 +1271,11 @@ void softmaxGroup(const FlashBlock &f, int cols, long v0) {
         continue;
       }
       const float old = oldMax[u][l];
-      // old == −∞: nothing accumulated yet, corr = 0
-      const double corr = old == next ? 1.0 : exp(static_cast<double>(old) - static_cast<double>(next));
+      // old == −∞: nothing accumulated yet, corr = exp(−∞) = 0, without the call (every row's
+      // first tile: about half the calls of a short row block)
+      const double corr = old == next ? 1.0
+                          : old == -INF ? 0.0
+                                        : exp(static_cast<double>(old) - static_cast<double>(next));
       const double sum = static_cast<double>(s0[u][l]) + static_cast<double>(s1[u][l]);
       f.rowSum[i] = static_cast<float>(static_cast<double>(f.rowSum[i]) * corr + sum);
       f.corr[i] = static_cast<float>(corr);
@@ -1247,6 +1298,30 @@ void softmaxTile(const FlashBlock &f, int cols) {
   for (long v0 = 0; v0 < vectors; v0 += FQ) {
     const int n = static_cast<int>(vectors - v0 < FQ ? vectors - v0 : FQ);
     dispatchSoftmax<FQ>(n, f, cols, v0);
+  }
+}
+
+/**
+ * Qᵀ · scale into f.qt [d × rp], zero lanes past the rows: TB × TB blocks transposed in registers
+ * (element by element, this gather cost more than the rest of the call's bookkeeping), then scaled
+ * row by row of Qᵀ. Its own function: inlined into flashBlock, the blocks were spilled to the stack.
+ */
+__attribute__((noinline)) void packScaledQ(const FlashBlock &f) {
+  const long rows = f.rows;
+  const long rp = f.rp;
+  long i = 0;
+  for (; i + TB <= rows; i += TB) {
+    long p = 0;
+    for (; p + TB <= f.d; p += TB) transposeBlock(f.q + i * f.d + p, f.d, f.qt + p * rp + i, rp);
+    for (; p < f.d; p++)
+      for (long r = 0; r < TB; r++) f.qt[p * rp + i + r] = f.q[(i + r) * f.d + p];
+  }
+  for (; i < rows; i++)
+    for (long p = 0; p < f.d; p++) f.qt[p * rp + i] = f.q[i * f.d + p];
+  for (long p = 0; p < f.d; p++) {
+    float *dst = f.qt + p * rp;
+    scaleRun(dst, rows, f.scale);
+    for (long r = rows; r < rp; r++) dst[r] = 0;
   }
 }
 
@@ -1303,11 +1378,7 @@ int flashBlock(float *h, const double *a) {
   // Qᵀ · scale, zero lanes past the rows (their scores are never read back). Scaling q instead of
   // q·k rounds once more where the scale is not a power of two (it is for D = 64, 16, 256, …);
   // non-finite scores are still recomputed from the unscaled q in float64, as gemmNT does.
-  for (long p = 0; p < f.d; p++) {
-    float *dst = f.qt + p * rp;
-    for (long i = 0; i < rows; i++) dst[i] = f.q[i * f.d + p] * f.scale;
-    for (long i = rows; i < rp; i++) dst[i] = 0;
-  }
+  packScaledQ(f);
   // each row's visible keys [lo, hi) under the band (maskBand), clamped to int; padding lanes see none
   constexpr double INT_TOP = 2147483647.0;
   for (long i = 0; i < rp; i++) {

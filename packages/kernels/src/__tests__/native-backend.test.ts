@@ -208,6 +208,30 @@ describeNative(`native engines${suffix}`, () => {
     expect(Array.from(arena.heap.subarray(d, d + 4))).toEqual([2, 4, 8, 10]);
   });
 
+  it('put and read copy with memcpy: every bit kept (NaN payload, −0, subnormal), ranges outside refused', () => {
+    const engine = createEngine('native', { initialBytes: 0 });
+    const ops = engine.ops as NativeKernelOps;
+    const { arena } = engine;
+    const bits = new Uint32Array([
+      0x7fc01234, 0xffa00001, 0x80000000, 0x00000001, 0x7f7fffff, 0x3f800000, 0xff800000,
+    ]);
+    const data = new Float32Array(bits.buffer);
+    const at = ops.put(data);
+    // the arena's own view sees the same bits, and a read returns them
+    expect(Array.from(new Uint32Array(arena.heap.buffer, at * 4, bits.length))).toEqual(Array.from(bits));
+    const back = new Float32Array(bits.length + 2).fill(7);
+    ops.read(at, back.subarray(1, 1 + bits.length));
+    expect(Array.from(new Uint32Array(back.buffer, 4, bits.length))).toEqual(Array.from(bits));
+    expect([back[0], back[bits.length + 1]]).toEqual([7, 7]);
+    // a read past the live allocations is the arena's error; the addon refuses a range past the heap
+    expect(() => ops.read(arena.mark(), new Float32Array(4))).toThrow(/outside the arena's live allocations/);
+    const addon = (ops as unknown as { addon: { copyFloats: (...a: unknown[]) => void } }).addon;
+    expect(() => addon.copyFloats(arena.heap, arena.heap.length - 2, new Float32Array(4), true)).toThrow(
+      'copyFloats: [offset, offset + array.length) is not inside the heap',
+    );
+    expect(() => addon.copyFloats(arena.heap, 0.5, new Float32Array(1), true)).toThrow(/not inside the heap/);
+  });
+
   it('checks operands like wasm: an offset outside the live arena is an ArenaError naming the argument', () => {
     const { ops, arena } = getEngine('native');
     expect(() => ops.softmaxRows(arena.mark() + 64, 8, 1, 8, -1)).toThrow(

@@ -13,7 +13,7 @@ import {
   startThreads,
   stopThreads,
 } from '../../dist/index.js';
-import { runParallel } from '../../dist/runtime/index.js';
+import { runParallel, runParallelWith } from '../../dist/runtime/index.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).href;
 const GEMM = fixture('gemm-work.mjs');
@@ -157,6 +157,55 @@ describe('runParallel', () => {
       expect(Array.from(arena.heap.subarray(out, out + 5))).toEqual([1, 2, 3, 4, 5]);
       // inline failures are the original error object
       expect(() => runParallel(FAILING, { failItem: 2, out }, 5, 1)).toThrow(RangeError);
+    } finally {
+      arena.release(mark);
+    }
+  });
+
+  it('runParallelWith: callerFirst runs once on the caller while a worker already runs items', () => {
+    const mark = arena.mark();
+    try {
+      const { payload, out } = rendezvous();
+      const counter = new Int32Array(arena.memory.buffer, payload.counterBytes, 1);
+      let calls = 0;
+      let seenThere = 0;
+      // Waits (20 s at most) for an item to check in: only a worker can, since the caller is here.
+      const callerFirst = () => {
+        calls++;
+        const deadline = Date.now() + 20_000;
+        while (Atomics.load(counter, 0) < 1 && Date.now() < deadline) Atomics.wait(counter, 0, 0, 50);
+        seenThere = Atomics.load(counter, 0);
+      };
+      runParallelWith(RENDEZVOUS, payload, 2, 2, {}, callerFirst);
+      expect(calls).toBe(1);
+      expect(seenThere).toBe(1);
+      // item 0 went to the worker while the caller waited, item 1 to the caller afterwards
+      expect(Array.from(arena.heap.subarray(out, out + 2))).toEqual([2, 1]);
+    } finally {
+      arena.release(mark);
+    }
+  });
+
+  it('runParallelWith: callerFirst runs before the items on the one-thread path, and its error is rethrown', () => {
+    const mark = arena.mark();
+    try {
+      const out = arena.put(new Float32Array(3));
+      let doneBefore = -1;
+      const callerFirst = () => {
+        doneBefore = arena.heap.subarray(out, out + 3).filter((x) => x !== 0).length;
+      };
+      runParallelWith(FAILING, { failItem: -1, out }, 3, 1, {}, callerFirst);
+      expect(doneBefore).toBe(0);
+      expect(Array.from(arena.heap.subarray(out, out + 3))).toEqual([1, 2, 3]);
+      // on the pool path a throwing callerFirst fails the job (items not yet run are skipped) and is
+      // rethrown as itself; the pool stays usable
+      arena.heap.fill(0, out, out + 3);
+      const fail = () => {
+        throw new SyntaxError('callerFirst broke');
+      };
+      expect(() => runParallelWith(FAILING, { failItem: -1, out }, 3, 2, {}, fail)).toThrow(SyntaxError);
+      runParallel(FAILING, { failItem: -1, out }, 3, 2);
+      expect(Array.from(arena.heap.subarray(out, out + 3))).toEqual([1, 2, 3]);
     } finally {
       arena.release(mark);
     }

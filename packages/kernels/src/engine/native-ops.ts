@@ -37,6 +37,8 @@ export interface NativePathInfo {
 export interface NativeAddon {
   bindArgs(args: Float64Array): void;
   heapAddress(heap: Float32Array): number;
+  /** memcpy between heap floats [offset, offset + array.length) and `array` (checked against the heap). */
+  copyFloats(heap: Float32Array, offset: number, array: Float32Array, toHeap: boolean): void;
   run(op: number): number;
   runMany(op: number, blocks: Float64Array, count: number, threads: number): void;
   adviseHugePages(heap: Float32Array, bytes: number): void;
@@ -571,6 +573,22 @@ export class NativeKernelOps extends CheckedKernelOps {
     super(raw, arena);
     this.raw = raw;
     this.addon = addon;
+  }
+
+  /**
+   * arena.put(data) with memcpy: V8 copies into the engine's shared memory element by element
+   * (relaxed atomics), 2.7× the time of memcpy for q, k and v here. Returns the offset.
+   */
+  put(data: Float32Array): number {
+    const offset = this.arena.alloc(data.length);
+    this.addon.copyFloats(this.arena.heap, offset, data, true);
+    return offset;
+  }
+
+  /** arena.read(offset, target.length, target) with memcpy (see put). */
+  read(offset: number, target: Float32Array): void {
+    this.arena.checkRange(offset, target.length);
+    this.addon.copyFloats(this.arena.heap, offset, target, false);
   }
 
   /**

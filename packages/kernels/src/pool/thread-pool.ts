@@ -460,6 +460,24 @@ export function runParallel(
   threads: number,
   options: RunParallelOptions = {},
 ): void {
+  runParallelWith(workModuleUrl, payload, items, threads, options, undefined);
+}
+
+/**
+ * runParallel, and `callerFirst` run once on the caller thread before it claims items: once the
+ * workers have their job (they start on the items meanwhile), or first thing on the one-thread path.
+ * For caller-only work the job does not need, such as first touching the pages of the call's fresh
+ * output array (kernels' own variants: define-variant.ts), which is then no longer serial after the
+ * job: the workers take more items while the caller does it.
+ */
+export function runParallelWith(
+  workModuleUrl: string,
+  payload: unknown,
+  items: number,
+  threads: number,
+  options: RunParallelOptions,
+  callerFirst: (() => void) | undefined,
+): void {
   const parsed = runParallelSchema.safeParse({ workModuleUrl, items, threads, options });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -475,7 +493,10 @@ export function runParallel(
       'See runParallel(workModuleUrl, payload, items, threads, options?) in the @attnkit/kernels README.',
     );
   }
-  if (items === 0) return;
+  if (items === 0) {
+    callerFirst?.();
+    return;
+  }
   const module = workModuleSync(workModuleUrl);
   const backend = options.backend ?? defaultBackend();
   if (!jobRunning) {
@@ -485,11 +506,13 @@ export function runParallel(
   }
   const helpers = Math.min(threads, maxThreads(), items) - 1;
   if (helpers <= 0 || jobRunning || inWorkerJob()) {
+    callerFirst?.();
     runInline(module, backend, payload, items);
     return;
   }
   const available = ensureWorkers(helpers);
   if (available.length === 0 || !control) {
+    callerFirst?.();
     runInline(module, backend, payload, items);
     return;
   }
@@ -525,6 +548,11 @@ export function runParallel(
       });
     });
     let callerError: unknown;
+    try {
+      callerFirst?.();
+    } catch (error) {
+      if (jobControl.fail(ERROR_IN_CALLER, -1, describeError(error))) callerError = error;
+    }
     for (;;) {
       const item = jobControl.claim(jobGeneration, items);
       if (item < 0) break;

@@ -13,6 +13,7 @@ import {
   type Tensor,
 } from '@attnkit/core';
 import type { Engine } from '../engine/engine.js';
+import { NativeKernelOps } from '../engine/native-ops.js';
 import { BLOCK_FULL, emptyRowSpan, rowSpan, scoreTile, tileClass } from './score-tile.js';
 import type { HeadOffsets } from './variant-runtime.js';
 
@@ -48,14 +49,19 @@ export function placeAttention(
 ): PlacedAttention {
   const { arena } = engine;
   const mark = arena.mark();
-  const qOffset = arena.put(q.data);
-  const kOffset = arena.put(k.data);
-  const vOffset = arena.put(v.data);
+  const qOffset = putData(engine, q.data);
+  const kOffset = putData(engine, k.data);
+  const vOffset = putData(engine, v.data);
   const rows = problem.batch * problem.qHeads * problem.qLength;
   const out = arena.alloc(rows * problem.valueDim);
   const lse = arena.alloc(rows);
-  const biasOffset = problem.bias && bias ? arena.put(bias.data) : -1;
+  const biasOffset = problem.bias && bias ? putData(engine, bias.data) : -1;
   return { mark, q: qOffset, k: kOffset, v: vOffset, out, lse, bias: biasOffset };
+}
+
+/** arena.put, with the native addon's memcpy on native (V8's copy into shared memory is 2.7× slower). */
+function putData(engine: Engine, data: Float32Array): number {
+  return engine.ops instanceof NativeKernelOps ? engine.ops.put(data) : engine.arena.put(data);
 }
 
 /** Floats of the call's bias (options.bias) in the arena; 0 without one. */
@@ -68,6 +74,26 @@ export function biasFloats(
   return (bias.headStride > 0 ? problem.qHeads : 1) * problem.qLength * problem.kvLength;
 }
 
+/** The call's result tensor: `out` when the caller passed one, else a new zeroed [B, Hq, Lq, Dv] tensor. */
+export function outputTensor(problem: AttentionProblem, out: Tensor | null): Tensor {
+  if (out) return out;
+  const rows = problem.batch * problem.qHeads * problem.qLength;
+  const shape = [problem.batch, problem.qHeads, problem.qLength, problem.valueDim];
+  return { data: new Float32Array(rows * problem.valueDim), shape };
+}
+
+/**
+ * Writes one float of each 4 KiB page of a fresh array (zeros over zeros): its first-touch page
+ * faults, which cost about as much as copying the result into it (0.7 ms for 2 MiB here), then
+ * happen wherever this runs. Variants run it on the caller while the pool's workers start on the
+ * items (runWorkItems' callerFirst), so with threads > 1 they are no longer serial after the job.
+ */
+export function touchPages(data: Float32Array): void {
+  const length = data.length;
+  for (let i = 0; i < length; i += 1024) data[i] = 0;
+  if (length > 0) data[length - 1] = 0;
+}
+
 /** Copies the result out of the arena into `target.out` (or a new tensor) and `target.lse`. */
 export function finishAttention(
   engine: Engine,
@@ -77,9 +103,11 @@ export function finishAttention(
 ): Tensor {
   const { arena } = engine;
   const rows = problem.batch * problem.qHeads * problem.qLength;
-  const shape = [problem.batch, problem.qHeads, problem.qLength, problem.valueDim];
-  const out = target.out ?? { data: new Float32Array(rows * problem.valueDim), shape };
-  arena.read(placed.out, rows * problem.valueDim, out.data);
+  const out = outputTensor(problem, target.out);
+  const outData =
+    out.data.length === rows * problem.valueDim ? out.data : out.data.subarray(0, rows * problem.valueDim);
+  if (engine.ops instanceof NativeKernelOps) engine.ops.read(placed.out, outData);
+  else arena.read(placed.out, rows * problem.valueDim, out.data);
   if (target.lse) arena.read(placed.lse, rows, target.lse);
   return out;
 }

@@ -25,7 +25,13 @@ import { alignFloats } from '../engine/arena.js';
 import type { Engine } from '../engine/engine.js';
 import { type EngineOptions, engineOptionsSchema } from '../engine/engine-options.js';
 import { maxThreads } from '../pool/thread-pool.js';
-import { type ArenaOffsets, finishAttention, placeAttention } from './attention-io.js';
+import {
+  type ArenaOffsets,
+  finishAttention,
+  outputTensor,
+  placeAttention,
+  touchPages,
+} from './attention-io.js';
 import { applySinks, scoreFunctionsOf, setScoreFunctions } from './score-tile.js';
 import {
   callArenaFloats,
@@ -137,10 +143,13 @@ export function defineVariant<O extends AttentionOptions & EngineOptions, P>(
         ? spec.place(engine, problem, call.options, plan.params, placed)
         : plan.params;
       const payload: VariantPayload<P> = { problem, at: placed, params };
-      runWorkItems(engine, spec.work, payload, plan.items, call.threads, plan.scratchFloats);
+      // A fresh output's page faults go to the caller while the workers start (not after the job).
+      const out = outputTensor(problem, call.out);
+      const touch = call.out === null && call.threads > 1 ? () => touchPages(out.data) : undefined;
+      runWorkItems(engine, spec.work, payload, plan.items, call.threads, plan.scratchFloats, touch);
       spec.finish?.(engine, problem, placed, params);
       applySinks(engine, problem, placed.out, placed.lse);
-      return finishAttention(engine, problem, placed, call);
+      return finishAttention(engine, problem, placed, { out, lse: call.lse });
     } finally {
       if (problem.hasScoreFunction) setScoreFunctions([]);
       engine.arena.release(placed.mark);

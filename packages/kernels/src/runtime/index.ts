@@ -26,6 +26,7 @@ export {
   registeredWorkModule,
   registerWorkModule,
   runParallel,
+  runParallelWith,
   type WorkModule,
 } from '../pool/thread-pool.js';
 export {

@@ -21,7 +21,7 @@ import {
   INSTANCE_SCRATCH_BYTES,
   MAX_ARENA_BYTES,
 } from '../engine/engine.js';
-import { maxThreads, registerWorkModule, runParallel } from '../pool/thread-pool.js';
+import { maxThreads, registerWorkModule, runParallelWith } from '../pool/thread-pool.js';
 import { type ArenaOffsets, biasFloats } from './attention-io.js';
 
 /** The dimensions the arena budget reads (an AttentionProblem has them). */
@@ -156,7 +156,8 @@ export interface VariantWorkModule<P> {
  * pool runs the same runItem on the caller plus threads − 1 workers over the shared memory (and
  * falls back to the loop where workers or shared memory are unavailable: same result, one thread).
  * The module is registered for the caller thread, which then needs no synchronous import by URL
- * (impossible in browsers); workers import `workModuleUrl` themselves.
+ * (impossible in browsers); workers import `workModuleUrl` themselves. `callerFirst` runs once on
+ * the caller before it takes items (the workers start on them meanwhile): see runParallelWith.
  */
 export function runWorkItems<P>(
   engine: Engine,
@@ -165,18 +166,24 @@ export function runWorkItems<P>(
   items: number,
   threads: number,
   workerArenaFloats: number,
+  callerFirst?: () => void,
 ): void {
   if (threads <= 1 || items <= 1) {
+    callerFirst?.();
     for (let item = 0; item < items; item++) workModule.runItem(engine, payload, item);
     return;
   }
   registerWorkModule(workModule.url, {
     runItem: workModule.runItem as (engine: Engine, payload: unknown, item: number) => void,
   });
-  runParallel(workModule.url, payload, items, threads, {
-    backend: engine.backend,
-    workerArenaBytes: 4 * alignFloats(workerArenaFloats),
-  });
+  runParallelWith(
+    workModule.url,
+    payload,
+    items,
+    threads,
+    { backend: engine.backend, workerArenaBytes: 4 * alignFloats(workerArenaFloats) },
+    callerFirst,
+  );
 }
 
 /** Where a query-block item sits: its batch entry, query head, rows, and its head's arena offsets. */
