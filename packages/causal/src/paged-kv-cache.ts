@@ -12,10 +12,12 @@
 import { AttentionInputError, parseOptions, z } from '@attnkit/core';
 import type { BackendChoice } from '@attnkit/kernels';
 import {
+  kvStorageSchema,
   type PagedKVAttendOptions,
   PagedKVStore,
   type PagedKVView,
   type PagedRopeOptions,
+  pagedRopeOptionsSchema,
 } from '@attnkit/kernels/runtime';
 import { DEFAULT_BLOCK_Q } from './options.js';
 
@@ -72,15 +74,9 @@ const pagedOptionsSchema = z.strictObject({
   maxBytes: dimension.optional(),
   window: z.number().int().nonnegative().optional(),
   maxStepTokens: dimension.optional(),
-  rope: z
-    .strictObject({
-      base: z.number({ error: 'a finite number > 1' }).gt(1, { error: 'a finite number > 1' }).optional(),
-      style: z.enum(['neox', 'interleaved']).optional(),
-      rotaryDim: dimension.optional(),
-    })
-    .optional(),
+  rope: pagedRopeOptionsSchema.optional(),
   backend: z.enum(['auto', 'native', 'wasm', 'js']).optional(),
-  storage: z.enum(['float32', 'float16', 'int8']).optional(),
+  storage: kvStorageSchema.optional(),
 });
 
 /**

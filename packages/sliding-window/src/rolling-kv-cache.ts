@@ -30,10 +30,12 @@ import {
 import type { Backend, BackendChoice } from '@attnkit/kernels';
 import { engineOptionsSchema } from '@attnkit/kernels';
 import {
+  kvStorageSchema,
   MAX_ARENA_BYTES,
   PagedKVStore,
   type PagedRopeOptions,
   pagedPageLayout,
+  pagedRopeOptionsSchema,
   parseCacheAppend,
   windowPagesPerSequence,
 } from '@attnkit/kernels/runtime';
@@ -115,14 +117,8 @@ const rollingOptionsSchema = z.strictObject({
   backend: z.enum(['auto', 'native', 'wasm', 'js']).optional(),
   maxBytes: dimension.optional(),
   pageSize: dimension.optional(),
-  storage: z.enum(['float32', 'float16', 'int8']).optional(),
-  rope: z
-    .strictObject({
-      base: z.number({ error: 'a finite number > 1' }).gt(1, { error: 'a finite number > 1' }).optional(),
-      style: z.enum(['neox', 'interleaved']).optional(),
-      rotaryDim: dimension.optional(),
-    })
-    .optional(),
+  storage: kvStorageSchema.optional(),
+  rope: pagedRopeOptionsSchema.optional(),
 });
 
 // The window and the engine belong to the cache; anything else here would be ignored, so refuse it.

@@ -68,6 +68,7 @@ export {
   type KVStorePolicy,
 } from './kv-store.js';
 export {
+  kvStorageSchema,
   type PagedKVAttendOptions,
   PagedKVStore,
   type PagedKVStoreConfig,
@@ -75,6 +76,7 @@ export {
   type PagedPageLayout,
   type PagedRopeOptions,
   pagedPageLayout,
+  pagedRopeOptionsSchema,
   pagedTileKeys,
   windowPagesPerSequence,
 } from './paged-kv-store.js';

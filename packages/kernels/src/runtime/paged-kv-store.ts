@@ -91,6 +91,17 @@ import { parseCacheAppend } from './kv-cache-input.js';
 import { planBandSplits } from './split-kv.js';
 import type { HeadOffsets } from './variant-runtime.js';
 
+/**
+ * The public boundary's schemas of the paged store's `rope` and `storage` options, shared by the
+ * caches built on it (causal's paged cache, sliding-window's rolling cache).
+ */
+export const pagedRopeOptionsSchema = z.strictObject({
+  base: z.number({ error: 'a finite number > 1' }).gt(1, { error: 'a finite number > 1' }).optional(),
+  style: z.enum(['neox', 'interleaved']).optional(),
+  rotaryDim: z.number().int().positive().optional(),
+});
+export const kvStorageSchema = z.enum(['float32', 'float16', 'int8']);
+
 /** Rotary embeddings the cache applies itself (core's rope options, the positions its own). */
 export interface PagedRopeOptions {
   /** θ_i = base^(−2i / rotaryDim). Default 10000. */
@@ -119,6 +130,37 @@ export interface PagedKVStoreConfig {
   readonly storage?: KVStorage;
   /** Query rows per block of an attend when its options do not say (blockQ). */
   readonly blockQ: number;
+}
+
+/**
+ * Merges a group's `parts` partial results, laid out one after another from `partOut` (rows × dv
+ * each) and `partLse` (rows each), in part order with the log-sum-exp merge, into out and lse.
+ */
+function mergeGroupSplits(
+  heap: Float32Array,
+  partOut: number,
+  partLse: number,
+  parts: number,
+  rows: number,
+  dv: number,
+  out: number,
+  lse: number,
+): void {
+  const outs: Float32Array[] = [];
+  const lses: Float32Array[] = [];
+  for (let part = 0; part < parts; part++) {
+    const at = partOut + part * rows * dv;
+    outs.push(heap.subarray(at, at + rows * dv));
+    lses.push(heap.subarray(partLse + part * rows, partLse + (part + 1) * rows));
+  }
+  mergeAttentionRows(
+    outs,
+    lses,
+    rows,
+    dv,
+    heap.subarray(out, out + rows * dv),
+    heap.subarray(lse, lse + rows),
+  );
 }
 
 /** A decode job before its fields are written (applyDecodeAttend fills every one). */
@@ -983,20 +1025,15 @@ export class PagedKVStore {
             }
           }
           if (split.keySplits > 1) {
-            const outs: Float32Array[] = [];
-            const lses: Float32Array[] = [];
-            for (let part = 0; part < split.keySplits; part++) {
-              const at = partOut + part * groupRows * valueDim;
-              outs.push(heap.subarray(at, at + groupRows * valueDim));
-              lses.push(heap.subarray(partLse + part * groupRows, partLse + (part + 1) * groupRows));
-            }
-            mergeAttentionRows(
-              outs,
-              lses,
+            mergeGroupSplits(
+              heap,
+              partOut,
+              partLse,
+              split.keySplits,
               groupRows,
               valueDim,
-              heap.subarray(groupOut, groupOut + groupRows * valueDim),
-              heap.subarray(groupLse, groupLse + groupRows),
+              groupOut,
+              groupLse,
             );
           }
         }
@@ -1117,22 +1154,15 @@ export class PagedKVStore {
         if (keySplits === 1) continue;
         for (let g = 0; g < this.kvHeads; g++) {
           const groupRow = (s * qHeads + g * groupSize) * qLength;
-          const outs: Float32Array[] = [];
-          const lses: Float32Array[] = [];
-          for (let part = 0; part < keySplits; part++) {
-            const at = partial + part;
-            const rowsAt = partOut + at * groupRows * valueDim;
-            outs.push(heap.subarray(rowsAt, rowsAt + groupRows * valueDim));
-            lses.push(heap.subarray(partLse + at * groupRows, partLse + (at + 1) * groupRows));
-          }
-          const groupOut = out + groupRow * valueDim;
-          mergeAttentionRows(
-            outs,
-            lses,
+          mergeGroupSplits(
+            heap,
+            partOut + partial * groupRows * valueDim,
+            partLse + partial * groupRows,
+            keySplits,
             groupRows,
             valueDim,
-            heap.subarray(groupOut, groupOut + groupRows * valueDim),
-            heap.subarray(lse + groupRow, lse + groupRow + groupRows),
+            out + groupRow * valueDim,
+            lse + groupRow,
           );
           partial += keySplits;
         }
