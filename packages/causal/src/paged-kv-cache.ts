@@ -24,8 +24,9 @@ import { DEFAULT_BLOCK_Q } from './options.js';
 /**
  * Positions per page when the options do not say. Larger than vLLM's 16 (a GPU block): a CPU
  * attend streams each kv head's rows of a page as one run, and on 32K positions (Hkv = 8, d = 128,
- * float32, native, 1 thread) pages of 16 took 1.25× as long as pages of 64 to 256, which all ran
- * alike. The cost: a sequence's last page is partly empty, and a fork's first write copies it.
+ * float32, native, 1 thread; scripts/paged-decode-probe.mjs native <pageSize>) pages of 16 took about
+ * 1.3× as long as pages of 64 to 256, which ran alike. The cost: a sequence's last page is partly
+ * empty, and a fork's first write copies it.
  */
 export const DEFAULT_PAGE_SIZE = 128;
 
