@@ -1802,7 +1802,39 @@ void decodeRows(float *h, const DecodeArgs &a, long r0, int R) {
     }
     // acc += p · v: every row sees the whole block (decoding), or each row its own part of it
     const bool whole = loMax <= b0 && hiMin >= b1 - 1;
-    for (long c = 0; c < dvVec; c += W) {
+    // Every row sees the whole block (decoding): CG column chunks at a time, so a block's value rows
+    // are walked dvVec / (CG · W) times instead of dvVec / W, each probability broadcast once per CG
+    // chunks (RB · CG accumulators: 16 of the 32 AVX-512 registers, 8 of the narrower paths' 16).
+    constexpr int CG_BUDGET = W == 16 ? 16 : 8;
+    constexpr int CG = RB >= CG_BUDGET ? 1 : CG_BUDGET / RB;
+    long grouped = 0;
+    if (whole && CG > 1) {
+      for (; grouped + CG * W <= dvVec; grouped += CG * W) {
+        vf o[RB][CG];
+#pragma GCC unroll 16
+        for (int r = 0; r < RB; r++)
+#pragma GCC unroll 16
+          for (int g = 0; g < CG; g++) o[r][g] = r < R ? load(acc[r] + grouped + g * W) : splat(0);
+        for (int j = 0; j < n; j++) {
+          const vf sv = splat(vScale[j]);
+          vf vv[CG];
+#pragma GCC unroll 16
+          for (int g = 0; g < CG; g++) vv[g] = loadStored(vRow[j], FMT, grouped + g * W, sv);
+#pragma GCC unroll 16
+          for (int r = 0; r < RB; r++) {
+            const vf p = splat(scores[r][j]);
+#pragma GCC unroll 16
+            for (int g = 0; g < CG; g++) o[r][g] += p * vv[g];
+          }
+        }
+#pragma GCC unroll 16
+        for (int r = 0; r < RB; r++)
+          if (r < R)
+#pragma GCC unroll 16
+            for (int g = 0; g < CG; g++) store(acc[r] + grouped + g * W, o[r][g]);
+      }
+    }
+    for (long c = grouped; c < dvVec; c += W) {
       vf o[RB];
 #pragma GCC unroll 16
       for (int r = 0; r < RB; r++) o[r] = r < R ? load(acc[r] + c) : splat(0);
