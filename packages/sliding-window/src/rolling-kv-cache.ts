@@ -30,6 +30,7 @@ import {
 import type { Backend, BackendChoice } from '@attnkit/kernels';
 import { engineOptionsSchema } from '@attnkit/kernels';
 import {
+  describeBytes,
   kvStorageSchema,
   MAX_ARENA_BYTES,
   PagedKVStore,
@@ -131,10 +132,6 @@ const attendOptionsSchema = z.strictObject({
   threads: engineOptionsSchema.shape.threads,
 });
 
-function gib(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${bytes} bytes`;
-}
-
 class PagedRollingKVCache implements RollingKVCache {
   readonly batch: number;
   readonly kvHeads: number;
@@ -170,8 +167,8 @@ class PagedRollingKVCache implements RollingKVCache {
     if (this.storageBytes > limit) {
       throw new AttentionInputError(
         'options.window',
-        `a cache of at most ${gib(limit)} (${options.maxBytes === undefined ? 'the WebAssembly memory limit' : 'options.maxBytes'})`,
-        `window + maxStepTokens = ${this.capacity} positions in pages of ${this.pageSize} (at most ${pages} pages of ${gib(this.pageBytes)} per sequence, ${batch} ${batch === 1 ? 'sequence' : 'sequences'}) needing ${gib(this.storageBytes)}`,
+        `a cache of at most ${describeBytes(limit)} (${options.maxBytes === undefined ? 'the WebAssembly memory limit' : 'options.maxBytes'})`,
+        `window + maxStepTokens = ${this.capacity} positions in pages of ${this.pageSize} (at most ${pages} pages of ${describeBytes(this.pageBytes)} per sequence, ${batch} ${batch === 1 ? 'sequence' : 'sequences'}) needing ${describeBytes(this.storageBytes)}`,
         'Use a smaller window, raise maxBytes, or split the batch over several caches.',
       );
     }

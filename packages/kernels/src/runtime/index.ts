@@ -59,7 +59,7 @@ export {
   type VariantSpec,
   variantOptionsSchema,
 } from './define-variant.js';
-export { type CacheDimensions, parseCacheAppend } from './kv-cache-input.js';
+export { type CacheDimensions, describeBytes, parseCacheAppend } from './kv-cache-input.js';
 export {
   type CacheAttendPlan,
   KVStore,

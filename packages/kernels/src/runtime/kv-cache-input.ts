@@ -5,6 +5,11 @@
  */
 import { AttentionInputError, parseTensor, type Tensor } from '@attnkit/core';
 
+/** A byte count as the caches' refusals state it: GiB with two decimals from 1 GiB on, else bytes. */
+export function describeBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${bytes} bytes`;
+}
+
 export interface CacheDimensions {
   readonly batch: number;
   readonly kvHeads: number;

@@ -38,7 +38,7 @@ import {
   MAX_ARENA_BYTES,
 } from '../engine/engine.js';
 import { attendBand, bandScoreFloats } from './attention-io.js';
-import { parseCacheAppend } from './kv-cache-input.js';
+import { describeBytes, parseCacheAppend } from './kv-cache-input.js';
 import { applySinks, scoreFunctionsOf, setScoreFunctions } from './score-tile.js';
 import { mergeSplits, placeSplits, planBandSplits } from './split-kv.js';
 import { type HeadOffsets, queryBlockItems } from './variant-runtime.js';
@@ -58,10 +58,6 @@ export interface KVStoreConfig {
   readonly maxBytes?: number;
   /** The option that sets the capacity, named in errors ('options.capacity'). */
   readonly capacityArgument: string;
-}
-
-function gib(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${bytes} bytes`;
 }
 
 export class KVStore {
@@ -92,8 +88,8 @@ export class KVStore {
     if (bytes > this.maxBytes) {
       throw new AttentionInputError(
         config.capacityArgument,
-        `a cache of at most ${gib(this.maxBytes)} (${config.maxBytes === undefined ? 'the WebAssembly memory limit' : 'options.maxBytes'})`,
-        `${config.capacity} positions needing ${gib(bytes)}`,
+        `a cache of at most ${describeBytes(this.maxBytes)} (${config.maxBytes === undefined ? 'the WebAssembly memory limit' : 'options.maxBytes'})`,
+        `${config.capacity} positions needing ${describeBytes(bytes)}`,
         `Use a smaller ${config.capacityArgument.replace(/^options\./, '')}, raise maxBytes, or split the batch over several caches.`,
       );
     }
@@ -184,8 +180,8 @@ export class KVStore {
     if (bytes > this.maxBytes) {
       throw new AttentionInputError(
         'k',
-        `at most ${this.slots - this.total} new positions without growing past ${gib(this.maxBytes)} (the cache's byte limit)`,
-        `${added} new positions: ${needed} in all would need ${capacity} slots, ${gib(bytes)}`,
+        `at most ${this.slots - this.total} new positions without growing past ${describeBytes(this.maxBytes)} (the cache's byte limit)`,
+        `${added} new positions: ${needed} in all would need ${capacity} slots, ${describeBytes(bytes)}`,
         'Raise the cache limit (maxBytes), reset() it, or split the batch over several caches.',
       );
     }

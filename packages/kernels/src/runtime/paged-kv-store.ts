@@ -87,7 +87,7 @@ import {
   storeHalves,
   storeInt8Row,
 } from './compact-kv.js';
-import { parseCacheAppend } from './kv-cache-input.js';
+import { describeBytes, parseCacheAppend } from './kv-cache-input.js';
 import { planBandSplits } from './split-kv.js';
 import type { HeadOffsets } from './variant-runtime.js';
 
@@ -272,10 +272,6 @@ const idsSchema = z.array(z.number().int().nonnegative(), {
   error: 'an array of sequence ids (from addSequence or fork)',
 });
 
-function gib(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${bytes} bytes`;
-}
-
 interface Sequence {
   /** Positions appended so far (positions below startPage · pageSize are given back). */
   length: number;
@@ -394,8 +390,8 @@ export class PagedKVStore {
     if (this.maxPages < 1) {
       throw new AttentionInputError(
         config.maxBytes === undefined ? 'options.pageSize' : 'options.maxBytes',
-        `room for at least one page (${gib(this.pageBytes)}: pageSize × kvHeads × (headDim + valueDim) ${this.storage} elements${this.storage === 'int8' ? ' and a scale per row' : ''})`,
-        gib(this.maxBytes),
+        `room for at least one page (${describeBytes(this.pageBytes)}: pageSize × kvHeads × (headDim + valueDim) ${this.storage} elements${this.storage === 'int8' ? ' and a scale per row' : ''})`,
+        describeBytes(this.maxBytes),
         'Raise maxBytes or use a smaller pageSize.',
       );
     }
@@ -608,7 +604,7 @@ export class PagedKVStore {
     if (peak > this.maxPages) {
       throw new AttentionInputError(
         'k',
-        `new positions needing at most ${this.maxPages - this.inUse + freed} more pages (the cache's byte limit ${gib(this.maxBytes)} holds ${this.maxPages} pages of ${gib(this.pageBytes)}; ${this.inUse} in use)`,
+        `new positions needing at most ${this.maxPages - this.inUse + freed} more pages (the cache's byte limit ${describeBytes(this.maxBytes)} holds ${this.maxPages} pages of ${describeBytes(this.pageBytes)}; ${this.inUse} in use)`,
         `${added} new positions for ${sequences.length} sequences needing ${taken} pages`,
         'Remove or clear finished sequences, raise maxBytes, or use a window.',
       );
