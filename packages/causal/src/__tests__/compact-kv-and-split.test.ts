@@ -2,21 +2,14 @@
  * Compact KV storage (float16, int8 with a per-row scale) in the paged cache, and split-KV in the
  * caches' attend (docs/design.md, Caches and the layer).
  */
-import {
-  type AttentionOptions,
-  errorStats,
-  naiveFloat32Attention,
-  randn,
-  referenceAttention,
-  type Tensor,
-} from '@attnkit/core';
+import { errorStats, randn, referenceAttention, type Tensor } from '@attnkit/core';
 import {
   DECODE_TOLERANCE,
   expectBitwiseEqual,
+  expectDecodeOracle,
   expectRefusalChangesNothing,
   expectWithin,
   sliceSequence,
-  twoXRule,
 } from '@attnkit/core/testing';
 import { type Backend, nativeUnavailableReason } from '@attnkit/kernels';
 import { describe, expect, it } from 'vitest';
@@ -34,24 +27,6 @@ const BACKENDS: readonly Backend[] = [
   ...(nativeUnavailableReason() === undefined ? (['native'] as const) : []),
 ];
 const STORAGES = ['float32', 'float16', 'int8'] as const;
-
-/** Within the 2× rule of float32 against the float64 oracle (and DECODE_TOLERANCE). */
-function expectOracle(
-  out: Float32Array,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  options: AttentionOptions,
-  what: string,
-) {
-  const reference = referenceAttention(q, k, v, options);
-  expectWithin(out, reference.out, DECODE_TOLERANCE, what);
-  const rule = twoXRule(naiveFloat32Attention(q, k, v, options), reference.out);
-  const error = errorStats(out, reference.out).maxAbs;
-  expect(error, `${what}: max error ${error} vs the 2× rule's bound ${rule.bound}`).toBeLessThanOrEqual(
-    rule.bound,
-  );
-}
 
 /** Integers in [−127, 127] times 2^−7, each row of `depth` holding a ±127: exact in half and in int8 · scale. */
 function representable(shape: number[], seed: number): Tensor {
@@ -110,7 +85,7 @@ describe('compact KV storage in the paged cache', () => {
           v,
         ),
       );
-      expectOracle(results[0]!, q, k, v, { causal: true }, `${backend} float32`);
+      expectDecodeOracle(results[0]!, q, k, v, { causal: true }, `${backend} float32`);
       expectBitwiseEqual(results[1]!, results[0]!, `${backend}: float16 vs float32 storage`);
       expectBitwiseEqual(results[2]!, results[0]!, `${backend}: int8 vs float32 storage`);
       byBackend.push(results[0]!);
@@ -241,7 +216,7 @@ describe('split-KV in the caches: one token against a long cache', () => {
       const variant = causalAttention(last, k, v, { causal: true, backend: 'wasm', threads });
       expectBitwiseEqual(out.data, variant.data, `cache vs causalAttention, threads ${threads}`);
     }
-    expectOracle(out.data, last, k, v, { causal: true }, 'split cache attend');
+    expectDecodeOracle(out.data, last, k, v, { causal: true }, 'split cache attend');
   });
 
   for (const backend of BACKENDS) {
@@ -262,8 +237,8 @@ describe('split-KV in the caches: one token against a long cache', () => {
         for (let s = 0; s < 16; s++) copies.data.set(q.data, s * D);
         const unsplit = cache.attend(ids, copies);
         const reference = { causal: false };
-        expectOracle(split.data, q, k, v, reference, 'split');
-        expectOracle(unsplit.data.subarray(0, D), q, k, v, reference, 'unsplit');
+        expectDecodeOracle(split.data, q, k, v, reference, 'split');
+        expectDecodeOracle(unsplit.data.subarray(0, D), q, k, v, reference, 'unsplit');
         expect(Array.from(unsplit.data.subarray(15 * D))).toEqual(Array.from(unsplit.data.subarray(0, D)));
         expectWithin(split.data, unsplit.data.subarray(0, D), DECODE_TOLERANCE, 'split vs unsplit');
       });
@@ -307,7 +282,7 @@ describe('split-KV in the caches: one token against a long cache', () => {
         if (storage === 'float32') {
           const k = randn([1, kvHeads, LONG, D], 60);
           const v = randn([1, kvHeads, LONG, D], 70);
-          expectOracle(single1.data, one, k, v, { causal: false }, 'one sequence on threads');
+          expectDecodeOracle(single1.data, one, k, v, { causal: false }, 'one sequence on threads');
         }
       }
     },

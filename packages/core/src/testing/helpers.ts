@@ -6,8 +6,11 @@
 import { expect } from 'vitest';
 import { errorStats, formatErrorStats, type Tolerance } from '../accuracy.js';
 import { AttentionInputError } from '../errors.js';
+import { naiveFloat32Attention } from '../naive.js';
+import { referenceAttention } from '../oracle.js';
 import { randn } from '../tensor.js';
-import type { Tensor } from '../types.js';
+import type { AttentionOptions, Tensor } from '../types.js';
+import { twoXRule } from './rules.js';
 
 /**
  * The tolerance of a materialising variant (scores, softmax, P·V) against the float64 oracle on
@@ -56,6 +59,27 @@ export function expectWithin(
     stats.failing,
     `${what}: ${formatErrorStats(stats)} (atol ${tolerance.atol}, rtol ${tolerance.rtol})`,
   ).toBe(0);
+}
+
+/**
+ * A decode result against the float64 oracle of the same call: within DECODE_TOLERANCE and within
+ * the 2× rule (twice the plain float32 path's error, docs/design.md).
+ */
+export function expectDecodeOracle(
+  out: Float32Array,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+  what: string,
+): void {
+  const reference = referenceAttention(q, k, v, options);
+  expectWithin(out, reference.out, DECODE_TOLERANCE, what);
+  const rule = twoXRule(naiveFloat32Attention(q, k, v, options), reference.out);
+  const error = errorStats(out, reference.out).maxAbs;
+  expect(error, `${what}: max error ${error} vs the 2× rule's bound ${rule.bound}`).toBeLessThanOrEqual(
+    rule.bound,
+  );
 }
 
 /** The AttentionInputError `call` throws (the test fails when it throws nothing or something else). */

@@ -13,6 +13,7 @@ export { type ConformanceConfig, describeVariant } from './describe-variant.js';
 export {
   attentionInputs,
   DECODE_TOLERANCE,
+  expectDecodeOracle,
   expectWithin,
   MATERIALISED_TOLERANCE,
   thrownInputError,
