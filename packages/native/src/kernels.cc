@@ -278,28 +278,36 @@ void softmaxRows(float *h, long s, long lds, long rows, long cols, long lse) {
   }
 }
 
+/**
+ * One row's online-softmax step: row (cols scores) becomes exp(score − newMax), rowSum is rescaled
+ * and added to, acc (dv floats) rescaled, rowMax updated. A row that sees nothing in the tile gets
+ * zeros and keeps its statistics.
+ */
+inline void onlineSoftmaxRow(float *row, long cols, float &rowMax, float &rowSum, float *acc, long dv) {
+  const float oldMax = rowMax;
+  const float tileMax = maxOf(row, cols);
+  // a NaN oldMax stays NaN (the comparison is false)
+  float newMax = tileMax > oldMax ? tileMax : oldMax;
+  if (newMax == -INF) {
+    if (!hasNaN(row, cols)) {
+      fill(row, cols, 0);
+      return;
+    }
+    // the tile's only visible scores are NaN: rowMax, rowSum and acc all become NaN below
+    newMax = __builtin_nanf("");
+  }
+  const double sum = expShiftedSum(row, cols, newMax);
+  // oldMax == −∞: nothing accumulated yet, corr = 0
+  const double corr = exp(static_cast<double>(oldMax) - static_cast<double>(newMax));
+  rowSum = static_cast<float>(static_cast<double>(rowSum) * corr + sum);
+  if (corr != 1) scaleRun(acc, dv, static_cast<float>(corr));
+  rowMax = newMax;
+}
+
 void onlineSoftmaxStep(float *h, long s, long lds, long rows, long cols, long rowMax, long rowSum, long acc,
                        long ldacc, long dv) {
   for (long r = 0; r < rows; r++) {
-    float *row = h + s + r * lds;
-    const float oldMax = h[rowMax + r];
-    const float tileMax = maxOf(row, cols);
-    // a NaN oldMax stays NaN (the comparison is false)
-    float newMax = tileMax > oldMax ? tileMax : oldMax;
-    if (newMax == -INF) {
-      if (!hasNaN(row, cols)) {
-        fill(row, cols, 0);
-        continue;
-      }
-      // the tile's only visible scores are NaN: rowMax, rowSum and acc all become NaN below
-      newMax = __builtin_nanf("");
-    }
-    const double sum = expShiftedSum(row, cols, newMax);
-    // oldMax == −∞: nothing accumulated yet, corr = 0
-    const double corr = exp(static_cast<double>(oldMax) - static_cast<double>(newMax));
-    h[rowSum + r] = static_cast<float>(static_cast<double>(h[rowSum + r]) * corr + sum);
-    if (corr != 1) scaleRun(h + acc + r * ldacc, dv, static_cast<float>(corr));
-    h[rowMax + r] = newMax;
+    onlineSoftmaxRow(h + s + r * lds, cols, h[rowMax + r], h[rowSum + r], h + acc + r * ldacc, dv);
   }
 }
 
@@ -1782,24 +1790,7 @@ void decodeRows(float *h, const DecodeArgs &a, long r0, int R) {
       }
     }
     // the online-softmax step of onlineSoftmaxStep, per row
-    for (int r = 0; r < R; r++) {
-      float *row = scores[r];
-      const float oldMax = rowMax[r];
-      const float tileMax = maxOf(row, n);
-      float newMax = tileMax > oldMax ? tileMax : oldMax;
-      if (newMax == -INF) {
-        if (!hasNaN(row, n)) {
-          fill(row, n, 0);
-          continue;
-        }
-        newMax = __builtin_nanf("");
-      }
-      const double sum = expShiftedSum(row, n, newMax);
-      const double corr = exp(static_cast<double>(oldMax) - static_cast<double>(newMax));
-      rowSum[r] = static_cast<float>(static_cast<double>(rowSum[r]) * corr + sum);
-      if (corr != 1) scaleRun(acc[r], a.dv, static_cast<float>(corr));
-      rowMax[r] = newMax;
-    }
+    for (int r = 0; r < R; r++) onlineSoftmaxRow(scores[r], n, rowMax[r], rowSum[r], acc[r], a.dv);
     // acc += p · v: every row sees the whole block (decoding), or each row its own part of it
     const bool whole = loMax <= b0 && hiMin >= b1 - 1;
     // Every row sees the whole block (decoding): CG column chunks at a time, so a block's value rows
