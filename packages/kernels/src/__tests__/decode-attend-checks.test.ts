@@ -1,13 +1,13 @@
 /**
  * decodeAttend's operand checks (CheckedKernelOps), on wasm and native: a page table entry, q, out
  * or a scale run outside the arena is an ArenaError naming the primitive, before the kernel reads
- * anything. decodeAttendMany (native threads) checks every job and that no two write the same
+ * anything; so are scales given with float32 or float16 rows (no engine reads them). decodeAttendMany (native threads) checks every job and that no two write the same
  * floats; wasm (no decodeAttendMany) refuses it by name.
  */
 import { describe, expect, it } from 'vitest';
 import { ArenaError } from '../engine/arena.js';
 import { type Backend, getEngine } from '../engine/engine.js';
-import { DEQUANT_INT8, type DecodeAttendArgs } from '../engine/kernel-ops.js';
+import { DEQUANT_FLOAT16, DEQUANT_INT8, type DecodeAttendArgs } from '../engine/kernel-ops.js';
 import { nativeUnavailableReason } from '../engine/native-ops.js';
 
 const NATIVE = nativeUnavailableReason() === undefined;
@@ -71,6 +71,22 @@ describe('decodeAttend operand checks', () => {
           }),
         ).toThrow(/^decodeAttend: keyScales = /);
         expect(() => ops.decodeAttend!({ ...args, pageSize: 0 })).toThrow(ArenaError);
+        // scales belong to int8 rows only: given with float32 or float16 rows they are refused by name
+        expect(() => ops.decodeAttend!({ ...args, keyScales: 0 })).toThrow(
+          'decodeAttend: keyScales must be -1 unless format is DEQUANT_INT8 (float32 and float16 rows have no scales), received 0 with format 0',
+        );
+        expect(() => ops.decodeAttend!({ ...args, format: DEQUANT_FLOAT16, valueScales: 4 })).toThrow(
+          /^decodeAttend: valueScales must be -1 unless format is DEQUANT_INT8 .* received 4 with format 1$/,
+        );
+        // int8 rows without scales read scale 1: the bytes 1, 2 and 5, 6 are the float32 case's values
+        const bytes = new Int8Array(arena.heap.buffer, 4 * page, 64);
+        bytes.fill(0);
+        bytes.set([1, 2], 0);
+        bytes.set([5, 6], 32);
+        arena.heap.fill(0, out, out + 2);
+        ops.decodeAttend!({ ...args, format: DEQUANT_INT8 });
+        expect(Array.from(arena.heap.subarray(out, out + 2))).toEqual([5, 6]);
+        expect(arena.heap[lse]).toBe(0.5 * (3 * 1 + 4 * 2));
       } finally {
         arena.release(mark);
       }

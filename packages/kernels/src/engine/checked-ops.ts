@@ -390,6 +390,17 @@ export class CheckedKernelOps implements KernelOps {
         `${name}: format must be 0, DEQUANT_FLOAT16 or DEQUANT_INT8, received ${a.format}`,
       );
     }
+    // Only int8 rows carry scales: the float32 and float16 paths of every engine read none, so a
+    // scale offset given with them would be silently ignored.
+    if (a.format !== DEQUANT_INT8) {
+      for (const key of ['keyScales', 'valueScales'] as const) {
+        if (a[key] !== -1) {
+          throw new ArenaError(
+            `${name}: ${key} must be -1 unless format is DEQUANT_INT8 (float32 and float16 rows have no scales), received ${a[key]} with format ${a.format}`,
+          );
+        }
+      }
+    }
     this.block(name, 'q', a.q, a.rows, a.dk, a.dk);
     this.block(name, 'out', a.out, a.rows, a.dv, a.dv);
     this.optionalVector(name, 'lse', a.lse, a.rows);

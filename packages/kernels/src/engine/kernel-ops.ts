@@ -255,7 +255,7 @@ export interface DecodeAttendArgs {
   /** BYTE offsets, within a page, of this kv head's key row 0 and value row 0 (row stride dk or dv elements). */
   keyByte: number;
   valueByte: number;
-  /** Float offsets, within a page, of this kv head's per-row scales (int8), or −1. */
+  /** Float offsets, within a page, of this kv head's per-row scales (int8 only: −1 for float32 and float16 rows; int8 with −1 has scale 1). */
   keyScales: number;
   valueScales: number;
   /** 0 (float32), DEQUANT_FLOAT16 or DEQUANT_INT8. */
