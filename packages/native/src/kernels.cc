@@ -1638,7 +1638,33 @@ void resolveRows(float *h, const DecodeArgs &a, const int *table, long eb, long 
   long entry = (b0 - a.tableStart) / a.pageSize;
   long slot = b0 - a.tableStart - entry * a.pageSize;
   long page = table[entry];
-  for (long j = 0; j < b1 - b0; j++, slot++) {
+  const long n = b1 - b0;
+  if (slot + n <= a.pageSize) {
+    // the block lies in one page (always, when the page size is a multiple of DA_KEYS): its rows are
+    // one run, so the addresses step by a row and the scales are copied as they lie
+    const unsigned char *k0 = bytes + 4 * page + a.keyByte + slot * a.dk * eb;
+    const unsigned char *v0 = bytes + 4 * page + a.valueByte + slot * a.dv * eb;
+    const long kStep = a.dk * eb;
+    const long vStep = a.dv * eb;
+    for (long j = 0; j < n; j++) {
+      kRow[j] = k0 + j * kStep;
+      vRow[j] = v0 + j * vStep;
+    }
+    if (a.keyScales < 0) {
+      for (long j = 0; j < n; j++) kScale[j] = 1.0f;
+    } else {
+      const float *from = h + page + a.keyScales + slot;
+      for (long j = 0; j < n; j++) kScale[j] = from[j];
+    }
+    if (a.valueScales < 0) {
+      for (long j = 0; j < n; j++) vScale[j] = 1.0f;
+    } else {
+      const float *from = h + page + a.valueScales + slot;
+      for (long j = 0; j < n; j++) vScale[j] = from[j];
+    }
+    return;
+  }
+  for (long j = 0; j < n; j++, slot++) {
     if (slot == a.pageSize) {
       slot = 0;
       page = table[++entry];
