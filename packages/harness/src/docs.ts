@@ -62,12 +62,14 @@ import {
   alignedMarkdownTable,
   bandwidthLines,
   describeRun,
+  escapeCell,
   figuresTable,
   formatError,
   formatMs,
   markdownTable,
   type TableColumn,
   tableColumns,
+  tableWithNotes,
 } from './report.js';
 import { type ResultRow, type Results, resultsSchema } from './results.js';
 import { describeMask, expandGroup, listSuiteNames, loadSuite } from './suite.js';
@@ -346,7 +348,7 @@ function sectionMaskCosts(context: DocsContext, args: Record<string, string>): s
     row.firstCall ? `${formatMs(row.firstCall.ms)} (${formatMs(row.firstCall.compileMs)})` : '–',
   ]);
   return [
-    alignedMarkdownTable(
+    tableWithNotes(
       [
         'group',
         'N',
@@ -360,6 +362,7 @@ function sectionMaskCosts(context: DocsContext, args: Record<string, string>): s
       ],
       body.map((cells) => cells.map((cell) => cell.replace(/\|/g, '\\|'))),
       ['left', 'right', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
+      rows.map((row) => row.reason),
     ),
     '',
     `${threads} thread${threads === 1 ? '' : 's'}. Visible pairs: the fraction of B·Hq·Lq·Lk the mask lets a row see, which is all the FLOP model charges (GFLOP = 2·(Dk+Dv)·visible pairs / 10⁹; GFLOP/s = that / median). Spread: the larger of the MAD and the distance to the fastest sample. First call: one call with a fresh mask value, its tile classification included (the classification alone in brackets); the medians reuse a value classified before them.`,
@@ -551,12 +554,13 @@ function sectionDecode(context: DocsContext, args: Record<string, string>): stri
     number(row.decode?.gbPerSecond, 1),
     row.decode?.probeFraction == null ? '–' : `${(100 * row.decode.probeFraction).toFixed(0)} %`,
     formatError(row.accuracy?.vsOracle.maxAbs),
-    row.status === 'ok' ? 'ok' : `skipped: ${row.reason ?? ''}`,
+    row.status === 'ok' ? 'ok' : escapeCell(`skipped: ${row.reason ?? ''}`),
   ]);
-  return alignedMarkdownTable(
+  return tableWithNotes(
     ['case', 'implementation', 'thr', 'per token', 'tok/s', 'KV GB/s', '% probe', 'max abs err', 'status'],
     body,
     ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+    rows.map((row) => row.reason),
   );
 }
 

@@ -258,7 +258,8 @@ export function groupChartFiles(chartFiles: readonly string[], group: string): s
   return files;
 }
 
-function escapeCell(text: string): string {
+/** A cell's text with its pipes escaped (a markdown table cell cannot hold a bare '|'). */
+export function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
 
@@ -267,10 +268,11 @@ export function markdownTable(
   rows: readonly ResultRow[],
   columns = tableColumns(results),
 ): string {
-  return alignedMarkdownTable(
+  return tableWithNotes(
     columns.map((column) => column.header),
     rows.map((row) => columns.map((column) => escapeCell(column.cell(row)))),
     columns.map((column) => column.align ?? 'left'),
+    rows.map((row) => row.reason),
   );
 }
 
@@ -302,6 +304,54 @@ export function alignedMarkdownTable(
     .map((w, index) => (align[index] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)))
     .join(' | ')} |`;
   return [line(header), rule, ...body.map(line)].join('\n');
+}
+
+/** Reasons at least this long, repeated down a table, are printed once under it (tableWithNotes). */
+const NOTE_MIN_LENGTH = 80;
+
+/**
+ * alignedMarkdownTable, with each long reason that several cells repeat (the skip reason every
+ * thread count of a backend shares, quoted again by each figure that needs the row) printed once
+ * under the table as a numbered note: each cell keeps its own words with the reason replaced by
+ * "note N". `reasons` are the rows' own skip reasons; one seen in a single cell, or shorter than
+ * NOTE_MIN_LENGTH characters, stays where it is.
+ */
+export function tableWithNotes(
+  header: readonly string[],
+  body: readonly (readonly string[])[],
+  align: readonly ('left' | 'right')[],
+  reasons: Iterable<string | null | undefined>,
+): string {
+  // longest first: a reason inside a longer one counts only where the longer one is not
+  const candidates = [...new Set(reasons)]
+    .filter((reason): reason is string => typeof reason === 'string' && reason.length >= NOTE_MIN_LENGTH)
+    .sort((a, b) => b.length - a.length);
+  let cells = body.map((row) => [...row]);
+  const marked: string[] = [];
+  for (const reason of candidates) {
+    const escaped = escapeCell(reason);
+    const count = cells.reduce((sum, row) => sum + row.filter((cell) => cell.includes(escaped)).length, 0);
+    if (count < 2) continue;
+    const marker = `\uE000${marked.push(reason) - 1}\uE001`;
+    cells = cells.map((row) => row.map((cell) => cell.split(escaped).join(marker)));
+  }
+  if (marked.length === 0) return alignedMarkdownTable(header, body, align);
+  // notes numbered in the order the table first points to them
+  const order: number[] = [];
+  const noted = cells.map((row) =>
+    row.map((cell) =>
+      cell.replace(/\uE000(\d+)\uE001/g, (_, index: string) => {
+        const mark = Number(index);
+        if (!order.includes(mark)) order.push(mark);
+        return `note ${order.indexOf(mark) + 1}`;
+      }),
+    ),
+  );
+  return [
+    alignedMarkdownTable(header, noted, align),
+    '',
+    ...order.map((mark, index) => `- note ${index + 1}: ${escapeCell(marked[mark] ?? '')}`),
+  ].join('\n');
 }
 
 export function describeRun(results: Results): string[] {
@@ -485,10 +535,11 @@ export function figuresTable(results: Results): string[] {
       "Decode suites also have probe fractions (a row's KV GB/s over the streaming probe) and batch figures (a batch's median " +
       "over the time its KV bytes take at a single-sequence row's GB/s).",
     '',
-    alignedMarkdownTable(
+    tableWithNotes(
       ['figure', 'implementation', 'thr', 'measured', 'baseline', 'ratio', 'target', 'verdict'],
       body,
       ['left', 'left', 'right', 'right', 'right', 'right', 'left', 'left'],
+      results.rows.map((row) => row.reason),
     ),
     '',
     ...specs.map((figure) => `- \`${figure.id}\`: ${escapeCell(figure.claim)} (${figureScope(figure)})`),

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { groupChartFiles, markdownReport, neverApplicable, terminalTable } from '../report.js';
+import {
+  groupChartFiles,
+  markdownReport,
+  neverApplicable,
+  tableWithNotes,
+  terminalTable,
+} from '../report.js';
 import type { ResultRow } from '../results.js';
 import type { SuiteInput } from '../suite.js';
 import { makeResults, makeRow, timedRow } from './fixtures.js';
@@ -136,5 +142,51 @@ describe('skips that can never run', () => {
     expect(skippedSection).toContain('flash: one call predicted to take 2 s, over the 1 s cap (2 rows)');
     expect(skippedSection).not.toContain('causal:');
     expect(results.rows.filter((row) => row.status === 'skipped')).toHaveLength(11);
+  });
+});
+
+describe('tableWithNotes', () => {
+  const long = `threads not taken by the cache: ${'its attend refused it, '.repeat(4)}on the calling thread`;
+  const other = `a different refusal that is also long enough to be a note: ${'x'.repeat(40)}`;
+  const header = ['case', 'status'];
+  const align = ['left', 'left'] as const;
+
+  it('prints a long reason that several cells repeat once, as a numbered note each cell points to', () => {
+    const body = [
+      ['a', 'ok'],
+      ['b', `skipped: ${long}`],
+      ['c', `missing: row c t=2 was skipped (${long})`],
+      ['d', `skipped: ${other}`],
+      ['e', `skipped: ${other}`],
+    ];
+    const lines = tableWithNotes(header, body, align, [null, long, long, other, other]).split('\n');
+    expect(lines.slice(2, 7).map((line) => line.replace(/ +\|$/, ' |'))).toEqual([
+      '| a    | ok |',
+      '| b    | skipped: note 1 |',
+      '| c    | missing: row c t=2 was skipped (note 1) |',
+      '| d    | skipped: note 2 |',
+      '| e    | skipped: note 2 |',
+    ]);
+    expect(lines.slice(7)).toEqual(['', `- note 1: ${long}`, `- note 2: ${other}`]);
+  });
+
+  it('leaves a reason inline when one cell holds it or it is short, and escapes pipes in the notes', () => {
+    const piped = `${long} | and a pipe`;
+    const escaped = piped.replace(/\|/g, '\\|');
+    const body = [
+      ['a', `skipped: ${long}`],
+      ['b', 'skipped: short'],
+      ['c', 'skipped: short'],
+      ['d', `skipped: ${escaped}`],
+      ['e', `skipped: ${escaped}`],
+    ];
+    const table = tableWithNotes(header, body, align, [long, 'short', 'short', piped, piped]);
+    const lines = table.split('\n');
+    expect(lines[2]).toContain(`skipped: ${long}`);
+    expect(lines[3]).toContain('skipped: short');
+    expect(lines[5]).toContain('skipped: note 1');
+    expect(lines.at(-1)).toBe(`- note 1: ${escaped}`);
+    // nothing repeated and long: the plain table, no notes
+    expect(tableWithNotes(header, body.slice(0, 3), align, [long, 'short', 'short'])).not.toContain('note');
   });
 });
