@@ -1,7 +1,8 @@
 /**
  * The streaming-bandwidth probe a decode run measures before its decode cases (docs/decoding.md):
  * a buffer larger than any cache of the suite (default 512 MiB, so no level of the CPU cache holds
- * it) read once per repeat by bandwidth-work.ts's columnSums on 1 or more threads of kernels' pool,
+ * it; on native in 2 MiB pages, as the paged cache's memory) read once per repeat by
+ * bandwidth-work.ts's columnSums on 1 or more threads of kernels' pool,
  * best of the repeats in GB/s (10⁹ bytes per second). Decoding one token reads every visible key
  * and value once, so this is the ceiling a decode row's GB/s is measured against. It mirrors
  * kernels' measureSimdCeiling (the best of short runs is the machine's), for memory instead of FLOPs.
@@ -13,7 +14,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { backendUnavailableReason, getEngine, registerWorkModule, threadsInfo } from '@attnkit/kernels';
-import { runParallel } from '@attnkit/kernels/runtime';
+import { NativeKernelOps, runParallel } from '@attnkit/kernels/runtime';
 import { type BandwidthPayload, PROBE_COLUMNS, runItem } from './bandwidth-work.js';
 import { childScriptPath, runChild } from './child.js';
 import type { BandwidthProbe } from './results.js';
@@ -75,6 +76,10 @@ export function measureBandwidth(
   try {
     const x = arena.alloc(floats);
     const out = arena.alloc(items * PROBE_COLUMNS);
+    // On native, the buffer lies in 2 MiB pages where the kernel allows, as the paged KV cache's
+    // memory does (PagedKVStore advises its engine's memory): the ceiling a decode row is measured
+    // against must not pay a TLB miss every 4 KiB that the row itself does not.
+    if (engine.ops instanceof NativeKernelOps) engine.ops.adviseHugePages(4 * (out + items * PROBE_COLUMNS));
     // Written, not just allocated: untouched pages all map the one zero page, which caches would serve.
     const heap = arena.heap;
     for (let i = 0; i < floats; i += 4096) heap.fill(1 + (i % 7), x + i, Math.min(x + floats, x + i + 4096));

@@ -27,7 +27,7 @@ import type { Accuracy, ResultRow } from '../results.js';
 import { baseRow, describeError, lazy, SkipRow } from '../rows.js';
 import { casePeers, type PlannedRow, type RunContext, recordSkipped } from '../run-context.js';
 import type { BenchCase, DecodeCase, GroupSpec, HarnessBackend } from '../suite-schema.js';
-import { timeSync } from '../timing.js';
+import { timeSyncInterleaved } from '../timing.js';
 import { runDecodePeer } from './decode-peer.js';
 
 /** What every decode row needs from its cache: one timed step, and its output after the first. */
@@ -289,10 +289,20 @@ export async function runDecodeCase(
         }
         return plainCache;
       };
+      // Every thread count's row is set up and checked first, then all are timed side by side
+      // (timeSyncInterleaved): the 2-thread figure divides two of these rows, and this machine's
+      // memory bandwidth drifts by tens of percent over seconds.
+      const extra = { flops, pairs };
+      const prepared: {
+        planned: ReturnType<typeof decodeRow>;
+        target: DecodeTarget;
+        firstMs: number;
+        accuracy: Accuracy;
+        estimated: number;
+      }[] = [];
       for (const threads of context.threads) {
         const planned = decodeRow(implementation, backend, backends, threads);
         progress.start(`${benchCase.id} ${planned.label} t=${threads}`);
-        const extra = { flops, pairs };
         let stage = 'setup';
         try {
           const estimated = cacheBytes(implementation.storage);
@@ -317,9 +327,34 @@ export async function runDecodeCase(
           const firstMs = performance.now() - started;
           stage = 'accuracy';
           const accuracy = decodeAccuracy(target.output(), oracle());
-          stage = 'timing';
-          const time = timeSync(target.step, suite.timing, firstMs, flops);
-          const { label, threads: _threads, ...identity } = planned;
+          prepared.push({ planned, target, firstMs, accuracy, estimated });
+          progress.finish(`ready (first call ${firstMs.toFixed(2)} ms); timed with the other thread counts`);
+        } catch (error) {
+          const skip =
+            error instanceof SkipRow ? error : new SkipRow(`${stage} failed: ${firstLineOf(error)}`);
+          recordSkipped(context, benchCase, planned, { ...extra, ...skip.extra }, skip.reason);
+        }
+      }
+      if (prepared.length > 0) {
+        progress.note(
+          `    timing ${prepared.map(({ planned }) => `t=${planned.threads}`).join(', ')} of ${benchCase.id} ${prepared[0]!.planned.label} side by side`,
+        );
+        let timings: ReturnType<typeof timeSyncInterleaved>;
+        try {
+          timings = timeSyncInterleaved(
+            prepared.map(({ target }) => ({ fn: target.step, flops })),
+            suite.timing,
+            Math.max(...prepared.map(({ firstMs }) => firstMs)),
+          );
+        } catch (error) {
+          for (const { planned } of prepared) {
+            recordSkipped(context, benchCase, planned, extra, `timing failed: ${firstLineOf(error)}`);
+          }
+          timings = [];
+        }
+        timings.forEach((time, index) => {
+          const { planned, accuracy, estimated } = prepared[index]!;
+          const { label, threads, ...identity } = planned;
           const row: ResultRow = {
             ...baseRow(benchCase, label, threads),
             ...identity,
@@ -340,17 +375,21 @@ export async function runDecodeCase(
               implementation.calls === 'one'
                 ? `timed: one attend of the new token${decode.lengths.length > 1 ? 's of every sequence' : ''} (prefill and the new key/value untimed)`
                 : 'timed: one attend per sequence, in order (prefill and the new keys/values untimed)',
+              ...(prepared.length > 1
+                ? [
+                    `timed side by side with ${prepared
+                      .filter((_, other) => other !== index)
+                      .map((other) => `t=${other.planned.threads}`)
+                      .join(', ')}: samples taken in alternating rounds`,
+                  ]
+                : []),
             ],
           };
           context.writer.upsert(row);
-          progress.finish(
-            `${time.medianMs.toFixed(2)} ms, ${row.decode?.gbPerSecond?.toFixed(1) ?? '–'} GB/s, max abs err ${accuracy.vsOracle.maxAbs?.toExponential(1) ?? 'NaN'}`,
+          progress.note(
+            `    t=${threads}: ${time.medianMs.toFixed(2)} ms, ${row.decode?.gbPerSecond?.toFixed(1) ?? '–'} GB/s, max abs err ${accuracy.vsOracle.maxAbs?.toExponential(1) ?? 'NaN'}`,
           );
-        } catch (error) {
-          const skip =
-            error instanceof SkipRow ? error : new SkipRow(`${stage} failed: ${firstLineOf(error)}`);
-          recordSkipped(context, benchCase, planned, { ...extra, ...skip.extra }, skip.reason);
-        }
+        });
       }
       plainCache = undefined; // the next cache may take this one's memory
     }
