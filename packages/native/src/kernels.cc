@@ -18,6 +18,7 @@
 // with `saturate` stores ±FLT_MAX for results beyond float32's range and recomputes in float64 a
 // non-finite result of finite inputs.
 #include <immintrin.h>
+#include <type_traits>
 
 #include "kernels.h"
 
@@ -1769,51 +1770,41 @@ void decodeRows(float *h, const DecodeArgs &a, long r0, int R) {
       }
       for (long line = 0; line < vBytes; line += 64) __builtin_prefetch(vRow[j] + line);
     };
+    // dots[r][slot .. slot + U) = the q · k vectors of row r and keys j .. j + U (U a compile-time
+    // count: KU for the whole groups, 1 for the rest), each key's sum in the order of a key alone
+    const auto scoreKeys = [&](auto keys, int j, int slot) __attribute__((always_inline)) {
+      constexpr int U = decltype(keys)::value;
+#pragma GCC unroll 16
+      for (int u = 0; u < U; u++) prefetchRows(j + u);
+      vf dot[RB][U];
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; r++)
+#pragma GCC unroll 16
+        for (int u = 0; u < U; u++) dot[r][u] = splat(0);
+      vf sv[U];
+#pragma GCC unroll 16
+      for (int u = 0; u < U; u++) sv[u] = splat(kScale[j + u]);
+      for (long c = 0; c < dkVec; c += W) {
+        vf kv[U];
+#pragma GCC unroll 16
+        for (int u = 0; u < U; u++) kv[u] = loadStored(kRow[j + u], FMT, c, sv[u]);
+#pragma GCC unroll 16
+        for (int r = 0; r < RB; r++) {
+          const vf qv = load(q[r] + c);
+#pragma GCC unroll 16
+          for (int u = 0; u < U; u++) dot[r][u] += qv * kv[u];
+        }
+      }
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; r++)
+#pragma GCC unroll 16
+        for (int u = 0; u < U; u++) dots[r][slot + u] = dot[r][u];
+    };
     for (int j0 = 0; j0 < n; j0 += W) {
       const int m = n - j0 < W ? n - j0 : W;
       int jj = 0;
-      for (; jj + KU <= m; jj += KU) {
-#pragma GCC unroll 16
-        for (int u = 0; u < KU; u++) prefetchRows(j0 + jj + u);
-        vf dot[RB][KU];
-#pragma GCC unroll 16
-        for (int r = 0; r < RB; r++)
-#pragma GCC unroll 16
-          for (int u = 0; u < KU; u++) dot[r][u] = splat(0);
-        vf sv[KU];
-#pragma GCC unroll 16
-        for (int u = 0; u < KU; u++) sv[u] = splat(kScale[j0 + jj + u]);
-        for (long c = 0; c < dkVec; c += W) {
-          vf kv[KU];
-#pragma GCC unroll 16
-          for (int u = 0; u < KU; u++) kv[u] = loadStored(kRow[j0 + jj + u], FMT, c, sv[u]);
-#pragma GCC unroll 16
-          for (int r = 0; r < RB; r++) {
-            const vf qv = load(q[r] + c);
-#pragma GCC unroll 16
-            for (int u = 0; u < KU; u++) dot[r][u] += qv * kv[u];
-          }
-        }
-#pragma GCC unroll 16
-        for (int r = 0; r < RB; r++)
-#pragma GCC unroll 16
-          for (int u = 0; u < KU; u++) dots[r][jj + u] = dot[r][u];
-      }
-      for (; jj < m; jj++) {
-        const int j = j0 + jj;
-        prefetchRows(j);
-        vf dot[RB];
-#pragma GCC unroll 16
-        for (int r = 0; r < RB; r++) dot[r] = splat(0);
-        const vf sv = splat(kScale[j]);
-        for (long c = 0; c < dkVec; c += W) {
-          const vf kv = loadStored(kRow[j], FMT, c, sv);
-#pragma GCC unroll 16
-          for (int r = 0; r < RB; r++) dot[r] += load(q[r] + c) * kv;
-        }
-#pragma GCC unroll 16
-        for (int r = 0; r < RB; r++) dots[r][jj] = dot[r];
-      }
+      for (; jj + KU <= m; jj += KU) scoreKeys(std::integral_constant<int, KU>{}, j0 + jj, jj);
+      for (; jj < m; jj++) scoreKeys(std::integral_constant<int, 1>{}, j0 + jj, jj);
       for (int r = 0; r < R; r++) {
         // keys past the block's end sum zeros: finite, never read
         for (int jj = m; jj < W; jj++) dots[r][jj] = splat(0);
