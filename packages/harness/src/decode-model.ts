@@ -4,7 +4,7 @@
  * bandwidth. Decoding one token is bound by memory bandwidth: every visible key and value is read
  * once and used for a handful of FLOPs per byte, so the figure of merit is GB/s of KV read.
  */
-import type { BandwidthProbe } from './results.js';
+import type { BandwidthProbe, ResultRow } from './results.js';
 import type { DecodeCase, DecoderId, HarnessBackend, KVStorageName } from './suite-schema.js';
 
 /** Bytes one stored element takes: float32 4, float16 2, int8 1 (its scales are counted apart). */
@@ -103,6 +103,17 @@ export function probeBandwidth(
     if (best === null || probe.gbPerSecond > best) best = probe.gbPerSecond;
   }
   return best;
+}
+
+/** A decode row with its probe fraction taken over `probes` (the run's probes, once all are in). */
+export function withProbeFraction(row: ResultRow, probes: readonly BandwidthProbe[] | undefined): ResultRow {
+  if (!row.decode) return row;
+  const probe = probeBandwidth(probes, row.threads);
+  const rate = row.decode.gbPerSecond;
+  return {
+    ...row,
+    decode: { ...row.decode, probeFraction: rate === null || probe === null ? null : rate / probe },
+  };
 }
 
 /** GB/s (10⁹ bytes per second) of `bytes` read in `ms` milliseconds. */

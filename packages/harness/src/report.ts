@@ -434,7 +434,7 @@ export function terminalFigures(results: Results): string {
 export function bandwidthLines(results: Results): string[] {
   return (results.bandwidth ?? []).map(
     (probe) =>
-      `${probe.backend} t=${probe.threads}: ${probe.gbPerSecond === null ? `skipped (${probe.reason ?? ''})` : `${probe.gbPerSecond.toFixed(1)} GB/s (best of ${probe.samples.length}; ${formatBytes(probe.bytes)} streamed)`}`,
+      `${probe.backend} t=${probe.threads}${probe.taken ? ` (${probe.taken} the decode cases)` : ''}: ${probe.gbPerSecond === null ? `skipped (${probe.reason ?? ''})` : `${probe.gbPerSecond.toFixed(1)} GB/s (best of ${probe.samples.length}; ${formatBytes(probe.bytes)} streamed)`}`,
   );
 }
 
@@ -445,7 +445,7 @@ function bandwidthMarkdown(results: Results): string[] {
   return [
     '## Streaming bandwidth',
     '',
-    "Measured in this run before the decode cases (bandwidth.ts): a buffer larger than the caches read once per repeat by the kernels' columnSums on the pool's threads. A decode row's \"% probe\" is its KV GB/s over the best backend's probe at its thread count.",
+    "Measured in this run before the decode cases and again after them (bandwidth.ts): a buffer larger than the caches read once per repeat by the kernels' columnSums on the pool's threads. A decode row's \"% probe\" is its KV GB/s over the best probe at its thread count (any backend, before or after).",
     '',
     ...lines.map((line) => `- ${line}`),
     '',

@@ -34,9 +34,9 @@ export class ResultsWriter {
     this.flush();
   }
 
-  /** Records the run's streaming-bandwidth probes (decode runs, before their first decode case). */
-  setBandwidth(probes: NonNullable<Results['bandwidth']>): void {
-    this.document.bandwidth = [...probes];
+  /** Adds streaming-bandwidth probes to the run's (decode runs: before their first decode case, and after their last). */
+  addBandwidth(probes: NonNullable<Results['bandwidth']>): void {
+    this.document.bandwidth = [...(this.document.bandwidth ?? []), ...probes];
     this.flush();
   }
 

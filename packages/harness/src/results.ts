@@ -156,6 +156,12 @@ export const bandwidthProbeSchema = z
     gbPerSecond: z.number().nullable(),
     /** Every repeat, GB/s (the spread). */
     samples: z.array(z.number()),
+    /**
+     * When the run measured it: before its first decode case or after its last (a machine's memory
+     * bandwidth drifts over minutes; rows are measured against the best of both). Absent in files
+     * written before the second probe existed: before.
+     */
+    taken: z.enum(['before', 'after']).optional(),
   })
   .strict();
 export type BandwidthProbe = z.infer<typeof bandwidthProbeSchema>;

@@ -80,8 +80,8 @@ export interface OutOfProcessSteps {
   ): PlannedRow[];
   /** One decode case. */
   runDecodeCase?(context: RunContext, group: GroupSpec, benchCase: BenchCase): Promise<void>;
-  /** The streaming-bandwidth probe (bandwidth.ts), once before the first decode case. */
-  measureProbe?(context: RunContext): Promise<void>;
+  /** The streaming-bandwidth probe (bandwidth.ts): before the first decode case, and again after the last. */
+  measureProbe?(context: RunContext, taken: 'before' | 'after'): Promise<void>;
   /** The FMA-throughput ceilings (ceiling-probe.ts), once before the first case of a suite with a ceilingProbe. */
   measureCeiling?(context: RunContext): Promise<void>;
 }

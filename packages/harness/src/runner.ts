@@ -12,6 +12,7 @@ import { measureMemory } from './cases/memory-case.js';
 import { runPeerCase } from './cases/peer-case.js';
 import { ceilingLines } from './ceiling.js';
 import { measureCeilings } from './ceiling-probe.js';
+import { withProbeFraction } from './decode-model.js';
 import { describeMachine, gitState, packageVersions } from './machine.js';
 import type { Progress } from './progress.js';
 import { VARIANTS } from './registry.js';
@@ -105,7 +106,7 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
       runPeerCase,
       plannedDecodeRows,
       runDecodeCase,
-      measureProbe: (probeContext) => measureProbe(probeContext, writer),
+      measureProbe: (probeContext, taken) => measureProbe(probeContext, writer, taken),
       measureCeiling: async (probeContext) => measureCeiling(probeContext, writer),
     },
   };
@@ -121,11 +122,21 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
   return { results, resultsPath };
 }
 
-/** The streaming-bandwidth probe of a decode run, per backend and thread count, before its first decode case. */
-async function measureProbe(context: RunContext, writer: ResultsWriter): Promise<void> {
+/**
+ * The streaming-bandwidth probe of a decode run, per backend and thread count: before its first
+ * decode case, and again after its last. After the second, every decode row's probe fraction is
+ * taken over the best of both (probeBandwidth), as the probe figures are.
+ */
+async function measureProbe(
+  context: RunContext,
+  writer: ResultsWriter,
+  taken: 'before' | 'after',
+): Promise<void> {
   const probe = context.suite.bandwidthProbe ?? { bytes: 512 * 2 ** 20, repeats: 8, timeoutMs: 300_000 };
-  context.progress.note(`bandwidth probe: streaming read of ${probe.bytes} bytes, best of ${probe.repeats}`);
-  const probes = await probeInChild(
+  context.progress.note(
+    `bandwidth probe (${taken} the decode cases): streaming read of ${probe.bytes} bytes, best of ${probe.repeats}`,
+  );
+  const measured = await probeInChild(
     {
       backends: runBackends(context),
       threads: context.threads,
@@ -133,7 +144,13 @@ async function measureProbe(context: RunContext, writer: ResultsWriter): Promise
     },
     probe.timeoutMs,
   );
-  writer.setBandwidth(probes);
+  const probes = measured.map((result) => ({ ...result, taken }));
+  writer.addBandwidth(probes);
+  if (taken === 'after') {
+    for (const row of writer.results.rows) {
+      if (row.decode) writer.upsert(withProbeFraction(row, writer.results.bandwidth));
+    }
+  }
   for (const result of probes) {
     context.progress.note(
       `  ${result.backend} t=${result.threads}: ${result.gbPerSecond === null ? `skipped (${result.reason})` : `${result.gbPerSecond.toFixed(1)} GB/s`}`,

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { measureBandwidth, probeInChild } from '../bandwidth.js';
 import { decodeOracle, makeDecodeInputs } from '../decode-inputs.js';
-import { decodeImplementations, kvReadBytes, probeBandwidth, visibleSpan } from '../decode-model.js';
+import {
+  decodeImplementations,
+  kvReadBytes,
+  probeBandwidth,
+  visibleSpan,
+  withProbeFraction,
+} from '../decode-model.js';
 import { renderSection, runInstruction } from '../docs.js';
 import { computeFigures } from '../figures.js';
 import { Progress } from '../progress.js';
@@ -229,6 +235,50 @@ function decodeRow(
   };
 }
 
+describe('the probe taken twice', () => {
+  const probe = (threads: number, gb: number | null, taken: 'before' | 'after'): BandwidthProbe => ({
+    threads,
+    backend: 'native',
+    status: gb === null ? 'skipped' : 'ok',
+    bytes: 1,
+    gbPerSecond: gb,
+    samples: gb === null ? [] : [gb],
+    taken,
+  });
+
+  it("a row's probe fraction is over the best probe at its thread count, before or after the cases", () => {
+    const row = decodeRow('paged:float32@native', 'decode-full', 32768, 1, 20, 256 * 2 ** 20, 'native');
+    const rate = row.decode!.gbPerSecond!;
+    const probes = [
+      probe(1, 25, 'before'),
+      probe(2, 30, 'before'),
+      probe(1, 40, 'after'),
+      probe(1, null, 'after'),
+    ];
+    expect(withProbeFraction(row, probes).decode!.probeFraction).toBeCloseTo(rate / 40, 12);
+    expect(withProbeFraction(row, probes.slice(0, 2)).decode!.probeFraction).toBeCloseTo(rate / 25, 12);
+    // no probe at the row's thread count: null, never a stale fraction
+    expect(withProbeFraction({ ...row, threads: 3 }, probes).decode!.probeFraction).toBeNull();
+    const timeless = { ...row, decode: { ...row.decode!, gbPerSecond: null } };
+    expect(withProbeFraction(timeless, probes).decode!.probeFraction).toBeNull();
+  });
+
+  it('the report says when each probe was taken', () => {
+    const results = {
+      ...makeResults([], loadSuite('decode').suite),
+      bandwidth: [probe(1, 25, 'before'), probe(1, 40, 'after')],
+    };
+    expect(
+      renderSection('bandwidth', { suite: 'decode' }, { results, resultsLabel: 'decode.json', charts: [] }),
+    ).toBe(
+      [
+        '- native t=1 (before the decode cases): 25.0 GB/s (best of 1; 1 B streamed)',
+        '- native t=1 (after the decode cases): 40.0 GB/s (best of 1; 1 B streamed)',
+      ].join('\n'),
+    );
+  });
+});
+
 describe('decode figures on a fabricated run', () => {
   const suite = loadSuite('decode').suite;
   const mib256 = 256 * 2 ** 20;
@@ -367,9 +417,12 @@ describe('decode through runBenchmarks (js backend, tiny shapes)', () => {
       argv: [],
       progress: quiet(),
     });
-    expect(results.bandwidth?.map((p) => [p.backend, p.threads, p.status])).toEqual([
-      ['js', 1, 'ok'],
-      ['js', 2, 'ok'],
+    // the probe before the decode cases and again after them; rows are over the best of both
+    expect(results.bandwidth?.map((p) => [p.backend, p.threads, p.status, p.taken])).toEqual([
+      ['js', 1, 'ok', 'before'],
+      ['js', 2, 'ok', 'before'],
+      ['js', 1, 'ok', 'after'],
+      ['js', 2, 'ok', 'after'],
     ]);
     const row = (id: string) => results.rows.find((r) => r.id === id);
     const paged = row('one/N=40|paged:float32|t1')!;
