@@ -171,13 +171,23 @@ export function recordSkipped(
   extra: { flops: number; pairs: number } & Partial<ResultRow>,
   reason: string,
 ): void {
+  context.writer.upsert(skippedRow(benchCase, planned, extra, reason));
+  context.progress.finish(`skipped (${reason})`);
+}
+
+/** The row of a planned row that was not measured, saying why (recordSkipped writes it at once). */
+export function skippedRow(
+  benchCase: BenchCase,
+  planned: PlannedRow,
+  extra: { flops: number; pairs: number } & Partial<ResultRow>,
+  reason: string,
+): ResultRow {
   const { label, threads, ...identity } = planned;
-  context.writer.upsert({
+  return {
     ...baseRow(benchCase, label, threads),
     ...identity,
     ...extra,
     status: 'skipped',
     reason,
-  });
-  context.progress.finish(`skipped (${reason})`);
+  };
 }

@@ -425,6 +425,10 @@ describe('decode through runBenchmarks (js backend, tiny shapes)', () => {
       ['js', 2, 'ok', 'after'],
     ]);
     const row = (id: string) => results.rows.find((r) => r.id === id);
+    // rows in thread order, a skipped thread count (js refuses threads) after the timed one before it
+    const order = results.rows.map((r) => r.id);
+    expect(order.indexOf('one/N=40|paged:float32|t1')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('one/N=40|paged:float32|t2')).toBe(order.indexOf('one/N=40|paged:float32|t1') + 1);
     const paged = row('one/N=40|paged:float32|t1')!;
     expect(paged.status, paged.reason).toBe('ok');
     expect(paged.decode!.kvBytes).toBe(40 * 2 * 32 * 4);

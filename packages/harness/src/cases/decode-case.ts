@@ -25,7 +25,7 @@ import {
 import { formatBytes } from '../machine.js';
 import type { Accuracy, ResultRow } from '../results.js';
 import { baseRow, describeError, lazy, SkipRow } from '../rows.js';
-import { casePeers, type PlannedRow, type RunContext, recordSkipped } from '../run-context.js';
+import { casePeers, type PlannedRow, type RunContext, skippedRow } from '../run-context.js';
 import type { BenchCase, DecodeCase, GroupSpec, HarnessBackend } from '../suite-schema.js';
 import { timeSyncInterleaved } from '../timing.js';
 import { runDecodePeer } from './decode-peer.js';
@@ -291,9 +291,12 @@ export async function runDecodeCase(
       };
       // Every thread count's row is set up and checked first, then all are timed side by side
       // (timeSyncInterleaved): the 2-thread figure divides two of these rows, and this machine's
-      // memory bandwidth drifts by tens of percent over seconds.
+      // memory bandwidth drifts by tens of percent over seconds. The rows are written afterwards,
+      // in thread order.
       const extra = { flops, pairs };
+      const rowsInOrder: ResultRow[] = [];
       const prepared: {
+        slot: number;
         planned: ReturnType<typeof decodeRow>;
         target: DecodeTarget;
         firstMs: number;
@@ -327,70 +330,72 @@ export async function runDecodeCase(
           const firstMs = performance.now() - started;
           stage = 'accuracy';
           const accuracy = decodeAccuracy(target.output(), oracle());
-          prepared.push({ planned, target, firstMs, accuracy, estimated });
+          // a placeholder until the timing: a row that cannot be timed says so
+          rowsInOrder.push(skippedRow(benchCase, planned, extra, 'timing did not run'));
+          prepared.push({ slot: rowsInOrder.length - 1, planned, target, firstMs, accuracy, estimated });
           progress.finish(`ready (first call ${firstMs.toFixed(2)} ms); timed with the other thread counts`);
         } catch (error) {
           const skip =
             error instanceof SkipRow ? error : new SkipRow(`${stage} failed: ${firstLineOf(error)}`);
-          recordSkipped(context, benchCase, planned, { ...extra, ...skip.extra }, skip.reason);
+          rowsInOrder.push(skippedRow(benchCase, planned, { ...extra, ...skip.extra }, skip.reason));
+          progress.finish(`skipped (${skip.reason})`);
         }
       }
       if (prepared.length > 0) {
         progress.note(
           `    timing ${prepared.map(({ planned }) => `t=${planned.threads}`).join(', ')} of ${benchCase.id} ${prepared[0]!.planned.label} side by side`,
         );
-        let timings: ReturnType<typeof timeSyncInterleaved>;
         try {
-          timings = timeSyncInterleaved(
+          const timings = timeSyncInterleaved(
             prepared.map(({ target }) => ({ fn: target.step, flops })),
             suite.timing,
             Math.max(...prepared.map(({ firstMs }) => firstMs)),
           );
+          timings.forEach((time, index) => {
+            const { slot, planned, accuracy, estimated } = prepared[index]!;
+            const { label, threads, ...identity } = planned;
+            const row: ResultRow = {
+              ...baseRow(benchCase, label, threads),
+              ...identity,
+              ...extra,
+              status: 'ok',
+              accuracy,
+              time,
+              memory: { workspaceBytes: null, estimatedBytes: estimated },
+              decode: decodeRowFields(
+                decode,
+                implementation,
+                shape,
+                time.medianMs,
+                threads,
+                context.writer.results.bandwidth,
+              ),
+              notes: [
+                implementation.calls === 'one'
+                  ? `timed: one attend of the new token${decode.lengths.length > 1 ? 's of every sequence' : ''} (prefill and the new key/value untimed)`
+                  : 'timed: one attend per sequence, in order (prefill and the new keys/values untimed)',
+                ...(prepared.length > 1
+                  ? [
+                      `timed side by side with ${prepared
+                        .filter((_, other) => other !== index)
+                        .map((other) => `t=${other.planned.threads}`)
+                        .join(', ')}: samples taken in alternating rounds`,
+                    ]
+                  : []),
+              ],
+            };
+            rowsInOrder[slot] = row;
+            progress.note(
+              `    t=${threads}: ${time.medianMs.toFixed(2)} ms, ${row.decode?.gbPerSecond?.toFixed(1) ?? '–'} GB/s, max abs err ${accuracy.vsOracle.maxAbs?.toExponential(1) ?? 'NaN'}`,
+            );
+          });
         } catch (error) {
-          for (const { planned } of prepared) {
-            recordSkipped(context, benchCase, planned, extra, `timing failed: ${firstLineOf(error)}`);
+          for (const { slot, planned } of prepared) {
+            rowsInOrder[slot] = skippedRow(benchCase, planned, extra, `timing failed: ${firstLineOf(error)}`);
           }
-          timings = [];
         }
-        timings.forEach((time, index) => {
-          const { planned, accuracy, estimated } = prepared[index]!;
-          const { label, threads, ...identity } = planned;
-          const row: ResultRow = {
-            ...baseRow(benchCase, label, threads),
-            ...identity,
-            ...extra,
-            status: 'ok',
-            accuracy,
-            time,
-            memory: { workspaceBytes: null, estimatedBytes: estimated },
-            decode: decodeRowFields(
-              decode,
-              implementation,
-              shape,
-              time.medianMs,
-              threads,
-              context.writer.results.bandwidth,
-            ),
-            notes: [
-              implementation.calls === 'one'
-                ? `timed: one attend of the new token${decode.lengths.length > 1 ? 's of every sequence' : ''} (prefill and the new key/value untimed)`
-                : 'timed: one attend per sequence, in order (prefill and the new keys/values untimed)',
-              ...(prepared.length > 1
-                ? [
-                    `timed side by side with ${prepared
-                      .filter((_, other) => other !== index)
-                      .map((other) => `t=${other.planned.threads}`)
-                      .join(', ')}: samples taken in alternating rounds`,
-                  ]
-                : []),
-            ],
-          };
-          context.writer.upsert(row);
-          progress.note(
-            `    t=${threads}: ${time.medianMs.toFixed(2)} ms, ${row.decode?.gbPerSecond?.toFixed(1) ?? '–'} GB/s, max abs err ${accuracy.vsOracle.maxAbs?.toExponential(1) ?? 'NaN'}`,
-          );
-        });
       }
+      for (const row of rowsInOrder) context.writer.upsert(row);
       plainCache = undefined; // the next cache may take this one's memory
     }
   }
